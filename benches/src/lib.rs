@@ -1,0 +1,1 @@
+//! Criterion benchmarks of sherd's end-to-end hot paths, and the benchmark dashboard.

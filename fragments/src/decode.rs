@@ -1,0 +1,338 @@
+//! The get pipeline: verify → erasure-decode → decrypt, stripe by stripe.
+//!
+//! Every fragment file is first checked as a whole (footer, stored tree
+//! against the manifest's root). Then, per stripe, shards are read from the
+//! preferred fragments (data fragments first, so that decoding is skipped
+//! when they are all good), each 16 KiB group is hashed and compared with the
+//! verified tree, a fragment with a bad group is dropped and the next one is
+//! read instead. Missing data shards are restored, segments are decrypted,
+//! and plaintext is written in order. A wrong byte anywhere is an error or a
+//! skipped fragment, never wrong output.
+
+use std::{
+    cell::RefCell,
+    io::{self, Write},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Mutex,
+    },
+};
+
+use rayon::prelude::*;
+
+use crate::{
+    cipher::{DecryptError, ObjectKey, SegmentCipher},
+    commit::{group_hash, Hash},
+    erasure::{CodecError, StripeDecoder},
+    file::{read_footer, read_leaves, FileError, Footer, ReadAt},
+    manifest::Object,
+    GROUP_SIZE,
+};
+
+/// What became of one fragment during a decode or a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FragmentStatus {
+    /// Good, and read.
+    Used,
+    /// Good, but not needed.
+    Spare,
+    /// No file.
+    Missing,
+    /// Present but unusable, with the reason.
+    Corrupt(String),
+}
+
+impl FragmentStatus {
+    /// Whether the fragment checked out.
+    pub fn is_good(&self) -> bool {
+        matches!(self, Self::Used | Self::Spare)
+    }
+}
+
+impl std::fmt::Display for FragmentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Used => f.write_str("ok"),
+            Self::Spare => f.write_str("ok (not needed)"),
+            Self::Missing => f.write_str("missing"),
+            Self::Corrupt(why) => write!(f, "corrupt: {why}"),
+        }
+    }
+}
+
+/// Why an object could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The caller passed the wrong number of fragment slots.
+    #[error("{expected} fragment slots are needed (k + m), {found} were given")]
+    Sources {
+        /// `k + m`.
+        expected: usize,
+        /// Slots given.
+        found: usize,
+    },
+    /// Fewer than `k` fragments are good.
+    #[error("not enough good fragments: {needed} are needed, {good} are good ({})", summary(.statuses))]
+    NotEnough {
+        /// `k`.
+        needed: usize,
+        /// Good fragments found.
+        good: usize,
+        /// What was wrong with each fragment.
+        statuses: Vec<FragmentStatus>,
+    },
+    /// A segment failed to authenticate although its fragments verified.
+    #[error("{0}: the key does not belong to this object")]
+    Decrypt(#[from] DecryptError),
+    /// Writing the output failed.
+    #[error("writing the output: {0}")]
+    Write(io::Error),
+    /// The erasure code failed.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+}
+
+fn summary(statuses: &[FragmentStatus]) -> String {
+    let bad: Vec<String> = statuses
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.is_good())
+        .map(|(i, s)| format!("fragment {i} {s}"))
+        .collect();
+    bad.join("; ")
+}
+
+/// What a decode found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeReport {
+    /// The status of every fragment, by index.
+    pub fragments: Vec<FragmentStatus>,
+}
+
+/// Checks a fragment file's footer against the object and reads its verified
+/// group hashes.
+pub fn open_fragment<S: ReadAt + ?Sized>(
+    object: &Object,
+    index: usize,
+    source: &S,
+) -> Result<(Footer, Vec<Hash>), FileError> {
+    let footer = read_footer(source)?;
+    let layout = &object.layout;
+    let expected = Footer {
+        index: index as u16,
+        data: layout.params.data() as u16,
+        parity: layout.params.parity() as u16,
+        shard_size: layout.params.shard_size(),
+        object_size: layout.size,
+        fragment_size: layout.fragment_size,
+        fragment_root: object.fragment_roots[index],
+        object_root: object.root,
+    };
+    if footer.object_root != expected.object_root {
+        return Err(FileError::Footer("it belongs to another object"));
+    }
+    if footer.index != expected.index {
+        return Err(FileError::Footer("it holds another fragment index"));
+    }
+    if footer != expected {
+        return Err(FileError::Footer("its parameters differ from the manifest"));
+    }
+    let leaves = read_leaves(source, layout.fragment_size, &expected.fragment_root)?;
+    Ok((footer, leaves))
+}
+
+/// Checks every byte of a fragment file against the object: footer, tree and
+/// each group of data.
+pub fn check_fragment<S: ReadAt + ?Sized>(object: &Object, index: usize, source: &S) -> Result<(), FileError> {
+    let (_, leaves) = open_fragment(object, index, source)?;
+    let mut buf = vec![0u8; GROUP_SIZE];
+    let size = object.layout.fragment_size;
+    for (group, leaf) in leaves.iter().enumerate() {
+        let start = group as u64 * GROUP_SIZE as u64;
+        let len = (size - start).min(GROUP_SIZE as u64) as usize;
+        source.read_exact_at(&mut buf[..len], start)?;
+        if group_hash(&buf[..len]) != *leaf {
+            return Err(FileError::Group { group: group as u64, start, end: start + len as u64 });
+        }
+    }
+    Ok(())
+}
+
+thread_local! {
+    static DECODER: RefCell<StripeDecoder> = RefCell::new(StripeDecoder::new());
+}
+
+/// A fragment that passed [`open_fragment`].
+struct Candidate<'a, S: ?Sized> {
+    index: usize,
+    source: &'a S,
+    leaves: Vec<Hash>,
+    bad: AtomicBool,
+}
+
+/// Decodes the object from `sources` (slot `i` holds fragment `i`, or `None`
+/// when it is missing) into `output`. At least `k` fragments must be good;
+/// which ones were used, spare, missing or corrupt is reported.
+pub fn decode<S: ReadAt + ?Sized, W: Write>(
+    object: &Object,
+    key: &ObjectKey,
+    sources: &[Option<&S>],
+    output: &mut W,
+    progress: &mut dyn FnMut(u64),
+) -> Result<DecodeReport, DecodeError> {
+    let layout = &object.layout;
+    let (k, total) = (layout.params.data(), layout.params.total());
+    if sources.len() != total {
+        return Err(DecodeError::Sources { expected: total, found: sources.len() });
+    }
+    let opened: Vec<Result<Candidate<'_, S>, FragmentStatus>> = sources
+        .par_iter()
+        .enumerate()
+        .map(|(index, source)| {
+            let source = source.ok_or(FragmentStatus::Missing)?;
+            let (_, leaves) = open_fragment(object, index, source)
+                .map_err(|e| FragmentStatus::Corrupt(e.to_string()))?;
+            Ok(Candidate { index, source, leaves, bad: AtomicBool::new(false) })
+        })
+        .collect();
+    let mut statuses: Vec<FragmentStatus> = Vec::with_capacity(total);
+    let mut candidates = Vec::new();
+    for entry in opened {
+        match entry {
+            Ok(candidate) => {
+                statuses.push(FragmentStatus::Spare);
+                candidates.push(candidate);
+            }
+            Err(status) => statuses.push(status),
+        }
+    }
+    if candidates.len() < k {
+        return Err(DecodeError::NotEnough { needed: k, good: candidates.len(), statuses });
+    }
+    let damage: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
+    let used: Vec<AtomicBool> = (0..total).map(|_| AtomicBool::new(false)).collect();
+    let cipher = key.sealer();
+    let batch = 2 * rayon::current_num_threads().max(1);
+    let mut buffers: Vec<Vec<u8>> = Vec::new();
+    let mut done = 0u64;
+
+    let mut next = 0u64;
+    while next < layout.stripes {
+        let end = (next + batch as u64).min(layout.stripes);
+        let mut work: Vec<(u64, Vec<u8>)> =
+            (next..end).map(|s| (s, buffers.pop().unwrap_or_default())).collect();
+        let result: Result<(), DecodeError> = work.par_iter_mut().try_for_each(|(stripe, buf)| {
+            decode_stripe(object, &cipher, &candidates, &damage, &used, *stripe, buf)
+        });
+        match result {
+            Ok(()) => {}
+            Err(DecodeError::NotEnough { .. }) => {
+                let statuses = final_statuses(statuses, &damage, &used);
+                let good = statuses.iter().filter(|s| s.is_good()).count();
+                return Err(DecodeError::NotEnough { needed: k, good, statuses });
+            }
+            Err(other) => return Err(other),
+        }
+        for (stripe, buf) in work {
+            let shard = layout.shard_size(stripe);
+            for segment in layout.segments(stripe) {
+                let start = segment.shard * shard;
+                output.write_all(&buf[start..start + segment.len]).map_err(DecodeError::Write)?;
+            }
+            done += layout.stripe_plaintext(stripe);
+            buffers.push(buf);
+        }
+        progress(done);
+        next = end;
+    }
+    output.flush().map_err(DecodeError::Write)?;
+    Ok(DecodeReport { fragments: final_statuses(statuses, &damage, &used) })
+}
+
+/// The statuses after the stripes ran: read fragments are `Used`, fragments
+/// with a bad group are `Corrupt`.
+fn final_statuses(
+    mut statuses: Vec<FragmentStatus>,
+    damage: &Mutex<Vec<(usize, String)>>,
+    used: &[AtomicBool],
+) -> Vec<FragmentStatus> {
+    for (status, used) in statuses.iter_mut().zip(used) {
+        if used.load(Ordering::Relaxed) && status.is_good() {
+            *status = FragmentStatus::Used;
+        }
+    }
+    for (index, why) in damage.lock().map(|d| d.clone()).unwrap_or_default() {
+        statuses[index] = FragmentStatus::Corrupt(why);
+    }
+    statuses
+}
+
+/// Reads, verifies, restores and decrypts one stripe into `buf`.
+fn decode_stripe<S: ReadAt + ?Sized>(
+    object: &Object,
+    cipher: &SegmentCipher,
+    candidates: &[Candidate<'_, S>],
+    damage: &Mutex<Vec<(usize, String)>>,
+    used: &[AtomicBool],
+    stripe: u64,
+    buf: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
+    let layout = &object.layout;
+    let (k, m) = (layout.params.data(), layout.params.parity());
+    let shard = layout.shard_size(stripe);
+    buf.clear();
+    buf.resize((k + m) * shard, 0);
+    let mut present = vec![false; k + m];
+    let mut have = 0;
+    let offset = layout.shard_offset(stripe);
+    let first_group = (offset / GROUP_SIZE as u64) as usize;
+    for candidate in candidates {
+        if have == k {
+            break;
+        }
+        if candidate.bad.load(Ordering::Relaxed) {
+            continue;
+        }
+        let slot = &mut buf[candidate.index * shard..(candidate.index + 1) * shard];
+        match read_verified(candidate, slot, offset, first_group) {
+            Ok(()) => {
+                present[candidate.index] = true;
+                used[candidate.index].store(true, Ordering::Relaxed);
+                have += 1;
+            }
+            Err(why) => {
+                candidate.bad.store(true, Ordering::Relaxed);
+                if let Ok(mut d) = damage.lock() {
+                    d.push((candidate.index, why.to_string()));
+                }
+            }
+        }
+    }
+    if have < k {
+        return Err(DecodeError::NotEnough { needed: k, good: have, statuses: Vec::new() });
+    }
+    DECODER.with_borrow_mut(|decoder| decoder.restore(buf, &present, k, m, shard))?;
+    for segment in layout.segments(stripe) {
+        let start = segment.shard * shard;
+        cipher.open(&mut buf[start..start + shard], segment.len, segment.index, segment.last)?;
+    }
+    Ok(())
+}
+
+/// Reads one shard of a candidate and checks each of its groups.
+fn read_verified<S: ReadAt + ?Sized>(
+    candidate: &Candidate<'_, S>,
+    slot: &mut [u8],
+    offset: u64,
+    first_group: usize,
+) -> Result<(), FileError> {
+    candidate.source.read_exact_at(slot, offset)?;
+    for (i, group) in slot.chunks(GROUP_SIZE).enumerate() {
+        let index = first_group + i;
+        if candidate.leaves.get(index) != Some(&group_hash(group)) {
+            let start = index as u64 * GROUP_SIZE as u64;
+            return Err(FileError::Group { group: index as u64, start, end: start + group.len() as u64 });
+        }
+    }
+    Ok(())
+}

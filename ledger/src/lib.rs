@@ -1,0 +1,1 @@
+//! sherd's ledger: types, canonical transaction codec, state transition and the state store trait.

@@ -1,0 +1,1 @@
+//! sherd's wallet: keys, mnemonics, keystores, addresses, transaction building and the node RPC client.
