@@ -1,1 +1,40 @@
-fn main() {}
+//! The sherd command line: wallet, node, storage, provider, testnet and fragments tools.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod fragments;
+mod fsutil;
+mod output;
+
+/// sherd: files stored as erasure-coded fragments on independent providers,
+/// with a proof-of-stake ledger that checks they are still there.
+#[derive(Debug, Parser)]
+#[command(name = "sherd", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Offline toolkit: encrypt and erasure-code a file into fragments,
+    /// rebuild it, and prove or verify that a fragment holds a chunk.
+    #[command(subcommand)]
+    Fragments(fragments::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Fragments(command) => fragments::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

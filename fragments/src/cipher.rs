@@ -52,9 +52,11 @@ impl ObjectKey {
     }
 
     pub(crate) fn sealer(&self) -> SegmentCipher {
-        let key = UnboundKey::new(&aead::AES_256_GCM, &self.0)
-            .expect("AES-256 takes any 32-byte key");
-        SegmentCipher { key: LessSafeKey::new(key) }
+        let key =
+            UnboundKey::new(&aead::AES_256_GCM, &self.0).expect("AES-256 takes any 32-byte key");
+        SegmentCipher {
+            key: LessSafeKey::new(key),
+        }
     }
 }
 
@@ -113,12 +115,18 @@ mod tests {
         for bit in 0..(buf.len() * 8) {
             let mut bad = buf.clone();
             bad[bit / 8] ^= 1 << (bit % 8);
-            assert_eq!(cipher.open(&mut bad, 100, 7, false), Err(DecryptError { segment: 7 }));
+            assert_eq!(
+                cipher.open(&mut bad, 100, 7, false),
+                Err(DecryptError { segment: 7 })
+            );
         }
         // Another index or the final flag: refused.
         assert!(cipher.open(&mut buf.clone(), 100, 8, false).is_err());
         assert!(cipher.open(&mut buf.clone(), 100, 7, true).is_err());
-        assert!(ObjectKey::from_bytes([8; 32]).sealer().open(&mut buf.clone(), 100, 7, false).is_err());
+        assert!(ObjectKey::from_bytes([8; 32])
+            .sealer()
+            .open(&mut buf.clone(), 100, 7, false)
+            .is_err());
 
         cipher.open(&mut buf, 100, 7, false).unwrap();
         assert_eq!(&buf[..100], &plain[..]);

@@ -37,7 +37,10 @@ pub(crate) fn group_key() -> &'static ContextKey {
 
 /// The hash of one group (up to 16 chunks) of a fragment.
 pub fn group_hash(group: &[u8]) -> Hash {
-    *blake3::Hasher::new_from_context_key(group_key()).update(group).finalize().as_bytes()
+    *blake3::Hasher::new_from_context_key(group_key())
+        .update(group)
+        .finalize()
+        .as_bytes()
 }
 
 /// Appends the hashes of the groups of `shard` to `out`. `shard` starts on a
@@ -105,7 +108,9 @@ pub fn tree_levels(leaves: &[Hash]) -> Vec<Vec<Hash>> {
 
 /// The root of the Merkle tree over `leaves` (all zeros for no leaves).
 pub fn merkle_root(leaves: &[Hash]) -> Hash {
-    rs_merkle::MerkleTree::<NodeHasher>::from_leaves(leaves).root().unwrap_or_default()
+    rs_merkle::MerkleTree::<NodeHasher>::from_leaves(leaves)
+        .root()
+        .unwrap_or_default()
 }
 
 /// The root that commits to an object: its parameters and all fragment roots.
@@ -143,14 +148,23 @@ mod tests {
             let leaves: Vec<Hash> = (0..n).map(|i| [i; 32]).collect();
             let levels = tree_levels(&leaves);
             let sizes: Vec<u64> = level_sizes(n as u64).collect();
-            assert_eq!(levels.iter().map(|l| l.len() as u64).collect::<Vec<_>>(), sizes);
+            assert_eq!(
+                levels.iter().map(|l| l.len() as u64).collect::<Vec<_>>(),
+                sizes
+            );
             assert_eq!(levels.last().unwrap()[0], merkle_root(&leaves));
             // Recompute by hand: pairs hashed, an odd last node carried up.
             let mut level = leaves.clone();
             while level.len() > 1 {
                 level = level
                     .chunks(2)
-                    .map(|p| if p.len() == 2 { node_hash(&p[0], &p[1]) } else { p[0] })
+                    .map(|p| {
+                        if p.len() == 2 {
+                            node_hash(&p[0], &p[1])
+                        } else {
+                            p[0]
+                        }
+                    })
                     .collect();
             }
             assert_eq!(level[0], merkle_root(&leaves));
@@ -160,7 +174,9 @@ mod tests {
     #[test]
     fn group_hash_is_blake3_derive_key() {
         let data = vec![7u8; 5000];
-        let expected = blake3::Hasher::new_derive_key(GROUP_CONTEXT).update(&data).finalize();
+        let expected = blake3::Hasher::new_derive_key(GROUP_CONTEXT)
+            .update(&data)
+            .finalize();
         assert_eq!(group_hash(&data), *expected.as_bytes());
     }
 }

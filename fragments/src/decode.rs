@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::{
     cipher::{DecryptError, ObjectKey, SegmentCipher},
-    commit::{group_hash, Hash},
+    commit::{group_hash, tree_levels, Hash},
     erasure::{CodecError, StripeDecoder},
     file::{read_footer, read_leaves, FileError, Footer, ReadAt},
     manifest::Object,
@@ -83,13 +83,19 @@ pub enum DecodeError {
     },
     /// A segment failed to authenticate although its fragments verified.
     #[error("{0}: the key does not belong to this object")]
-    Decrypt(#[from] DecryptError),
+    Decrypt(DecryptError),
     /// Writing the output failed.
     #[error("writing the output: {0}")]
     Write(io::Error),
     /// The erasure code failed.
     #[error(transparent)]
     Codec(#[from] CodecError),
+}
+
+impl From<DecryptError> for DecodeError {
+    fn from(e: DecryptError) -> Self {
+        Self::Decrypt(e)
+    }
 }
 
 fn summary(statuses: &[FragmentStatus]) -> String {
@@ -141,18 +147,32 @@ pub fn open_fragment<S: ReadAt + ?Sized>(
     Ok((footer, leaves))
 }
 
-/// Checks every byte of a fragment file against the object: footer, tree and
-/// each group of data.
-pub fn check_fragment<S: ReadAt + ?Sized>(object: &Object, index: usize, source: &S) -> Result<(), FileError> {
+/// Checks every byte of a fragment file against the object: footer, every
+/// level of the stored tree, and each group of data.
+pub fn check_fragment<S: ReadAt + ?Sized>(
+    object: &Object,
+    index: usize,
+    source: &S,
+) -> Result<(), FileError> {
     let (_, leaves) = open_fragment(object, index, source)?;
-    let mut buf = vec![0u8; GROUP_SIZE];
     let size = object.layout.fragment_size;
+    let tree: Vec<u8> = tree_levels(&leaves).concat().concat();
+    let mut stored = vec![0u8; tree.len()];
+    source.read_exact_at(&mut stored, size)?;
+    if stored != tree {
+        return Err(FileError::Tree);
+    }
+    let mut buf = vec![0u8; GROUP_SIZE];
     for (group, leaf) in leaves.iter().enumerate() {
         let start = group as u64 * GROUP_SIZE as u64;
         let len = (size - start).min(GROUP_SIZE as u64) as usize;
         source.read_exact_at(&mut buf[..len], start)?;
         if group_hash(&buf[..len]) != *leaf {
-            return Err(FileError::Group { group: group as u64, start, end: start + len as u64 });
+            return Err(FileError::Group {
+                group: group as u64,
+                start,
+                end: start + len as u64,
+            });
         }
     }
     Ok(())
@@ -183,7 +203,10 @@ pub fn decode<S: ReadAt + ?Sized, W: Write>(
     let layout = &object.layout;
     let (k, total) = (layout.params.data(), layout.params.total());
     if sources.len() != total {
-        return Err(DecodeError::Sources { expected: total, found: sources.len() });
+        return Err(DecodeError::Sources {
+            expected: total,
+            found: sources.len(),
+        });
     }
     let opened: Vec<Result<Candidate<'_, S>, FragmentStatus>> = sources
         .par_iter()
@@ -192,7 +215,12 @@ pub fn decode<S: ReadAt + ?Sized, W: Write>(
             let source = source.ok_or(FragmentStatus::Missing)?;
             let (_, leaves) = open_fragment(object, index, source)
                 .map_err(|e| FragmentStatus::Corrupt(e.to_string()))?;
-            Ok(Candidate { index, source, leaves, bad: AtomicBool::new(false) })
+            Ok(Candidate {
+                index,
+                source,
+                leaves,
+                bad: AtomicBool::new(false),
+            })
         })
         .collect();
     let mut statuses: Vec<FragmentStatus> = Vec::with_capacity(total);
@@ -207,7 +235,11 @@ pub fn decode<S: ReadAt + ?Sized, W: Write>(
         }
     }
     if candidates.len() < k {
-        return Err(DecodeError::NotEnough { needed: k, good: candidates.len(), statuses });
+        return Err(DecodeError::NotEnough {
+            needed: k,
+            good: candidates.len(),
+            statuses,
+        });
     }
     let damage: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
     let used: Vec<AtomicBool> = (0..total).map(|_| AtomicBool::new(false)).collect();
@@ -219,8 +251,9 @@ pub fn decode<S: ReadAt + ?Sized, W: Write>(
     let mut next = 0u64;
     while next < layout.stripes {
         let end = (next + batch as u64).min(layout.stripes);
-        let mut work: Vec<(u64, Vec<u8>)> =
-            (next..end).map(|s| (s, buffers.pop().unwrap_or_default())).collect();
+        let mut work: Vec<(u64, Vec<u8>)> = (next..end)
+            .map(|s| (s, buffers.pop().unwrap_or_default()))
+            .collect();
         let result: Result<(), DecodeError> = work.par_iter_mut().try_for_each(|(stripe, buf)| {
             decode_stripe(object, &cipher, &candidates, &damage, &used, *stripe, buf)
         });
@@ -229,7 +262,11 @@ pub fn decode<S: ReadAt + ?Sized, W: Write>(
             Err(DecodeError::NotEnough { .. }) => {
                 let statuses = final_statuses(statuses, &damage, &used);
                 let good = statuses.iter().filter(|s| s.is_good()).count();
-                return Err(DecodeError::NotEnough { needed: k, good, statuses });
+                return Err(DecodeError::NotEnough {
+                    needed: k,
+                    good,
+                    statuses,
+                });
             }
             Err(other) => return Err(other),
         }
@@ -237,7 +274,9 @@ pub fn decode<S: ReadAt + ?Sized, W: Write>(
             let shard = layout.shard_size(stripe);
             for segment in layout.segments(stripe) {
                 let start = segment.shard * shard;
-                output.write_all(&buf[start..start + segment.len]).map_err(DecodeError::Write)?;
+                output
+                    .write_all(&buf[start..start + segment.len])
+                    .map_err(DecodeError::Write)?;
             }
             done += layout.stripe_plaintext(stripe);
             buffers.push(buf);
@@ -246,7 +285,9 @@ pub fn decode<S: ReadAt + ?Sized, W: Write>(
         next = end;
     }
     output.flush().map_err(DecodeError::Write)?;
-    Ok(DecodeReport { fragments: final_statuses(statuses, &damage, &used) })
+    Ok(DecodeReport {
+        fragments: final_statuses(statuses, &damage, &used),
+    })
 }
 
 /// The statuses after the stripes ran: read fragments are `Used`, fragments
@@ -309,12 +350,21 @@ fn decode_stripe<S: ReadAt + ?Sized>(
         }
     }
     if have < k {
-        return Err(DecodeError::NotEnough { needed: k, good: have, statuses: Vec::new() });
+        return Err(DecodeError::NotEnough {
+            needed: k,
+            good: have,
+            statuses: Vec::new(),
+        });
     }
     DECODER.with_borrow_mut(|decoder| decoder.restore(buf, &present, k, m, shard))?;
     for segment in layout.segments(stripe) {
         let start = segment.shard * shard;
-        cipher.open(&mut buf[start..start + shard], segment.len, segment.index, segment.last)?;
+        cipher.open(
+            &mut buf[start..start + shard],
+            segment.len,
+            segment.index,
+            segment.last,
+        )?;
     }
     Ok(())
 }
@@ -331,7 +381,11 @@ fn read_verified<S: ReadAt + ?Sized>(
         let index = first_group + i;
         if candidate.leaves.get(index) != Some(&group_hash(group)) {
             let start = index as u64 * GROUP_SIZE as u64;
-            return Err(FileError::Group { group: index as u64, start, end: start + group.len() as u64 });
+            return Err(FileError::Group {
+                group: index as u64,
+                start,
+                end: start + group.len() as u64,
+            });
         }
     }
     Ok(())

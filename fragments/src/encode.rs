@@ -62,12 +62,12 @@ pub enum EncodeError {
     #[error("reading the input: {0}")]
     Read(io::Error),
     /// Writing a fragment failed.
-    #[error("writing fragment {index}: {source}")]
+    #[error("writing fragment {index}: {error}")]
     Write {
         /// The fragment.
         index: usize,
         /// The cause.
-        source: io::Error,
+        error: io::Error,
     },
     /// The erasure code failed.
     #[error(transparent)]
@@ -104,7 +104,10 @@ pub fn encode<R: Read, W: Write>(
     };
     let total = params.total();
     if outputs.len() != total {
-        return Err(EncodeError::Outputs { expected: total, found: outputs.len() });
+        return Err(EncodeError::Outputs {
+            expected: total,
+            found: outputs.len(),
+        });
     }
     let cipher = key.sealer();
     let batch = 2 * rayon::current_num_threads().max(1);
@@ -118,7 +121,11 @@ pub fn encode<R: Read, W: Write>(
         let end = (next + batch as u64).min(layout.stripes);
         let mut stripes: Vec<Stripe> = Vec::with_capacity(batch);
         for index in next..end {
-            let mut stripe = pool.pop().unwrap_or(Stripe { index, shards: Vec::new(), hashes: Vec::new() });
+            let mut stripe = pool.pop().unwrap_or(Stripe {
+                index,
+                shards: Vec::new(),
+                hashes: Vec::new(),
+            });
             stripe.index = index;
             read_stripe(&mut input, &layout, &mut stripe, done)?;
             done += layout.stripe_plaintext(index);
@@ -132,7 +139,7 @@ pub fn encode<R: Read, W: Write>(
             let per_shard = shard.div_ceil(GROUP_SIZE);
             for (i, out) in outputs.iter_mut().enumerate() {
                 out.write_all(&stripe.shards[i * shard..(i + 1) * shard])
-                    .map_err(|source| EncodeError::Write { index: i, source })?;
+                    .map_err(|error| EncodeError::Write { index: i, error })?;
                 leaves[i].extend_from_slice(&stripe.hashes[i * per_shard..(i + 1) * per_shard]);
             }
             pool.push(stripe);
@@ -148,8 +155,15 @@ pub fn encode<R: Read, W: Write>(
     }
 
     let levels: Vec<Vec<Vec<Hash>>> = leaves.par_iter().map(|l| tree_levels(l)).collect();
-    let fragment_roots: Vec<Hash> =
-        levels.iter().map(|l| l.last().and_then(|top| top.first()).copied().unwrap_or_default()).collect();
+    let fragment_roots: Vec<Hash> = levels
+        .iter()
+        .map(|l| {
+            l.last()
+                .and_then(|top| top.first())
+                .copied()
+                .unwrap_or_default()
+        })
+        .collect();
     let root = object_root(&layout, &fragment_roots);
     for (i, (out, levels)) in outputs.iter_mut().zip(&levels).enumerate() {
         let footer = Footer {
@@ -164,9 +178,13 @@ pub fn encode<R: Read, W: Write>(
         };
         write_trailer(out, levels, &footer)
             .and_then(|()| out.flush())
-            .map_err(|source| EncodeError::Write { index: i, source })?;
+            .map_err(|error| EncodeError::Write { index: i, error })?;
     }
-    Ok(Object { layout, fragment_roots, root })
+    Ok(Object {
+        layout,
+        fragment_roots,
+        root,
+    })
 }
 
 /// Reads stripe `stripe.index`'s plaintext into the start of its data shards.
@@ -186,19 +204,39 @@ fn read_stripe<R: Read>(
     let mut read = done;
     for segment in layout.segments(stripe.index) {
         let start = segment.shard * shard;
-        let buf = &mut stripe.shards[start..start + segment.len];
-        input.read_exact(buf).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => EncodeError::InputShort { read, expected: layout.size },
-            _ => EncodeError::Read(e),
-        })?;
-        read += segment.len as u64;
+        let filled = read_full(input, &mut stripe.shards[start..start + segment.len])?;
+        read += filled as u64;
+        if filled < segment.len {
+            return Err(EncodeError::InputShort {
+                read,
+                expected: layout.size,
+            });
+        }
     }
     Ok(())
 }
 
+/// Fills `buf` from `input`, stopping early only at the end of input.
+fn read_full<R: Read>(input: &mut R, buf: &mut [u8]) -> Result<usize, EncodeError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(EncodeError::Read(e)),
+        }
+    }
+    Ok(filled)
+}
+
 /// Seals the segments of a stripe, computes its parity and hashes its shards,
 /// each shard right after it is written, while it is still in cache.
-fn seal_and_code(layout: &Layout, cipher: &SegmentCipher, stripe: &mut Stripe) -> Result<(), EncodeError> {
+fn seal_and_code(
+    layout: &Layout,
+    cipher: &SegmentCipher,
+    stripe: &mut Stripe,
+) -> Result<(), EncodeError> {
     let k = layout.params.data();
     let m = layout.params.parity();
     let shard = layout.shard_size(stripe.index);

@@ -56,7 +56,12 @@ impl StripeEncoder {
                 (*ek, *em, *es) = (k, m, shard_size);
                 encoder
             }
-            None => &mut self.inner.insert((ReedSolomonEncoder::new(k, m, shard_size)?, k, m, shard_size)).0,
+            None => {
+                &mut self
+                    .inner
+                    .insert((ReedSolomonEncoder::new(k, m, shard_size)?, k, m, shard_size))
+                    .0
+            }
         };
         for shard in data.chunks_exact(shard_size) {
             encoder.add_original_shard(shard)?;
@@ -108,7 +113,12 @@ impl StripeDecoder {
                 (*dk, *dm, *ds) = (k, m, shard_size);
                 decoder
             }
-            None => &mut self.inner.insert((ReedSolomonDecoder::new(k, m, shard_size)?, k, m, shard_size)).0,
+            None => {
+                &mut self
+                    .inner
+                    .insert((ReedSolomonDecoder::new(k, m, shard_size)?, k, m, shard_size))
+                    .0
+            }
         };
         for (i, shard) in shards.chunks_exact(shard_size).enumerate().take(k + m) {
             if !present[i] {

@@ -114,7 +114,7 @@ pub struct Footer {
 pub enum FileError {
     /// Reading failed.
     #[error("cannot read the fragment file: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     /// The file is shorter than a footer or has the wrong size for its footer.
     #[error("the file is {found} bytes, a fragment of this object is {expected} (truncated or extended)")]
     Size {
@@ -145,9 +145,18 @@ pub enum FileError {
         /// End of the group.
         end: u64,
     },
-    /// The proof read back does not verify (the file changed under us).
-    #[error("the proof built from this file does not verify: {0}")]
-    Proof(#[from] ProofError),
+    /// The challenged chunk does not exist.
+    #[error(transparent)]
+    Request(ProofError),
+    /// The proof read back does not verify: the data or the stored tree is damaged.
+    #[error("the fragment file is damaged: the proof built from it does not verify ({0})")]
+    Damaged(ProofError),
+}
+
+impl From<io::Error> for FileError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
 }
 
 impl Footer {
@@ -220,7 +229,11 @@ pub fn file_len(fragment_size: u64) -> u64 {
 }
 
 /// Writes the part of a fragment file that follows its data.
-pub fn write_trailer<W: Write>(out: &mut W, levels: &[Vec<Hash>], footer: &Footer) -> io::Result<()> {
+pub fn write_trailer<W: Write>(
+    out: &mut W,
+    levels: &[Vec<Hash>],
+    footer: &Footer,
+) -> io::Result<()> {
     for level in levels {
         for hash in level {
             out.write_all(hash)?;
@@ -240,7 +253,10 @@ pub fn read_footer<S: ReadAt + ?Sized>(source: &S) -> Result<Footer, FileError> 
     let footer = Footer::from_bytes(&bytes)?;
     let expected = file_len(footer.fragment_size);
     if footer.fragment_size % CHUNK_SIZE as u64 != 0 || expected != len {
-        return Err(FileError::Size { expected, found: len });
+        return Err(FileError::Size {
+            expected,
+            found: len,
+        });
     }
     Ok(footer)
 }
@@ -275,7 +291,7 @@ pub fn read_leaves<S: ReadAt + ?Sized>(
 pub fn prove<S: ReadAt + ?Sized>(source: &S, index: u64) -> Result<(Footer, Proof), FileError> {
     let footer = read_footer(source)?;
     let n_chunks = footer.chunks();
-    let shape = PathShape::new(n_chunks, index)?;
+    let shape = PathShape::new(n_chunks, index).map_err(FileError::Request)?;
     let start = shape.group * GROUP_CHUNKS * CHUNK_SIZE as u64;
     let mut group = vec![0u8; shape.group_chunks as usize * CHUNK_SIZE];
     source.read_exact_at(&mut group, start)?;
@@ -295,7 +311,10 @@ pub fn prove<S: ReadAt + ?Sized>(source: &S, index: u64) -> Result<(Footer, Proo
         siblings.push(hash);
     }
     let position = shape.position as usize * CHUNK_SIZE;
-    let proof = Proof { chunk: group[position..position + CHUNK_SIZE].to_vec(), siblings };
-    check(&footer.fragment_root, n_chunks, index, &proof)?;
+    let proof = Proof {
+        chunk: group[position..position + CHUNK_SIZE].to_vec(),
+        siblings,
+    };
+    check(&footer.fragment_root, n_chunks, index, &proof).map_err(FileError::Damaged)?;
     Ok((footer, proof))
 }

@@ -18,8 +18,8 @@ use crate::{
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// Not JSON of the right shape.
-    #[error("not a valid manifest: {0}")]
-    Json(#[from] serde_json::Error),
+    #[error("not valid JSON of the expected shape: {0}")]
+    Json(serde_json::Error),
     /// A format version this build does not read.
     #[error("manifest format version {found} is not supported (this build reads version {FORMAT_VERSION})")]
     Version {
@@ -38,7 +38,7 @@ pub enum ManifestError {
     },
     /// The coding parameters are invalid.
     #[error("manifest parameters are invalid: {0}")]
-    Params(#[from] ParamsError),
+    Params(ParamsError),
     /// A hash is not 64 hex digits.
     #[error("manifest field `{field}` is not a 32-byte hex hash")]
     Hash {
@@ -61,6 +61,18 @@ pub enum ManifestError {
         /// Object of the manifest.
         object: String,
     },
+}
+
+impl From<serde_json::Error> for ManifestError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Json(e)
+    }
+}
+
+impl From<ParamsError> for ManifestError {
+    fn from(e: ParamsError) -> Self {
+        Self::Params(e)
+    }
 }
 
 /// One fragment as the manifest lists it.
@@ -118,7 +130,9 @@ pub struct Object {
 
 fn parse_hash(field: impl Into<String>, hex_str: &str) -> Result<Hash, ManifestError> {
     let field = field.into();
-    let bytes = hex::decode(hex_str).map_err(|_| ManifestError::Hash { field: field.clone() })?;
+    let bytes = hex::decode(hex_str).map_err(|_| ManifestError::Hash {
+        field: field.clone(),
+    })?;
     bytes.try_into().map_err(|_| ManifestError::Hash { field })
 }
 
@@ -130,7 +144,11 @@ fn expect_eq<T: PartialEq + ToString>(
     if found == expected {
         Ok(())
     } else {
-        Err(ManifestError::Field { field, found: found.to_string(), expected: expected.to_string() })
+        Err(ManifestError::Field {
+            field,
+            found: found.to_string(),
+            expected: expected.to_string(),
+        })
     }
 }
 
@@ -155,7 +173,10 @@ impl Object {
                 .fragment_roots
                 .iter()
                 .enumerate()
-                .map(|(i, root)| FragmentEntry { index: i as u16, root: hex::encode(root) })
+                .map(|(i, root)| FragmentEntry {
+                    index: i as u16,
+                    root: hex::encode(root),
+                })
                 .collect(),
         }
     }
@@ -177,7 +198,9 @@ impl Manifest {
     /// Checks every field against the others and the object root.
     pub fn validate(&self) -> Result<Object, ManifestError> {
         if self.version != FORMAT_VERSION {
-            return Err(ManifestError::Version { found: self.version });
+            return Err(ManifestError::Version {
+                found: self.version,
+            });
         }
         expect_eq("cipher", self.cipher.as_str(), CIPHER_NAME)?;
         expect_eq("chunk_size", self.chunk_size, CHUNK_SIZE as u32)?;
@@ -209,7 +232,11 @@ impl Manifest {
                 computed: hex::encode(root),
             });
         }
-        Ok(Object { layout, fragment_roots, root })
+        Ok(Object {
+            layout,
+            fragment_roots,
+            root,
+        })
     }
 }
 

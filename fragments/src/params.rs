@@ -71,13 +71,19 @@ impl Params {
     /// chosen so that a stripe carries about 4 MiB of data.
     pub fn new(data: usize, parity: usize) -> Result<Self, ParamsError> {
         let k = data.max(1) as u64;
-        let shard = TARGET_STRIPE_BYTES.div_ceil(k).next_multiple_of(GROUP_SIZE as u64);
+        let shard = TARGET_STRIPE_BYTES
+            .div_ceil(k)
+            .next_multiple_of(GROUP_SIZE as u64);
         let shard = shard.clamp(MIN_SHARD_SIZE as u64, 1 << 20) as u32;
         Self::with_shard_size(data, parity, shard)
     }
 
     /// Parameters with an explicit stripe shard size.
-    pub fn with_shard_size(data: usize, parity: usize, shard_size: u32) -> Result<Self, ParamsError> {
+    pub fn with_shard_size(
+        data: usize,
+        parity: usize,
+        shard_size: u32,
+    ) -> Result<Self, ParamsError> {
         if data == 0 {
             return Err(ParamsError::ZeroData);
         }
@@ -86,7 +92,10 @@ impl Params {
         }
         let total = data.saturating_add(parity);
         if total > MAX_FRAGMENTS {
-            return Err(ParamsError::TooManyFragments { total, max: MAX_FRAGMENTS });
+            return Err(ParamsError::TooManyFragments {
+                total,
+                max: MAX_FRAGMENTS,
+            });
         }
         // Both fit in u16 now that their sum is at most MAX_FRAGMENTS.
         let (data, parity) = (data as u16, parity as u16);
@@ -98,7 +107,11 @@ impl Params {
         {
             return Err(ParamsError::ShardSize { found: shard_size });
         }
-        Ok(Self { data, parity, shard_size })
+        Ok(Self {
+            data,
+            parity,
+            shard_size,
+        })
     }
 
     /// `k`: how many fragments carry data, and how many any decode needs.
@@ -158,7 +171,13 @@ impl Layout {
         let fragment_size = (stripes - 1)
             .checked_mul(params.shard_size as u64)?
             .checked_add(last)?;
-        Some(Self { params, size, stripes, last_shard_size: last as u32, fragment_size })
+        Some(Self {
+            params,
+            size,
+            stripes,
+            last_shard_size: last as u32,
+            fragment_size,
+        })
     }
 
     /// Chunks in each fragment.
@@ -207,7 +226,12 @@ impl Layout {
         (0..count).map(move |j| {
             let len = capacity.min(plaintext - j * capacity) as usize;
             let index = first + j;
-            Segment { shard: j as usize, index, len, last: index == last_index }
+            Segment {
+                shard: j as usize,
+                index,
+                len,
+                last: index == last_index,
+            }
         })
     }
 
@@ -215,7 +239,9 @@ impl Layout {
     pub fn segment_count(&self) -> u64 {
         let last_capacity = self.last_shard_size as u64 - TAG_LEN as u64;
         (self.stripes - 1) * self.params.data as u64
-            + self.stripe_plaintext(self.stripes - 1).div_ceil(last_capacity)
+            + self
+                .stripe_plaintext(self.stripes - 1)
+                .div_ceil(last_capacity)
     }
 }
 
@@ -242,7 +268,10 @@ mod tests {
         assert_eq!(Params::new(4, 0), Err(ParamsError::ZeroParity));
         assert_eq!(
             Params::new(1000, 100),
-            Err(ParamsError::TooManyFragments { total: 1100, max: MAX_FRAGMENTS })
+            Err(ParamsError::TooManyFragments {
+                total: 1100,
+                max: MAX_FRAGMENTS
+            })
         );
         assert_eq!(
             Params::with_shard_size(4, 2, 1000),
@@ -266,7 +295,17 @@ mod tests {
     fn layout_covers_every_byte_once() {
         let params = Params::with_shard_size(3, 2, 16384).unwrap();
         let capacity = 3 * (16384 - 16);
-        for size in [1, 2, 1007, 1008, 1009, capacity - 1, capacity, capacity + 1, 5 * capacity + 77] {
+        for size in [
+            1,
+            2,
+            1007,
+            1008,
+            1009,
+            capacity - 1,
+            capacity,
+            capacity + 1,
+            5 * capacity + 77,
+        ] {
             let layout = params.layout(size).unwrap();
             let mut covered = 0;
             let mut next_index = 0;

@@ -76,7 +76,9 @@ pub enum ProofError {
         found: usize,
     },
     /// The encoded proof has a length no proof can have.
-    #[error("an encoded proof is {CHUNK_SIZE} bytes plus 32 per sibling hash; {found} bytes is not")]
+    #[error(
+        "an encoded proof is {CHUNK_SIZE} bytes plus 32 per sibling hash; {found} bytes is not"
+    )]
     EncodedLength {
         /// Bytes found.
         found: usize,
@@ -126,7 +128,10 @@ impl Proof {
                 hash
             })
             .collect();
-        Ok(Self { chunk: chunk.to_vec(), siblings })
+        Ok(Self {
+            chunk: chunk.to_vec(),
+            siblings,
+        })
     }
 }
 
@@ -213,7 +218,9 @@ pub fn proof_len(n_chunks: u64, index: u64) -> Result<usize, ProofError> {
 pub fn check(root: &Hash, n_chunks: u64, index: u64, proof: &Proof) -> Result<(), ProofError> {
     let shape = PathShape::new(n_chunks, index)?;
     if proof.chunk.len() != CHUNK_SIZE {
-        return Err(ProofError::ChunkLength { found: proof.chunk.len() });
+        return Err(ProofError::ChunkLength {
+            found: proof.chunk.len(),
+        });
     }
     // Top-down splits of the group tree; at most 4 for 16-chunk groups.
     let mut splits = [(0u64, 0u64, false); 8];
@@ -242,7 +249,11 @@ pub fn check(root: &Hash, n_chunks: u64, index: u64, proof: &Proof) -> Result<()
         let mut cv = hasher.update(&proof.chunk).finalize_non_root();
         for (level, sibling) in in_group.iter().enumerate() {
             let (_, _, chunk_is_left) = splits[depth - 1 - level];
-            let (left, right) = if chunk_is_left { (&cv, sibling) } else { (sibling, &cv) };
+            let (left, right) = if chunk_is_left {
+                (&cv, sibling)
+            } else {
+                (sibling, &cv)
+            };
             cv = if level + 1 == depth {
                 *merge_subtrees_root(left, right, Mode::DeriveKeyMaterial(key)).as_bytes()
             } else {
@@ -252,12 +263,19 @@ pub fn check(root: &Hash, n_chunks: u64, index: u64, proof: &Proof) -> Result<()
         cv
     };
     for ((_, _, is_left), sibling) in shape.tree_siblings().zip(in_tree) {
-        node = if is_left { node_hash(&node, sibling) } else { node_hash(sibling, &node) };
+        node = if is_left {
+            node_hash(&node, sibling)
+        } else {
+            node_hash(sibling, &node)
+        };
     }
     if node == *root {
         Ok(())
     } else {
-        Err(ProofError::RootMismatch { computed: hex::encode(node), expected: hex::encode(root) })
+        Err(ProofError::RootMismatch {
+            computed: hex::encode(node),
+            expected: hex::encode(root),
+        })
     }
 }
 
@@ -301,7 +319,10 @@ pub fn prove_in_memory(
         siblings.push(levels[level][sibling as usize]);
     }
     let position = shape.position as usize * CHUNK_SIZE;
-    Ok(Proof { chunk: group[position..position + CHUNK_SIZE].to_vec(), siblings })
+    Ok(Proof {
+        chunk: group[position..position + CHUNK_SIZE].to_vec(),
+        siblings,
+    })
 }
 
 #[cfg(test)]
@@ -310,7 +331,9 @@ mod tests {
     use crate::commit::{group_hash, tree_levels, NodeHasher};
 
     fn fragment(chunks: usize) -> Vec<u8> {
-        (0..chunks * CHUNK_SIZE).map(|i| (i * 7 + i / 1024) as u8).collect()
+        (0..chunks * CHUNK_SIZE)
+            .map(|i| (i * 7 + i / 1024) as u8)
+            .collect()
     }
 
     fn levels_of(fragment: &[u8]) -> Vec<Vec<Hash>> {
@@ -326,7 +349,11 @@ mod tests {
             let root = levels.last().unwrap()[0];
             for index in 0..chunks as u64 {
                 let proof = prove_in_memory(&data, &levels, index).unwrap();
-                assert_eq!(check(&root, chunks as u64, index, &proof), Ok(()), "{chunks}/{index}");
+                assert_eq!(
+                    check(&root, chunks as u64, index, &proof),
+                    Ok(()),
+                    "{chunks}/{index}"
+                );
                 let shape = PathShape::new(chunks as u64, index).unwrap();
                 assert_eq!(proof.siblings.len(), shape.sibling_count());
                 assert_eq!(Proof::from_bytes(&proof.to_bytes()).unwrap(), proof);
@@ -344,7 +371,12 @@ mod tests {
             let ours = prove_in_memory(&data, &levels, group as u64 * 16 + 3).unwrap();
             let theirs = tree.proof(&[group]);
             assert_eq!(&ours.siblings[4..], theirs.proof_hashes(), "group {group}");
-            assert!(theirs.verify(tree.root().unwrap(), &[group], &[leaves[group]], leaves.len()));
+            assert!(theirs.verify(
+                tree.root().unwrap(),
+                &[group],
+                &[leaves[group]],
+                leaves.len()
+            ));
         }
     }
 
@@ -358,7 +390,10 @@ mod tests {
         for byte in [0, 511, 1023] {
             let mut bad = proof.clone();
             bad.chunk[byte] ^= 0x80;
-            assert!(matches!(check(&root, 40, 21, &bad), Err(ProofError::RootMismatch { .. })));
+            assert!(matches!(
+                check(&root, 40, 21, &bad),
+                Err(ProofError::RootMismatch { .. })
+            ));
         }
         for s in 0..proof.siblings.len() {
             let mut bad = proof.clone();
@@ -369,18 +404,30 @@ mod tests {
         assert!(!verify(&root, 40, 22, &proof));
         assert!(!verify(&root, 40, 5, &proof));
         assert!(!verify(&[0; 32], 40, 21, &proof));
-        assert!(matches!(check(&root, 70, 21, &proof), Err(ProofError::SiblingCount { .. })));
+        assert!(matches!(
+            check(&root, 70, 21, &proof),
+            Err(ProofError::SiblingCount { .. })
+        ));
         assert_eq!(
             check(&root, 40, 40, &proof),
-            Err(ProofError::IndexOutOfRange { index: 40, n_chunks: 40 })
+            Err(ProofError::IndexOutOfRange {
+                index: 40,
+                n_chunks: 40
+            })
         );
         assert_eq!(check(&root, 0, 0, &proof), Err(ProofError::NoChunks));
         let mut short = proof.clone();
         short.siblings.pop();
-        assert!(matches!(check(&root, 40, 21, &short), Err(ProofError::SiblingCount { .. })));
+        assert!(matches!(
+            check(&root, 40, 21, &short),
+            Err(ProofError::SiblingCount { .. })
+        ));
         let mut cut = proof.clone();
         cut.chunk.pop();
-        assert_eq!(check(&root, 40, 21, &cut), Err(ProofError::ChunkLength { found: 1023 }));
+        assert_eq!(
+            check(&root, 40, 21, &cut),
+            Err(ProofError::ChunkLength { found: 1023 })
+        );
         assert!(Proof::from_bytes(&proof.to_bytes()[1..]).is_err());
     }
 
@@ -393,7 +440,11 @@ mod tests {
             assert!(i < 64);
             seen.insert(i);
         }
-        assert!(seen.len() > 50, "200 periods hit only {} of 64 chunks", seen.len());
+        assert!(
+            seen.len() > 50,
+            "200 periods hit only {} of 64 chunks",
+            seen.len()
+        );
         assert_ne!(
             challenge_index(&[1; 32], &[2; 32], 3, 4, 1 << 40),
             challenge_index(&[1; 32], &[2; 32], 4, 4, 1 << 40)

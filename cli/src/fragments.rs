@@ -1,0 +1,641 @@
+//! `sherd fragments`: the offline toolkit over the fragments engine.
+//!
+//! An encoded object is a directory holding `manifest.json` and one
+//! `fragment-NNNN.sherd` file per fragment; its key is a separate file
+//! (`DIR.key` by default, mode 0600).
+
+use std::{
+    fs::{self, File},
+    io::{BufReader, BufWriter, Write},
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Instant,
+};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sherd_fragments::{
+    challenge_index, check, check_fragment, decode, encode, file, FragmentStatus, KeyFile,
+    Manifest, Object, ObjectKey, Params, Proof,
+};
+
+use crate::{
+    fsutil::{self, Cleanup},
+    output,
+};
+
+/// Name of the manifest inside an object directory.
+pub const MANIFEST: &str = "manifest.json";
+
+/// The file name of fragment `index`.
+pub fn fragment_file(index: usize) -> String {
+    format!("fragment-{index:04}.sherd")
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Encrypt FILE and erasure-code it into K data + M parity fragments in
+    /// DIR, with a manifest; the key goes to a separate file. Prints the object root.
+    Encode(EncodeArgs),
+    /// Rebuild the file from DIR; up to M fragment files may be missing or corrupt.
+    Decode(DecodeArgs),
+    /// Prove that fragment I holds chunk J: the chunk and its Merkle path, as JSON.
+    Prove(ProveArgs),
+    /// Check a proof file: exit 0 if it is valid, 1 (with the reason) if not.
+    Verify(VerifyArgs),
+    /// Check every fragment of DIR: what is there, what is missing or corrupt.
+    Inspect(InspectArgs),
+    /// The chunk a challenge names: BLAKE3("sherd/challenge" ‖ beacon ‖ contract ‖ fragment ‖ period) mod chunks.
+    Challenge(ChallengeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EncodeArgs {
+    /// The file to encode.
+    file: PathBuf,
+    /// Data fragments (k): any k fragments rebuild the file.
+    #[arg(long = "data", short = 'k', value_name = "K")]
+    data: usize,
+    /// Parity fragments (m): how many fragments may be lost.
+    #[arg(long = "parity", short = 'm', value_name = "M")]
+    parity: usize,
+    /// Directory to create for the fragments and manifest.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Where to write the object key [default: DIR.key].
+    #[arg(long, value_name = "FILE")]
+    key_out: Option<PathBuf>,
+    /// Bytes per shard of a stripe, a multiple of 16KiB [default: about 4MiB / k].
+    #[arg(long, value_name = "SIZE", value_parser = output::parse_size)]
+    shard_size: Option<u64>,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Directory of an encoded object.
+    dir: PathBuf,
+    /// Where to write the rebuilt file.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// The object's key file [default: DIR.key].
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProveArgs {
+    /// Directory of an encoded object.
+    dir: PathBuf,
+    /// Fragment index I.
+    #[arg(long, value_name = "I")]
+    fragment: usize,
+    /// Chunk index J within the fragment.
+    #[arg(long, value_name = "J")]
+    chunk: u64,
+    /// Write the proof here instead of stdout.
+    #[arg(long, value_name = "P.json")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A proof file written by `sherd fragments prove`.
+    proof: PathBuf,
+    /// Also check that the proof's roots are those of this object (a
+    /// manifest.json, or the directory holding it).
+    #[arg(long, value_name = "MANIFEST")]
+    manifest: Option<PathBuf>,
+    /// Print a JSON verdict instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Directory of an encoded object.
+    dir: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChallengeArgs {
+    /// The beacon of the proof period, 32 bytes hex.
+    #[arg(long, value_parser = parse_hash)]
+    beacon: [u8; 32],
+    /// The contract id, 32 bytes hex.
+    #[arg(long, value_parser = parse_hash)]
+    contract: [u8; 32],
+    /// Fragment index.
+    #[arg(long)]
+    fragment: u32,
+    /// Proof period.
+    #[arg(long)]
+    period: u64,
+    /// Chunks in the fragment.
+    #[arg(long)]
+    chunks: u64,
+}
+
+fn parse_hash(text: &str) -> Result<[u8; 32], String> {
+    let bytes = hex::decode(text.trim()).map_err(|e| format!("not hex: {e}"))?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| format!("{} bytes, expected 32", b.len()))
+}
+
+pub fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Encode(args) => encode_cmd(args),
+        Command::Decode(args) => decode_cmd(args),
+        Command::Prove(args) => prove_cmd(args),
+        Command::Verify(args) => verify_cmd(args),
+        Command::Inspect(args) => inspect_cmd(args),
+        Command::Challenge(args) => {
+            let index = challenge_index(
+                &args.beacon,
+                &args.contract,
+                args.fragment,
+                args.period,
+                args.chunks,
+            )
+            .ok_or_else(|| anyhow!("--chunks must be at least 1"))?;
+            println!("{index}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `DIR.key` beside the directory.
+fn default_key_path(dir: &Path) -> PathBuf {
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "object".into());
+    name.push(".key");
+    dir.with_file_name(name)
+}
+
+/// Reads and checks `DIR/manifest.json`.
+pub fn load_manifest(path: &Path) -> Result<Object> {
+    let file = if path.is_dir() {
+        path.join(MANIFEST)
+    } else {
+        path.to_path_buf()
+    };
+    let bytes = fs::read(&file).with_context(|| {
+        format!(
+            "cannot read the manifest {}: is this a directory made by `sherd fragments encode`?",
+            file.display()
+        )
+    })?;
+    Manifest::from_json(&bytes)
+        .with_context(|| format!("{} is not a usable manifest", file.display()))
+}
+
+fn encode_cmd(args: EncodeArgs) -> Result<ExitCode> {
+    let params = match args.shard_size {
+        Some(size) => Params::with_shard_size(
+            args.data,
+            args.parity,
+            u32::try_from(size).unwrap_or(u32::MAX),
+        ),
+        None => Params::new(args.data, args.parity),
+    }?;
+    let input =
+        File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+    let size = input.metadata()?.len();
+    if size == 0 {
+        bail!(
+            "{} is empty: there is nothing to store",
+            args.file.display()
+        );
+    }
+    let key_path = args
+        .key_out
+        .clone()
+        .unwrap_or_else(|| default_key_path(&args.out));
+    fsutil::ensure_free(&args.out, true, "output directory")?;
+    fsutil::ensure_free(&key_path, false, "key file")?;
+
+    let started = Instant::now();
+    let tmp = fsutil::partial(&args.out);
+    fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut guard = Cleanup::new(tmp.clone());
+    let mut files = (0..params.total())
+        .map(|i| {
+            let path = tmp.join(fragment_file(i));
+            File::create(&path).with_context(|| format!("cannot create {}", path.display()))
+        })
+        .collect::<Result<Vec<File>>>()?;
+    let key =
+        ObjectKey::generate().map_err(|e| anyhow!("no randomness for the object key: {e}"))?;
+    let bar = output::progress(size, args.json, "encoding");
+    let object = encode(
+        BufReader::with_capacity(1 << 20, input),
+        size,
+        params,
+        &key,
+        &mut files,
+        &mut |done| bar.set_position(done),
+    )
+    .with_context(|| format!("cannot encode {}", args.file.display()))?;
+    bar.finish_and_clear();
+    files
+        .par_iter()
+        .try_for_each(|f| f.sync_all())
+        .context("cannot sync the fragment files")?;
+    drop(files);
+    fsutil::write_atomic(
+        &tmp.join(MANIFEST),
+        object.manifest().to_json().as_bytes(),
+        false,
+        false,
+    )?;
+    fsutil::write_atomic(
+        &key_path,
+        KeyFile::new(&object, &key).to_json().as_bytes(),
+        true,
+        false,
+    )?;
+    if let Err(e) = fs::rename(&tmp, &args.out) {
+        let _ = fs::remove_file(&key_path);
+        return Err(e)
+            .with_context(|| format!("cannot move the fragments into {}", args.out.display()));
+    }
+    guard.disarm();
+    fsutil::sync_parent(&args.out);
+
+    let seconds = started.elapsed().as_secs_f64();
+    let layout = object.layout;
+    if args.json {
+        output::json(&json!({
+            "object_root": hex::encode(object.root),
+            "size": size,
+            "data_fragments": params.data(),
+            "parity_fragments": params.parity(),
+            "shard_size": params.shard_size(),
+            "fragment_size": layout.fragment_size,
+            "chunks": layout.chunks(),
+            "dir": args.out,
+            "key_file": key_path,
+            "seconds": seconds,
+        }));
+    } else {
+        println!("{}", hex::encode(object.root));
+        eprintln!(
+            "encoded {} into {} + {} fragments of {} in {} ({:.0} MiB/s)",
+            output::bytes(size),
+            params.data(),
+            params.parity(),
+            output::bytes(layout.fragment_size),
+            args.out.display(),
+            size as f64 / (1 << 20) as f64 / seconds.max(1e-9),
+        );
+        eprintln!(
+            "key written to {} (mode 0600): anyone with it can read the file; without it nobody can",
+            key_path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the fragment files of an object; a missing file is `None`.
+fn open_fragments(dir: &Path, object: &Object) -> Result<Vec<Option<File>>> {
+    (0..object.layout.params.total())
+        .map(|i| {
+            let path = dir.join(fragment_file(i));
+            match File::open(&path) {
+                Ok(file) => Ok(Some(file)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e).with_context(|| format!("cannot open {}", path.display())),
+            }
+        })
+        .collect()
+}
+
+fn status_json(statuses: &[FragmentStatus], k: usize) -> serde_json::Value {
+    statuses
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (status, reason) = match s {
+                FragmentStatus::Used => ("used", None),
+                FragmentStatus::Spare => ("ok", None),
+                FragmentStatus::Missing => ("missing", None),
+                FragmentStatus::Corrupt(why) => ("corrupt", Some(why.clone())),
+            };
+            json!({
+                "index": i,
+                "file": fragment_file(i),
+                "role": if i < k { "data" } else { "parity" },
+                "status": status,
+                "reason": reason,
+            })
+        })
+        .collect()
+}
+
+fn decode_cmd(args: DecodeArgs) -> Result<ExitCode> {
+    let object = load_manifest(&args.dir)?;
+    let key_path = args
+        .key
+        .clone()
+        .unwrap_or_else(|| default_key_path(&args.dir));
+    let key_bytes = fs::read(&key_path).with_context(|| {
+        format!(
+            "cannot read the key file {} (pass --key FILE if it is elsewhere)",
+            key_path.display()
+        )
+    })?;
+    let key = KeyFile::key_for(&key_bytes, &object)
+        .with_context(|| format!("key file {}", key_path.display()))?;
+    if !args.force {
+        fsutil::ensure_free(&args.out, false, "output file")?;
+    }
+    let files = open_fragments(&args.dir, &object)?;
+    let sources: Vec<Option<&File>> = files.iter().map(Option::as_ref).collect();
+
+    let started = Instant::now();
+    let tmp = fsutil::partial(&args.out);
+    let mut guard = Cleanup::new(tmp.clone());
+    let out = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut writer = BufWriter::with_capacity(1 << 20, out);
+    let bar = output::progress(object.layout.size, args.json, "decoding");
+    let report = decode(&object, &key, &sources, &mut writer, &mut |done| {
+        bar.set_position(done)
+    })
+    .with_context(|| format!("cannot decode {}", args.dir.display()))?;
+    bar.finish_and_clear();
+    let out = writer.into_inner().map_err(|e| e.into_error())?;
+    out.sync_all()?;
+    fs::rename(&tmp, &args.out)
+        .with_context(|| format!("cannot move the output to {}", args.out.display()))?;
+    guard.disarm();
+    fsutil::sync_parent(&args.out);
+
+    let seconds = started.elapsed().as_secs_f64();
+    let k = object.layout.params.data();
+    if args.json {
+        output::json(&json!({
+            "object_root": hex::encode(object.root),
+            "size": object.layout.size,
+            "out": args.out,
+            "seconds": seconds,
+            "fragments": status_json(&report.fragments, k),
+        }));
+    } else {
+        for (i, status) in report.fragments.iter().enumerate() {
+            if !status.is_good() {
+                eprintln!("fragment {i}: {status}");
+            }
+        }
+        eprintln!(
+            "decoded {} to {} in {:.2} s ({:.0} MiB/s)",
+            output::bytes(object.layout.size),
+            args.out.display(),
+            seconds,
+            object.layout.size as f64 / (1 << 20) as f64 / seconds.max(1e-9),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A proof as `sherd fragments prove` writes it: every binary field in hex.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProofFile {
+    object_root: String,
+    fragment_index: u16,
+    fragment_root: String,
+    n_chunks: u64,
+    chunk_index: u64,
+    chunk: String,
+    siblings: Vec<String>,
+}
+
+fn prove_cmd(args: ProveArgs) -> Result<ExitCode> {
+    let object = load_manifest(&args.dir)?;
+    let total = object.layout.params.total();
+    if args.fragment >= total {
+        bail!(
+            "fragment {} does not exist: this object has fragments 0 to {}",
+            args.fragment,
+            total - 1
+        );
+    }
+    let path = args.dir.join(fragment_file(args.fragment));
+    let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let (footer, proof) = file::prove(&file, args.chunk)
+        .with_context(|| format!("cannot prove from {}", path.display()))?;
+    if footer.fragment_root != object.fragment_roots[args.fragment]
+        || footer.object_root != object.root
+    {
+        bail!(
+            "{} is not fragment {} of this object (its footer names other roots)",
+            path.display(),
+            args.fragment
+        );
+    }
+    let proof_file = ProofFile {
+        object_root: hex::encode(object.root),
+        fragment_index: footer.index,
+        fragment_root: hex::encode(footer.fragment_root),
+        n_chunks: footer.chunks(),
+        chunk_index: args.chunk,
+        chunk: hex::encode(&proof.chunk),
+        siblings: proof.siblings.iter().map(hex::encode).collect(),
+    };
+    let text = serde_json::to_string_pretty(&proof_file)? + "\n";
+    match &args.out {
+        Some(out) => {
+            fsutil::write_atomic(out, text.as_bytes(), false, true)?;
+            eprintln!(
+                "proof of chunk {} of fragment {} written to {} ({} bytes encoded)",
+                args.chunk,
+                args.fragment,
+                out.display(),
+                proof.to_bytes().len()
+            );
+        }
+        None => std::io::stdout().write_all(text.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Why a proof file is not valid, for `verify`.
+fn judge(args: &VerifyArgs) -> Result<ProofFile> {
+    let bytes =
+        fs::read(&args.proof).with_context(|| format!("cannot read {}", args.proof.display()))?;
+    let file: ProofFile = serde_json::from_slice(&bytes).context("not a proof file")?;
+    let hash = |field: &str, text: &str| -> Result<[u8; 32]> {
+        parse_hash(text).map_err(|e| anyhow!("field `{field}`: {e}"))
+    };
+    let root = hash("fragment_root", &file.fragment_root)?;
+    let chunk = hex::decode(&file.chunk).map_err(|e| anyhow!("field `chunk`: not hex: {e}"))?;
+    let siblings = file
+        .siblings
+        .iter()
+        .enumerate()
+        .map(|(i, s)| hash(&format!("siblings[{i}]"), s))
+        .collect::<Result<Vec<_>>>()?;
+    check(
+        &root,
+        file.n_chunks,
+        file.chunk_index,
+        &Proof { chunk, siblings },
+    )?;
+    if let Some(manifest) = &args.manifest {
+        let object = load_manifest(manifest)?;
+        let index = file.fragment_index as usize;
+        let expected = object
+            .fragment_roots
+            .get(index)
+            .ok_or_else(|| anyhow!("the object has no fragment {index}"))?;
+        if *expected != root || hash("object_root", &file.object_root)? != object.root {
+            bail!(
+                "the proof is for another fragment or object than {}",
+                manifest.display()
+            );
+        }
+        if file.n_chunks != object.layout.chunks() {
+            bail!(
+                "the proof says {} chunks, the object's fragments have {}",
+                file.n_chunks,
+                object.layout.chunks()
+            );
+        }
+    }
+    Ok(file)
+}
+
+fn verify_cmd(args: VerifyArgs) -> Result<ExitCode> {
+    match judge(&args) {
+        Ok(file) => {
+            if args.json {
+                output::json(
+                    &json!({"valid": true, "fragment_index": file.fragment_index, "chunk_index": file.chunk_index, "fragment_root": file.fragment_root}),
+                );
+            } else {
+                println!(
+                    "valid: chunk {} of fragment {} (root {})",
+                    file.chunk_index, file.fragment_index, file.fragment_root
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(reason) => {
+            if args.json {
+                output::json(&json!({"valid": false, "reason": format!("{reason:#}")}));
+            } else {
+                println!("invalid: {reason:#}");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn inspect_cmd(args: InspectArgs) -> Result<ExitCode> {
+    let object = load_manifest(&args.dir)?;
+    let files = open_fragments(&args.dir, &object)?;
+    let statuses: Vec<FragmentStatus> = files
+        .par_iter()
+        .enumerate()
+        .map(|(i, f)| match f {
+            None => FragmentStatus::Missing,
+            Some(f) => match check_fragment(&object, i, f) {
+                Ok(()) => FragmentStatus::Spare,
+                Err(e) => FragmentStatus::Corrupt(e.to_string()),
+            },
+        })
+        .collect();
+    let layout = object.layout;
+    let (k, m) = (layout.params.data(), layout.params.parity());
+    let good = statuses.iter().filter(|s| s.is_good()).count();
+    let key_path = default_key_path(&args.dir);
+    if args.json {
+        output::json(&json!({
+            "object_root": hex::encode(object.root),
+            "size": layout.size,
+            "data_fragments": k,
+            "parity_fragments": m,
+            "shard_size": layout.params.shard_size(),
+            "fragment_size": layout.fragment_size,
+            "chunks": layout.chunks(),
+            "good": good,
+            "decodable": good >= k,
+            "key_file": key_path.exists().then_some(&key_path),
+            "fragments": status_json(&statuses, k),
+        }));
+    } else {
+        println!("object   {}", hex::encode(object.root));
+        println!(
+            "size     {} ({} bytes)",
+            output::bytes(layout.size),
+            layout.size
+        );
+        println!(
+            "coding   k={k} data + m={m} parity, {} stripe{} of {} shards",
+            layout.stripes,
+            if layout.stripes == 1 { "" } else { "s" },
+            output::bytes(layout.params.shard_size().into())
+        );
+        println!(
+            "fragment {} each, {} chunks of 1 KiB",
+            output::bytes(layout.fragment_size),
+            layout.chunks()
+        );
+        println!(
+            "key      {}",
+            if key_path.exists() {
+                format!("{} (present)", key_path.display())
+            } else {
+                "not beside the directory".into()
+            }
+        );
+        println!();
+        println!("{:>5}  {:<6}  {:<18}  status", "index", "role", "file");
+        for (i, status) in statuses.iter().enumerate() {
+            let shown = match status {
+                FragmentStatus::Spare | FragmentStatus::Used => "ok".to_string(),
+                other => other.to_string(),
+            };
+            println!(
+                "{i:>5}  {:<6}  {:<18}  {shown}",
+                if i < k { "data" } else { "parity" },
+                fragment_file(i)
+            );
+        }
+        println!();
+        if good >= k {
+            println!(
+                "decodable: yes ({good} of {} fragments good, {k} needed; {} more may be lost)",
+                k + m,
+                good - k
+            );
+        } else {
+            println!(
+                "decodable: NO ({good} of {} fragments good, {k} needed)",
+                k + m
+            );
+        }
+    }
+    Ok(if good >= k {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,3 @@
+//! End-to-end tests of the `sherd` binary.
+
+mod fragments;

@@ -1,0 +1,139 @@
+use proptest::prelude::*;
+use sherd_fragments::{
+    check_fragment, file, manifest::Manifest, FragmentStatus, ObjectKey, Params, CHUNK_SIZE,
+};
+
+use crate::{decode_from_memory, encode_to_memory, object_bytes};
+
+fn round_trip(size: usize, k: usize, m: usize, shard: u32, lost: &[usize], seed: u64) {
+    let params = Params::with_shard_size(k, m, shard).unwrap();
+    let data = object_bytes(size, seed);
+    let key = ObjectKey::from_bytes([seed as u8; 32]);
+    let (object, files) = encode_to_memory(&data, params, &key);
+    let layout = object.layout;
+    for f in &files {
+        assert_eq!(f.len() as u64, file::file_len(layout.fragment_size));
+    }
+    let mut slots: Vec<Option<Vec<u8>>> = files.into_iter().map(Some).collect();
+    for &i in lost {
+        slots[i] = None;
+    }
+    let (out, report) = decode_from_memory(&object, &key, &slots).unwrap();
+    assert!(
+        out == data,
+        "size {size} k {k} m {m} lost {lost:?}: output differs"
+    );
+    for &i in lost {
+        assert_eq!(report.fragments[i], FragmentStatus::Missing);
+    }
+    let used = report
+        .fragments
+        .iter()
+        .filter(|s| **s == FragmentStatus::Used)
+        .count();
+    assert_eq!(used, k);
+    // The manifest survives a JSON round trip and re-derives the same object.
+    let again = Manifest::from_json(object.manifest().to_json().as_bytes()).unwrap();
+    assert_eq!(again, object);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Any k of the k + m fragments decode to the input, for sizes that are
+    /// multiples of nothing in particular and that straddle stripe edges.
+    #[test]
+    fn any_k_of_n_fragments_decode(
+        k in 1usize..7,
+        m in 1usize..6,
+        size in 1usize..200_000,
+        seed in any::<u64>(),
+        lost_seed in any::<u64>(),
+    ) {
+        let n = k + m;
+        // Pick m distinct fragments to lose.
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut s = lost_seed | 1;
+        for i in (1..n).rev() {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            order.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        round_trip(size, k, m, 16 << 10, &order[..m], seed);
+    }
+}
+
+#[test]
+fn stripe_edges() {
+    let k = 3;
+    let per_stripe = k * (16384 - 16);
+    for size in [
+        1,
+        15,
+        16,
+        1007,
+        1008,
+        1009,
+        per_stripe - 1,
+        per_stripe,
+        per_stripe + 1,
+        2 * per_stripe,
+    ] {
+        round_trip(size, k, 2, 16384, &[], 1);
+        round_trip(size, k, 2, 16384, &[0, 2], 2);
+        round_trip(size, k, 2, 16384, &[3, 4], 3);
+    }
+}
+
+#[test]
+fn wide_codes_and_default_shard_sizes() {
+    round_trip(300_000, 32, 64, 16384, &(0..64).collect::<Vec<_>>(), 4);
+    let params = Params::new(10, 4).unwrap();
+    round_trip(1_000_000, 10, 4, params.shard_size(), &[1, 3, 5, 7], 5);
+    round_trip(5_000_000, 10, 4, params.shard_size(), &[10, 11, 12, 13], 6);
+}
+
+#[test]
+fn too_many_losses_name_every_fragment() {
+    let params = Params::with_shard_size(3, 2, 16384).unwrap();
+    let data = object_bytes(50_000, 7);
+    let key = ObjectKey::from_bytes([1; 32]);
+    let (object, files) = encode_to_memory(&data, params, &key);
+    let mut slots: Vec<Option<Vec<u8>>> = files.into_iter().map(Some).collect();
+    slots[0] = None;
+    slots[4] = None;
+    slots[2].as_mut().unwrap().truncate(1000);
+    let err = decode_from_memory(&object, &key, &slots)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("3 are needed, 2 are good"), "{err}");
+    assert!(err.contains("fragment 0 missing"), "{err}");
+    assert!(err.contains("fragment 2 corrupt"), "{err}");
+    assert!(err.contains("fragment 4 missing"), "{err}");
+}
+
+#[test]
+fn every_chunk_of_a_fragment_file_proves() {
+    let params = Params::with_shard_size(2, 1, 32768).unwrap();
+    let data = object_bytes(150_000, 8);
+    let key = ObjectKey::from_bytes([2; 32]);
+    let (object, files) = encode_to_memory(&data, params, &key);
+    let n_chunks = object.layout.chunks();
+    assert_eq!(object.layout.fragment_size, n_chunks * CHUNK_SIZE as u64);
+    for (i, f) in files.iter().enumerate() {
+        check_fragment(&object, i, f).unwrap();
+        for index in 0..n_chunks {
+            let (footer, proof) = file::prove(f, index).unwrap();
+            assert_eq!(footer.fragment_root, object.fragment_roots[i]);
+            assert!(sherd_fragments::verify(
+                &object.fragment_roots[i],
+                n_chunks,
+                index,
+                &proof
+            ));
+            assert_eq!(
+                proof.to_bytes().len(),
+                sherd_fragments::proof_len(n_chunks, index).unwrap()
+            );
+        }
+    }
+}
