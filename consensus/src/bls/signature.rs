@@ -1,0 +1,190 @@
+//! Signatures, hashed messages and aggregates.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use super::backend::{self, PreparedHash, PublicSum, SignaturePoint, SignatureSum};
+use super::error::BlsError;
+use super::keys::{write_hex_prefix, PublicKey};
+use super::{SIGNATURE_BYTES, SIGNATURE_DST};
+
+/// A BLS signature (or an aggregate of signatures): a G2 point in the
+/// subgroup, encoded as 96 compressed bytes. The identity is a valid
+/// encoding; it verifies against no valid public key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature(pub(super) SignaturePoint);
+
+impl Signature {
+    /// Decodes 96 compressed bytes, with the subgroup check.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, BlsError> {
+        backend::decode_g2(bytes)
+            .map(Self)
+            .map_err(BlsError::SignatureEncoding)
+    }
+
+    /// The 96-byte compressed encoding.
+    pub fn to_bytes(&self) -> [u8; SIGNATURE_BYTES] {
+        backend::encode_g2(&self.0)
+    }
+}
+
+impl Hash for Signature {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.to_bytes().hash(state);
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature(")?;
+        write_hex_prefix(f, &self.to_bytes())?;
+        write!(f, ")")
+    }
+}
+
+/// A message hashed to G2 under the signature DST, ready for pairing.
+///
+/// Hashing costs about as much as half a verification; hash once when the
+/// same message is checked many times (a vote collector bisecting a bad
+/// aggregate).
+#[derive(Clone)]
+pub struct HashedMessage(pub(super) PreparedHash);
+
+impl HashedMessage {
+    /// `hash_to_point(message)` with the signature DST.
+    pub fn new(message: &[u8]) -> Self {
+        Self(backend::prepare_hash(message, SIGNATURE_DST))
+    }
+}
+
+impl fmt::Debug for HashedMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HashedMessage(..)")
+    }
+}
+
+/// A running sum of signatures (`Aggregate`, one signature at a time).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct AggregateSignature(SignatureSum);
+
+impl AggregateSignature {
+    /// The empty aggregate (the identity point).
+    pub fn new() -> Self {
+        Self(backend::g2_sum_identity())
+    }
+
+    /// Adds one signature.
+    pub fn add(&mut self, signature: &Signature) {
+        backend::g2_sum_add(&mut self.0, &signature.0);
+    }
+
+    /// Adds another aggregate.
+    pub fn merge(&mut self, other: &AggregateSignature) {
+        backend::g2_sum_add(&mut self.0, &backend::g2_sum_to_point(&other.0));
+    }
+
+    /// The aggregate as a signature (its affine point).
+    pub fn to_signature(&self) -> Signature {
+        Signature(backend::g2_sum_to_point(&self.0))
+    }
+
+    /// IETF `Aggregate(signatures)`: fails on an empty list.
+    pub fn aggregate<'a>(
+        signatures: impl IntoIterator<Item = &'a Signature>,
+    ) -> Result<Signature, BlsError> {
+        let mut sum = Self::new();
+        let mut any = false;
+        for signature in signatures {
+            sum.add(signature);
+            any = true;
+        }
+        if any {
+            Ok(sum.to_signature())
+        } else {
+            Err(BlsError::Empty)
+        }
+    }
+}
+
+impl Default for AggregateSignature {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for AggregateSignature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AggregateSignature")
+            .field(&self.to_signature())
+            .finish()
+    }
+}
+
+/// A sum of public keys, for FastAggregateVerify.
+///
+/// Sound only for keys with a verified proof of possession (the `_POP_`
+/// ciphersuite's rule against rogue keys).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct AggregatePublicKey(PublicSum);
+
+impl AggregatePublicKey {
+    /// The empty aggregate (the identity point).
+    pub fn new() -> Self {
+        Self(backend::g1_sum_identity())
+    }
+
+    /// Adds one public key.
+    pub fn add(&mut self, public_key: &PublicKey) {
+        backend::g1_sum_add(&mut self.0, &public_key.0);
+    }
+
+    /// Sums a list of public keys; fails on an empty list.
+    pub fn from_public_keys<'a>(
+        keys: impl IntoIterator<Item = &'a PublicKey>,
+    ) -> Result<Self, BlsError> {
+        let mut sum = Self::new();
+        let mut any = false;
+        for key in keys {
+            sum.add(key);
+            any = true;
+        }
+        if any {
+            Ok(sum)
+        } else {
+            Err(BlsError::Empty)
+        }
+    }
+
+    /// `CoreVerify(aggregate, message, signature)`: the last step of
+    /// FastAggregateVerify. An aggregate that sums to the identity is
+    /// rejected, as KeyValidate would.
+    pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), BlsError> {
+        self.verify_hashed(&HashedMessage::new(message), signature)
+    }
+
+    /// [`verify`](Self::verify) against a message hashed once.
+    pub fn verify_hashed(
+        &self,
+        message: &HashedMessage,
+        signature: &Signature,
+    ) -> Result<(), BlsError> {
+        let point = backend::g1_sum_to_point(&self.0);
+        if backend::g1_is_identity(&point) {
+            return Err(BlsError::IdentityPublicKey);
+        }
+        PublicKey(point).verify_hashed(message, signature)
+    }
+}
+
+impl Default for AggregatePublicKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for AggregatePublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let point = PublicKey(backend::g1_sum_to_point(&self.0));
+        f.debug_tuple("AggregatePublicKey").field(&point).finish()
+    }
+}

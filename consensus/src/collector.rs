@@ -1,0 +1,447 @@
+//! Collecting votes into a certificate, verified by aggregate first.
+//!
+//! A [`VoteCollector`] gathers the votes of one epoch for one [`Vote`]
+//! (e.g. `notarize(v, B)`). Incoming votes are only checked for cheap things
+//! on arrival (epoch, signer index, duplicates) and kept *pending*. When the
+//! pending and verified votes together hold a quorum, [`VoteCollector::certify`]
+//! checks all pending votes at once: it sums their signatures and their
+//! signers' public keys and runs one `FastAggregateVerify`. If that passes,
+//! every pending vote is valid (one pairing check for all of them).
+//!
+//! Only if it fails does the collector look for the culprits by bisection:
+//! split the failing group in two halves and check each by aggregate; a half
+//! that passes is accepted whole, a failing half is split again, down to
+//! single votes. If the first half passes, the second is known to fail and is
+//! split without a check of its own. Finding `b` bad votes among `n` costs
+//! about `2 · b · log2(n)` pairing checks. Bad votes are dropped and reported
+//! by signer index, and their signers' slots are freed so the real validator
+//! can still vote (a bad vote may have been forged by a relay). A signer once
+//! caught is *suspect*: its later votes are verified one by one on arrival,
+//! so a Byzantine validator cannot make the collector bisect again and again.
+//!
+//! The message is hashed to the curve once per collector and reused by every
+//! check.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::bls::{AggregatePublicKey, AggregateSignature, HashedMessage, PublicKey, Signature};
+use crate::certificate::{Certificate, SignerBitmap};
+use crate::validators::ValidatorSet;
+use crate::vote::{check_signer, ChainId, SignedVote, Vote, VoteError};
+
+/// The outcome of [`VoteCollector::certify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certification {
+    /// A certificate over all verified votes, if they hold a quorum.
+    pub certificate: Option<Certificate>,
+    /// Signers whose pending votes were found invalid and dropped.
+    pub bad_signers: Vec<u32>,
+}
+
+/// A vote waiting for verification.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    signer: u32,
+    power: u64,
+    key: PublicKey,
+    signature: Signature,
+}
+
+/// Collects the votes for one vote of one epoch (module docs).
+#[derive(Debug)]
+pub struct VoteCollector {
+    validators: Arc<ValidatorSet>,
+    vote: Vote,
+    message: Vec<u8>,
+    hashed: Option<HashedMessage>,
+    /// Signers with a pending or verified vote.
+    seen: SignerBitmap,
+    verified: SignerBitmap,
+    verified_signature: AggregateSignature,
+    verified_power: u128,
+    pending: Vec<Pending>,
+    pending_power: u128,
+    suspects: BTreeSet<u32>,
+    pairing_checks: u64,
+}
+
+impl VoteCollector {
+    /// A collector for `vote` in the epoch of `validators`, on `chain_id`.
+    pub fn new(chain_id: &ChainId, validators: Arc<ValidatorSet>, vote: Vote) -> Self {
+        let message = vote.signing_message(chain_id, validators.epoch());
+        let len = validators.len();
+        Self {
+            validators,
+            vote,
+            message,
+            hashed: None,
+            seen: SignerBitmap::new(len),
+            verified: SignerBitmap::new(len),
+            verified_signature: AggregateSignature::new(),
+            verified_power: 0,
+            pending: Vec::new(),
+            pending_power: 0,
+            suspects: BTreeSet::new(),
+            pairing_checks: 0,
+        }
+    }
+
+    /// The vote collected.
+    pub fn vote(&self) -> &Vote {
+        &self.vote
+    }
+
+    /// Adds a vote. Cheap unless its signer is suspect: epoch, vote, signer
+    /// index and duplicate checks only; the signature is checked later, in
+    /// [`certify`](Self::certify).
+    pub fn add(&mut self, vote: &SignedVote) -> Result<(), VoteError> {
+        if vote.vote != self.vote {
+            return Err(VoteError::WrongVote {
+                expected: self.vote,
+                found: vote.vote,
+            });
+        }
+        let key = *check_signer(vote.epoch, vote.signer, &self.validators)?;
+        let power = self
+            .validators
+            .voting_power(vote.signer)
+            .unwrap_or_default();
+        if self.seen.contains(vote.signer) {
+            return Err(VoteError::Duplicate {
+                signer: vote.signer,
+            });
+        }
+        let pending = Pending {
+            signer: vote.signer,
+            power,
+            key,
+            signature: vote.signature,
+        };
+        if self.suspects.contains(&vote.signer) {
+            if !self.check(&[pending]) {
+                return Err(VoteError::InvalidSignature {
+                    signer: vote.signer,
+                });
+            }
+            self.accept(&[pending]);
+        } else {
+            self.pending_power = self.pending_power.saturating_add(u128::from(power));
+            self.pending.push(pending);
+        }
+        // The index was range-checked above.
+        self.seen
+            .insert(vote.signer)
+            .map_err(|_| VoteError::SignerOutOfRange {
+                signer: vote.signer,
+                validators: self.validators.len(),
+            })?;
+        Ok(())
+    }
+
+    /// Power of the verified votes.
+    pub fn verified_power(&self) -> u128 {
+        self.verified_power
+    }
+
+    /// Power of the verified and the pending votes: what a certificate
+    /// could hold if every pending vote is valid.
+    pub fn potential_power(&self) -> u128 {
+        self.verified_power.saturating_add(self.pending_power)
+    }
+
+    /// Number of votes not yet verified.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Pairing checks run so far (for tests and metrics).
+    pub fn pairing_checks(&self) -> u64 {
+        self.pairing_checks
+    }
+
+    /// Verifies pending votes if together with the verified ones they could
+    /// reach a quorum, and returns a certificate if the verified votes hold
+    /// one. Does no pairing while a quorum is out of reach.
+    pub fn certify(&mut self) -> Certification {
+        let mut bad_signers = Vec::new();
+        if self.validators.is_quorum(self.potential_power()) {
+            bad_signers = self.verify_pending();
+        }
+        let certificate = self
+            .validators
+            .is_quorum(self.verified_power)
+            .then(|| Certificate {
+                epoch: self.validators.epoch(),
+                vote: self.vote,
+                signers: self.verified.clone(),
+                signature: self.verified_signature.to_signature(),
+            });
+        Certification {
+            certificate,
+            bad_signers,
+        }
+    }
+
+    /// Verifies all pending votes, by aggregate first; returns the signers
+    /// of the invalid ones, which are dropped.
+    pub fn verify_pending(&mut self) -> Vec<u32> {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_power = 0;
+        if pending.is_empty() {
+            return Vec::new();
+        }
+        let mut bad = Vec::new();
+        self.bisect(&pending, false, &mut bad);
+        for &signer in &bad {
+            self.seen.remove(signer);
+            self.suspects.insert(signer);
+        }
+        bad
+    }
+
+    /// Accepts the valid votes of `group` and pushes the signers of the
+    /// invalid ones onto `bad`. `known_bad`: the group is already known to
+    /// fail as a whole.
+    fn bisect(&mut self, group: &[Pending], known_bad: bool, bad: &mut Vec<u32>) {
+        if !known_bad && self.check(group) {
+            self.accept(group);
+            return;
+        }
+        if let [single] = group {
+            bad.push(single.signer);
+            return;
+        }
+        let Some((left, right)) = group.split_at_checked(group.len().div_ceil(2)) else {
+            return;
+        };
+        let left_ok = self.check(left);
+        if left_ok {
+            self.accept(left);
+        } else {
+            self.bisect(left, true, bad);
+        }
+        // If the left half passed, the right half must hold the failure.
+        self.bisect(right, left_ok, bad);
+    }
+
+    /// One aggregate check of a group.
+    fn check(&mut self, group: &[Pending]) -> bool {
+        self.pairing_checks = self.pairing_checks.saturating_add(1);
+        let hashed = self
+            .hashed
+            .get_or_insert_with(|| HashedMessage::new(&self.message));
+        let mut keys = AggregatePublicKey::new();
+        let mut signature = AggregateSignature::new();
+        for vote in group {
+            keys.add(&vote.key);
+            signature.add(&vote.signature);
+        }
+        keys.verify_hashed(hashed, &signature.to_signature())
+            .is_ok()
+    }
+
+    /// Moves verified votes into the aggregate.
+    fn accept(&mut self, group: &[Pending]) {
+        for vote in group {
+            if let Ok(true) = self.verified.insert(vote.signer) {
+                self.verified_signature.add(&vote.signature);
+                self.verified_power = self.verified_power.saturating_add(u128::from(vote.power));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bls::SecretKey;
+    use crate::vote::BlockId;
+
+    struct Fixture {
+        chain: ChainId,
+        keys: Vec<SecretKey>,
+        set: Arc<ValidatorSet>,
+    }
+
+    fn fixture(n: usize) -> Fixture {
+        let keys: Vec<_> = (0..n)
+            .map(|i| SecretKey::key_gen(&(i as u64 + 1).to_be_bytes().repeat(4), b"").unwrap())
+            .collect();
+        let set =
+            ValidatorSet::new(1, keys.iter().map(|k| (k.public_key(), 10)).collect()).unwrap();
+        Fixture {
+            chain: ChainId::new("sherd-test").unwrap(),
+            keys,
+            set: Arc::new(set),
+        }
+    }
+
+    const VOTE: Vote = Vote::Notarize {
+        view: 3,
+        block_id: BlockId([9; 32]),
+    };
+
+    fn good(f: &Fixture, signer: u32) -> SignedVote {
+        SignedVote::sign(&f.chain, 1, signer, VOTE, &f.keys[signer as usize])
+    }
+
+    /// A vote for another block, presented as a vote for `VOTE`.
+    fn bad(f: &Fixture, signer: u32) -> SignedVote {
+        let other = Vote::Notarize {
+            view: 3,
+            block_id: BlockId([8; 32]),
+        };
+        SignedVote {
+            vote: VOTE,
+            ..SignedVote::sign(&f.chain, 1, signer, other, &f.keys[signer as usize])
+        }
+    }
+
+    #[test]
+    fn all_good_votes_cost_one_pairing_check() {
+        let f = fixture(10);
+        let mut collector = VoteCollector::new(&f.chain, f.set.clone(), VOTE);
+        for i in 0..6 {
+            collector.add(&good(&f, i)).unwrap();
+            // Below quorum (70 of 100): no pairing at all.
+            assert_eq!(collector.certify().certificate, None);
+        }
+        assert_eq!(collector.pairing_checks(), 0);
+        collector.add(&good(&f, 6)).unwrap();
+        let outcome = collector.certify();
+        assert_eq!(outcome.bad_signers, Vec::<u32>::new());
+        let cert = outcome.certificate.unwrap();
+        assert_eq!(collector.pairing_checks(), 1);
+        assert_eq!(cert.verify(&f.chain, &f.set), Ok(70));
+        assert_eq!(
+            cert.signers.iter().collect::<Vec<_>>(),
+            (0..7).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn byzantine_vote_among_good_ones_is_found_and_dropped() {
+        let f = fixture(16);
+        let mut collector = VoteCollector::new(&f.chain, f.set.clone(), VOTE);
+        for i in 0..16 {
+            let vote = if i == 11 { bad(&f, i) } else { good(&f, i) };
+            collector.add(&vote).unwrap();
+        }
+        let outcome = collector.certify();
+        assert_eq!(outcome.bad_signers, vec![11]);
+        let cert = outcome.certificate.unwrap();
+        assert!(!cert.signers.contains(11));
+        assert_eq!(cert.signers.count(), 15);
+        assert_eq!(cert.verify(&f.chain, &f.set), Ok(150));
+        // 1 (all) + about 2 per level of a 16-vote bisection.
+        assert!(
+            collector.pairing_checks() <= 1 + 2 * 4,
+            "{}",
+            collector.pairing_checks()
+        );
+
+        // The signer's slot is free again; as a suspect, its next vote is
+        // checked on arrival.
+        assert_eq!(
+            collector.add(&bad(&f, 11)),
+            Err(VoteError::InvalidSignature { signer: 11 })
+        );
+        collector.add(&good(&f, 11)).unwrap();
+        assert_eq!(collector.pending_len(), 0);
+        assert_eq!(collector.certify().certificate.unwrap().signers.count(), 16);
+    }
+
+    #[test]
+    fn several_bad_votes_are_all_found() {
+        let f = fixture(12);
+        let mut collector = VoteCollector::new(&f.chain, f.set.clone(), VOTE);
+        let bad_ones = [0, 5, 6, 11];
+        for i in 0..12 {
+            let vote = if bad_ones.contains(&i) {
+                bad(&f, i)
+            } else {
+                good(&f, i)
+            };
+            collector.add(&vote).unwrap();
+        }
+        let outcome = collector.certify();
+        assert_eq!(outcome.bad_signers, bad_ones.to_vec());
+        // 8 of 12 equal votes: 80 > 2/3 · 120 = 80 is false, so no quorum.
+        assert_eq!(outcome.certificate, None);
+        assert_eq!(collector.verified_power(), 80);
+        collector.add(&good(&f, 5)).unwrap();
+        let cert = collector.certify().certificate.unwrap();
+        assert_eq!(cert.verify(&f.chain, &f.set), Ok(90));
+    }
+
+    #[test]
+    fn duplicates_wrong_votes_and_out_of_range_signers_are_rejected() {
+        let f = fixture(4);
+        let mut collector = VoteCollector::new(&f.chain, f.set.clone(), VOTE);
+        collector.add(&good(&f, 0)).unwrap();
+        assert_eq!(
+            collector.add(&good(&f, 0)),
+            Err(VoteError::Duplicate { signer: 0 })
+        );
+
+        let out_of_range = SignedVote {
+            signer: 4,
+            ..good(&f, 0)
+        };
+        assert_eq!(
+            collector.add(&out_of_range),
+            Err(VoteError::SignerOutOfRange {
+                signer: 4,
+                validators: 4
+            })
+        );
+        let old_epoch = SignedVote {
+            epoch: 0,
+            ..good(&f, 1)
+        };
+        assert_eq!(
+            collector.add(&old_epoch),
+            Err(VoteError::EpochMismatch {
+                expected: 1,
+                found: 0
+            })
+        );
+        let nullify = SignedVote::sign(&f.chain, 1, 1, Vote::Nullify { view: 3 }, &f.keys[1]);
+        assert_eq!(
+            collector.add(&nullify),
+            Err(VoteError::WrongVote {
+                expected: VOTE,
+                found: Vote::Nullify { view: 3 }
+            })
+        );
+        // A duplicate of a verified vote is still a duplicate.
+        for i in 1..4 {
+            collector.add(&good(&f, i)).unwrap();
+        }
+        assert!(collector.certify().certificate.is_some());
+        assert_eq!(
+            collector.add(&good(&f, 2)),
+            Err(VoteError::Duplicate { signer: 2 })
+        );
+    }
+
+    #[test]
+    fn votes_signed_for_another_chain_are_bad() {
+        let f = fixture(4);
+        let other = ChainId::new("sherd-other").unwrap();
+        let mut collector = VoteCollector::new(&f.chain, f.set.clone(), VOTE);
+        for i in 0..3 {
+            collector.add(&good(&f, i)).unwrap();
+        }
+        collector
+            .add(&SignedVote::sign(&other, 1, 3, VOTE, &f.keys[3]))
+            .unwrap();
+        let outcome = collector.certify();
+        assert_eq!(outcome.bad_signers, vec![3]);
+        assert_eq!(
+            outcome.certificate.unwrap().verify(&f.chain, &f.set),
+            Ok(30)
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of sherd-consensus, linked as one binary.
+
+mod bls_vectors;
