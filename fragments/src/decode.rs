@@ -26,6 +26,7 @@ use crate::{
     erasure::{CodecError, StripeDecoder},
     file::{read_footer, read_leaves, FileError, Footer, ReadAt},
     manifest::Object,
+    params::Layout,
     GROUP_SIZE,
 };
 
@@ -193,12 +194,12 @@ struct Candidate<'a, S: ?Sized> {
 /// Decodes the object from `sources` (slot `i` holds fragment `i`, or `None`
 /// when it is missing) into `output`. At least `k` fragments must be good;
 /// which ones were used, spare, missing or corrupt is reported.
-pub fn decode<S: ReadAt + ?Sized, W: Write>(
+pub fn decode<S: ReadAt + ?Sized, W: Write + Send>(
     object: &Object,
     key: &ObjectKey,
     sources: &[Option<&S>],
     output: &mut W,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<DecodeReport, DecodeError> {
     let layout = &object.layout;
     let (k, total) = (layout.params.data(), layout.params.total());
@@ -248,15 +249,24 @@ pub fn decode<S: ReadAt + ?Sized, W: Write>(
     let mut buffers: Vec<Vec<u8>> = Vec::new();
     let mut done = 0u64;
 
+    // While one batch of stripes is decoded in parallel, the previous one is written.
+    let mut written: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut next = 0u64;
-    while next < layout.stripes {
+    loop {
         let end = (next + batch as u64).min(layout.stripes);
         let mut work: Vec<(u64, Vec<u8>)> = (next..end)
             .map(|s| (s, buffers.pop().unwrap_or_default()))
             .collect();
-        let result: Result<(), DecodeError> = work.par_iter_mut().try_for_each(|(stripe, buf)| {
-            decode_stripe(object, &cipher, &candidates, &damage, &used, *stripe, buf)
-        });
+        let (result, wrote) = rayon::join(
+            || {
+                work.par_iter_mut().try_for_each(|(stripe, buf)| {
+                    decode_stripe(object, &cipher, &candidates, &damage, &used, *stripe, buf)
+                })
+            },
+            || write_stripes(layout, &mut written, output, &mut buffers, &mut done),
+        );
+        progress(done);
+        wrote?;
         match result {
             Ok(()) => {}
             Err(DecodeError::NotEnough { .. }) => {
@@ -270,24 +280,40 @@ pub fn decode<S: ReadAt + ?Sized, W: Write>(
             }
             Err(other) => return Err(other),
         }
-        for (stripe, buf) in work {
-            let shard = layout.shard_size(stripe);
-            for segment in layout.segments(stripe) {
-                let start = segment.shard * shard;
-                output
-                    .write_all(&buf[start..start + segment.len])
-                    .map_err(DecodeError::Write)?;
-            }
-            done += layout.stripe_plaintext(stripe);
-            buffers.push(buf);
+        written = work;
+        if end == layout.stripes {
+            break;
         }
-        progress(done);
         next = end;
     }
+    write_stripes(layout, &mut written, output, &mut buffers, &mut done)?;
+    progress(done);
     output.flush().map_err(DecodeError::Write)?;
     Ok(DecodeReport {
         fragments: final_statuses(statuses, &damage, &used),
     })
+}
+
+/// Writes the plaintext of decoded stripes in order.
+fn write_stripes<W: Write>(
+    layout: &Layout,
+    stripes: &mut Vec<(u64, Vec<u8>)>,
+    output: &mut W,
+    buffers: &mut Vec<Vec<u8>>,
+    done: &mut u64,
+) -> Result<(), DecodeError> {
+    for (stripe, buf) in stripes.drain(..) {
+        let shard = layout.shard_size(stripe);
+        for segment in layout.segments(stripe) {
+            let start = segment.shard * shard;
+            output
+                .write_all(&buf[start..start + segment.len])
+                .map_err(DecodeError::Write)?;
+        }
+        *done += layout.stripe_plaintext(stripe);
+        buffers.push(buf);
+    }
+    Ok(())
 }
 
 /// The statuses after the stripes ran: read fragments are `Used`, fragments

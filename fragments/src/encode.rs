@@ -89,13 +89,13 @@ struct Stripe {
 /// `outputs` (one per fragment, in index order), each followed by its tree
 /// and footer: the fragment file format of [`crate::file`]. `progress` is
 /// called with the number of plaintext bytes done so far.
-pub fn encode<R: Read, W: Write>(
+pub fn encode<R: Read + Send, W: Write + Send>(
     mut input: R,
     size: u64,
     params: Params,
     key: &ObjectKey,
     outputs: &mut [W],
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Object, EncodeError> {
     let layout = match params.layout(size) {
         Some(layout) => layout,
@@ -110,43 +110,40 @@ pub fn encode<R: Read, W: Write>(
         });
     }
     let cipher = key.sealer();
-    let batch = 2 * rayon::current_num_threads().max(1);
+    let batch = batch_size(&layout);
     let mut leaves: Vec<Vec<Hash>> =
         vec![Vec::with_capacity(layout.chunks().div_ceil(crate::GROUP_CHUNKS) as usize); total];
     let mut pool: Vec<Stripe> = Vec::new();
-    let mut done = 0u64;
+    let mut reader = StripeReader {
+        input: &mut input,
+        layout: &layout,
+        next: 0,
+        done: 0,
+    };
 
-    let mut next = 0u64;
-    while next < layout.stripes {
-        let end = (next + batch as u64).min(layout.stripes);
-        let mut stripes: Vec<Stripe> = Vec::with_capacity(batch);
-        for index in next..end {
-            let mut stripe = pool.pop().unwrap_or(Stripe {
-                index,
-                shards: Vec::new(),
-                hashes: Vec::new(),
-            });
-            stripe.index = index;
-            read_stripe(&mut input, &layout, &mut stripe, done)?;
-            done += layout.stripe_plaintext(index);
-            stripes.push(stripe);
-        }
-        stripes
-            .par_iter_mut()
-            .try_for_each(|stripe| seal_and_code(&layout, &cipher, stripe))?;
-        for stripe in stripes {
-            let shard = layout.shard_size(stripe.index);
-            let per_shard = shard.div_ceil(GROUP_SIZE);
-            for (i, out) in outputs.iter_mut().enumerate() {
-                out.write_all(&stripe.shards[i * shard..(i + 1) * shard])
-                    .map_err(|error| EncodeError::Write { index: i, error })?;
-                leaves[i].extend_from_slice(&stripe.hashes[i * per_shard..(i + 1) * per_shard]);
-            }
-            pool.push(stripe);
-        }
-        progress(done);
-        next = end;
+    // Three batches in flight: while one is sealed, coded and hashed in
+    // parallel, the previous one is written and the next one read.
+    let mut current = reader.read_batch(batch, &mut pool)?;
+    let mut written: Vec<Stripe> = Vec::new();
+    while !current.is_empty() {
+        let (coded, io) = rayon::join(
+            || {
+                current
+                    .par_iter_mut()
+                    .try_for_each(|stripe| seal_and_code(&layout, &cipher, stripe))
+            },
+            || -> Result<Vec<Stripe>, EncodeError> {
+                write_batch(&layout, &mut written, outputs, &mut leaves, &mut pool)?;
+                progress(reader.done);
+                reader.read_batch(batch, &mut pool)
+            },
+        );
+        coded?;
+        let next = io?;
+        written = std::mem::replace(&mut current, next);
     }
+    write_batch(&layout, &mut written, outputs, &mut leaves, &mut pool)?;
+    progress(reader.done);
     let mut probe = [0u8; 1];
     match input.read(&mut probe) {
         Ok(0) => {}
@@ -185,6 +182,71 @@ pub fn encode<R: Read, W: Write>(
         fragment_roots,
         root,
     })
+}
+
+/// Stripes per batch: enough to keep every thread busy, few enough to bound
+/// memory (three batches are in flight).
+fn batch_size(layout: &Layout) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    let stripe_bytes = layout.params.total() * layout.params.shard_size() as usize;
+    (BATCH_BYTES / stripe_bytes.max(1)).clamp(threads, 2 * threads)
+}
+
+/// Memory a batch of stripes aims to stay under.
+const BATCH_BYTES: usize = 48 << 20;
+
+/// Reads stripes in order.
+struct StripeReader<'a, R> {
+    input: &'a mut R,
+    layout: &'a Layout,
+    next: u64,
+    done: u64,
+}
+
+impl<R: Read> StripeReader<'_, R> {
+    /// Reads up to `batch` stripes, reusing buffers from `pool`.
+    fn read_batch(
+        &mut self,
+        batch: usize,
+        pool: &mut Vec<Stripe>,
+    ) -> Result<Vec<Stripe>, EncodeError> {
+        let end = (self.next + batch as u64).min(self.layout.stripes);
+        let mut stripes = Vec::with_capacity(batch);
+        for index in self.next..end {
+            let mut stripe = pool.pop().unwrap_or(Stripe {
+                index,
+                shards: Vec::new(),
+                hashes: Vec::new(),
+            });
+            stripe.index = index;
+            read_stripe(self.input, self.layout, &mut stripe, self.done)?;
+            self.done += self.layout.stripe_plaintext(index);
+            stripes.push(stripe);
+        }
+        self.next = end;
+        Ok(stripes)
+    }
+}
+
+/// Writes coded stripes to the fragment outputs in order and keeps their hashes.
+fn write_batch<W: Write>(
+    layout: &Layout,
+    stripes: &mut Vec<Stripe>,
+    outputs: &mut [W],
+    leaves: &mut [Vec<Hash>],
+    pool: &mut Vec<Stripe>,
+) -> Result<(), EncodeError> {
+    for stripe in stripes.drain(..) {
+        let shard = layout.shard_size(stripe.index);
+        let per_shard = shard.div_ceil(GROUP_SIZE);
+        for (i, out) in outputs.iter_mut().enumerate() {
+            out.write_all(&stripe.shards[i * shard..(i + 1) * shard])
+                .map_err(|error| EncodeError::Write { index: i, error })?;
+            leaves[i].extend_from_slice(&stripe.hashes[i * per_shard..(i + 1) * per_shard]);
+        }
+        pool.push(stripe);
+    }
+    Ok(())
 }
 
 /// Reads stripe `stripe.index`'s plaintext into the start of its data shards.
