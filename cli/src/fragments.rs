@@ -68,7 +68,7 @@ pub struct EncodeArgs {
     /// Where to write the object key [default: DIR.key].
     #[arg(long, value_name = "FILE")]
     key_out: Option<PathBuf>,
-    /// Bytes per shard of a stripe, a multiple of 16KiB [default: about 4MiB / k].
+    /// Bytes per shard of a stripe, a multiple of 16KiB [default: about 1MiB / k].
     #[arg(long, value_name = "SIZE", value_parser = output::parse_size)]
     shard_size: Option<u64>,
     /// Print a JSON summary instead of text.
