@@ -245,7 +245,7 @@ pub fn decode<S: ReadAt + ?Sized, W: Write + Send>(
     let damage: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
     let used: Vec<AtomicBool> = (0..total).map(|_| AtomicBool::new(false)).collect();
     let cipher = key.sealer();
-    let batch = 2 * rayon::current_num_threads().max(1);
+    let batch = crate::encode::batch_size(layout);
     let mut buffers: Vec<Vec<u8>> = Vec::new();
     let mut done = 0u64;
 

@@ -184,16 +184,17 @@ pub fn encode<R: Read + Send, W: Write + Send>(
     })
 }
 
-/// Stripes per batch: enough to keep every thread busy, few enough to bound
-/// memory (three batches are in flight).
-fn batch_size(layout: &Layout) -> usize {
+/// Stripes per batch: up to two per thread, as long as a batch stays under
+/// [`BATCH_BYTES`] (three batches are in flight, so memory stays under
+/// `3 × max(BATCH_BYTES, one stripe)`).
+pub(crate) fn batch_size(layout: &Layout) -> usize {
     let threads = rayon::current_num_threads().max(1);
     let stripe_bytes = layout.params.total() * layout.params.shard_size() as usize;
-    (BATCH_BYTES / stripe_bytes.max(1)).clamp(threads, 2 * threads)
+    (BATCH_BYTES / stripe_bytes.max(1)).clamp(1, 2 * threads)
 }
 
 /// Memory a batch of stripes aims to stay under.
-const BATCH_BYTES: usize = 48 << 20;
+pub(crate) const BATCH_BYTES: usize = 48 << 20;
 
 /// Reads stripes in order.
 struct StripeReader<'a, R> {

@@ -218,14 +218,18 @@ impl Footer {
     }
 }
 
-/// Bytes the tree of a fragment of `n_chunks` chunks takes in its file.
-pub fn tree_len(n_chunks: u64) -> u64 {
-    32 * level_sizes(n_chunks.div_ceil(GROUP_CHUNKS)).sum::<u64>()
+/// Bytes the tree of a fragment of `n_chunks` chunks takes in its file
+/// (`None` if that overflows: no such file can exist).
+pub fn tree_len(n_chunks: u64) -> Option<u64> {
+    level_sizes(n_chunks.div_ceil(GROUP_CHUNKS))
+        .try_fold(0u64, |sum, size| sum.checked_add(size.checked_mul(32)?))
 }
 
-/// Total bytes of a fragment file.
-pub fn file_len(fragment_size: u64) -> u64 {
-    fragment_size + tree_len(fragment_size / CHUNK_SIZE as u64) + FOOTER_LEN as u64
+/// Total bytes of a fragment file (`None` if that overflows).
+pub fn file_len(fragment_size: u64) -> Option<u64> {
+    fragment_size
+        .checked_add(tree_len(fragment_size / CHUNK_SIZE as u64)?)?
+        .checked_add(FOOTER_LEN as u64)
 }
 
 /// Writes the part of a fragment file that follows its data.
@@ -251,12 +255,20 @@ pub fn read_footer<S: ReadAt + ?Sized>(source: &S) -> Result<Footer, FileError> 
     let mut bytes = [0u8; FOOTER_LEN];
     source.read_exact_at(&mut bytes, len - FOOTER_LEN as u64)?;
     let footer = Footer::from_bytes(&bytes)?;
-    let expected = file_len(footer.fragment_size);
-    if footer.fragment_size % CHUNK_SIZE as u64 != 0 || expected != len {
-        return Err(FileError::Size {
-            expected,
-            found: len,
-        });
+    if footer.fragment_size == 0 || footer.fragment_size % CHUNK_SIZE as u64 != 0 {
+        return Err(FileError::Footer(
+            "its fragment size is not a positive multiple of 1024",
+        ));
+    }
+    match file_len(footer.fragment_size) {
+        Some(expected) if expected == len => {}
+        Some(expected) => {
+            return Err(FileError::Size {
+                expected,
+                found: len,
+            })
+        }
+        None => return Err(FileError::Footer("its fragment size is impossibly large")),
     }
     Ok(footer)
 }

@@ -22,6 +22,9 @@ pub const MIN_SHARD_SIZE: u32 = GROUP_SIZE as u32;
 /// Largest stripe shard size, in bytes.
 pub const MAX_SHARD_SIZE: u32 = 16 << 20;
 
+/// Most memory one stripe (`k + m` shards) may take.
+pub const MAX_STRIPE_BYTES: u64 = 256 << 20;
+
 /// Data a stripe aims to carry when the caller does not choose a shard size.
 const TARGET_STRIPE_BYTES: u64 = 1 << 20;
 
@@ -49,6 +52,14 @@ pub enum ParamsError {
         data: u16,
         /// `m`.
         parity: u16,
+    },
+    /// A stripe would take more than [`MAX_STRIPE_BYTES`] of memory.
+    #[error("a stripe of {total} shards of {shard_size} bytes would hold {} MiB in memory; the limit is {} MiB: choose a smaller shard size", (*.total as u64 * *.shard_size as u64) >> 20, MAX_STRIPE_BYTES >> 20)]
+    StripeTooLarge {
+        /// `k + m`.
+        total: usize,
+        /// The shard size asked for.
+        shard_size: u32,
     },
     /// The shard size is not a multiple of [`GROUP_SIZE`] or out of range.
     #[error("shard size {found} must be a multiple of {GROUP_SIZE} between {MIN_SHARD_SIZE} and {MAX_SHARD_SIZE} bytes")]
@@ -107,6 +118,9 @@ impl Params {
             || shard_size % GROUP_SIZE as u32 != 0
         {
             return Err(ParamsError::ShardSize { found: shard_size });
+        }
+        if total as u64 * shard_size as u64 > MAX_STRIPE_BYTES {
+            return Err(ParamsError::StripeTooLarge { total, shard_size });
         }
         Ok(Self {
             data,
@@ -283,6 +297,13 @@ mod tests {
             Err(ParamsError::ShardSize { found: 32 << 20 })
         );
         assert!(Params::new(usize::MAX, 1).is_err());
+        assert_eq!(
+            Params::with_shard_size(100, 100, 4 << 20),
+            Err(ParamsError::StripeTooLarge {
+                total: 200,
+                shard_size: 4 << 20
+            })
+        );
     }
 
     #[test]

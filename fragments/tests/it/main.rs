@@ -1,6 +1,7 @@
 //! Integration tests of sherd-fragments: round trips, tampering, golden vectors.
 
 mod golden;
+mod malformed;
 mod roundtrip;
 mod tamper;
 

@@ -12,7 +12,7 @@ fn round_trip(size: usize, k: usize, m: usize, shard: u32, lost: &[usize], seed:
     let (object, files) = encode_to_memory(&data, params, &key);
     let layout = object.layout;
     for f in &files {
-        assert_eq!(f.len() as u64, file::file_len(layout.fragment_size));
+        assert_eq!(Some(f.len() as u64), file::file_len(layout.fragment_size));
     }
     let mut slots: Vec<Option<Vec<u8>>> = files.into_iter().map(Some).collect();
     for &i in lost {
