@@ -24,7 +24,7 @@ use crate::{
     cipher::{DecryptError, ObjectKey, SegmentCipher},
     commit::{group_hash, tree_levels, Hash},
     erasure::{CodecError, StripeDecoder},
-    file::{read_footer, read_leaves, FileError, Footer, ReadAt},
+    file::{file_len, read_footer, read_leaves, FileError, Footer, ReadAt},
     manifest::Object,
     params::Layout,
     GROUP_SIZE,
@@ -123,8 +123,15 @@ pub fn open_fragment<S: ReadAt + ?Sized>(
     index: usize,
     source: &S,
 ) -> Result<(Footer, Vec<Hash>), FileError> {
-    let footer = read_footer(source)?;
     let layout = &object.layout;
+    // The manifest knows the file's size: a truncated or extended file is
+    // named as such rather than as a damaged footer.
+    let found = source.len()?;
+    match file_len(layout.fragment_size) {
+        Some(expected) if expected != found => return Err(FileError::Size { expected, found }),
+        _ => {}
+    }
+    let footer = read_footer(source)?;
     let expected = Footer {
         index: index as u16,
         data: layout.params.data() as u16,

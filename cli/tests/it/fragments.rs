@@ -113,6 +113,8 @@ fn round_trip_survives_any_m_missing_or_corrupt_fragments() {
     assert_eq!(report["fragments"][1]["status"], "missing");
     assert_eq!(report["fragments"][3]["status"], "corrupt");
     assert_eq!(report["fragments"][6]["status"], "corrupt");
+    let why = report["fragments"][6]["reason"].as_str().unwrap();
+    assert!(why.contains("truncated or extended"), "{why}");
 
     let out = ok(
         &[
