@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sherd_fragments::{
     challenge_index, check, check_fragment, decode, encode, file, FragmentStatus, KeyFile,
-    Manifest, Object, ObjectKey, Params, Proof,
+    Manifest, Object, Params, Proof,
 };
 
 use crate::{
@@ -44,7 +44,8 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Prove that fragment I holds chunk J: the chunk and its Merkle path, as JSON.
     Prove(ProveArgs),
-    /// Check a proof file: exit 0 if it is valid, 1 (with the reason) if not.
+    /// Check a proof file: exit 0 if it is valid, 1 (with the reason) if not,
+    /// 2 if it could not be checked (unreadable proof or manifest).
     Verify(VerifyArgs),
     /// Check every fragment of DIR: what is there, what is missing or corrupt.
     Inspect(InspectArgs),
@@ -107,16 +108,25 @@ pub struct ProveArgs {
     /// Write the proof here instead of stdout.
     #[arg(long, value_name = "P.json")]
     out: Option<PathBuf>,
+    /// Replace P.json if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// A proof file written by `sherd fragments prove`.
     proof: PathBuf,
-    /// Also check that the proof's roots are those of this object (a
+    /// Check the proof against this object's roots and chunk count (a
     /// manifest.json, or the directory holding it).
-    #[arg(long, value_name = "MANIFEST")]
+    #[arg(long, value_name = "MANIFEST", conflicts_with = "root")]
     manifest: Option<PathBuf>,
+    /// Check the proof against this fragment root (hex), e.g. from a contract.
+    #[arg(long, value_name = "HEX", value_parser = parse_hash)]
+    root: Option<[u8; 32]>,
+    /// The chunk the challenge named: a proof of any other chunk is invalid.
+    #[arg(long, value_name = "J")]
+    chunk: Option<u64>,
     /// Print a JSON verdict instead of text.
     #[arg(long)]
     json: bool,
@@ -148,6 +158,9 @@ pub struct ChallengeArgs {
     /// Chunks in the fragment.
     #[arg(long)]
     chunks: u64,
+    /// Print JSON instead of the bare index.
+    #[arg(long)]
+    json: bool,
 }
 
 fn parse_hash(text: &str) -> Result<[u8; 32], String> {
@@ -173,7 +186,11 @@ pub fn run(command: Command) -> Result<ExitCode> {
                 args.chunks,
             )
             .ok_or_else(|| anyhow!("--chunks must be at least 1"))?;
-            println!("{index}");
+            if args.json {
+                output::json(&json!({"chunk_index": index, "n_chunks": args.chunks}));
+            } else {
+                println!("{index}");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -187,6 +204,36 @@ fn default_key_path(dir: &Path) -> PathBuf {
         .unwrap_or_else(|| "object".into());
     name.push(".key");
     dir.with_file_name(name)
+}
+
+/// An object directory must have a name of its own: not `.`, `..` or `/`.
+fn check_object_dir(dir: &Path) -> Result<()> {
+    match dir.components().next_back() {
+        Some(std::path::Component::Normal(_)) => Ok(()),
+        _ => bail!(
+            "--out {} must name a new directory, e.g. --out photo",
+            dir.display()
+        ),
+    }
+}
+
+/// The key file goes in an existing directory, outside the object directory.
+fn check_key_path(key: &Path, dir: &Path) -> Result<()> {
+    if key.starts_with(dir) {
+        bail!("the key file {} must not be inside the object directory {}: it would travel with the fragments", key.display(), dir.display());
+    }
+    let parent = match key.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        bail!(
+            "cannot write the key file {}: {} is not a directory",
+            key.display(),
+            parent.display()
+        );
+    }
+    Ok(())
 }
 
 /// Reads and checks `DIR/manifest.json`.
@@ -208,11 +255,12 @@ pub fn load_manifest(path: &Path) -> Result<Object> {
 
 fn encode_cmd(args: EncodeArgs) -> Result<ExitCode> {
     let params = match args.shard_size {
-        Some(size) => Params::with_shard_size(
-            args.data,
-            args.parity,
-            u32::try_from(size).unwrap_or(u32::MAX),
-        ),
+        Some(size) => {
+            let size = u32::try_from(size).map_err(|_| {
+                anyhow!("--shard-size {size} is too large: the largest shard is 16MiB")
+            })?;
+            Params::with_shard_size(args.data, args.parity, size)
+        }
         None => Params::new(args.data, args.parity),
     }?;
     let input =
@@ -224,31 +272,31 @@ fn encode_cmd(args: EncodeArgs) -> Result<ExitCode> {
             args.file.display()
         );
     }
+    check_object_dir(&args.out)?;
     let key_path = args
         .key_out
         .clone()
         .unwrap_or_else(|| default_key_path(&args.out));
     fsutil::ensure_free(&args.out, true, "output directory")?;
     fsutil::ensure_free(&key_path, false, "key file")?;
+    check_key_path(&key_path, &args.out)?;
 
     let started = Instant::now();
     let tmp = fsutil::partial(&args.out);
     fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    // Armed only once the directory is ours: never remove what we did not create.
     let mut guard = Cleanup::new(tmp.clone());
     let mut files = (0..params.total())
         .map(|i| {
             let path = tmp.join(fragment_file(i));
-            File::create(&path).with_context(|| format!("cannot create {}", path.display()))
+            fsutil::create_new(&path).with_context(|| format!("cannot create {}", path.display()))
         })
         .collect::<Result<Vec<File>>>()?;
-    let key =
-        ObjectKey::generate().map_err(|e| anyhow!("no randomness for the object key: {e}"))?;
     let bar = output::progress(size, args.json, "encoding");
-    let object = encode(
+    let (object, key) = encode(
         BufReader::with_capacity(1 << 20, input),
         size,
         params,
-        &key,
         &mut files,
         &mut |done| bar.set_position(done),
     )
@@ -313,28 +361,45 @@ fn encode_cmd(args: EncodeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the fragment files of an object; a missing file is `None`.
-fn open_fragments(dir: &Path, object: &Object) -> Result<Vec<Option<File>>> {
+/// Opens the fragment files of an object. A file that is absent or cannot
+/// be opened is `None` (the latter with a warning): like a lost fragment, the
+/// others may still rebuild the object.
+fn open_fragments(dir: &Path, object: &Object) -> Vec<Option<File>> {
     (0..object.layout.params.total())
         .map(|i| {
             let path = dir.join(fragment_file(i));
             match File::open(&path) {
-                Ok(file) => Ok(Some(file)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(e).with_context(|| format!("cannot open {}", path.display())),
+                Ok(file) => Some(file),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    eprintln!(
+                        "warning: cannot open {} ({e}): treating fragment {i} as missing",
+                        path.display()
+                    );
+                    None
+                }
             }
         })
         .collect()
 }
 
-fn status_json(statuses: &[FragmentStatus], k: usize) -> serde_json::Value {
+/// The statuses as JSON; `inspected` when every byte was checked (`inspect`),
+/// so that a good fragment is `ok` rather than `used` or `unread`.
+fn status_json(statuses: &[FragmentStatus], k: usize, inspected: bool) -> serde_json::Value {
     statuses
         .iter()
         .enumerate()
         .map(|(i, s)| {
             let (status, reason) = match s {
+                FragmentStatus::Used | FragmentStatus::Spare if inspected => ("ok", None),
                 FragmentStatus::Used => ("used", None),
-                FragmentStatus::Spare => ("ok", None),
+                FragmentStatus::Spare => (
+                    "unread",
+                    Some(
+                        "not needed: its footer and tree were checked, its data was not read"
+                            .to_string(),
+                    ),
+                ),
                 FragmentStatus::Missing => ("missing", None),
                 FragmentStatus::Corrupt(why) => ("corrupt", Some(why.clone())),
             };
@@ -366,13 +431,16 @@ fn decode_cmd(args: DecodeArgs) -> Result<ExitCode> {
     if !args.force {
         fsutil::ensure_free(&args.out, false, "output file")?;
     }
-    let files = open_fragments(&args.dir, &object)?;
+    let files = open_fragments(&args.dir, &object);
     let sources: Vec<Option<&File>> = files.iter().map(Option::as_ref).collect();
 
     let started = Instant::now();
     let tmp = fsutil::partial(&args.out);
+    // The plaintext is readable by its owner only; the guard is armed once
+    // the temporary is ours.
+    let out =
+        fsutil::create_private(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut guard = Cleanup::new(tmp.clone());
-    let out = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut writer = BufWriter::with_capacity(1 << 20, out);
     let bar = output::progress(object.layout.size, args.json, "decoding");
     let report = decode(&object, &key, &sources, &mut writer, &mut |done| {
@@ -395,7 +463,7 @@ fn decode_cmd(args: DecodeArgs) -> Result<ExitCode> {
             "size": object.layout.size,
             "out": args.out,
             "seconds": seconds,
-            "fragments": status_json(&report.fragments, k),
+            "fragments": status_json(&report.fragments, k, false),
         }));
     } else {
         for (i, status) in report.fragments.iter().enumerate() {
@@ -462,7 +530,7 @@ fn prove_cmd(args: ProveArgs) -> Result<ExitCode> {
     let text = serde_json::to_string_pretty(&proof_file)? + "\n";
     match &args.out {
         Some(out) => {
-            fsutil::write_atomic(out, text.as_bytes(), false, true)?;
+            fsutil::write_atomic(out, text.as_bytes(), false, args.force)?;
             eprintln!(
                 "proof of chunk {} of fragment {} written to {} ({} bytes encoded)",
                 args.chunk,
@@ -476,11 +544,20 @@ fn prove_cmd(args: ProveArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Why a proof file is not valid, for `verify`.
-fn judge(args: &VerifyArgs) -> Result<ProofFile> {
+/// Reads what `verify` needs: the proof file's bytes and the object, if a
+/// manifest was given. An error here means the proof could not be checked at
+/// all (exit 2), not that it is invalid.
+fn verify_inputs(args: &VerifyArgs) -> Result<(Vec<u8>, Option<Object>)> {
     let bytes =
         fs::read(&args.proof).with_context(|| format!("cannot read {}", args.proof.display()))?;
-    let file: ProofFile = serde_json::from_slice(&bytes).context("not a proof file")?;
+    let object = args.manifest.as_deref().map(load_manifest).transpose()?;
+    Ok((bytes, object))
+}
+
+/// Checks a proof file against what the verifier trusts: the object (or a
+/// fragment root) and the challenged chunk. An error says why it is invalid.
+fn judge(bytes: &[u8], object: Option<&Object>, args: &VerifyArgs) -> Result<ProofFile> {
+    let file: ProofFile = serde_json::from_slice(bytes).context("not a proof file")?;
     let hash = |field: &str, text: &str| -> Result<[u8; 32]> {
         parse_hash(text).map_err(|e| anyhow!("field `{field}`: {e}"))
     };
@@ -492,24 +569,29 @@ fn judge(args: &VerifyArgs) -> Result<ProofFile> {
         .enumerate()
         .map(|(i, s)| hash(&format!("siblings[{i}]"), s))
         .collect::<Result<Vec<_>>>()?;
-    check(
-        &root,
-        file.n_chunks,
-        file.chunk_index,
-        &Proof { chunk, siblings },
-    )?;
-    if let Some(manifest) = &args.manifest {
-        let object = load_manifest(manifest)?;
-        let index = file.fragment_index as usize;
-        let expected = object
-            .fragment_roots
-            .get(index)
-            .ok_or_else(|| anyhow!("the object has no fragment {index}"))?;
-        if *expected != root || hash("object_root", &file.object_root)? != object.root {
+    if let Some(challenged) = args.chunk {
+        if challenged != file.chunk_index {
             bail!(
-                "the proof is for another fragment or object than {}",
-                manifest.display()
+                "the proof is for chunk {}, the challenge named chunk {challenged}",
+                file.chunk_index
             );
+        }
+    }
+    if let Some(expected) = args.root {
+        if expected != root {
+            bail!(
+                "the proof is for another fragment: its root is not {}",
+                hex::encode(expected)
+            );
+        }
+    }
+    if let Some(object) = object {
+        let index = file.fragment_index as usize;
+        if hash("object_root", &file.object_root)? != object.root {
+            bail!("the proof is for another object");
+        }
+        if object.fragment_roots.get(index) != Some(&root) {
+            bail!("the proof is for another fragment than fragment {index} of this object");
         }
         if file.n_chunks != object.layout.chunks() {
             bail!(
@@ -519,21 +601,42 @@ fn judge(args: &VerifyArgs) -> Result<ProofFile> {
             );
         }
     }
+    check(
+        &root,
+        file.n_chunks,
+        file.chunk_index,
+        &Proof { chunk, siblings },
+    )?;
     Ok(file)
 }
 
 fn verify_cmd(args: VerifyArgs) -> Result<ExitCode> {
-    match judge(&args) {
+    let (bytes, object) = match verify_inputs(&args) {
+        Ok(inputs) => inputs,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let anchored = object.is_some() || args.root.is_some();
+    match judge(&bytes, object.as_ref(), &args) {
         Ok(file) => {
             if args.json {
-                output::json(
-                    &json!({"valid": true, "fragment_index": file.fragment_index, "chunk_index": file.chunk_index, "fragment_root": file.fragment_root}),
-                );
+                output::json(&json!({
+                    "valid": true,
+                    "anchored": anchored,
+                    "fragment_index": file.fragment_index,
+                    "chunk_index": file.chunk_index,
+                    "fragment_root": file.fragment_root,
+                }));
             } else {
                 println!(
                     "valid: chunk {} of fragment {} (root {})",
                     file.chunk_index, file.fragment_index, file.fragment_root
                 );
+                if !anchored {
+                    eprintln!("note: checked against the root the proof file carries; pass --manifest DIR or --root HEX to check it is the root you expect");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -550,7 +653,7 @@ fn verify_cmd(args: VerifyArgs) -> Result<ExitCode> {
 
 fn inspect_cmd(args: InspectArgs) -> Result<ExitCode> {
     let object = load_manifest(&args.dir)?;
-    let files = open_fragments(&args.dir, &object)?;
+    let files = open_fragments(&args.dir, &object);
     let statuses: Vec<FragmentStatus> = files
         .par_iter()
         .enumerate()
@@ -578,7 +681,7 @@ fn inspect_cmd(args: InspectArgs) -> Result<ExitCode> {
             "good": good,
             "decodable": good >= k,
             "key_file": key_path.exists().then_some(&key_path),
-            "fragments": status_json(&statuses, k),
+            "fragments": status_json(&statuses, k, true),
         }));
     } else {
         println!("object   {}", hex::encode(object.root));

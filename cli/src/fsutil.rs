@@ -24,6 +24,7 @@ pub fn partial(path: &Path) -> PathBuf {
 }
 
 /// Removes a temporary file or directory when dropped, unless disarmed.
+/// Arm it only after this process created the path.
 #[derive(Debug)]
 pub struct Cleanup {
     path: Option<PathBuf>,
@@ -50,6 +51,11 @@ impl Drop for Cleanup {
             };
         }
     }
+}
+
+/// Creates a new file; an error if the path exists.
+pub fn create_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).open(path)
 }
 
 /// Creates a new file that only its owner can read (mode 0600 on Unix).
@@ -91,13 +97,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool, replace: bool) -> 
         ensure_free(path, false, "file")?;
     }
     let tmp = partial(path);
-    let mut guard = Cleanup::new(tmp.clone());
     let mut file = if private {
         create_private(&tmp)
     } else {
-        OpenOptions::new().write(true).create_new(true).open(&tmp)
+        create_new(&tmp)
     }
     .with_context(|| format!("cannot create {}", tmp.display()))?;
+    // Armed only once the temporary is ours: never remove what we did not create.
+    let mut guard = Cleanup::new(tmp.clone());
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -121,5 +128,33 @@ pub fn sync_parent(path: &Path) {
     };
     if let Ok(dir) = File::open(parent) {
         let _ = dir.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_temporary_name_is_left_alone() {
+        let dir = std::env::temp_dir().join(format!("sherd-fsutil-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("out.bin");
+        let theirs = partial(&target);
+        fs::create_dir(&theirs).unwrap();
+        fs::write(theirs.join("precious"), b"not ours").unwrap();
+        assert!(write_atomic(&target, b"data", false, true).is_err());
+        assert_eq!(fs::read(theirs.join("precious")).unwrap(), b"not ours");
+        assert!(!target.exists());
+
+        fs::remove_dir_all(&theirs).unwrap();
+        write_atomic(&target, b"data", true, false).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"data");
+        assert!(
+            write_atomic(&target, b"other", false, false).is_err(),
+            "no clobber without replace"
+        );
+        assert_eq!(fs::read(&target).unwrap(), b"data");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

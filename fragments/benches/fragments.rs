@@ -12,7 +12,7 @@ use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use sherd_fragments::{
     commit::{group_hash, node_hash, tree_levels, GROUP_CONTEXT},
-    decode, encode,
+    decode, encode_with_key,
     erasure::StripeEncoder,
     file::{self, Footer},
     verify, ObjectKey, Params, GROUP_SIZE,
@@ -92,7 +92,7 @@ fn put(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(size as u64));
         let run = |data: &[u8]| {
             let mut sinks: Vec<io::Sink> = (0..k + m).map(|_| io::sink()).collect();
-            encode(
+            encode_with_key(
                 data,
                 data.len() as u64,
                 params,
@@ -174,7 +174,7 @@ fn get(c: &mut Criterion) {
         let params = Params::new(k, m).expect("params");
         let data = bytes(size, 4);
         let mut files = vec![Vec::new(); k + m];
-        let object = encode(
+        let object = encode_with_key(
             &data[..],
             size as u64,
             params,

@@ -23,8 +23,9 @@ pub struct DecryptError {
 }
 
 /// The random 32-byte key an object is encrypted with. Whoever holds it can
-/// read the object; the client keeps it, providers never see it.
-#[derive(Clone)]
+/// read the object; the client keeps it, providers never see it. Its bytes
+/// are wiped from memory when it is dropped.
+#[derive(Clone, zeroize::ZeroizeOnDrop)]
 pub struct ObjectKey([u8; 32]);
 
 impl std::fmt::Debug for ObjectKey {

@@ -54,7 +54,7 @@ impl std::fmt::Display for FragmentStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Used => f.write_str("ok"),
-            Self::Spare => f.write_str("ok (not needed)"),
+            Self::Spare => f.write_str("ok (not read: footer and tree checked, data not needed)"),
             Self::Missing => f.write_str("missing"),
             Self::Corrupt(why) => write!(f, "corrupt: {why}"),
         }

@@ -72,6 +72,9 @@ pub enum EncodeError {
     /// The erasure code failed.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// No randomness for the object key.
+    #[error("the operating system gave no randomness for the object key: {0}")]
+    Randomness(String),
 }
 
 thread_local! {
@@ -85,11 +88,31 @@ struct Stripe {
     hashes: Vec<Hash>,
 }
 
+/// Encodes `size` bytes read from `input` into `k + m` fragments under a
+/// fresh random key, which it returns with the object; see [`encode_with_key`].
+pub fn encode<R: Read + Send, W: Write + Send>(
+    input: R,
+    size: u64,
+    params: Params,
+    outputs: &mut [W],
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<(Object, ObjectKey), EncodeError> {
+    let key = ObjectKey::generate().map_err(|e| EncodeError::Randomness(e.to_string()))?;
+    let object = encode_with_key(input, size, params, &key, outputs, progress)?;
+    Ok((object, key))
+}
+
 /// Encodes `size` bytes read from `input` into `k + m` fragments written to
 /// `outputs` (one per fragment, in index order), each followed by its tree
 /// and footer: the fragment file format of [`crate::file`]. `progress` is
 /// called with the number of plaintext bytes done so far.
-pub fn encode<R: Read + Send, W: Write + Send>(
+///
+/// **A key must encrypt one encoding only.** Segment nonces are segment
+/// indexes, so two encodings under one key (another file, or the same file
+/// with other parameters) would reuse nonces, which breaks AES-GCM. Use
+/// [`encode`], which draws a fresh key, unless the output must be
+/// reproducible (test vectors).
+pub fn encode_with_key<R: Read + Send, W: Write + Send>(
     mut input: R,
     size: u64,
     params: Params,

@@ -190,6 +190,13 @@ impl Footer {
         if bytes[8] != crate::FORMAT_VERSION || bytes[9] != crate::CIPHER_ID {
             return Err(FileError::Footer("unknown format version or cipher"));
         }
+        if bytes[20..24]
+            .iter()
+            .chain(&bytes[104..112])
+            .any(|&b| b != 0)
+        {
+            return Err(FileError::Footer("reserved bytes are not zero"));
+        }
         let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
         let u64_at = |i: usize| {
             let mut w = [0u8; 8];

@@ -25,7 +25,7 @@ pub mod proof;
 pub use cipher::{DecryptError, ObjectKey};
 pub use commit::Hash;
 pub use decode::{check_fragment, decode, DecodeError, DecodeReport, FragmentStatus};
-pub use encode::{encode, EncodeError};
+pub use encode::{encode, encode_with_key, EncodeError};
 pub use file::{FileError, Footer, ReadAt};
 pub use manifest::{KeyFile, Manifest, ManifestError, Object};
 pub use params::{Layout, Params, ParamsError};

@@ -213,7 +213,7 @@ impl Manifest {
         let layout = params.layout(self.size).ok_or(ManifestError::Field {
             field: "size",
             found: self.size.to_string(),
-            expected: "a size of at least 1 byte".into(),
+            expected: "a size of at least 1 byte that fits these parameters".into(),
         })?;
         expect_eq("stripes", self.stripes, layout.stripes)?;
         expect_eq("fragment_size", self.fragment_size, layout.fragment_size)?;
@@ -241,7 +241,8 @@ impl Manifest {
 }
 
 /// The JSON key file of an object. Keep it secret: it decrypts the object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Its `Debug` output leaves the key out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyFile {
     /// The object the key belongs to, hex.
@@ -250,6 +251,15 @@ pub struct KeyFile {
     pub cipher: String,
     /// The 32-byte key, hex.
     pub key: String,
+}
+
+impl std::fmt::Debug for KeyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyFile")
+            .field("object_root", &self.object_root)
+            .field("cipher", &self.cipher)
+            .finish_non_exhaustive()
+    }
 }
 
 impl KeyFile {

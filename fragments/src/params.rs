@@ -22,8 +22,10 @@ pub const MIN_SHARD_SIZE: u32 = GROUP_SIZE as u32;
 /// Largest stripe shard size, in bytes.
 pub const MAX_SHARD_SIZE: u32 = 16 << 20;
 
-/// Most memory one stripe (`k + m` shards) may take.
-pub const MAX_STRIPE_BYTES: u64 = 256 << 20;
+/// Most memory one stripe (`k + m` shards) may take. Three batches of
+/// stripes are in flight, a batch being one stripe when stripes are this
+/// large, so encoding needs at most about 3 × 64 MiB whatever the file.
+pub const MAX_STRIPE_BYTES: u64 = 64 << 20;
 
 /// Data a stripe aims to carry when the caller does not choose a shard size.
 const TARGET_STRIPE_BYTES: u64 = 1 << 20;
@@ -31,9 +33,9 @@ const TARGET_STRIPE_BYTES: u64 = 1 << 20;
 /// Why a set of parameters was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamsError {
-    /// `k` was zero.
-    #[error("the number of data fragments (k) must be at least 1")]
-    ZeroData,
+    /// `k` was below 2.
+    #[error("the number of data fragments (k) must be at least 2: with k = 1 every fragment is an identical copy, and one stored copy could answer the challenges of all of them")]
+    TooFewData,
     /// `m` was zero.
     #[error("the number of parity fragments (m) must be at least 1: without parity no fragment may be lost")]
     ZeroParity,
@@ -96,8 +98,8 @@ impl Params {
         parity: usize,
         shard_size: u32,
     ) -> Result<Self, ParamsError> {
-        if data == 0 {
-            return Err(ParamsError::ZeroData);
+        if data < 2 {
+            return Err(ParamsError::TooFewData);
         }
         if parity == 0 {
             return Err(ParamsError::ZeroParity);
@@ -279,7 +281,8 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters_with_reasons() {
-        assert_eq!(Params::new(0, 4), Err(ParamsError::ZeroData));
+        assert_eq!(Params::new(0, 4), Err(ParamsError::TooFewData));
+        assert_eq!(Params::new(1, 4), Err(ParamsError::TooFewData));
         assert_eq!(Params::new(4, 0), Err(ParamsError::ZeroParity));
         assert_eq!(
             Params::new(1000, 100),
@@ -298,9 +301,9 @@ mod tests {
         );
         assert!(Params::new(usize::MAX, 1).is_err());
         assert_eq!(
-            Params::with_shard_size(100, 100, 4 << 20),
+            Params::with_shard_size(10, 10, 4 << 20),
             Err(ParamsError::StripeTooLarge {
-                total: 200,
+                total: 20,
                 shard_size: 4 << 20
             })
         );
@@ -309,7 +312,7 @@ mod tests {
     #[test]
     fn default_shard_size_targets_one_mebibyte_stripes() {
         assert_eq!(Params::new(10, 4).unwrap().shard_size(), 112 << 10);
-        assert_eq!(Params::new(1, 1).unwrap().shard_size(), 1 << 20);
+        assert_eq!(Params::new(2, 1).unwrap().shard_size(), 512 << 10);
         assert_eq!(Params::new(512, 512).unwrap().shard_size(), 16 << 10);
         assert_eq!(Params::new(32, 64).unwrap().shard_size(), 32 << 10);
     }

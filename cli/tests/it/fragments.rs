@@ -220,6 +220,110 @@ fn proofs_verify_and_tampered_ones_do_not() {
     fs::write(dir.join("garbage.json"), "{ not json").unwrap();
     let out = sherd(&["fragments", "verify", "garbage.json"], dir);
     assert_eq!(out.status.code(), Some(1));
+    // A proof that cannot be read could not be checked: exit 2, not 1.
+    let out = sherd(&["fragments", "verify", "missing.json"], dir);
+    assert_eq!(out.status.code(), Some(2));
+
+    // The challenged chunk and the trusted root are checked when given.
+    let out = sherd(&["fragments", "verify", "p.json", "--chunk", "18"], dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the challenge named chunk 18"));
+    let root = proof["fragment_root"].as_str().unwrap().to_string();
+    ok(
+        &[
+            "fragments",
+            "verify",
+            "p.json",
+            "--root",
+            &root,
+            "--chunk",
+            "17",
+        ],
+        dir,
+    );
+    let other_root = "ab".repeat(32);
+    let out = sherd(
+        &["fragments", "verify", "p.json", "--root", &other_root],
+        dir,
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // A proof of another object relabelled with this object's root is refused
+    // against the manifest; on its own it is only self-consistent, and verify
+    // says so.
+    ok(
+        &[
+            "fragments",
+            "encode",
+            "input.bin",
+            "-k",
+            "2",
+            "-m",
+            "2",
+            "--out",
+            "other",
+        ],
+        dir,
+    );
+    ok(
+        &[
+            "fragments",
+            "prove",
+            "other",
+            "--fragment",
+            "1",
+            "--chunk",
+            "3",
+            "--out",
+            "q.json",
+        ],
+        dir,
+    );
+    let mut forged: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("q.json")).unwrap()).unwrap();
+    forged["object_root"] = proof["object_root"].clone();
+    fs::write(dir.join("forged.json"), forged.to_string()).unwrap();
+    let out = sherd(
+        &["fragments", "verify", "forged.json", "--manifest", "obj"],
+        dir,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = sherd(&["fragments", "verify", "forged.json"], dir);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("checked against the root the proof file carries"));
+
+    // prove --out does not overwrite without --force.
+    let err = fails(
+        &[
+            "fragments",
+            "prove",
+            "obj",
+            "--fragment",
+            "4",
+            "--chunk",
+            "1",
+            "--out",
+            "p.json",
+        ],
+        dir,
+    );
+    assert!(err.contains("already exists"), "{err}");
+    ok(
+        &[
+            "fragments",
+            "prove",
+            "obj",
+            "--fragment",
+            "4",
+            "--chunk",
+            "1",
+            "--out",
+            "p.json",
+            "--force",
+        ],
+        dir,
+    );
 
     // Challenged chunks out of range or fragments that do not exist are named.
     let err = fails(
@@ -269,7 +373,7 @@ fn bad_input_is_refused_and_nothing_is_half_written() {
                 "--out",
                 "o",
             ],
-            "at least 1",
+            "at least 2",
         ),
         (
             &[
@@ -348,7 +452,16 @@ fn bad_input_is_refused_and_nothing_is_half_written() {
             "cannot read the manifest",
         ),
     ];
-    for (args, expected) in cases {
+    #[rustfmt::skip]
+    let more: &[(&[&str], &str)] = &[
+        (&["fragments", "encode", "input.bin", "-k", "1", "-m", "2", "--out", "o"], "identical copy"),
+        (&["fragments", "encode", "input.bin", "-k", "4", "-m", "2", "--shard-size", "5GiB", "--out", "o"], "too large"),
+        (&["fragments", "encode", "input.bin", "-k", "10", "-m", "10", "--shard-size", "4MiB", "--out", "o"], "smaller shard size"),
+        (&["fragments", "encode", "input.bin", "-k", "4", "-m", "2", "--out", "."], "must name a new directory"),
+        (&["fragments", "encode", "input.bin", "-k", "4", "-m", "2", "--out", "o", "--key-out", "o/k.json"], "must not be inside"),
+        (&["fragments", "encode", "input.bin", "-k", "4", "-m", "2", "--out", "o", "--key-out", "nodir/k.json"], "is not a directory"),
+    ];
+    for (args, expected) in cases.iter().chain(more) {
         let err = fails(args, dir);
         assert!(err.contains(expected), "sherd {args:?}: {err}");
         assert!(
@@ -440,6 +553,23 @@ fn bad_input_is_refused_and_nothing_is_half_written() {
     let err = fails(&["fragments", "decode", "obj", "--out", "out.bin"], dir);
     assert!(err.contains("cannot read the key file"), "{err}");
     assert!(!dir.join("out.bin").exists());
+
+    // An output path taken by a directory is refused and left alone.
+    fs::create_dir(dir.join("busy.bin")).unwrap();
+    let err = fails(
+        &[
+            "fragments",
+            "decode",
+            "obj",
+            "--key",
+            "moved.key",
+            "--out",
+            "busy.bin",
+        ],
+        dir,
+    );
+    assert!(err.contains("already exists"), "{err}");
+    assert!(dir.join("busy.bin").is_dir());
 
     // An existing output is kept unless --force.
     fs::write(dir.join("out.bin"), b"keep me").unwrap();

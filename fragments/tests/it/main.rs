@@ -3,9 +3,12 @@
 mod golden;
 mod malformed;
 mod roundtrip;
+mod spec;
 mod tamper;
 
-use sherd_fragments::{decode, encode, DecodeError, DecodeReport, Object, ObjectKey, Params};
+use sherd_fragments::{
+    decode, encode_with_key, DecodeError, DecodeReport, Object, ObjectKey, Params,
+};
 
 /// A deterministic pseudo-random object.
 pub fn object_bytes(size: usize, seed: u64) -> Vec<u8> {
@@ -23,7 +26,7 @@ pub fn object_bytes(size: usize, seed: u64) -> Vec<u8> {
 /// Encodes `data` into in-memory fragment files.
 pub fn encode_to_memory(data: &[u8], params: Params, key: &ObjectKey) -> (Object, Vec<Vec<u8>>) {
     let mut files = vec![Vec::new(); params.total()];
-    let object = encode(
+    let object = encode_with_key(
         data,
         data.len() as u64,
         params,

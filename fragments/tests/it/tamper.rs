@@ -174,24 +174,26 @@ fn bad_inputs_to_encode_are_named() {
     let key = ObjectKey::from_bytes([1; 32]);
     let params = Params::new(2, 1).unwrap();
     let mut outs = vec![Vec::new(); 3];
-    let err =
-        sherd_fragments::encode(&b""[..], 0, params, &key, &mut outs, &mut |_| {}).unwrap_err();
+    let err = sherd_fragments::encode_with_key(&b""[..], 0, params, &key, &mut outs, &mut |_| {})
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "the object is empty: there is nothing to store"
     );
     let err =
-        sherd_fragments::encode(&b"abc"[..], 10, params, &key, &mut outs, &mut |_| {}).unwrap_err();
+        sherd_fragments::encode_with_key(&b"abc"[..], 10, params, &key, &mut outs, &mut |_| {})
+            .unwrap_err();
     assert!(err.to_string().contains("ended after 3 bytes"), "{err}");
-    let err = sherd_fragments::encode(&b"abcdef"[..], 3, params, &key, &mut outs, &mut |_| {})
-        .unwrap_err();
+    let err =
+        sherd_fragments::encode_with_key(&b"abcdef"[..], 3, params, &key, &mut outs, &mut |_| {})
+            .unwrap_err();
     assert!(
         err.to_string().contains("longer than the declared 3 bytes"),
         "{err}"
     );
     let mut two = vec![Vec::new(); 2];
-    let err =
-        sherd_fragments::encode(&b"abc"[..], 3, params, &key, &mut two, &mut |_| {}).unwrap_err();
+    let err = sherd_fragments::encode_with_key(&b"abc"[..], 3, params, &key, &mut two, &mut |_| {})
+        .unwrap_err();
     assert!(
         err.to_string().contains("3 fragment outputs are needed"),
         "{err}"
