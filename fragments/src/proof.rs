@@ -304,8 +304,11 @@ pub(crate) fn group_siblings(shape: &PathShape, group: &[u8]) -> Vec<Hash> {
 }
 
 /// Proves chunk `index` of a fragment held in memory, given its tree levels
-/// (as [`crate::commit::tree_levels`] builds them).
-pub fn prove_in_memory(
+/// (as [`crate::commit::tree_levels`] builds them). For tests: providers
+/// prove from fragment files with [`crate::file::prove`], which also checks
+/// its answer.
+#[cfg(test)]
+pub(crate) fn prove_in_memory(
     fragment: &[u8],
     levels: &[Vec<Hash>],
     index: u64,

@@ -199,3 +199,58 @@ fn bad_inputs_to_encode_are_named() {
         "{err}"
     );
 }
+
+/// The encryption layer on its own: change ciphertext, then recommit
+/// everything (group hashes, trees, footers, object root) as if the change
+/// were legitimate. Every check above the cipher passes; decryption must not.
+#[test]
+fn recommitted_ciphertext_fails_to_authenticate() {
+    use sherd_fragments::{
+        commit::{group_hash, object_root, tree_levels},
+        file::{write_trailer, Footer},
+        Object, GROUP_SIZE,
+    };
+    let (_, key, object, files) = small_object();
+    let size = object.layout.fragment_size as usize;
+    for target in [10usize, 16_383, 16_384 + 5] {
+        let mut files = files.clone();
+        files[0][target] ^= 0x01;
+        let levels: Vec<_> = files
+            .iter()
+            .map(|f| {
+                tree_levels(
+                    &f[..size]
+                        .chunks(GROUP_SIZE)
+                        .map(group_hash)
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let roots: Vec<_> = levels.iter().map(|l| l.last().unwrap()[0]).collect();
+        let forged = Object {
+            layout: object.layout,
+            fragment_roots: roots.clone(),
+            root: object_root(&object.layout, &roots),
+        };
+        for (i, f) in files.iter_mut().enumerate() {
+            f.truncate(size);
+            let footer = Footer {
+                index: i as u16,
+                data: 2,
+                parity: 1,
+                shard_size: 16384,
+                object_size: object.layout.size,
+                fragment_size: object.layout.fragment_size,
+                fragment_root: roots[i],
+                object_root: forged.root,
+            };
+            write_trailer(f, &levels[i], &footer).unwrap();
+        }
+        let slots: Vec<Option<Vec<u8>>> = files.into_iter().map(Some).collect();
+        match decode_from_memory(&forged, &key, &slots) {
+            Err(DecodeError::Decrypt(_)) => {}
+            Ok(_) => panic!("byte {target}: altered ciphertext decoded"),
+            Err(other) => panic!("byte {target}: expected a decryption error, got {other}"),
+        }
+    }
+}
