@@ -32,6 +32,18 @@ fn bytes(size: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Seals `buf` in place in segments of `segment` bytes, nonce = index.
+fn seal_segments(key: &LessSafeKey, buf: &mut [u8], segment: usize) {
+    for (i, seg) in buf.chunks_mut(segment).enumerate() {
+        let mut nonce = [0u8; 12];
+        nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        let tag = key
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), seg)
+            .expect("seal");
+        let _ = black_box(tag);
+    }
+}
+
 fn one_thread() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -143,20 +155,7 @@ fn put(c: &mut Criterion) {
         let aes = LessSafeKey::new(UnboundKey::new(&aead::AES_256_GCM, &[7; 32]).expect("key"));
         let mut buf = data.clone();
         group.bench_function(BenchmarkId::new("raw-encrypt", &label), |b| {
-            b.iter(|| {
-                for (i, seg) in buf.chunks_mut(shard - 16).enumerate() {
-                    let mut nonce = [0u8; 12];
-                    nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
-                    let tag = aes
-                        .seal_in_place_separate_tag(
-                            Nonce::assume_unique_for_key(nonce),
-                            Aad::empty(),
-                            seg,
-                        )
-                        .expect("seal");
-                    let _ = black_box(tag);
-                }
-            })
+            b.iter(|| seal_segments(&aes, &mut buf, shard - 16))
         });
     }
     group.finish();
@@ -319,20 +318,7 @@ fn ciphers(c: &mut Criterion) {
     ] {
         let key = LessSafeKey::new(UnboundKey::new(alg, &[9; 32]).expect("key"));
         group.bench_function(BenchmarkId::new("ring", name), |b| {
-            b.iter(|| {
-                for (i, seg) in buf.chunks_mut(MIB).enumerate() {
-                    let mut nonce = [0u8; 12];
-                    nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
-                    let tag = key
-                        .seal_in_place_separate_tag(
-                            Nonce::assume_unique_for_key(nonce),
-                            Aad::empty(),
-                            seg,
-                        )
-                        .expect("seal");
-                    let _ = black_box(tag);
-                }
-            })
+            b.iter(|| seal_segments(&key, &mut buf, MIB))
         });
     }
     group.finish();
