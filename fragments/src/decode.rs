@@ -276,7 +276,7 @@ pub fn decode<S: ReadAt + ?Sized, W: Write + Send>(
         wrote?;
         match result {
             Ok(()) => {}
-            Err(DecodeError::NotEnough { .. }) => {
+            Err(StripeError::TooFewGood) => {
                 let statuses = final_statuses(statuses, &damage, &used);
                 let good = statuses.iter().filter(|s| s.is_good()).count();
                 return Err(DecodeError::NotEnough {
@@ -285,7 +285,7 @@ pub fn decode<S: ReadAt + ?Sized, W: Write + Send>(
                     statuses,
                 });
             }
-            Err(other) => return Err(other),
+            Err(StripeError::Failed(error)) => return Err(error),
         }
         written = work;
         if end == layout.stripes {
@@ -341,6 +341,20 @@ fn final_statuses(
     statuses
 }
 
+/// Why one stripe could not be decoded.
+enum StripeError {
+    /// Fewer than `k` of its shards are good; the caller reports every fragment.
+    TooFewGood,
+    /// Anything else.
+    Failed(DecodeError),
+}
+
+impl<E: Into<DecodeError>> From<E> for StripeError {
+    fn from(e: E) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
 /// Reads, verifies, restores and decrypts one stripe into `buf`.
 fn decode_stripe<S: ReadAt + ?Sized>(
     object: &Object,
@@ -350,11 +364,11 @@ fn decode_stripe<S: ReadAt + ?Sized>(
     used: &[AtomicBool],
     stripe: u64,
     buf: &mut Vec<u8>,
-) -> Result<(), DecodeError> {
+) -> Result<(), StripeError> {
     let layout = &object.layout;
     let (k, m) = (layout.params.data(), layout.params.parity());
     let shard = layout.shard_size(stripe);
-    buf.clear();
+    // No zeroing: every slot that is used is first filled by a read or a restore.
     buf.resize((k + m) * shard, 0);
     let mut present = vec![false; k + m];
     let mut have = 0;
@@ -383,11 +397,7 @@ fn decode_stripe<S: ReadAt + ?Sized>(
         }
     }
     if have < k {
-        return Err(DecodeError::NotEnough {
-            needed: k,
-            good: have,
-            statuses: Vec::new(),
-        });
+        return Err(StripeError::TooFewGood);
     }
     DECODER.with_borrow_mut(|decoder| decoder.restore(buf, &present, k, m, shard))?;
     for segment in layout.segments(stripe) {
