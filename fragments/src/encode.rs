@@ -4,8 +4,10 @@
 //! segment), so a batch of stripes is processed in parallel with rayon, each
 //! stripe in one fused pass while its bytes are in cache: seal the segments in
 //! place, compute parity, hash every shard's groups. Reading the input and
-//! writing the fragments stay sequential and in order. Memory is bounded by
-//! the batch: about `2 × threads × (k + m) × shard_size`.
+//! writing the fragments stay sequential and in order, overlapped with the
+//! coding of the batch before. Memory: three batches of stripes (see
+//! `batch_size`), plus the group hashes, 32 bytes per 16 KiB of each
+//! fragment (1/512 of the encoded size), kept until the trees are built.
 
 use std::{
     cell::RefCell,
@@ -110,7 +112,7 @@ pub fn encode<R: Read + Send, W: Write + Send>(
 /// **A key must encrypt one encoding only.** Segment nonces are segment
 /// indexes, so two encodings under one key (another file, or the same file
 /// with other parameters) would reuse nonces, which breaks AES-GCM. Use
-/// [`encode`], which draws a fresh key, unless the output must be
+/// [`encode()`], which draws a fresh key, unless the output must be
 /// reproducible (test vectors).
 pub fn encode_with_key<R: Read + Send, W: Write + Send>(
     mut input: R,
@@ -134,8 +136,10 @@ pub fn encode_with_key<R: Read + Send, W: Write + Send>(
     }
     let cipher = key.sealer();
     let batch = batch_size(&layout);
-    let mut leaves: Vec<Vec<Hash>> =
-        vec![Vec::with_capacity(layout.chunks().div_ceil(crate::GROUP_CHUNKS) as usize); total];
+    // Reserve for the group hashes up front, but never on the word of `size`
+    // alone beyond a modest bound: the input may be shorter than declared.
+    let groups = layout.chunks().div_ceil(crate::GROUP_CHUNKS).min(1 << 16) as usize;
+    let mut leaves: Vec<Vec<Hash>> = vec![Vec::with_capacity(groups); total];
     let mut pool: Vec<Stripe> = Vec::new();
     let mut reader = StripeReader {
         input: &mut input,

@@ -1,9 +1,9 @@
 //! Encrypt, erasure-code, Merkle-commit, prove and verify the fragments of a sherd object.
 //!
-//! The put path is [`encode`]: plaintext → AES-256-GCM segments → stripes of
+//! The put path is [`encode()`]: plaintext → AES-256-GCM segments → stripes of
 //! `k` data shards → `m` parity shards with `reed-solomon-simd` → fragment
 //! `i` is shard `i` of every stripe → a Merkle tree per fragment → one
-//! [`Object`] root over all of them. The get path is [`decode`], from any `k`
+//! [`Object`] root over all of them. The get path is [`decode()`], from any `k`
 //! good fragments. Storage proofs are [`file::prove`] (provider side, reading
 //! only one group and one hash per level of a fragment file) and [`verify`]
 //! (anyone, pure and cheap), for the chunk [`challenge_index`] names.

@@ -191,6 +191,17 @@ fn bad_inputs_to_encode_are_named() {
         err.to_string().contains("longer than the declared 3 bytes"),
         "{err}"
     );
+    // A declared size far beyond the input is an error, not a huge allocation.
+    let err = sherd_fragments::encode_with_key(
+        &b"abc"[..],
+        1 << 50,
+        params,
+        &key,
+        &mut outs,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("ended after 3 bytes"), "{err}");
     let mut two = vec![Vec::new(); 2];
     let err = sherd_fragments::encode_with_key(&b"abc"[..], 3, params, &key, &mut two, &mut |_| {})
         .unwrap_err();
