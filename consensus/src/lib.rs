@@ -1,6 +1,6 @@
 //! Stake-weighted Simplex consensus with BLS12-381 aggregate certificates, as a sans-IO state machine.
 //!
-//! What exists so far (the crate README lists what is still to come):
+//! What exists (the crate README lists what is still to come):
 //!
 //! * [`bls`]: the IETF BLS signature ciphersuite
 //!   `BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_` behind a narrow interface;
@@ -11,7 +11,12 @@
 //! * [`certificate`]: a quorum of one vote as a signer bitmap plus one
 //!   aggregate signature, verified with one pairing check;
 //! * [`collector`]: gathers votes, verifies them by aggregate and bisects
-//!   only when the aggregate fails.
+//!   only when the aggregate fails;
+//! * [`engine`]: the Simplex state machine, `handle(Input) -> Vec<Output>`,
+//!   with stake-weighted leaders, the journal of own votes, the randomness
+//!   beacon and epoch hand-over (the protocol is specified in its docs);
+//! * [`evidence`]: two conflicting signed votes as a self-contained proof;
+//! * [`sync`]: checking a finalized block from its finalization certificate.
 //!
 //! The crate is pure: no async runtime, no IO, no clock.
 #![cfg_attr(
@@ -28,10 +33,15 @@
 pub mod bls;
 pub mod certificate;
 pub mod collector;
+pub mod engine;
+pub mod evidence;
+pub mod sync;
 pub mod validators;
 pub mod vote;
 
 pub use certificate::{Certificate, CertificateError, SignerBitmap};
 pub use collector::{Certification, VoteCollector};
+pub use engine::{Engine, Input, Journal, Message, Output, Proposal};
+pub use evidence::{Evidence, EvidenceError};
 pub use validators::{Epoch, ValidatorSet, ValidatorSetError};
 pub use vote::{BlockId, ChainId, ChainIdError, SignedVote, View, Vote, VoteError, VoteKind};
