@@ -10,6 +10,8 @@
 //!   domain-separated bytes a validator signs;
 //! * [`certificate`]: a quorum of one vote as a signer bitmap plus one
 //!   aggregate signature, verified with one pairing check;
+//! * [`codec`]: the canonical, versioned wire encoding of every message,
+//!   vote, certificate, header and piece of evidence;
 //! * [`collector`]: gathers votes, verifies them by aggregate and bisects
 //!   only when the aggregate fails;
 //! * [`engine`]: the Simplex state machine, `handle(Input) -> Vec<Output>`,
@@ -32,6 +34,7 @@
 
 pub mod bls;
 pub mod certificate;
+pub mod codec;
 pub mod collector;
 pub mod engine;
 pub mod evidence;
@@ -40,6 +43,7 @@ pub mod validators;
 pub mod vote;
 
 pub use certificate::{Certificate, CertificateError, SignerBitmap};
+pub use codec::{CodecError, Wire};
 pub use collector::{Certification, VoteCollector};
 pub use engine::{Engine, Input, Journal, Message, Output, Proposal};
 pub use evidence::{Evidence, EvidenceError};

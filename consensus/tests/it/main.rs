@@ -2,3 +2,4 @@
 
 mod bls_vectors;
 mod sim;
+mod wire;

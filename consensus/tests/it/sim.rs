@@ -29,10 +29,11 @@
 //! `SHERD_SIM_FIRST_SEED=<seed> SHERD_SIM_SEEDS=1`, adding `SHERD_SIM_TRACE=1`
 //! to print every engine input and output from 1 s before the heal on.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 
 use sherd_consensus::bls::{PublicKey, SecretKey};
+use sherd_consensus::codec::Wire;
 use sherd_consensus::engine::{
     leader, placeholder_signature, Anchor, Config, Digest, Engine, Input, MemoryJournal, Message,
     Output, Proposal, SignatureMode, TimerKind,
@@ -116,13 +117,17 @@ fn public_keys() -> &'static [PublicKey] {
     KEYS.get_or_init(|| (0..100).map(|i| secret(i).public_key()).collect())
 }
 
+// `App` holds an `Input` by value (it is matched by pattern); the queue is
+// small, the size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Event {
     Start(usize),
+    /// A message on the wire: its canonical encoding.
     Deliver {
         to: usize,
         from: usize,
-        message: Message,
+        bytes: Arc<[u8]>,
     },
     Timer {
         node: usize,
@@ -181,6 +186,9 @@ struct Sim {
     partition: Option<(u64, u64, BTreeSet<usize>)>,
     heal_at: u64,
     history: Vec<(usize, Message)>,
+    /// Every distinct encoding sent, decoded once (decompressing points is
+    /// the expensive part; a node would deduplicate gossip the same way).
+    wire: HashMap<Arc<[u8]>, Message>,
     digest: blake3::Hasher,
     messages: u64,
     syncs: u64,
@@ -286,6 +294,7 @@ impl Sim {
             partition: None,
             heal_at,
             history: Vec::new(),
+            wire: HashMap::new(),
             digest: blake3::Hasher::new(),
             messages: 0,
             syncs: 0,
@@ -331,6 +340,11 @@ impl Sim {
     }
 
     fn send(&mut self, from: usize, to: usize, message: Message) {
+        let bytes = self.encode(message);
+        self.send_bytes(from, to, bytes);
+    }
+
+    fn send_bytes(&mut self, from: usize, to: usize, bytes: Arc<[u8]>) {
         if from == to {
             return;
         }
@@ -359,15 +373,36 @@ impl Sim {
                 Event::Deliver {
                     to,
                     from,
-                    message: message.clone(),
+                    bytes: bytes.clone(),
                 },
             );
         }
     }
 
+    /// Puts a message on the wire: every message crosses the codec, and the
+    /// receiver gets what the bytes decode to.
+    fn encode(&mut self, message: Message) -> Arc<[u8]> {
+        let bytes: Arc<[u8]> = message.encode().into();
+        if !self.wire.contains_key(&bytes) {
+            let decoded = Message::decode(&bytes).expect("an encoded message decodes");
+            assert_eq!(decoded, message, "the codec changed a message");
+            self.wire.insert(bytes.clone(), decoded);
+        }
+        bytes
+    }
+
+    /// Takes a message off the wire.
+    fn decode(&self, bytes: &[u8]) -> Message {
+        self.wire
+            .get(bytes)
+            .cloned()
+            .unwrap_or_else(|| Message::decode(bytes).expect("only encodings are sent"))
+    }
+
     fn broadcast(&mut self, from: usize, message: Message) {
+        let bytes = self.encode(message);
         for to in 0..self.nodes.len() {
-            self.send(from, to, message.clone());
+            self.send_bytes(from, to, bytes.clone());
         }
     }
 
@@ -457,11 +492,12 @@ impl Sim {
                         self.nodes[i].journal = Some(engine.into_journal());
                     }
                 }
-                Event::Deliver { to, from, message } => {
+                Event::Deliver { to, from, bytes } => {
                     self.messages += 1;
                     if self.nodes[to].engine.is_none() {
                         continue;
                     }
+                    let message = self.decode(&bytes);
                     self.track_vote(to, &message);
                     if self.nodes[from].behavior == Behavior::Honest && self.history.len() < 4096 {
                         self.history.push((from, message.clone()));
