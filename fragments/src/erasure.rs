@@ -14,10 +14,79 @@ impl From<reed_solomon_simd::Error> for CodecError {
     }
 }
 
+/// What the encoder and the decoder share: made for, and reset to, a shape.
+trait Shaped: Sized {
+    fn make(k: usize, m: usize, shard_size: usize) -> Result<Self, reed_solomon_simd::Error>;
+    fn reshape(
+        &mut self,
+        k: usize,
+        m: usize,
+        shard_size: usize,
+    ) -> Result<(), reed_solomon_simd::Error>;
+}
+
+impl Shaped for ReedSolomonEncoder {
+    fn make(k: usize, m: usize, shard_size: usize) -> Result<Self, reed_solomon_simd::Error> {
+        Self::new(k, m, shard_size)
+    }
+    fn reshape(
+        &mut self,
+        k: usize,
+        m: usize,
+        shard_size: usize,
+    ) -> Result<(), reed_solomon_simd::Error> {
+        self.reset(k, m, shard_size)
+    }
+}
+
+impl Shaped for ReedSolomonDecoder {
+    fn make(k: usize, m: usize, shard_size: usize) -> Result<Self, reed_solomon_simd::Error> {
+        Self::new(k, m, shard_size)
+    }
+    fn reshape(
+        &mut self,
+        k: usize,
+        m: usize,
+        shard_size: usize,
+    ) -> Result<(), reed_solomon_simd::Error> {
+        self.reset(k, m, shard_size)
+    }
+}
+
+/// A coder kept across stripes: allocated on first use, reset only when
+/// the shape `(k, m, shard_size)` changes (the last stripe is shorter).
+struct Cached<C> {
+    coder: Option<(C, (usize, usize, usize))>,
+}
+
+impl<C> Default for Cached<C> {
+    fn default() -> Self {
+        Self { coder: None }
+    }
+}
+
+impl<C: Shaped> Cached<C> {
+    fn get(&mut self, k: usize, m: usize, shard_size: usize) -> Result<&mut C, CodecError> {
+        let shape = (k, m, shard_size);
+        if self.coder.is_none() {
+            self.coder = Some((C::make(k, m, shard_size)?, shape));
+        }
+        let (coder, current) = self
+            .coder
+            .as_mut()
+            .ok_or_else(|| CodecError("no coder".into()))?;
+        if *current != shape {
+            coder.reshape(k, m, shard_size)?;
+            *current = shape;
+        }
+        Ok(coder)
+    }
+}
+
 /// Computes the parity shards of stripes, reusing its working memory.
 #[derive(Default)]
 pub struct StripeEncoder {
-    inner: Option<(ReedSolomonEncoder, usize, usize, usize)>,
+    inner: Cached<ReedSolomonEncoder>,
 }
 
 impl std::fmt::Debug for StripeEncoder {
@@ -49,20 +118,7 @@ impl StripeEncoder {
                 data.len()
             )));
         }
-        let encoder = match &mut self.inner {
-            Some((encoder, ek, em, es)) if (*ek, *em, *es) == (k, m, shard_size) => encoder,
-            Some((encoder, ek, em, es)) => {
-                encoder.reset(k, m, shard_size)?;
-                (*ek, *em, *es) = (k, m, shard_size);
-                encoder
-            }
-            None => {
-                &mut self
-                    .inner
-                    .insert((ReedSolomonEncoder::new(k, m, shard_size)?, k, m, shard_size))
-                    .0
-            }
-        };
+        let encoder = self.inner.get(k, m, shard_size)?;
         for shard in data.chunks_exact(shard_size) {
             encoder.add_original_shard(shard)?;
         }
@@ -77,7 +133,7 @@ impl StripeEncoder {
 /// Restores missing data shards of stripes, reusing its working memory.
 #[derive(Default)]
 pub struct StripeDecoder {
-    inner: Option<(ReedSolomonDecoder, usize, usize, usize)>,
+    inner: Cached<ReedSolomonDecoder>,
 }
 
 impl std::fmt::Debug for StripeDecoder {
@@ -106,20 +162,7 @@ impl StripeDecoder {
         if present[..k].iter().all(|&p| p) {
             return Ok(());
         }
-        let decoder = match &mut self.inner {
-            Some((decoder, dk, dm, ds)) if (*dk, *dm, *ds) == (k, m, shard_size) => decoder,
-            Some((decoder, dk, dm, ds)) => {
-                decoder.reset(k, m, shard_size)?;
-                (*dk, *dm, *ds) = (k, m, shard_size);
-                decoder
-            }
-            None => {
-                &mut self
-                    .inner
-                    .insert((ReedSolomonDecoder::new(k, m, shard_size)?, k, m, shard_size))
-                    .0
-            }
-        };
+        let decoder = self.inner.get(k, m, shard_size)?;
         for (i, shard) in shards.chunks_exact(shard_size).enumerate().take(k + m) {
             if !present[i] {
                 continue;
