@@ -19,6 +19,7 @@ pub mod address;
 pub mod amount;
 pub mod chain;
 pub mod codec;
+pub mod commitment;
 pub mod hash;
 pub mod state;
 pub mod store;
