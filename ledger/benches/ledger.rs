@@ -8,9 +8,13 @@ use std::{collections::BTreeMap, hint::black_box, time::Duration};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use sherd_consensus::bls;
 use sherd_ledger::{
-    apply_block, tx::kind::Transfer, verify, verify_batch, write_genesis, Address, Amount, ChainId,
-    ChainParams, MemoryStore, Transaction, TxBody, TxKind,
+    apply_block,
+    genesis::{GenesisAccount, GenesisValidator},
+    tx::kind::Transfer,
+    verify, verify_batch, Address, Amount, BlockContext, ChainId, ChainParams, Genesis, Hash,
+    MemoryStore, Transaction, TxBody, TxKind,
 };
 
 const SENDERS: u64 = 1_000;
@@ -23,9 +27,40 @@ fn key(i: u64) -> SigningKey {
 }
 
 fn params() -> ChainParams {
-    ChainParams {
-        chain_id: ChainId::new("sherd-bench").expect("valid chain id"),
-        min_fee: Amount(1_000),
+    ChainParams::dev(ChainId::new("sherd-bench").expect("valid chain id"))
+}
+
+/// A genesis funding `accounts`, with one validator (the first account).
+fn genesis(accounts: &[Address]) -> Genesis {
+    let bls = bls::SecretKey::key_gen(&[7; 32], b"").expect("key");
+    Genesis {
+        genesis_time_ms: 0,
+        params: params(),
+        accounts: accounts
+            .iter()
+            .map(|&address| GenesisAccount {
+                address,
+                balance: Amount(1_000_000_000),
+            })
+            .collect(),
+        validators: vec![GenesisValidator {
+            operator: accounts[0],
+            bls_pubkey: bls.public_key().to_bytes(),
+            pop: bls.prove_possession().to_bytes(),
+            self_stake: Amount(1_000_000_000_000),
+            commission_bps: 0,
+        }],
+    }
+}
+
+/// The context of block 1 proposed by `proposer`.
+fn first_block(proposer: Address) -> BlockContext {
+    BlockContext {
+        height: 1,
+        epoch: 0,
+        proposer,
+        timestamp_ms: 1,
+        beacon_seed: Hash([1; 32]),
     }
 }
 
@@ -72,20 +107,16 @@ fn apply(c: &mut Criterion) {
     let (senders, txs) = transfers(n);
     let verified = verify_batch(txs).expect("valid signatures");
     let mut store = MemoryStore::new();
-    let genesis: Vec<_> = senders
-        .iter()
-        .map(|&a| (a, Amount(1_000_000_000)))
-        .collect();
-    write_genesis(&mut store, &genesis).expect("genesis");
-    let params = params();
+    genesis(&senders).write(&mut store).expect("genesis");
     group.throughput(Throughput::Elements(n));
     group.bench_function(
         BenchmarkId::new("ledger", "transfers=10000,pre-verified"),
         |b| {
             b.iter(|| {
-                let result = apply_block(&store, &params, senders[0], &verified).expect("applies");
+                let result =
+                    apply_block(&store, first_block(senders[0]), &verified).expect("applies");
                 assert_eq!(result.receipts.len(), n as usize);
-                black_box(result.changes)
+                black_box(result.output)
             })
         },
     );
@@ -167,5 +198,195 @@ fn signatures(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, apply, signatures);
+/// `SubmitProofs` with 1,000 proofs: one provider answers the challenge of
+/// its fragment in each of 1,000 contracts, in one transaction.
+fn proofs(c: &mut Criterion) {
+    use ed25519_dalek::Signer;
+    use sherd_fragments::{file, Params};
+    use sherd_ledger::{
+        state::market::{acceptance_message, contract_id},
+        tx::kind::{
+            AdvertiseCapacity, CreateContract, FragmentDeal, Multiaddr, ProofAnswer,
+            RegisterEndpoint, Role, SubmitProofs,
+        },
+        StateStore, StateView,
+    };
+
+    const CONTRACTS: u64 = 1_000;
+    let mut group = c.benchmark_group("ledger::submit_proofs");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
+
+    // A 40 KiB object coded 2 + 1 with 16 KiB shards: 48 KiB fragments.
+    let data: Vec<u8> = (0..40 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut files = vec![Vec::new(); 3];
+    let (object, _) = sherd_fragments::encode(
+        &data[..],
+        data.len() as u64,
+        Params::with_shard_size(2, 1, 16 * 1024).expect("params"),
+        &mut files,
+        &mut |_| {},
+    )
+    .expect("encodes");
+    let fragment_size = file::read_footer(&files[0]).expect("footer").fragment_size;
+
+    let client = key(1_000_000);
+    let providers: Vec<SigningKey> = (1_000_001..1_000_004).map(key).collect();
+    let mut accounts: Vec<Address> = vec![Address::from(&key(0).verifying_key())];
+    accounts.push(Address::from(&client.verifying_key()));
+    accounts.extend(providers.iter().map(|k| Address::from(&k.verifying_key())));
+    let mut genesis = genesis(&accounts);
+    for a in &mut genesis.accounts {
+        a.balance = Amount(1_000_000_000_000_000);
+    }
+    let params = genesis.params.clone();
+    let mut store = MemoryStore::new();
+    genesis.write(&mut store).expect("genesis");
+    let proposer = accounts[0];
+    let run = |store: &mut MemoryStore, height: &mut u64, txs: Vec<Transaction>| {
+        *height += 1;
+        let height = *height;
+        let verified = verify_batch(txs).expect("valid");
+        let ctx = BlockContext {
+            height,
+            epoch: params.epoch_of(height),
+            proposer,
+            timestamp_ms: height,
+            beacon_seed: Hash::digest(&height.to_le_bytes()),
+        };
+        let result = apply_block(&*store, ctx, &verified).expect("applies");
+        assert!(result.rejected.is_empty(), "{:?}", result.rejected);
+        store.commit(result.output.changes).expect("commits");
+        height
+    };
+    let sign = |k: &SigningKey, nonce: u64, kind: TxKind| {
+        TxBody {
+            chain_id: params.chain_id.clone(),
+            sender: Address::from(&k.verifying_key()),
+            nonce,
+            fee: Amount(1_000),
+            kind,
+        }
+        .sign(k)
+        .expect("signable")
+    };
+    let mut setup = vec![];
+    for p in &providers {
+        setup.push(sign(
+            p,
+            0,
+            TxKind::RegisterEndpoint(RegisterEndpoint {
+                role: Role::Provider,
+                peer_id: vec![1; 38],
+                multiaddrs: vec![Multiaddr(vec![4, 127, 0, 0, 1])],
+            }),
+        ));
+        setup.push(sign(
+            p,
+            1,
+            TxKind::AdvertiseCapacity(AdvertiseCapacity {
+                capacity_bytes: 1 << 40,
+                price_per_gib_epoch: Amount(1_000),
+                collateral_per_gib: Amount(1_000),
+                min_duration_epochs: 1,
+                max_duration_epochs: 100,
+            }),
+        ));
+    }
+    let mut height = 0;
+    run(&mut store, &mut height, setup);
+    let client_address = Address::from(&client.verifying_key());
+    let mut creates = vec![];
+    let mut ids = vec![];
+    for nonce in 0..CONTRACTS {
+        let id = contract_id(&client_address, nonce);
+        let mut contract = CreateContract {
+            object_root: Hash(object.root),
+            k: 2,
+            m: 1,
+            fragment_size,
+            duration_epochs: 10,
+            price_per_gib_epoch: Amount(1_000),
+            fragments: vec![],
+        };
+        contract.fragments = providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let root = Hash(object.fragment_roots[i]);
+                let message = acceptance_message(
+                    &params.chain_id,
+                    &id,
+                    &client_address,
+                    &contract,
+                    i as u32,
+                    &root,
+                )
+                .expect("encodable");
+                FragmentDeal {
+                    root,
+                    provider: Address::from(&p.verifying_key()),
+                    acceptance: p.sign(&message),
+                }
+            })
+            .collect();
+        creates.push(sign(&client, nonce, TxKind::CreateContract(contract)));
+        ids.push(id);
+    }
+    let created = run(&mut store, &mut height, creates);
+    // Into the first challenged period, after its seed is known.
+    let period = params.period_of(created) + 1;
+    while height < period * params.proof_period {
+        run(&mut store, &mut height, vec![]);
+    }
+    let seed = StateView::new(&store)
+        .period_seed(period)
+        .expect("readable")
+        .expect("seeded");
+    let n_chunks = fragment_size / 1024;
+    let answers: Vec<ProofAnswer> = ids
+        .iter()
+        .map(|id| {
+            let chunk = sherd_fragments::challenge_index(&seed.0, &id.0, 0, period, n_chunks)
+                .expect("chunks");
+            let (_, proof) = file::prove(&files[0], chunk).expect("proves");
+            ProofAnswer {
+                contract_id: *id,
+                fragment_index: 0,
+                period,
+                proof: proof.to_bytes(),
+            }
+        })
+        .collect();
+    let submit = verify(sign(
+        &providers[0],
+        2,
+        TxKind::SubmitProofs(SubmitProofs { proofs: answers }),
+    ))
+    .expect("valid");
+    let ctx = BlockContext {
+        height: height + 1,
+        epoch: params.epoch_of(height + 1),
+        proposer,
+        timestamp_ms: height + 1,
+        beacon_seed: Hash([9; 32]),
+    };
+    group.throughput(Throughput::Elements(CONTRACTS));
+    group.bench_function(BenchmarkId::new("ledger", "proofs=1000"), |b| {
+        b.iter(|| {
+            let result = apply_block(&store, ctx, std::slice::from_ref(&submit)).expect("applies");
+            assert_eq!(
+                result.receipts[0].outcome,
+                sherd_ledger::Outcome::Success,
+                "{:?}",
+                result.receipts[0].outcome
+            );
+            black_box(result.output)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, apply, signatures, proofs);
 criterion_main!(benches);

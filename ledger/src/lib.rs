@@ -17,9 +17,11 @@
 
 pub mod address;
 pub mod amount;
+pub mod block;
 pub mod chain;
 pub mod codec;
 pub mod commitment;
+pub mod genesis;
 pub mod hash;
 pub mod state;
 pub mod store;
@@ -28,12 +30,14 @@ pub mod verify;
 
 pub use address::{Address, ParseAddressError};
 pub use amount::{Amount, ParseAmountError};
-pub use chain::{ChainId, ChainIdError, ChainParams};
+pub use block::{Block, BlockHeader};
+pub use chain::{ChainId, ChainIdError, ChainParams, ParamsError};
 pub use codec::{DecodeError, EncodeError};
+pub use genesis::{Genesis, GenesisError, GenesisState};
 pub use hash::Hash;
 pub use state::{
-    apply_block, write_genesis, Account, ApplyError, BlockExecutor, BlockResult, FailReason,
-    Outcome, Receipt, Rejection, StateError,
+    apply_block, audit, Account, ApplyError, BlockContext, BlockError, BlockExecutor, BlockOutput,
+    BlockResult, FailReason, Outcome, Receipt, Rejection, StateError, StateView,
 };
 pub use store::{ChangeSet, MemoryStore, StateStore, StoreError};
 pub use tx::{SignError, Transaction, TxBody, TxKind};

@@ -1,12 +1,13 @@
-//! The state transition: accounts, genesis, and applying transactions.
+//! The state transition: executing a block's transactions and the chain's
+//! own bookkeeping (rewards, epochs, storage proofs, contract settlement).
 //!
-//! State layout in the [`StateStore`] (keys are bytes; values use the
-//! canonical codec without a version byte, decoded strictly):
-//!
-//! | key | value |
-//! |---|---|
-//! | `0x00 ‖ "supply"` | total supply: `u64_le` base units |
-//! | `0x01 ‖ address [32]` | [`Account`]: `balance u64_le ‖ nonce u64_le` (16 bytes) |
+//! The records and their keys are in [`records`]. A block is executed by a
+//! [`BlockExecutor`]: [`begin`](BlockExecutor::begin) checks that the block
+//! follows the stored chain position, [`apply`](BlockExecutor::apply) runs
+//! one transaction, [`finish`](BlockExecutor::finish) does the end-of-block
+//! work and answers every write of the block as one [`ChangeSet`]. Nothing is
+//! written to the store: the caller commits the change set atomically with
+//! the block.
 //!
 //! Applying a transaction (already signature-checked, see
 //! [`crate::verify`]) has three possible ends:
@@ -16,86 +17,50 @@
 //!   or a gap), a sender who cannot pay the fee. Nothing changes and the
 //!   transaction must not be included in a block.
 //! * **Failed** ([`FailReason`]): the fee is paid and the nonce used, but the
-//!   kind's effects are all undone — zero amount, overspend, a balance
-//!   that would overflow, or a kind this ledger cannot apply yet (every
-//!   kind but `Transfer`, which fails with [`FailReason::Unsupported`]).
+//!   kind's effects are all undone.
 //! * **Succeeded**: fee paid, nonce used, effects kept.
 //!
-//! The fees of a block are credited to its proposer when the block is
-//! finished ([`BlockExecutor::finish`]), after all its transactions. Total
-//! supply is unchanged by all of this: the sum of all balances equals the
-//! genesis supply (checked by property tests).
+//! End of every block, in this order:
+//!
+//! 1. The block's fees and the block reward (new currency) go to the
+//!    proposer's validator record as pending rewards.
+//! 2. If the block closes a proof period's window, every fragment
+//!    challenged in that period and not proven is slashed ([`market`]).
+//! 3. Contracts scheduled to settle after this block release their escrow
+//!    and collateral.
+//! 4. If the block is the last of its epoch: pending rewards are paid out
+//!    (commission to the operator, the rest pro rata to self-stake and
+//!    delegations), and the next epoch's validator set is chosen: the top
+//!    `max_validators` by bonded stake, not jailed, with at least
+//!    `min_self_stake` of self-stake.
+//!
+//! Invariant (property-tested): `genesis + issued − burned` equals the sum
+//! of all balances, self-stakes, delegations, pending rewards, unbondings,
+//! contract escrows and locked collateral ([`audit`]).
+
+mod epoch;
+pub mod market;
+pub mod records;
+pub(crate) mod staking;
 
 use std::collections::BTreeMap;
+
+use records::Record;
+pub use records::{
+    Account, ChainState, Contract, ContractFragment, Endpoint, EpochSet, FragmentStatus,
+    ProviderAd, SetMember, Supply, Unbonding, Unbondings, Validator,
+};
 
 use crate::{
     address::Address,
     amount::Amount,
     chain::{ChainId, ChainParams},
-    codec::{Decode, DecodeError, Encode, EncodeError, Reader, Writer},
+    codec::{DecodeError, EncodeError},
     hash::Hash,
     store::{ChangeSet, StateStore, StoreError},
     tx::{kind::Transfer, TxKind},
     verify::VerifiedTx,
 };
-
-/// Key of the total supply.
-pub const SUPPLY_KEY: &[u8] = b"\x00supply";
-
-/// Key prefix of accounts.
-pub const ACCOUNT_PREFIX: u8 = 0x01;
-
-/// The key of `address`'s account.
-pub fn account_key(address: &Address) -> Vec<u8> {
-    let mut key = Vec::with_capacity(33);
-    key.push(ACCOUNT_PREFIX);
-    key.extend_from_slice(address.as_bytes());
-    key
-}
-
-/// An account's balance and transaction count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Account {
-    /// Spendable currency.
-    pub balance: Amount,
-    /// Transactions included so far: the nonce its next transaction must carry.
-    pub nonce: u64,
-}
-
-impl Account {
-    /// The stored value.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::new();
-        w.u64(self.balance.base_units());
-        w.u64(self.nonce);
-        w.into_bytes()
-    }
-
-    /// Reads a stored value; exactly 16 bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let account = Self::decode(&mut r)?;
-        r.finish()?;
-        Ok(account)
-    }
-}
-
-impl Encode for Account {
-    fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
-        self.balance.encode(w)?;
-        w.u64(self.nonce);
-        Ok(())
-    }
-}
-
-impl Decode for Account {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Self {
-            balance: r.u64("Account.balance").map(Amount)?,
-            nonce: r.u64("Account.nonce")?,
-        })
-    }
-}
 
 /// The state cannot be read: the store failed or holds bytes that are not
 /// a state value. Not the transaction's fault.
@@ -112,97 +77,22 @@ pub enum StateError {
         /// Why it does not decode.
         error: DecodeError,
     },
+    /// A value could not be encoded (a bug: state values have fixed limits).
+    #[error("state value cannot be encoded: {0}")]
+    Encode(#[from] EncodeError),
+    /// A record the chain cannot run without is missing.
+    #[error("the state has no {what}: was genesis written?")]
+    Missing {
+        /// What is missing.
+        what: &'static str,
+    },
     /// The sum of fees or balances exceeds `u64::MAX`, which a state whose
     /// supply fits in a `u64` cannot reach.
     #[error("supply accounting overflowed: the state is inconsistent")]
     SupplyOverflow,
-}
-
-/// Why a genesis cannot be written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GenesisError {
-    /// The store already has a supply.
-    #[error("the store already holds a state")]
-    NotEmpty,
-    /// One address listed twice.
-    #[error("genesis lists {address} twice")]
-    DuplicateAccount {
-        /// The address.
-        address: Address,
-    },
-    /// The balances add up to more than `u64::MAX` base units.
-    #[error("genesis balances add up to more than {} ", Amount::MAX)]
-    SupplyOverflow,
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Writes the genesis accounts and the total supply into an empty store;
-/// answers the supply.
-pub fn write_genesis<S: StateStore>(
-    store: &mut S,
-    balances: &[(Address, Amount)],
-) -> Result<Amount, GenesisError> {
-    if store.get(SUPPLY_KEY)?.is_some() {
-        return Err(GenesisError::NotEmpty);
-    }
-    let mut changes = ChangeSet::new();
-    let mut supply = Amount::ZERO;
-    for &(address, balance) in balances {
-        let account = Account { balance, nonce: 0 };
-        if changes
-            .insert(account_key(&address), Some(account.to_bytes()))
-            .is_some()
-        {
-            return Err(GenesisError::DuplicateAccount { address });
-        }
-        supply = supply
-            .checked_add(balance)
-            .ok_or(GenesisError::SupplyOverflow)?;
-    }
-    changes.insert(
-        SUPPLY_KEY.to_vec(),
-        Some(supply.base_units().to_le_bytes().to_vec()),
-    );
-    store.commit(changes)?;
-    Ok(supply)
-}
-
-/// Reads `address`'s account from a store (`None` if it has none).
-pub fn read_account<S: StateStore>(
-    store: &S,
-    address: &Address,
-) -> Result<Option<Account>, StateError> {
-    let key = account_key(address);
-    store
-        .get(&key)?
-        .map(|bytes| decode_account(&key, &bytes))
-        .transpose()
-}
-
-/// Reads the total supply written at genesis.
-pub fn read_supply<S: StateStore>(store: &S) -> Result<Option<Amount>, StateError> {
-    store
-        .get(SUPPLY_KEY)?
-        .map(|bytes| {
-            let mut r = Reader::new(&bytes);
-            let supply = r.u64("supply").map(Amount)?;
-            r.finish()?;
-            Ok(supply)
-        })
-        .transpose()
-        .map_err(|error| StateError::Corrupt {
-            key: hex::encode(SUPPLY_KEY),
-            error,
-        })
-}
-
-fn decode_account(key: &[u8], bytes: &[u8]) -> Result<Account, StateError> {
-    Account::from_bytes(bytes).map_err(|error| StateError::Corrupt {
-        key: hex::encode(key),
-        error,
-    })
+    /// The state commitment failed.
+    #[error("state commitment: {0}")]
+    Commitment(String),
 }
 
 /// Why a transaction cannot be included at all (see the module docs).
@@ -261,7 +151,7 @@ pub enum FailReason {
     #[error("amount is zero")]
     ZeroAmount,
     /// The balance left after the fee does not cover the amount.
-    #[error("balance {balance} after the fee is less than the amount {needed}")]
+    #[error("insufficient funds: balance {balance} after the fee is less than {needed}")]
     InsufficientBalance {
         /// Balance after paying the fee.
         balance: Amount,
@@ -274,11 +164,161 @@ pub enum FailReason {
         /// The account.
         account: Address,
     },
-    /// The ledger cannot apply this kind yet.
-    #[error("{kind} transactions are not supported yet")]
-    Unsupported {
-        /// The kind's name.
-        kind: &'static str,
+    /// The BLS public key is not a valid key (not a point, not in the
+    /// subgroup, or the identity).
+    #[error("BLS public key is invalid: {reason}")]
+    InvalidBlsKey {
+        /// What the BLS library said.
+        reason: String,
+    },
+    /// The proof of possession does not verify for the key.
+    #[error("proof of possession does not verify for the BLS key")]
+    InvalidProofOfPossession,
+    /// Another validator registered this BLS key.
+    #[error("BLS key is already registered by validator {operator}")]
+    BlsKeyInUse {
+        /// Its owner.
+        operator: Address,
+    },
+    /// The sender is a validator with another BLS key.
+    #[error("validator {operator} is registered with another BLS key; stake with the same key")]
+    BlsKeyMismatch {
+        /// The validator.
+        operator: Address,
+    },
+    /// Commission over 100 %.
+    #[error("commission {bps} bps is over 10000 (100 %)")]
+    CommissionTooHigh {
+        /// The commission asked.
+        bps: u16,
+    },
+    /// No validator with this operator address.
+    #[error("{validator} is not a registered validator")]
+    UnknownValidator {
+        /// The address.
+        validator: Address,
+    },
+    /// A validator delegating to itself.
+    #[error("a validator adds to its own stake with Stake, not Delegate")]
+    SelfDelegation,
+    /// Unbonding more than is bonded.
+    #[error("bonded {bonded} to {validator} is less than {needed}")]
+    InsufficientStake {
+        /// The validator.
+        validator: Address,
+        /// What the sender has bonded to it.
+        bonded: Amount,
+        /// The amount asked.
+        needed: Amount,
+    },
+    /// The account already waits for [`records::MAX_UNBONDINGS`] unbondings.
+    #[error("{max} unbondings are already waiting: withdraw released ones first", max = records::MAX_UNBONDINGS)]
+    TooManyUnbondings,
+    /// `Withdraw` with no released unbonding.
+    #[error("nothing to withdraw: no unbonding is released yet{}", next.map(|e| format!(" (next in epoch {e})")).unwrap_or_default())]
+    NothingToWithdraw {
+        /// The epoch of the next release, if any is waiting.
+        next: Option<u64>,
+    },
+    /// An endpoint without a peer id or addresses.
+    #[error("endpoint is invalid: {reason}")]
+    InvalidEndpoint {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// An advertisement that cannot be honoured.
+    #[error("advertisement is invalid: {reason}")]
+    InvalidAdvertisement {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A contract that cannot be created.
+    #[error("contract is invalid: {reason}")]
+    InvalidContract {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The same provider chosen for two fragments.
+    #[error("provider {provider} is chosen for fragments {first} and {second}; each fragment needs its own provider")]
+    DuplicateProvider {
+        /// The provider.
+        provider: Address,
+        /// One fragment.
+        first: u32,
+        /// The other.
+        second: u32,
+    },
+    /// A provider without an advertisement.
+    #[error("{provider} does not advertise storage")]
+    NotAProvider {
+        /// The address.
+        provider: Address,
+    },
+    /// A provider without room for the fragment.
+    #[error("provider {provider} has {free} bytes free, the fragment needs {needed}")]
+    InsufficientCapacity {
+        /// The provider.
+        provider: Address,
+        /// Free bytes.
+        free: u64,
+        /// Fragment size.
+        needed: u64,
+    },
+    /// The deal does not match the provider's terms.
+    #[error("provider {provider} does not accept these terms: {reason}")]
+    TermsRefused {
+        /// The provider.
+        provider: Address,
+        /// Which term.
+        reason: String,
+    },
+    /// A provider's acceptance signature does not verify.
+    #[error("acceptance signature of fragment {index} does not verify for provider {provider}")]
+    BadAcceptance {
+        /// The fragment.
+        index: u32,
+        /// The provider.
+        provider: Address,
+    },
+    /// A provider cannot lock its collateral.
+    #[error("provider {provider} has {balance}, the collateral is {needed}")]
+    CollateralUnavailable {
+        /// The provider.
+        provider: Address,
+        /// Its balance.
+        balance: Amount,
+        /// The collateral.
+        needed: Amount,
+    },
+    /// No such contract.
+    #[error("no contract {id}")]
+    UnknownContract {
+        /// The id.
+        id: Hash,
+    },
+    /// A storage proof that is not accepted.
+    #[error("proof {index} ({contract} fragment {fragment}) is refused: {reason}")]
+    BadProof {
+        /// Position in the batch.
+        index: usize,
+        /// The contract.
+        contract: Hash,
+        /// The fragment.
+        fragment: u32,
+        /// Why.
+        reason: String,
+    },
+    /// A repair that cannot be made.
+    #[error("repair refused: {reason}")]
+    BadRepair {
+        /// Why.
+        reason: String,
+    },
+    /// Evidence that does not prove a punishable fault.
+    #[error("evidence refused: {reason}")]
+    BadEvidence {
+        /// Why.
+        reason: String,
     },
 }
 
@@ -314,6 +354,63 @@ pub enum ApplyError {
     State(#[from] StateError),
 }
 
+/// Why a block cannot start on this state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// Not the next height.
+    #[error("block height {found} does not follow the state's height {current}")]
+    WrongHeight {
+        /// The state's last height.
+        current: u64,
+        /// The block's.
+        found: u64,
+    },
+    /// The epoch does not match the height.
+    #[error("block at height {height} must be in epoch {expected}, says {found}")]
+    WrongEpoch {
+        /// The height.
+        height: u64,
+        /// `height / epoch_length`.
+        expected: u64,
+        /// The block's.
+        found: u64,
+    },
+    /// The clock went backwards.
+    #[error("block timestamp {found} ms is before its parent's {parent} ms")]
+    TimestampBeforeParent {
+        /// Parent's timestamp.
+        parent: u64,
+        /// The block's.
+        found: u64,
+    },
+    /// The proposer is not in the epoch's set.
+    #[error("proposer {proposer} is not a validator of epoch {epoch}")]
+    NotAValidator {
+        /// The proposer.
+        proposer: Address,
+        /// The epoch.
+        epoch: u64,
+    },
+    /// The state cannot be read.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// What the executor needs to know about the block, from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockContext {
+    /// The block's height.
+    pub height: u64,
+    /// The block's epoch (`height / epoch_length`).
+    pub epoch: u64,
+    /// The proposer's operator address.
+    pub proposer: Address,
+    /// The block's timestamp.
+    pub timestamp_ms: u64,
+    /// The block's challenge seed ([`crate::block::BlockHeader::beacon_seed`]).
+    pub beacon_seed: Hash,
+}
+
 /// Writes not yet committed: a block layer, and above it the layer of the
 /// transaction being applied, which is merged into the block or dropped.
 struct Overlay<'s, S> {
@@ -323,23 +420,114 @@ struct Overlay<'s, S> {
 }
 
 impl<S: StateStore> Overlay<'_, S> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    fn raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(v) = self.tx.get(key).or_else(|| self.block.get(key)) {
             return Ok(v.clone());
         }
         self.base.get(key)
     }
 
-    fn account(&self, address: &Address) -> Result<Option<Account>, StateError> {
-        let key = account_key(address);
-        self.get(&key)?
-            .map(|bytes| decode_account(&key, &bytes))
-            .transpose()
+    fn get<T: Record>(&self, key: &[u8]) -> Result<Option<T>, StateError> {
+        self.raw(key)?.map(|bytes| decode(key, &bytes)).transpose()
     }
 
-    fn put_account(&mut self, address: &Address, account: &Account) {
-        self.tx
-            .insert(account_key(address), Some(account.to_bytes()));
+    fn put<T: Record>(&mut self, key: Vec<u8>, value: &T) -> Result<(), StateError> {
+        self.tx.insert(key, Some(value.to_bytes()?));
+        Ok(())
+    }
+
+    fn delete(&mut self, key: Vec<u8>) {
+        self.tx.insert(key, None);
+    }
+
+    /// Every live entry under `prefix`, in key order, with pending writes applied.
+    fn scan<T: Record>(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, T)>, StateError> {
+        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self
+            .base
+            .scan_prefix(prefix)?
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
+        for layer in [&self.block, &self.tx] {
+            for (k, v) in layer.range(prefix.to_vec()..) {
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .map(|(k, v)| decode(&k, &v).map(|value| (k, value)))
+            .collect()
+    }
+
+    fn account(&self, address: &Address) -> Result<Account, StateError> {
+        Ok(self
+            .get(&records::account_key(address))?
+            .unwrap_or_default())
+    }
+
+    fn put_account(&mut self, address: &Address, account: &Account) -> Result<(), StateError> {
+        self.put(records::account_key(address), account)
+    }
+
+    /// Adds `amount` to `address`'s balance, or says whose would overflow.
+    fn credit(
+        &mut self,
+        address: &Address,
+        amount: Amount,
+    ) -> Result<Result<(), FailReason>, StateError> {
+        let mut account = self.account(address)?;
+        let Some(balance) = account.balance.checked_add(amount) else {
+            return Ok(Err(FailReason::Overflow { account: *address }));
+        };
+        account.balance = balance;
+        self.put_account(address, &account)?;
+        Ok(Ok(()))
+    }
+
+    /// Takes `amount` from `address`'s balance, or says it is short.
+    fn debit(
+        &mut self,
+        address: &Address,
+        amount: Amount,
+    ) -> Result<Result<(), FailReason>, StateError> {
+        let mut account = self.account(address)?;
+        let Some(balance) = account.balance.checked_sub(amount) else {
+            return Ok(Err(FailReason::InsufficientBalance {
+                balance: account.balance,
+                needed: amount,
+            }));
+        };
+        account.balance = balance;
+        self.put_account(address, &account)?;
+        Ok(Ok(()))
+    }
+
+    fn supply(&self) -> Result<Supply, StateError> {
+        self.get(records::SUPPLY_KEY)?.ok_or(StateError::Missing {
+            what: "supply record",
+        })
+    }
+
+    fn issue(&mut self, amount: Amount) -> Result<(), StateError> {
+        let mut supply = self.supply()?;
+        supply.issued = supply
+            .issued
+            .checked_add(amount)
+            .ok_or(StateError::SupplyOverflow)?;
+        self.put(records::SUPPLY_KEY.to_vec(), &supply)
+    }
+
+    fn burn(&mut self, amount: Amount) -> Result<(), StateError> {
+        let mut supply = self.supply()?;
+        supply.burned = supply
+            .burned
+            .checked_add(amount)
+            .ok_or(StateError::SupplyOverflow)?;
+        self.put(records::SUPPLY_KEY.to_vec(), &supply)
     }
 
     fn keep_tx(&mut self) {
@@ -352,11 +540,22 @@ impl<S: StateStore> Overlay<'_, S> {
     }
 }
 
+fn decode<T: Record>(key: &[u8], bytes: &[u8]) -> Result<T, StateError> {
+    T::from_bytes(bytes).map_err(|error| StateError::Corrupt {
+        key: hex::encode(key),
+        error,
+    })
+}
+
+/// A kind's result: `Ok(Ok(()))` succeeded, `Ok(Err(reason))` failed (fee
+/// paid, effects undone), `Err` the state is unusable.
+type KindResult = Result<Result<(), FailReason>, StateError>;
+
 /// Applies the transactions of one block on top of a store, without
 /// writing to it.
 pub struct BlockExecutor<'s, S> {
-    params: &'s ChainParams,
-    proposer: Address,
+    params: ChainParams,
+    ctx: BlockContext,
     overlay: Overlay<'s, S>,
     fees: Amount,
 }
@@ -364,7 +563,7 @@ pub struct BlockExecutor<'s, S> {
 impl<S> std::fmt::Debug for BlockExecutor<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlockExecutor")
-            .field("proposer", &self.proposer)
+            .field("ctx", &self.ctx)
             .field("pending_writes", &self.overlay.block.len())
             .field("fees", &self.fees)
             .finish()
@@ -372,18 +571,84 @@ impl<S> std::fmt::Debug for BlockExecutor<'_, S> {
 }
 
 impl<'s, S: StateStore> BlockExecutor<'s, S> {
-    /// Starts a block proposed by `proposer` on top of `store`.
-    pub fn new(store: &'s S, params: &'s ChainParams, proposer: Address) -> Self {
-        Self {
-            params,
-            proposer,
-            overlay: Overlay {
-                base: store,
-                block: ChangeSet::new(),
-                tx: ChangeSet::new(),
-            },
-            fees: Amount::ZERO,
+    /// Starts block `ctx` on top of `store`: checks that it follows the
+    /// stored chain position and that its proposer is a validator of its
+    /// epoch, and records the proof period's challenge seed if the block
+    /// opens a period.
+    pub fn begin(store: &'s S, ctx: BlockContext) -> Result<Self, BlockError> {
+        let mut overlay = Overlay {
+            base: store,
+            block: ChangeSet::new(),
+            tx: ChangeSet::new(),
+        };
+        let params: ChainParams = overlay
+            .get(records::PARAMS_KEY)?
+            .ok_or(StateError::Missing {
+                what: "chain parameters",
+            })?;
+        let chain: ChainState = overlay
+            .get(records::CHAIN_KEY)?
+            .ok_or(StateError::Missing {
+                what: "chain position",
+            })?;
+        if Some(ctx.height) != chain.height.checked_add(1) {
+            return Err(BlockError::WrongHeight {
+                current: chain.height,
+                found: ctx.height,
+            });
         }
+        let expected = params.epoch_of(ctx.height);
+        if ctx.epoch != expected || chain.epoch != expected {
+            return Err(BlockError::WrongEpoch {
+                height: ctx.height,
+                expected,
+                found: ctx.epoch,
+            });
+        }
+        if ctx.timestamp_ms < chain.timestamp_ms {
+            return Err(BlockError::TimestampBeforeParent {
+                parent: chain.timestamp_ms,
+                found: ctx.timestamp_ms,
+            });
+        }
+        let set: EpochSet =
+            overlay
+                .get(&records::epoch_set_key(ctx.epoch))?
+                .ok_or(StateError::Missing {
+                    what: "validator set of the current epoch",
+                })?;
+        if !set.members.iter().any(|m| m.operator == ctx.proposer) {
+            return Err(BlockError::NotAValidator {
+                proposer: ctx.proposer,
+                epoch: ctx.epoch,
+            });
+        }
+        overlay.put(
+            records::CHAIN_KEY.to_vec(),
+            &ChainState {
+                height: ctx.height,
+                epoch: chain.epoch,
+                timestamp_ms: ctx.timestamp_ms,
+            },
+        )?;
+        if ctx.height.checked_rem(params.proof_period) == Some(0) {
+            overlay.put(
+                records::period_seed_key(params.period_of(ctx.height)),
+                &ctx.beacon_seed,
+            )?;
+        }
+        overlay.keep_tx();
+        Ok(Self {
+            params,
+            ctx,
+            overlay,
+            fees: Amount::ZERO,
+        })
+    }
+
+    /// The chain parameters read from the state.
+    pub fn params(&self) -> &ChainParams {
+        &self.params
     }
 
     /// Applies one transaction (see the module docs for the three outcomes).
@@ -397,7 +662,7 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
 
     fn apply_inner(&mut self, vtx: &VerifiedTx) -> Result<Receipt, ApplyError> {
         let body = &vtx.tx().body;
-        let params = self.params;
+        let params = &self.params;
         if body.chain_id != params.chain_id {
             return Err(Rejection::WrongChain {
                 expected: params.chain_id.clone(),
@@ -413,9 +678,9 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
             .into());
         }
         let sender = body.sender;
-        let mut account = self
+        let mut account: Account = self
             .overlay
-            .account(&sender)?
+            .get(&records::account_key(&sender))?
             .ok_or(Rejection::UnknownSender { sender })?;
         if body.nonce != account.nonce {
             return Err(Rejection::BadNonce {
@@ -440,11 +705,11 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
             .checked_add(body.fee)
             .ok_or(StateError::SupplyOverflow)?;
         // The fee and nonce are final from here on, whatever the kind does.
-        self.overlay.put_account(&sender, &account);
+        self.overlay.put_account(&sender, &account)?;
         self.overlay.keep_tx();
         self.fees = fees;
 
-        let outcome = match self.execute(&sender, &body.kind)? {
+        let outcome = match self.execute(&sender, body.nonce, &body.kind)? {
             Ok(()) => {
                 self.overlay.keep_tx();
                 Outcome::Success
@@ -462,73 +727,89 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
     }
 
     /// The kind's effects, written to the transaction layer.
-    fn execute(
-        &mut self,
-        sender: &Address,
-        kind: &TxKind,
-    ) -> Result<Result<(), FailReason>, StateError> {
+    fn execute(&mut self, sender: &Address, nonce: u64, kind: &TxKind) -> KindResult {
         match kind {
             TxKind::Transfer(t) => self.transfer(sender, t),
-            other => Ok(Err(FailReason::Unsupported { kind: other.name() })),
+            TxKind::Stake(s) => self.stake(sender, s),
+            TxKind::Delegate(d) => self.delegate(sender, d),
+            TxKind::Undelegate(u) => self.undelegate(sender, u),
+            TxKind::Withdraw => self.withdraw(sender),
+            TxKind::RegisterEndpoint(e) => self.register_endpoint(sender, e),
+            TxKind::AdvertiseCapacity(a) => self.advertise(sender, a),
+            TxKind::CreateContract(c) => self.create_contract(sender, nonce, c),
+            TxKind::SubmitProofs(p) => self.submit_proofs(sender, p),
+            TxKind::RepairFragment(r) => self.repair(sender, r),
+            TxKind::Evidence(e) => self.evidence(e),
         }
     }
 
-    fn transfer(
-        &mut self,
-        sender: &Address,
-        t: &Transfer,
-    ) -> Result<Result<(), FailReason>, StateError> {
+    fn transfer(&mut self, sender: &Address, t: &Transfer) -> KindResult {
         if t.amount.is_zero() {
             return Ok(Err(FailReason::ZeroAmount));
         }
-        let mut from = self.overlay.account(sender)?.unwrap_or_default();
-        let Some(balance) = from.balance.checked_sub(t.amount) else {
-            return Ok(Err(FailReason::InsufficientBalance {
-                balance: from.balance,
-                needed: t.amount,
-            }));
-        };
-        from.balance = balance;
-        self.overlay.put_account(sender, &from);
-        // Read after the debit, so a transfer to oneself nets to nothing.
-        let mut to = self.overlay.account(&t.to)?.unwrap_or_default();
-        let Some(balance) = to.balance.checked_add(t.amount) else {
-            return Ok(Err(FailReason::Overflow { account: t.to }));
-        };
-        to.balance = balance;
-        self.overlay.put_account(&t.to, &to);
-        Ok(Ok(()))
+        if let Err(reason) = self.overlay.debit(sender, t.amount)? {
+            return Ok(Err(reason));
+        }
+        // Credited after the debit, so a transfer to oneself nets to nothing.
+        self.overlay.credit(&t.to, t.amount)
     }
 
-    /// Credits the block's fees to the proposer and answers every write of
-    /// the block, to commit with the block.
-    pub fn finish(mut self) -> Result<ChangeSet, StateError> {
-        if !self.fees.is_zero() {
-            let proposer = self.proposer;
-            let mut account = self.overlay.account(&proposer)?.unwrap_or_default();
-            account.balance = account
-                .balance
-                .checked_add(self.fees)
-                .ok_or(StateError::SupplyOverflow)?;
-            self.overlay.put_account(&proposer, &account);
-            self.overlay.keep_tx();
+    /// Does the end-of-block work (see the module docs) and answers every
+    /// write of the block, to commit with the block, and the state root.
+    pub fn finish(mut self) -> Result<BlockOutput, StateError> {
+        self.overlay.drop_tx();
+        self.pay_proposer()?;
+        let height = self.ctx.height;
+        let params = &self.params;
+        let period_start =
+            height.saturating_sub(height.checked_rem(params.proof_period).unwrap_or(0));
+        if Some(height) == period_start.checked_add(params.proof_window.saturating_sub(1)) {
+            self.settle_period(params.period_of(height))?;
         }
-        Ok(self.overlay.block)
+        self.settle_contracts(height)?;
+        let mut next_set = None;
+        if height
+            .checked_add(1)
+            .and_then(|h| h.checked_rem(self.params.epoch_length))
+            == Some(0)
+        {
+            next_set = Some(self.end_epoch()?);
+        }
+        self.overlay.keep_tx();
+        let mut changes = self.overlay.block;
+        let (state_root, tree_writes) = crate::commitment::update(self.overlay.base, &changes)
+            .map_err(|e| StateError::Commitment(e.to_string()))?;
+        changes.extend(tree_writes);
+        Ok(BlockOutput {
+            changes,
+            state_root,
+            next_set,
+        })
     }
 }
 
-/// Applies `txs` in order as one block by `proposer`: receipts of the
-/// included transactions, rejections by index, and the block's writes.
+/// What [`BlockExecutor::finish`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockOutput {
+    /// Every write of the block, state commitment nodes included.
+    pub changes: ChangeSet,
+    /// The state root after the block.
+    pub state_root: Hash,
+    /// When the block ended an epoch: the next epoch's validator set.
+    pub next_set: Option<EpochSet>,
+}
+
+/// Applies `txs` in order as one block: receipts of the included
+/// transactions, rejections by index, and the block's writes.
 ///
 /// A block that contains a rejected transaction is not valid; a proposer
 /// building a block leaves out the transactions `rejected` names.
 pub fn apply_block<S: StateStore>(
     store: &S,
-    params: &ChainParams,
-    proposer: Address,
+    ctx: BlockContext,
     txs: &[VerifiedTx],
-) -> Result<BlockResult, StateError> {
-    let mut executor = BlockExecutor::new(store, params, proposer);
+) -> Result<BlockResult, BlockError> {
+    let mut executor = BlockExecutor::begin(store, ctx)?;
     let mut receipts = Vec::with_capacity(txs.len());
     let mut rejected = BTreeMap::new();
     for (index, tx) in txs.iter().enumerate() {
@@ -537,13 +818,14 @@ pub fn apply_block<S: StateStore>(
             Err(ApplyError::Rejected(r)) => {
                 rejected.insert(index, r);
             }
-            Err(ApplyError::State(e)) => return Err(e),
+            Err(ApplyError::State(e)) => return Err(e.into()),
         }
     }
+    let output = executor.finish()?;
     Ok(BlockResult {
         receipts,
         rejected,
-        changes: executor.finish()?,
+        output,
     })
 }
 
@@ -554,6 +836,290 @@ pub struct BlockResult {
     pub receipts: Vec<Receipt>,
     /// Transactions that could not be included, by their index in the input.
     pub rejected: BTreeMap<usize, Rejection>,
-    /// The block's writes.
-    pub changes: ChangeSet,
+    /// The block's writes and resulting root.
+    pub output: BlockOutput,
+}
+
+/// Reads of the state, for the node's API and for tests.
+pub struct StateView<'s, S> {
+    overlay: Overlay<'s, S>,
+}
+
+impl<S> std::fmt::Debug for StateView<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateView").finish_non_exhaustive()
+    }
+}
+
+impl<'s, S: StateStore> StateView<'s, S> {
+    /// A view of `store`.
+    pub fn new(store: &'s S) -> Self {
+        Self {
+            overlay: Overlay {
+                base: store,
+                block: ChangeSet::new(),
+                tx: ChangeSet::new(),
+            },
+        }
+    }
+
+    /// The account of `address` (zeros if it has none).
+    pub fn account(&self, address: &Address) -> Result<Account, StateError> {
+        self.overlay.account(address)
+    }
+
+    /// Whether `address` has an account.
+    pub fn has_account(&self, address: &Address) -> Result<bool, StateError> {
+        Ok(self
+            .overlay
+            .get::<Account>(&records::account_key(address))?
+            .is_some())
+    }
+
+    /// The chain parameters.
+    pub fn params(&self) -> Result<ChainParams, StateError> {
+        self.overlay
+            .get(records::PARAMS_KEY)?
+            .ok_or(StateError::Missing {
+                what: "chain parameters",
+            })
+    }
+
+    /// The chain position.
+    pub fn chain(&self) -> Result<ChainState, StateError> {
+        self.overlay
+            .get(records::CHAIN_KEY)?
+            .ok_or(StateError::Missing {
+                what: "chain position",
+            })
+    }
+
+    /// The supply record.
+    pub fn supply(&self) -> Result<Supply, StateError> {
+        self.overlay.supply()
+    }
+
+    /// A validator.
+    pub fn validator(&self, operator: &Address) -> Result<Option<Validator>, StateError> {
+        self.overlay.get(&records::validator_key(operator))
+    }
+
+    /// Every registered validator, by operator address.
+    pub fn validators(&self) -> Result<Vec<Validator>, StateError> {
+        Ok(self
+            .overlay
+            .scan::<Validator>(&[records::prefix::VALIDATOR])?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    /// The validator set of `epoch`, if it was chosen.
+    pub fn epoch_set(&self, epoch: u64) -> Result<Option<EpochSet>, StateError> {
+        self.overlay.get(&records::epoch_set_key(epoch))
+    }
+
+    /// What `delegator` has delegated to `validator`.
+    pub fn delegation(
+        &self,
+        validator: &Address,
+        delegator: &Address,
+    ) -> Result<Amount, StateError> {
+        Ok(self
+            .overlay
+            .get(&records::delegation_key(validator, delegator))?
+            .unwrap_or_default())
+    }
+
+    /// Every delegation to `validator`: (delegator, amount).
+    pub fn delegations_to(
+        &self,
+        validator: &Address,
+    ) -> Result<Vec<(Address, Amount)>, StateError> {
+        delegations(&self.overlay, validator)
+    }
+
+    /// `owner`'s unbondings.
+    pub fn unbondings(&self, owner: &Address) -> Result<Unbondings, StateError> {
+        Ok(self
+            .overlay
+            .get(&records::unbonding_key(owner))?
+            .unwrap_or_default())
+    }
+
+    /// `principal`'s endpoint.
+    pub fn endpoint(&self, principal: &Address) -> Result<Option<Endpoint>, StateError> {
+        self.overlay.get(&records::endpoint_key(principal))
+    }
+
+    /// Every endpoint.
+    pub fn endpoints(&self) -> Result<Vec<(Address, Endpoint)>, StateError> {
+        keyed(self.overlay.scan(&[records::prefix::ENDPOINT])?)
+    }
+
+    /// `provider`'s advertisement.
+    pub fn provider(&self, provider: &Address) -> Result<Option<ProviderAd>, StateError> {
+        self.overlay.get(&records::provider_key(provider))
+    }
+
+    /// Every provider's advertisement.
+    pub fn providers(&self) -> Result<Vec<(Address, ProviderAd)>, StateError> {
+        keyed(self.overlay.scan(&[records::prefix::PROVIDER])?)
+    }
+
+    /// A contract.
+    pub fn contract(&self, id: &Hash) -> Result<Option<Contract>, StateError> {
+        self.overlay.get(&records::contract_key(id))
+    }
+
+    /// Every contract.
+    pub fn contracts(&self) -> Result<Vec<Contract>, StateError> {
+        Ok(self
+            .overlay
+            .scan::<Contract>(&[records::prefix::CONTRACT])?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect())
+    }
+
+    /// The challenge seed of proof `period`, once the period has started.
+    pub fn period_seed(&self, period: u64) -> Result<Option<Hash>, StateError> {
+        self.overlay.get(&records::period_seed_key(period))
+    }
+
+    /// Every account: (address, account).
+    pub fn accounts(&self) -> Result<Vec<(Address, Account)>, StateError> {
+        keyed(self.overlay.scan(&[records::prefix::ACCOUNT])?)
+    }
+}
+
+/// Turns `prefix ‖ address` keys into addresses.
+fn keyed<T>(entries: Vec<(Vec<u8>, T)>) -> Result<Vec<(Address, T)>, StateError> {
+    entries
+        .into_iter()
+        .map(|(key, value)| {
+            let bytes: [u8; 32] =
+                key.get(1..33)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| StateError::Corrupt {
+                        key: hex::encode(&key),
+                        error: DecodeError::Invalid {
+                            field: "key",
+                            reason: "not prefix ‖ address".into(),
+                        },
+                    })?;
+            Ok((Address(bytes), value))
+        })
+        .collect()
+}
+
+fn delegations<S: StateStore>(
+    overlay: &Overlay<'_, S>,
+    validator: &Address,
+) -> Result<Vec<(Address, Amount)>, StateError> {
+    overlay
+        .scan::<Amount>(&records::delegations_of(validator))?
+        .into_iter()
+        .map(|(key, amount)| {
+            let bytes: [u8; 32] =
+                key.get(33..65)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| StateError::Corrupt {
+                        key: hex::encode(&key),
+                        error: DecodeError::Invalid {
+                            field: "key",
+                            reason: "not a delegation key".into(),
+                        },
+                    })?;
+            Ok((Address(bytes), amount))
+        })
+        .collect()
+}
+
+/// The result of [`audit`]: where the supply is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Audit {
+    /// `genesis + issued − burned` from the supply record.
+    pub supply: u128,
+    /// Sum of account balances.
+    pub balances: u128,
+    /// Sum of self-stakes.
+    pub self_stakes: u128,
+    /// Sum of delegations.
+    pub delegations: u128,
+    /// Sum of validators' pending rewards.
+    pub pending_rewards: u128,
+    /// Sum of unbondings.
+    pub unbondings: u128,
+    /// Sum of contract escrows.
+    pub escrows: u128,
+    /// Sum of locked collateral.
+    pub collateral: u128,
+}
+
+impl Audit {
+    /// Sum of every holding.
+    pub fn held(&self) -> u128 {
+        [
+            self.balances,
+            self.self_stakes,
+            self.delegations,
+            self.pending_rewards,
+            self.unbondings,
+            self.escrows,
+            self.collateral,
+        ]
+        .iter()
+        .fold(0u128, |a, b| a.saturating_add(*b))
+    }
+
+    /// Whether every unit of the supply is held somewhere, exactly once.
+    pub fn balanced(&self) -> bool {
+        self.held() == self.supply
+    }
+}
+
+/// Adds up every holding in the state (a full scan: for tests and tools).
+/// Also checks that every validator's `delegated` equals the sum of its
+/// delegations.
+pub fn audit<S: StateStore>(store: &S) -> Result<Audit, StateError> {
+    let view = StateView::new(store);
+    let supply = view.supply()?;
+    let mut audit = Audit {
+        supply: u128::from(supply.genesis.0)
+            .saturating_add(u128::from(supply.issued.0))
+            .saturating_sub(u128::from(supply.burned.0)),
+        ..Audit::default()
+    };
+    let add = |sum: &mut u128, amount: Amount| *sum = sum.saturating_add(u128::from(amount.0));
+    for (_, account) in view.accounts()? {
+        add(&mut audit.balances, account.balance);
+    }
+    for validator in view.validators()? {
+        add(&mut audit.self_stakes, validator.self_stake);
+        add(&mut audit.pending_rewards, validator.pending_rewards);
+        let mut sum = 0u128;
+        for (_, amount) in view.delegations_to(&validator.operator)? {
+            add(&mut sum, amount);
+        }
+        if sum != u128::from(validator.delegated.0) {
+            return Err(StateError::SupplyOverflow);
+        }
+        audit.delegations = audit.delegations.saturating_add(sum);
+    }
+    for (_, unbondings) in view
+        .overlay
+        .scan::<Unbondings>(&[records::prefix::UNBONDING])?
+    {
+        for u in unbondings.0 {
+            add(&mut audit.unbondings, u.amount);
+        }
+    }
+    for contract in view.contracts()? {
+        for f in &contract.fragments {
+            add(&mut audit.escrows, f.escrow_left);
+            add(&mut audit.collateral, f.collateral_left);
+        }
+    }
+    Ok(audit)
 }

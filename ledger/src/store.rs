@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 /// so applying it is deterministic.
 pub type ChangeSet = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// Entries read by a prefix scan, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// The store failed: the input may be fine, it could not be checked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("state store failed: {message}")]
@@ -30,6 +33,11 @@ pub trait StateStore {
 
     /// Removes `key`; removing a missing key is not an error.
     fn delete(&mut self, key: &[u8]) -> Result<(), StoreError>;
+
+    /// Every entry whose key starts with `prefix`, in key order. The state
+    /// transition scans small, bounded families of records this way
+    /// (validators, one validator's delegations, contracts).
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Entries, StoreError>;
 
     /// Applies every change. A store that can fail half-way must override
     /// this with one atomic write; the default applies them one by one.
@@ -85,6 +93,15 @@ impl StateStore for MemoryStore {
     fn delete(&mut self, key: &[u8]) -> Result<(), StoreError> {
         self.map.remove(key);
         Ok(())
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Entries, StoreError> {
+        Ok(self
+            .map
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }
 

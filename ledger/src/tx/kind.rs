@@ -293,10 +293,28 @@ pub enum Role {
 }
 
 impl Role {
-    fn tag(self) -> u8 {
+    /// The role's byte.
+    pub fn tag(self) -> u8 {
         match self {
             Self::Validator => 1,
             Self::Provider => 2,
+        }
+    }
+
+    /// The role with byte `tag`.
+    pub fn from_tag(tag: u8) -> Option<Self> {
+        match tag {
+            1 => Some(Self::Validator),
+            2 => Some(Self::Provider),
+            _ => None,
+        }
+    }
+
+    /// Lowercase name, for the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Validator => "validator",
+            Self::Provider => "provider",
         }
     }
 }

@@ -130,10 +130,93 @@ fn vectors() -> Value {
         "account": {
             "balance_base_units": account.balance.base_units(),
             "nonce": account.nonce,
-            "key": hex::encode(sherd_ledger::state::account_key(&addr(1))),
-            "value": hex::encode(account.to_bytes()),
+            "key": hex::encode(sherd_ledger::state::records::account_key(&addr(1))),
+            "value": hex::encode(sherd_ledger::state::records::Record::to_bytes(&account).unwrap()),
         },
         "address_of_zero_key": Address([0; 32]).to_string(),
+        "chain_state": chain_vectors(),
+    })
+}
+
+/// Block header and id, genesis id and state root, state records, deal
+/// and repair acceptance messages, contract id.
+fn chain_vectors() -> Value {
+    use sherd_ledger::{
+        block::{tx_root, BlockHeader},
+        state::{
+            market::{acceptance_message, contract_id},
+            records::{self, Record},
+            Contract, ContractFragment, FragmentStatus, Validator,
+        },
+        ChainId,
+    };
+    let chain_id = ChainId::new(crate::CHAIN).unwrap();
+    let ids = [Hash([1; 32]), Hash([2; 32]), Hash([3; 32])];
+    let header = BlockHeader {
+        chain_id: chain_id.clone(),
+        height: 42,
+        epoch: 4,
+        view: 57,
+        parent: Hash([0xaa; 32]),
+        proposer: addr(crate::VALIDATOR),
+        timestamp_ms: 1_763_942_400_123,
+        tx_root: tx_root(&ids),
+        state_root: Hash([0xbb; 32]),
+        beacon: [0xcc; 96],
+    };
+    let mut w = sherd_ledger::codec::Writer::new();
+    sherd_ledger::codec::Encode::encode(&header, &mut w).unwrap();
+    let genesis = crate::genesis_with(crate::params(), &[(1, 1_000_000), (2, 500)]);
+    let chain = crate::TestChain::from_genesis(&genesis);
+    let validator = Validator {
+        operator: addr(crate::VALIDATOR),
+        bls_pubkey: [0xb1; 48],
+        commission_bps: 1_000,
+        self_stake: Amount(10),
+        delegated: Amount(20),
+        pending_rewards: Amount(30),
+        jailed_until: 4,
+    };
+    let contract = Contract {
+        id: contract_id(&addr(1), 7),
+        client: addr(1),
+        object_root: Hash([0xc0; 32]),
+        k: 2,
+        m: 1,
+        fragment_size: 1 << 20,
+        price_per_gib_epoch: Amount(1_000),
+        start_height: 12,
+        first_period: 3,
+        last_period: 22,
+        fragments: vec![ContractFragment {
+            root: Hash([0xc1; 32]),
+            provider: addr(3),
+            status: FragmentStatus::Active,
+            escrow_left: Amount(500),
+            collateral_left: Amount(600),
+            misses: 1,
+            proven: 4,
+            since: 12,
+        }],
+    };
+    let create = match &sample_kinds()[7] {
+        TxKind::CreateContract(c) => c.clone(),
+        _ => unreachable!(),
+    };
+    json!({
+        "tx_root_of_three": tx_root(&ids).to_string(),
+        "tx_root_empty": tx_root(&[]).to_string(),
+        "header": hex::encode(w.into_bytes()),
+        "block_id": header.id().unwrap().to_string(),
+        "beacon_seed": header.beacon_seed().to_string(),
+        "genesis_id": genesis.id().unwrap().to_string(),
+        "genesis_state_root": chain.root.to_string(),
+        "validator": hex::encode(validator.to_bytes().unwrap()),
+        "contract": hex::encode(contract.to_bytes().unwrap()),
+        "contract_key": hex::encode(records::contract_key(&contract.id)),
+        "deal_acceptance_message": hex::encode(
+            acceptance_message(&chain_id, &contract.id, &addr(1), &create, 0, &Hash([0xc1; 32])).unwrap()
+        ),
     })
 }
 
@@ -156,6 +239,7 @@ fn golden_vectors_match() {
         "transactions",
         "account",
         "address_of_zero_key",
+        "chain_state",
     ] {
         assert_eq!(stored[key], computed[key], "golden vector `{key}` changed");
     }

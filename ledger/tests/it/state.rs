@@ -2,47 +2,49 @@
 //! fees, nonces.
 
 use sherd_ledger::{
-    apply_block,
-    state::{account_key, read_account, read_supply, GenesisError},
+    genesis::GenesisError,
+    state::records::account_key,
     tx::kind::{Stake, Transfer},
-    verify, write_genesis, Account, Address, Amount, ApplyError, BlockExecutor, ChainId,
-    FailReason, MemoryStore, Outcome, Rejection, StateError, StateStore, TxKind, VerifiedTx,
+    verify, Account, Amount, ApplyError, BlockExecutor, ChainId, FailReason, Genesis, MemoryStore,
+    Outcome, Rejection, StateError, StateStore, TxKind, VerifiedTx,
 };
 
-use crate::{addr, params, signed, signed_on, transfer, MIN_FEE};
-
-/// The proposer of every test block: key 9, which has no genesis account.
-fn proposer() -> Address {
-    addr(9)
-}
+use crate::{
+    addr, genesis_with, params, put_account, signed, signed_on, transfer, TestChain, MIN_FEE,
+    VALIDATOR,
+};
 
 /// Key 1 holds 1,000,000 base units, key 2 holds 500 (less than a fee).
-fn genesis() -> MemoryStore {
-    let mut store = MemoryStore::new();
-    write_genesis(
-        &mut store,
-        &[(addr(1), Amount(1_000_000)), (addr(2), Amount(500))],
-    )
-    .unwrap();
-    store
+fn genesis() -> TestChain {
+    TestChain::new(&[(1, 1_000_000), (2, 500)])
 }
 
-fn account(store: &MemoryStore, i: u8) -> Account {
-    read_account(store, &addr(i)).unwrap().unwrap_or_default()
+fn account(chain: &TestChain, i: u8) -> Account {
+    chain.account(i)
 }
 
-fn balance(store: &MemoryStore, i: u8) -> u64 {
-    account(store, i).balance.base_units()
+fn balance(chain: &TestChain, i: u8) -> u64 {
+    chain.balance(i)
+}
+
+/// Fees earned by the proposer so far (paid out at the epoch's end).
+fn proposer_fees(chain: &TestChain) -> u64 {
+    chain
+        .validator(VALIDATOR)
+        .unwrap()
+        .pending_rewards
+        .base_units()
 }
 
 /// Applies one transaction as a one-transaction block and commits it.
-fn apply_one(store: &mut MemoryStore, tx: &VerifiedTx) -> Result<Outcome, ApplyError> {
-    let params = params();
-    let mut executor = BlockExecutor::new(&*store, &params, proposer());
+fn apply_one(chain: &mut TestChain, tx: &VerifiedTx) -> Result<Outcome, ApplyError> {
+    let mut executor = BlockExecutor::begin(&chain.store, chain.next_context()).unwrap();
     let receipt = executor.apply(tx)?;
     assert_eq!(receipt.tx_id, tx.id());
-    let changes = executor.finish()?;
-    store.commit(changes).unwrap();
+    let output = executor.finish()?;
+    chain.store.commit(output.changes).unwrap();
+    chain.height += 1;
+    chain.root = output.state_root;
     Ok(receipt.outcome)
 }
 
@@ -54,7 +56,8 @@ fn a_transfer_moves_the_amount_and_pays_the_fee_to_the_proposer() {
     assert_eq!(balance(&store, 1), 1_000_000 - 250_000 - MIN_FEE);
     assert_eq!(account(&store, 1).nonce, 1);
     assert_eq!(balance(&store, 3), 250_000);
-    assert_eq!(balance(&store, 9), MIN_FEE);
+    assert_eq!(proposer_fees(&store), MIN_FEE);
+    store.assert_balanced();
 }
 
 #[test]
@@ -106,12 +109,12 @@ fn each_rejection_has_its_reason_and_changes_nothing() {
     ];
     for (tx, expected) in cases {
         let mut store = genesis();
-        let before = store.clone();
+        let before = store.store.clone();
         assert_eq!(
             apply_one(&mut store, &tx),
             Err(ApplyError::Rejected(expected))
         );
-        assert_eq!(store, before);
+        assert_eq!(store.store, before);
     }
 }
 
@@ -120,7 +123,7 @@ fn a_replayed_transaction_is_rejected() {
     let mut store = genesis();
     let tx = transfer(1, 3, 0, MIN_FEE, 10);
     assert_eq!(apply_one(&mut store, &tx), Ok(Outcome::Success));
-    let before = store.clone();
+    let before = store.store.clone();
     assert_eq!(
         apply_one(&mut store, &tx),
         Err(ApplyError::Rejected(Rejection::BadNonce {
@@ -128,7 +131,7 @@ fn a_replayed_transaction_is_rejected() {
             found: 0
         }))
     );
-    assert_eq!(store, before);
+    assert_eq!(store.store, before);
 }
 
 #[test]
@@ -155,15 +158,27 @@ fn each_failure_pays_the_fee_uses_the_nonce_and_undoes_the_rest() {
                 needed: Amount(1_000_000),
             },
         ),
-        (stake, FailReason::Unsupported { kind: "Stake" }),
+        (
+            stake,
+            FailReason::InvalidBlsKey {
+                reason: String::new(),
+            },
+        ),
     ];
     for (tx, reason) in cases {
         let mut store = genesis();
-        assert_eq!(apply_one(&mut store, &tx), Ok(Outcome::Failed(reason)));
+        match (apply_one(&mut store, &tx), reason) {
+            (
+                Ok(Outcome::Failed(FailReason::InvalidBlsKey { .. })),
+                FailReason::InvalidBlsKey { .. },
+            ) => {}
+            (outcome, reason) => assert_eq!(outcome, Ok(Outcome::Failed(reason))),
+        }
         assert_eq!(balance(&store, 1), 1_000_000 - MIN_FEE);
         assert_eq!(account(&store, 1).nonce, 1);
-        assert_eq!(read_account(&store, &addr(3)).unwrap(), None);
-        assert_eq!(balance(&store, 9), MIN_FEE);
+        assert!(!store.view().has_account(&addr(3)).unwrap());
+        assert_eq!(proposer_fees(&store), MIN_FEE);
+        store.assert_balanced();
     }
 }
 
@@ -176,7 +191,7 @@ fn a_balance_that_would_overflow_fails_the_transfer() {
         balance: Amount(u64::MAX),
         nonce: 0,
     };
-    store.put(&account_key(&addr(3)), &full.to_bytes()).unwrap();
+    put_account(&mut store.store, 3, &full);
     assert_eq!(
         apply_one(&mut store, &transfer(1, 3, 0, MIN_FEE, 1)),
         Ok(Outcome::Failed(FailReason::Overflow { account: addr(3) }))
@@ -194,11 +209,13 @@ fn transfers_to_oneself_and_by_the_proposer_net_out() {
     );
     assert_eq!(balance(&store, 1), 1_000_000 - MIN_FEE);
 
-    let params = params();
-    let mut executor = BlockExecutor::new(&store, &params, addr(1));
-    executor.apply(&transfer(1, 3, 1, 5_000, 100)).unwrap();
-    store.commit(executor.finish().unwrap()).unwrap();
-    assert_eq!(balance(&store, 1), 1_000_000 - MIN_FEE - 100);
+    // The proposer's own transaction pays its fee to its own pending rewards.
+    store.proposer = addr(VALIDATOR);
+    let fees = proposer_fees(&store);
+    apply_one(&mut store, &transfer(1, 3, 1, 5_000, 100)).unwrap();
+    assert_eq!(balance(&store, 1), 1_000_000 - MIN_FEE - 5_000 - 100);
+    assert_eq!(proposer_fees(&store), fees + 5_000);
+    store.assert_balanced();
 }
 
 #[test]
@@ -210,7 +227,8 @@ fn a_block_applies_in_order_and_lists_rejections() {
         transfer(2, 3, 0, MIN_FEE, 1_000), // key 2 can pay now: 5,500
         transfer(1, 3, 1, MIN_FEE, 0),     // fails, pays
     ];
-    let result = apply_block(&store, &params(), proposer(), &txs).unwrap();
+    let before = store.clone();
+    let result = sherd_ledger::apply_block(&store.store, store.next_context(), &txs).unwrap();
     assert_eq!(result.receipts.len(), 3);
     assert_eq!(
         result
@@ -234,20 +252,21 @@ fn a_block_applies_in_order_and_lists_rejections() {
             }
         )]
     );
+    // The input store was not touched.
+    assert_eq!(store.store, before.store);
     let mut after = store.clone();
-    after.commit(result.changes).unwrap();
+    after.store.commit(result.output.changes).unwrap();
     assert_eq!(balance(&after, 1), 1_000_000 - 5_000 - 2 * MIN_FEE);
     assert_eq!(balance(&after, 2), 500 + 5_000 - 1_000 - MIN_FEE);
     assert_eq!(balance(&after, 3), 1_000);
-    assert_eq!(balance(&after, 9), 3 * MIN_FEE);
-    // The input store was not touched.
-    assert_eq!(store, genesis());
+    assert_eq!(proposer_fees(&after), 3 * MIN_FEE);
+    after.assert_balanced();
 }
 
 #[test]
 fn corrupt_state_is_reported_not_a_panic() {
     let mut store = genesis();
-    store.put(&account_key(&addr(1)), &[0; 15]).unwrap();
+    store.store.put(&account_key(&addr(1)), &[0; 15]).unwrap();
     assert!(matches!(
         apply_one(&mut store, &transfer(1, 3, 0, MIN_FEE, 1)),
         Err(ApplyError::State(StateError::Corrupt { .. }))
@@ -258,21 +277,38 @@ fn corrupt_state_is_reported_not_a_panic() {
 fn genesis_refuses_duplicates_overflow_and_a_used_store() {
     let mut store = MemoryStore::new();
     assert_eq!(
-        write_genesis(&mut store, &[(addr(1), Amount(1)), (addr(1), Amount(2))]),
+        genesis_with(params(), &[(1, 1), (1, 2)]).write(&mut store),
         Err(GenesisError::DuplicateAccount { address: addr(1) })
     );
     assert_eq!(
-        write_genesis(
-            &mut store,
-            &[(addr(1), Amount(u64::MAX)), (addr(2), Amount(1))]
-        ),
+        genesis_with(params(), &[(1, u64::MAX), (2, 1)]).write(&mut store),
         Err(GenesisError::SupplyOverflow)
     );
     assert!(store.is_empty());
+    let genesis = genesis_with(params(), &[(1, 7)]);
+    genesis.write(&mut store).unwrap();
+    let chain = TestChain::from_genesis(&genesis);
     assert_eq!(
-        write_genesis(&mut store, &[(addr(1), Amount(7))]),
-        Ok(Amount(7))
+        chain.view().supply().unwrap().total(),
+        Some(Amount(7 + crate::VALIDATOR_STAKE))
     );
-    assert_eq!(read_supply(&store).unwrap(), Some(Amount(7)));
-    assert_eq!(write_genesis(&mut store, &[]), Err(GenesisError::NotEmpty));
+    assert_eq!(genesis.write(&mut store), Err(GenesisError::NotEmpty));
+}
+
+#[test]
+fn genesis_json_round_trips_and_refuses_unknown_fields() {
+    let genesis = genesis_with(params(), &[(1, 7)]);
+    let json = genesis.to_json();
+    assert_eq!(Genesis::from_json(&json).unwrap(), genesis);
+    let typo = json.replace("\"epoch_length\"", "\"epoch_lenght\"");
+    assert!(matches!(
+        Genesis::from_json(&typo),
+        Err(GenesisError::Json(message)) if message.contains("epoch_lenght")
+    ));
+    let mut bad_pop = genesis.clone();
+    bad_pop.validators[0].pop = crate::genesis_validator(7, 1).pop;
+    assert!(matches!(
+        bad_pop.validate(),
+        Err(GenesisError::BadValidator { .. })
+    ));
 }

@@ -1,0 +1,723 @@
+//! The storage market: endpoints, provider advertisements, contracts,
+//! storage proofs, slashing for missed proofs, repair and settlement.
+//!
+//! **Contracts.** `CreateContract` by a client names `k + m` fragments, one
+//! provider each (all different), with each provider's ed25519 signature
+//! over [`acceptance_message`]. Every provider must advertise at least the
+//! fragment's size free, a price per GiB-epoch at most the contract's, and
+//! a duration range containing the contract's. The client locks the escrow,
+//! `ceil(price · fragment_size · duration / 2^30)` per fragment; each
+//! provider locks `ceil(collateral_per_gib · fragment_size / 2^30)` from its
+//! balance. The contract id is `BLAKE3("sherd/contract/v1" ‖ client ‖
+//! u64_le(nonce))` of the creating transaction, so a provider's acceptance
+//! (which signs the id) is good for one contract only.
+//!
+//! **Proofs.** A contract created in period `q` is challenged in periods
+//! `q + 1 ..= q + duration · periods_per_epoch`. The seed of period `p` is
+//! the beacon seed of its first block (height `p · proof_period`); the
+//! challenged chunk of fragment `i` is
+//! `sherd_fragments::challenge_index(seed_p, contract_id, i, p, fragment_size / 1024)`.
+//! Proofs for period `p` are accepted from its first block through block
+//! `p · proof_period + proof_window − 1`, from the fragment's provider only,
+//! once per period. An accepted proof pays the provider
+//! `escrow_left / periods_left` of the fragment's escrow plus the chain's
+//! `proof_reward` (new currency).
+//!
+//! **Misses.** After the window's last block, every active fragment that
+//! was challenged in `p` (its provider took it before the period began) and
+//! not proven misses: the client gets back that period's escrow share, and
+//! `missed_proof_slash_bps` of the locked collateral is slashed
+//! (`slash_to_client_bps` of it to the client, the rest burned). At
+//! `max_missed_proofs` misses the fragment is **lost**: the rest of its
+//! collateral is slashed the same way, its provider's capacity is freed,
+//! and the client may move it to a new provider with `RepairFragment`.
+//!
+//! **Settlement.** After the window of the last period, the remaining
+//! escrow goes back to the client, the collateral back to the providers,
+//! and their capacity is freed. The contract stays in the state as ended.
+
+use ed25519_dalek::{Signature, VerifyingKey};
+
+use super::{
+    records::{self, Contract, ContractFragment, Empty, Endpoint, FragmentStatus, ProviderAd},
+    staking::share,
+    BlockExecutor, FailReason, KindResult, StateError,
+};
+use crate::{
+    address::Address,
+    amount::Amount,
+    chain::ChainId,
+    codec::{Encode, Writer},
+    hash::Hash,
+    store::StateStore,
+    tx::kind::{
+        AdvertiseCapacity, CreateContract, RegisterEndpoint, RepairFragment, Role, SubmitProofs,
+    },
+};
+
+/// Namespace of a provider's deal acceptance.
+pub const DEAL_NAMESPACE: &[u8] = b"sherd/deal/v1";
+/// Namespace of a provider's repair acceptance.
+pub const REPAIR_NAMESPACE: &[u8] = b"sherd/repair/v1";
+/// Namespace of contract ids.
+pub const CONTRACT_NAMESPACE: &[u8] = b"sherd/contract/v1";
+/// Bytes in a GiB.
+pub const GIB: u128 = 1 << 30;
+
+/// The id of the contract created by `client`'s transaction with `nonce`.
+pub fn contract_id(client: &Address, nonce: u64) -> Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(CONTRACT_NAMESPACE);
+    hasher.update(client.as_bytes());
+    hasher.update(&nonce.to_le_bytes());
+    Hash(*hasher.finalize().as_bytes())
+}
+
+/// What a provider signs to accept fragment `index` of a contract:
+///
+/// ```text
+/// "sherd/deal/v1" ‖ chain_id ‖ contract_id [32] ‖ client [32] ‖ object_root [32]
+///   ‖ u16 k ‖ u16 m ‖ u64 fragment_size ‖ u64 duration_epochs
+///   ‖ u64 price_per_gib_epoch ‖ u32 index ‖ fragment_root [32]
+/// ```
+pub fn acceptance_message(
+    chain_id: &ChainId,
+    contract_id: &Hash,
+    client: &Address,
+    contract: &CreateContract,
+    index: u32,
+    fragment_root: &Hash,
+) -> Result<Vec<u8>, crate::codec::EncodeError> {
+    let mut w = Writer::new();
+    w.fixed(DEAL_NAMESPACE);
+    chain_id.encode(&mut w)?;
+    w.fixed(contract_id.as_bytes());
+    w.fixed(client.as_bytes());
+    w.fixed(contract.object_root.as_bytes());
+    w.u16(contract.k);
+    w.u16(contract.m);
+    w.u64(contract.fragment_size);
+    w.u64(contract.duration_epochs);
+    w.u64(contract.price_per_gib_epoch.0);
+    w.u32(index);
+    w.fixed(fragment_root.as_bytes());
+    Ok(w.into_bytes())
+}
+
+/// What a new provider signs to take over fragment `index` of a contract:
+///
+/// ```text
+/// "sherd/repair/v1" ‖ chain_id ‖ contract_id [32] ‖ u32 index ‖ fragment_root [32]
+///   ‖ u64 fragment_size ‖ u64 last_period
+/// ```
+pub fn repair_message(
+    chain_id: &ChainId,
+    contract: &Contract,
+    index: u32,
+    fragment_root: &Hash,
+) -> Result<Vec<u8>, crate::codec::EncodeError> {
+    let mut w = Writer::new();
+    w.fixed(REPAIR_NAMESPACE);
+    chain_id.encode(&mut w)?;
+    w.fixed(contract.id.as_bytes());
+    w.u32(index);
+    w.fixed(fragment_root.as_bytes());
+    w.u64(contract.fragment_size);
+    w.u64(contract.last_period);
+    Ok(w.into_bytes())
+}
+
+/// `ceil(per_gib · bytes · factor / 2^30)`, or `None` past `u64`.
+pub fn per_gib_cost(per_gib: Amount, bytes: u64, factor: u64) -> Option<Amount> {
+    let numerator = u128::from(per_gib.0)
+        .checked_mul(u128::from(bytes))?
+        .checked_mul(u128::from(factor))?;
+    let cost = numerator.div_ceil(GIB);
+    u64::try_from(cost).ok().map(Amount)
+}
+
+fn signed_by(address: &Address, message: &[u8], signature: &Signature) -> bool {
+    VerifyingKey::from_bytes(address.as_bytes())
+        .map(|key| key.verify_strict(message, signature).is_ok())
+        .unwrap_or(false)
+}
+
+fn invalid_contract(reason: impl Into<String>) -> KindResult {
+    Ok(Err(FailReason::InvalidContract {
+        reason: reason.into(),
+    }))
+}
+
+impl<S: StateStore> BlockExecutor<'_, S> {
+    pub(super) fn register_endpoint(
+        &mut self,
+        sender: &Address,
+        e: &RegisterEndpoint,
+    ) -> KindResult {
+        if e.peer_id.is_empty() {
+            return Ok(Err(FailReason::InvalidEndpoint {
+                reason: "the peer id is empty",
+            }));
+        }
+        if e.multiaddrs.is_empty() || e.multiaddrs.iter().any(|a| a.0.is_empty()) {
+            return Ok(Err(FailReason::InvalidEndpoint {
+                reason: "at least one non-empty multiaddr is needed",
+            }));
+        }
+        let endpoint = Endpoint {
+            role: e.role,
+            peer_id: e.peer_id.clone(),
+            multiaddrs: e.multiaddrs.clone(),
+            updated_at: self.ctx.height,
+        };
+        self.overlay.put(records::endpoint_key(sender), &endpoint)?;
+        Ok(Ok(()))
+    }
+
+    pub(super) fn advertise(&mut self, sender: &Address, a: &AdvertiseCapacity) -> KindResult {
+        let refuse = |reason: String| Ok(Err(FailReason::InvalidAdvertisement { reason }));
+        match self
+            .overlay
+            .get::<Endpoint>(&records::endpoint_key(sender))?
+        {
+            Some(endpoint) if endpoint.role == Role::Provider => {}
+            _ => {
+                return refuse(
+                    "register a provider endpoint first (RegisterEndpoint with role provider)"
+                        .into(),
+                )
+            }
+        }
+        if a.min_duration_epochs == 0 || a.min_duration_epochs > a.max_duration_epochs {
+            return refuse(format!(
+                "duration range {}..={} epochs is empty or starts at 0",
+                a.min_duration_epochs, a.max_duration_epochs
+            ));
+        }
+        let key = records::provider_key(sender);
+        let used = self
+            .overlay
+            .get::<ProviderAd>(&key)?
+            .map(|ad| ad.used_bytes)
+            .unwrap_or(0);
+        if a.capacity_bytes < used {
+            return refuse(format!(
+                "capacity {} bytes is less than the {used} bytes under contract",
+                a.capacity_bytes
+            ));
+        }
+        let ad = ProviderAd {
+            capacity_bytes: a.capacity_bytes,
+            used_bytes: used,
+            price_per_gib_epoch: a.price_per_gib_epoch,
+            collateral_per_gib: a.collateral_per_gib,
+            min_duration_epochs: a.min_duration_epochs,
+            max_duration_epochs: a.max_duration_epochs,
+            updated_at: self.ctx.height,
+        };
+        self.overlay.put(key, &ad)?;
+        Ok(Ok(()))
+    }
+
+    pub(super) fn create_contract(
+        &mut self,
+        client: &Address,
+        nonce: u64,
+        c: &CreateContract,
+    ) -> KindResult {
+        let n = usize::from(c.k).saturating_add(usize::from(c.m));
+        if c.k < 2 || c.m < 1 {
+            return invalid_contract(format!("k = {}, m = {}: need k ≥ 2 and m ≥ 1", c.k, c.m));
+        }
+        if c.fragments.len() != n {
+            return invalid_contract(format!(
+                "{} fragments listed, k + m = {n}",
+                c.fragments.len()
+            ));
+        }
+        let chunk = sherd_fragments::CHUNK_SIZE as u64;
+        if c.fragment_size == 0 || c.fragment_size.checked_rem(chunk) != Some(0) {
+            return invalid_contract(format!(
+                "fragment size {} is not a positive multiple of {chunk}",
+                c.fragment_size
+            ));
+        }
+        if c.duration_epochs == 0 {
+            return invalid_contract("duration is 0 epochs");
+        }
+        let Some(periods) = c
+            .duration_epochs
+            .checked_mul(self.params.periods_per_epoch())
+        else {
+            return invalid_contract("duration is too long");
+        };
+        let Some(escrow_each) =
+            per_gib_cost(c.price_per_gib_epoch, c.fragment_size, c.duration_epochs)
+        else {
+            return invalid_contract("escrow overflows");
+        };
+        let id = contract_id(client, nonce);
+        let ckey = records::contract_key(&id);
+        if self.overlay.get::<Contract>(&ckey)?.is_some() {
+            return invalid_contract(format!("contract {id} exists"));
+        }
+        let mut fragments = Vec::with_capacity(n);
+        for (deal, index) in c.fragments.iter().zip(0u32..) {
+            if let Some(first) = c
+                .fragments
+                .iter()
+                .zip(0u32..)
+                .take_while(|(_, i)| *i < index)
+                .find(|(d, _)| d.provider == deal.provider)
+                .map(|(_, i)| i)
+            {
+                return Ok(Err(FailReason::DuplicateProvider {
+                    provider: deal.provider,
+                    first,
+                    second: index,
+                }));
+            }
+            let provider = deal.provider;
+            let pkey = records::provider_key(&provider);
+            let Some(mut ad) = self.overlay.get::<ProviderAd>(&pkey)? else {
+                return Ok(Err(FailReason::NotAProvider { provider }));
+            };
+            let free = ad.capacity_bytes.saturating_sub(ad.used_bytes);
+            if free < c.fragment_size {
+                return Ok(Err(FailReason::InsufficientCapacity {
+                    provider,
+                    free,
+                    needed: c.fragment_size,
+                }));
+            }
+            if c.price_per_gib_epoch < ad.price_per_gib_epoch {
+                return Ok(Err(FailReason::TermsRefused {
+                    provider,
+                    reason: format!(
+                        "price {} per GiB-epoch is below its {}",
+                        c.price_per_gib_epoch, ad.price_per_gib_epoch
+                    ),
+                }));
+            }
+            if !(ad.min_duration_epochs..=ad.max_duration_epochs).contains(&c.duration_epochs) {
+                return Ok(Err(FailReason::TermsRefused {
+                    provider,
+                    reason: format!(
+                        "duration {} epochs is outside its {}..={}",
+                        c.duration_epochs, ad.min_duration_epochs, ad.max_duration_epochs
+                    ),
+                }));
+            }
+            let message =
+                acceptance_message(&self.params.chain_id, &id, client, c, index, &deal.root)?;
+            if !signed_by(&provider, &message, &deal.acceptance) {
+                return Ok(Err(FailReason::BadAcceptance { index, provider }));
+            }
+            let Some(collateral) = per_gib_cost(ad.collateral_per_gib, c.fragment_size, 1) else {
+                return invalid_contract("collateral overflows");
+            };
+            if let Err(FailReason::InsufficientBalance { balance, needed }) =
+                self.overlay.debit(&provider, collateral)?
+            {
+                return Ok(Err(FailReason::CollateralUnavailable {
+                    provider,
+                    balance,
+                    needed,
+                }));
+            }
+            ad.used_bytes = ad.used_bytes.saturating_add(c.fragment_size);
+            self.overlay.put(pkey, &ad)?;
+            fragments.push(ContractFragment {
+                root: deal.root,
+                provider,
+                status: FragmentStatus::Active,
+                escrow_left: escrow_each,
+                collateral_left: collateral,
+                misses: 0,
+                proven: 0,
+                since: self.ctx.height,
+            });
+        }
+        let Some(escrow) = u64::try_from(n)
+            .ok()
+            .and_then(|n| escrow_each.0.checked_mul(n))
+        else {
+            return invalid_contract("escrow overflows");
+        };
+        if let Err(reason) = self.overlay.debit(client, Amount(escrow))? {
+            return Ok(Err(reason));
+        }
+        let first_period = self.params.period_of(self.ctx.height).saturating_add(1);
+        let last_period = first_period.saturating_add(periods.saturating_sub(1));
+        let contract = Contract {
+            id,
+            client: *client,
+            object_root: c.object_root,
+            k: c.k,
+            m: c.m,
+            fragment_size: c.fragment_size,
+            price_per_gib_epoch: c.price_per_gib_epoch,
+            start_height: self.ctx.height,
+            first_period,
+            last_period,
+            fragments,
+        };
+        self.overlay.put(ckey, &contract)?;
+        self.overlay.put(
+            records::settlement_key(self.settlement_height(&contract), &id),
+            &Empty,
+        )?;
+        Ok(Ok(()))
+    }
+
+    /// The block after which `contract` settles: the end of its last
+    /// period's proof window.
+    fn settlement_height(&self, contract: &Contract) -> u64 {
+        contract
+            .last_period
+            .saturating_mul(self.params.proof_period)
+            .saturating_add(self.params.proof_window.saturating_sub(1))
+    }
+
+    pub(super) fn submit_proofs(&mut self, sender: &Address, batch: &SubmitProofs) -> KindResult {
+        if batch.proofs.is_empty() {
+            return Ok(Err(FailReason::BadProof {
+                index: 0,
+                contract: Hash::default(),
+                fragment: 0,
+                reason: "the batch is empty".into(),
+            }));
+        }
+        let height = self.ctx.height;
+        let period = self.params.period_of(height);
+        let window_open = height
+            < period
+                .saturating_mul(self.params.proof_period)
+                .saturating_add(self.params.proof_window);
+        let seed = self
+            .overlay
+            .get::<Hash>(&records::period_seed_key(period))?;
+        for (index, answer) in batch.proofs.iter().enumerate() {
+            let bad = |reason: String| {
+                Ok(Err(FailReason::BadProof {
+                    index,
+                    contract: answer.contract_id,
+                    fragment: answer.fragment_index,
+                    reason,
+                }))
+            };
+            if answer.period != period {
+                return bad(format!(
+                    "it is for period {}, the current period is {period}",
+                    answer.period
+                ));
+            }
+            if !window_open {
+                return bad(format!("the proof window of period {period} has closed"));
+            }
+            let Some(seed) = seed else {
+                return bad(format!("period {period} has no challenge seed"));
+            };
+            let ckey = records::contract_key(&answer.contract_id);
+            let Some(mut contract) = self.overlay.get::<Contract>(&ckey)? else {
+                return bad("no such contract".into());
+            };
+            if !(contract.first_period..=contract.last_period).contains(&period) {
+                return bad(format!(
+                    "the contract is challenged in periods {}..={}",
+                    contract.first_period, contract.last_period
+                ));
+            }
+            let period_start = period.saturating_mul(self.params.proof_period);
+            let periods_left = contract
+                .last_period
+                .saturating_sub(period)
+                .saturating_add(1);
+            let n_chunks = contract
+                .fragment_size
+                .checked_div(sherd_fragments::CHUNK_SIZE as u64)
+                .unwrap_or(0);
+            let Some(fragment) = usize::try_from(answer.fragment_index)
+                .ok()
+                .and_then(|i| contract.fragments.get_mut(i))
+            else {
+                return bad("no such fragment".into());
+            };
+            if fragment.provider != *sender {
+                return bad(format!("the fragment is stored by {}", fragment.provider));
+            }
+            if fragment.status != FragmentStatus::Active {
+                return bad(format!("the fragment is {}", fragment.status.name()));
+            }
+            if fragment.since >= period_start {
+                return bad("the fragment is not challenged before the next period".into());
+            }
+            if fragment.proven == period.saturating_add(1) {
+                return bad("already proven for this period".into());
+            }
+            let Some(chunk) = sherd_fragments::challenge_index(
+                seed.as_bytes(),
+                answer.contract_id.as_bytes(),
+                answer.fragment_index,
+                period,
+                n_chunks,
+            ) else {
+                return bad("the fragment has no chunks".into());
+            };
+            let proof = match sherd_fragments::Proof::from_bytes(&answer.proof) {
+                Ok(proof) => proof,
+                Err(e) => return bad(format!("proof does not decode: {e}")),
+            };
+            if let Err(e) =
+                sherd_fragments::check(fragment.root.as_bytes(), n_chunks, chunk, &proof)
+            {
+                return bad(format!("proof of chunk {chunk} does not verify: {e}"));
+            }
+            let payment = Amount(
+                fragment
+                    .escrow_left
+                    .0
+                    .checked_div(periods_left)
+                    .unwrap_or(0),
+            );
+            fragment.escrow_left = fragment
+                .escrow_left
+                .checked_sub(payment)
+                .ok_or(StateError::SupplyOverflow)?;
+            fragment.proven = period.saturating_add(1);
+            let earned = payment
+                .checked_add(self.params.proof_reward)
+                .ok_or(StateError::SupplyOverflow)?;
+            self.overlay.put(ckey, &contract)?;
+            if let Err(reason) = self.overlay.credit(sender, earned)? {
+                return Ok(Err(reason));
+            }
+            self.overlay.issue(self.params.proof_reward)?;
+        }
+        Ok(Ok(()))
+    }
+
+    pub(super) fn repair(&mut self, sender: &Address, r: &RepairFragment) -> KindResult {
+        let refuse = |reason: String| Ok(Err(FailReason::BadRepair { reason }));
+        let ckey = records::contract_key(&r.contract_id);
+        let Some(mut contract) = self.overlay.get::<Contract>(&ckey)? else {
+            return Ok(Err(FailReason::UnknownContract { id: r.contract_id }));
+        };
+        if contract.client != *sender {
+            return refuse(format!(
+                "only the client {} repairs its contract",
+                contract.client
+            ));
+        }
+        if self.params.period_of(self.ctx.height) >= contract.last_period {
+            return refuse("the contract is in its last period".into());
+        }
+        if contract
+            .fragments
+            .iter()
+            .any(|f| f.provider == r.new_provider)
+        {
+            return refuse(format!(
+                "{} already stores a fragment of this contract",
+                r.new_provider
+            ));
+        }
+        let Some(fragment) = usize::try_from(r.fragment_index)
+            .ok()
+            .and_then(|i| contract.fragments.get(i))
+            .copied()
+        else {
+            return refuse(format!("no fragment {}", r.fragment_index));
+        };
+        if fragment.status != FragmentStatus::Lost {
+            return refuse(format!(
+                "fragment {} is {}, not lost",
+                r.fragment_index,
+                fragment.status.name()
+            ));
+        }
+        let provider = r.new_provider;
+        let pkey = records::provider_key(&provider);
+        let Some(mut ad) = self.overlay.get::<ProviderAd>(&pkey)? else {
+            return Ok(Err(FailReason::NotAProvider { provider }));
+        };
+        let free = ad.capacity_bytes.saturating_sub(ad.used_bytes);
+        if free < contract.fragment_size {
+            return Ok(Err(FailReason::InsufficientCapacity {
+                provider,
+                free,
+                needed: contract.fragment_size,
+            }));
+        }
+        if contract.price_per_gib_epoch < ad.price_per_gib_epoch {
+            return Ok(Err(FailReason::TermsRefused {
+                provider,
+                reason: format!(
+                    "price {} per GiB-epoch is below its {}",
+                    contract.price_per_gib_epoch, ad.price_per_gib_epoch
+                ),
+            }));
+        }
+        let message = repair_message(
+            &self.params.chain_id,
+            &contract,
+            r.fragment_index,
+            &fragment.root,
+        )?;
+        if !signed_by(&provider, &message, &r.acceptance) {
+            return Ok(Err(FailReason::BadAcceptance {
+                index: r.fragment_index,
+                provider,
+            }));
+        }
+        let Some(collateral) = per_gib_cost(ad.collateral_per_gib, contract.fragment_size, 1)
+        else {
+            return refuse("collateral overflows".into());
+        };
+        if let Err(FailReason::InsufficientBalance { balance, needed }) =
+            self.overlay.debit(&provider, collateral)?
+        {
+            return Ok(Err(FailReason::CollateralUnavailable {
+                provider,
+                balance,
+                needed,
+            }));
+        }
+        ad.used_bytes = ad.used_bytes.saturating_add(contract.fragment_size);
+        self.overlay.put(pkey, &ad)?;
+        if let Some(slot) = usize::try_from(r.fragment_index)
+            .ok()
+            .and_then(|i| contract.fragments.get_mut(i))
+        {
+            *slot = ContractFragment {
+                provider,
+                status: FragmentStatus::Active,
+                collateral_left: collateral,
+                misses: 0,
+                proven: 0,
+                since: self.ctx.height,
+                ..fragment
+            };
+        }
+        self.overlay.put(ckey, &contract)?;
+        Ok(Ok(()))
+    }
+
+    /// Slashes every fragment challenged in `period` and not proven.
+    pub(super) fn settle_period(&mut self, period: u64) -> Result<(), StateError> {
+        let period_start = period.saturating_mul(self.params.proof_period);
+        let contracts = self
+            .overlay
+            .scan::<Contract>(&[records::prefix::CONTRACT])?;
+        for (ckey, mut contract) in contracts {
+            if !(contract.first_period..=contract.last_period).contains(&period) {
+                continue;
+            }
+            let periods_left = contract
+                .last_period
+                .saturating_sub(period)
+                .saturating_add(1);
+            let client = contract.client;
+            let size = contract.fragment_size;
+            let mut changed = false;
+            for fragment in &mut contract.fragments {
+                if fragment.status != FragmentStatus::Active
+                    || fragment.since >= period_start
+                    || fragment.proven == period.saturating_add(1)
+                {
+                    continue;
+                }
+                changed = true;
+                let refund = Amount(
+                    fragment
+                        .escrow_left
+                        .0
+                        .checked_div(periods_left)
+                        .unwrap_or(0),
+                );
+                fragment.escrow_left = fragment
+                    .escrow_left
+                    .checked_sub(refund)
+                    .ok_or(StateError::SupplyOverflow)?;
+                fragment.misses = fragment.misses.saturating_add(1);
+                let lost = fragment.misses >= self.params.max_missed_proofs;
+                let slash = if lost {
+                    fragment.collateral_left
+                } else {
+                    share(fragment.collateral_left, self.params.missed_proof_slash_bps)
+                };
+                fragment.collateral_left = fragment
+                    .collateral_left
+                    .checked_sub(slash)
+                    .ok_or(StateError::SupplyOverflow)?;
+                let to_client = share(slash, self.params.slash_to_client_bps);
+                let burned = slash
+                    .checked_sub(to_client)
+                    .ok_or(StateError::SupplyOverflow)?;
+                let paid = refund
+                    .checked_add(to_client)
+                    .ok_or(StateError::SupplyOverflow)?;
+                if self.overlay.credit(&client, paid)?.is_err() {
+                    return Err(StateError::SupplyOverflow);
+                }
+                self.overlay.burn(burned)?;
+                if lost {
+                    fragment.status = FragmentStatus::Lost;
+                    self.free_capacity(&fragment.provider, size)?;
+                }
+            }
+            if changed {
+                self.overlay.put(ckey, &contract)?;
+            }
+        }
+        self.overlay.keep_tx();
+        Ok(())
+    }
+
+    /// Ends the contracts scheduled to settle after block `height`.
+    pub(super) fn settle_contracts(&mut self, height: u64) -> Result<(), StateError> {
+        let due = self
+            .overlay
+            .scan::<Empty>(&records::settlements_at(height))?;
+        for (skey, _) in due {
+            self.overlay.delete(skey.clone());
+            let Some(id) = skey.get(9..41).and_then(|b| <[u8; 32]>::try_from(b).ok()) else {
+                continue;
+            };
+            let ckey = records::contract_key(&Hash(id));
+            let Some(mut contract) = self.overlay.get::<Contract>(&ckey)? else {
+                continue;
+            };
+            let client = contract.client;
+            let size = contract.fragment_size;
+            for fragment in &mut contract.fragments {
+                if self.overlay.credit(&client, fragment.escrow_left)?.is_err()
+                    || self
+                        .overlay
+                        .credit(&fragment.provider, fragment.collateral_left)?
+                        .is_err()
+                {
+                    return Err(StateError::SupplyOverflow);
+                }
+                if fragment.status == FragmentStatus::Active {
+                    self.free_capacity(&fragment.provider, size)?;
+                }
+                fragment.escrow_left = Amount::ZERO;
+                fragment.collateral_left = Amount::ZERO;
+                fragment.status = FragmentStatus::Ended;
+            }
+            self.overlay.put(ckey, &contract)?;
+        }
+        self.overlay.keep_tx();
+        Ok(())
+    }
+
+    fn free_capacity(&mut self, provider: &Address, bytes: u64) -> Result<(), StateError> {
+        let key = records::provider_key(provider);
+        if let Some(mut ad) = self.overlay.get::<ProviderAd>(&key)? {
+            ad.used_bytes = ad.used_bytes.saturating_sub(bytes);
+            self.overlay.put(key, &ad)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,424 @@
+//! The storage market through whole blocks: endpoints, advertisements,
+//! contracts with provider acceptances, storage proofs against real
+//! fragments, misses, loss, repair and settlement.
+
+use ed25519_dalek::Signer;
+use sherd_fragments::{file, Params};
+use sherd_ledger::{
+    state::{
+        market::{acceptance_message, contract_id, repair_message},
+        FragmentStatus,
+    },
+    tx::kind::{
+        AdvertiseCapacity, CreateContract, FragmentDeal, Multiaddr, ProofAnswer, RegisterEndpoint,
+        RepairFragment, Role, SubmitProofs,
+    },
+    Amount, ChainId, FailReason, Hash, Outcome, TxKind,
+};
+
+use crate::{addr, key, tx, TestChain, CHAIN, MIN_FEE};
+
+const CLIENT: u8 = 1;
+const PROVIDERS: [u8; 3] = [3, 4, 5];
+const SPARE: u8 = 6;
+const PRICE: u64 = 1_000_000_000; // per GiB-epoch
+const COLLATERAL: u64 = 4_000_000_000; // per GiB
+
+/// An object of 40 KiB encoded 2 + 1 with 16 KiB shards: three fragment
+/// files of 48 KiB of data each (3 stripes).
+struct Object {
+    root: Hash,
+    fragment_size: u64,
+    fragments: Vec<Vec<u8>>,
+    roots: Vec<Hash>,
+}
+
+fn object() -> Object {
+    let data: Vec<u8> = (0..40 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
+    let params = Params::with_shard_size(2, 1, 16 * 1024).unwrap();
+    let mut outputs = vec![Vec::new(); 3];
+    let (object, _key) = sherd_fragments::encode(
+        &data[..],
+        data.len() as u64,
+        params,
+        &mut outputs,
+        &mut |_| {},
+    )
+    .unwrap();
+    let footer = file::read_footer(&outputs[0]).unwrap();
+    Object {
+        root: Hash(object.root),
+        fragment_size: footer.fragment_size,
+        fragments: outputs,
+        roots: object.fragment_roots.iter().map(|r| Hash(*r)).collect(),
+    }
+}
+
+fn send(chain: &mut TestChain, from: u8, kind: TxKind) -> Outcome {
+    let nonce = chain.account(from).nonce;
+    let result = chain.block(&[tx(from, nonce, kind)]);
+    assert!(result.rejected.is_empty(), "{:?}", result.rejected);
+    result.receipts[0].outcome.clone()
+}
+
+fn become_provider(chain: &mut TestChain, i: u8, capacity: u64) {
+    become_providers(chain, &[i], capacity);
+}
+
+/// Registers an endpoint and an advertisement for each of `providers`, all
+/// in one block.
+fn become_providers(chain: &mut TestChain, providers: &[u8], capacity: u64) {
+    let mut txs = vec![];
+    for &i in providers {
+        let nonce = chain.account(i).nonce;
+        let (endpoint, ad) = provider_txs(i, capacity);
+        txs.push(tx(i, nonce, endpoint));
+        txs.push(tx(i, nonce + 1, ad));
+    }
+    let result = chain.block(&txs);
+    assert!(result.rejected.is_empty(), "{:?}", result.rejected);
+    assert!(result
+        .receipts
+        .iter()
+        .all(|r| r.outcome == Outcome::Success));
+}
+
+fn provider_txs(i: u8, capacity: u64) -> (TxKind, TxKind) {
+    let endpoint = TxKind::RegisterEndpoint(RegisterEndpoint {
+        role: Role::Provider,
+        peer_id: vec![i; 38],
+        multiaddrs: vec![Multiaddr(vec![4, 127, 0, 0, 1, 6, 0x1f, 0x90])],
+    });
+    let ad = TxKind::AdvertiseCapacity(AdvertiseCapacity {
+        capacity_bytes: capacity,
+        price_per_gib_epoch: Amount(PRICE),
+        collateral_per_gib: Amount(COLLATERAL),
+        min_duration_epochs: 1,
+        max_duration_epochs: 10,
+    });
+    (endpoint, ad)
+}
+
+fn market() -> (TestChain, Object) {
+    let mut funded = vec![(CLIENT, 1_000_000_000_000)];
+    funded.extend(
+        PROVIDERS
+            .iter()
+            .chain([SPARE].iter())
+            .map(|&p| (p, 1_000_000_000)),
+    );
+    let mut chain = TestChain::new(&funded);
+    become_providers(&mut chain, &PROVIDERS, 1 << 30);
+    (chain, object())
+}
+
+/// A contract for `object` with `providers`, signed by each of them.
+fn contract(chain: &TestChain, object: &Object, providers: &[u8], duration: u64) -> CreateContract {
+    let mut c = CreateContract {
+        object_root: object.root,
+        k: 2,
+        m: 1,
+        fragment_size: object.fragment_size,
+        duration_epochs: duration,
+        price_per_gib_epoch: Amount(PRICE),
+        fragments: vec![],
+    };
+    let id = contract_id(&addr(CLIENT), chain.account(CLIENT).nonce);
+    let chain_id = ChainId::new(CHAIN).unwrap();
+    let messages: Vec<Vec<u8>> = (0..providers.len())
+        .map(|i| {
+            acceptance_message(
+                &chain_id,
+                &id,
+                &addr(CLIENT),
+                &c,
+                i as u32,
+                &object.roots[i],
+            )
+            .unwrap()
+        })
+        .collect();
+    c.fragments = providers
+        .iter()
+        .zip(&messages)
+        .enumerate()
+        .map(|(i, (&p, message))| FragmentDeal {
+            root: object.roots[i],
+            provider: addr(p),
+            acceptance: key(p).sign(message),
+        })
+        .collect();
+    c
+}
+
+fn prove(
+    chain: &TestChain,
+    object: &Object,
+    contract: &Hash,
+    index: u32,
+    period: u64,
+) -> ProofAnswer {
+    let seed = chain.view().period_seed(period).unwrap().unwrap();
+    let n_chunks = object.fragment_size / 1024;
+    let chunk =
+        sherd_fragments::challenge_index(&seed.0, &contract.0, index, period, n_chunks).unwrap();
+    let (_, proof) = file::prove(&object.fragments[index as usize], chunk).unwrap();
+    ProofAnswer {
+        contract_id: *contract,
+        fragment_index: index,
+        period,
+        proof: proof.to_bytes(),
+    }
+}
+
+fn submit(chain: &mut TestChain, provider: u8, proofs: Vec<ProofAnswer>) -> Outcome {
+    send(
+        chain,
+        provider,
+        TxKind::SubmitProofs(SubmitProofs { proofs }),
+    )
+}
+
+#[test]
+fn a_contract_is_paid_per_proof_slashed_per_miss_repaired_and_settled() {
+    let (mut chain, object) = market();
+    let client_before = chain.balance(CLIENT);
+    let c = contract(&chain, &object, &PROVIDERS, 2);
+    let id = contract_id(&addr(CLIENT), chain.account(CLIENT).nonce);
+    assert_eq!(
+        send(&mut chain, CLIENT, TxKind::CreateContract(c)),
+        Outcome::Success
+    );
+    let created_at = chain.height;
+    let stored = chain.view().contract(&id).unwrap().unwrap();
+    // 48 KiB at 1 token per GiB-epoch for 2 epochs, rounded up; collateral likewise.
+    let escrow_each = (PRICE as u128 * object.fragment_size as u128 * 2).div_ceil(1 << 30) as u64;
+    let collateral_each =
+        (COLLATERAL as u128 * object.fragment_size as u128).div_ceil(1 << 30) as u64;
+    assert_eq!(stored.fragments[0].escrow_left, Amount(escrow_each));
+    assert_eq!(stored.fragments[0].collateral_left, Amount(collateral_each));
+    assert_eq!(
+        chain.balance(CLIENT),
+        client_before - 3 * escrow_each - MIN_FEE
+    );
+    assert_eq!(stored.first_period, created_at / 5 + 1);
+    assert_eq!(stored.last_period, stored.first_period + 3);
+    assert_eq!(
+        chain.view().provider(&addr(3)).unwrap().unwrap().used_bytes,
+        object.fragment_size
+    );
+    chain.assert_balanced();
+
+    // Period 1 (blocks 5..=9, window 5..=7): its seed is known once block 5
+    // is executed, so proofs go in blocks 6 and 7. Provider 3 proves, 4 and
+    // 5 do not.
+    chain.run_to(5);
+    let p1 = 1;
+    let provider_before = chain.balance(3);
+    let answer = prove(&chain, &object, &id, 0, p1);
+    assert_eq!(submit(&mut chain, 3, vec![answer]), Outcome::Success);
+    assert_eq!(
+        chain.balance(3),
+        provider_before + escrow_each / 4 + 100 - MIN_FEE,
+        "a quarter of the escrow (4 periods) plus the proof reward"
+    );
+    // Twice in a period, a wrong period and a wrong fragment are refused.
+    let again = prove(&chain, &object, &id, 0, p1);
+    assert!(matches!(
+        submit(&mut chain, 3, vec![again]),
+        Outcome::Failed(FailReason::BadProof { .. })
+    ));
+    let wrong_period = ProofAnswer {
+        period: 2,
+        ..prove(&chain, &object, &id, 1, p1)
+    };
+    assert!(matches!(
+        submit(&mut chain, 4, vec![wrong_period]),
+        Outcome::Failed(FailReason::BadProof { .. })
+    ));
+    let someone_elses = prove(&chain, &object, &id, 1, p1);
+    assert!(matches!(
+        submit(&mut chain, 3, vec![someone_elses]),
+        Outcome::Failed(FailReason::BadProof { .. })
+    ));
+    // The window closed at block 7; provider 4 missed too.
+    assert_eq!(chain.height, 9);
+    let after = chain.view().contract(&id).unwrap().unwrap();
+    assert_eq!(after.fragments[0].misses, 0);
+    assert_eq!(after.fragments[1].misses, 1);
+    assert_eq!(after.fragments[2].misses, 1);
+    assert_eq!(
+        after.fragments[2].collateral_left,
+        Amount(collateral_each - collateral_each / 10)
+    );
+    chain.assert_balanced();
+
+    // Period 2 (blocks 10..=14): nobody proves 5; 4 proves.
+    chain.run_to(10);
+    let answer = prove(&chain, &object, &id, 1, 2);
+    assert_eq!(submit(&mut chain, 4, vec![answer]), Outcome::Success);
+    chain.run_to(12);
+    let after = chain.view().contract(&id).unwrap().unwrap();
+    assert_eq!(after.fragments[2].status, FragmentStatus::Lost);
+    assert_eq!(after.fragments[2].collateral_left, Amount(0));
+    assert_eq!(
+        after.fragments[0].status,
+        FragmentStatus::Active,
+        "{after:?}"
+    );
+    assert_eq!(
+        chain.view().provider(&addr(5)).unwrap().unwrap().used_bytes,
+        0
+    );
+    chain.assert_balanced();
+
+    // Repair: the spare provider takes fragment 2 over.
+    become_provider(&mut chain, SPARE, 1 << 30);
+    let contract_now = chain.view().contract(&id).unwrap().unwrap();
+    let message = repair_message(
+        &ChainId::new(CHAIN).unwrap(),
+        &contract_now,
+        2,
+        &object.roots[2],
+    )
+    .unwrap();
+    let repair = |acceptance| {
+        TxKind::RepairFragment(RepairFragment {
+            contract_id: id,
+            fragment_index: 2,
+            new_provider: addr(SPARE),
+            acceptance,
+        })
+    };
+    assert!(matches!(
+        send(&mut chain, CLIENT, repair(key(3).sign(&message))),
+        Outcome::Failed(FailReason::BadAcceptance { .. })
+    ));
+    assert_eq!(
+        send(&mut chain, CLIENT, repair(key(SPARE).sign(&message))),
+        Outcome::Success
+    );
+    let repaired = chain.view().contract(&id).unwrap().unwrap();
+    assert_eq!(repaired.fragments[2].provider, addr(SPARE));
+    assert_eq!(repaired.fragments[2].status, FragmentStatus::Active);
+
+    // The spare provider took the fragment in block 15, so it is challenged
+    // from period 4 (blocks 20..=24) on.
+    assert_eq!(chain.height, 15);
+    assert_eq!(
+        chain.view().contract(&id).unwrap().unwrap().fragments[2].since,
+        15
+    );
+    chain.run_to(20);
+    let answer = prove(&chain, &object, &id, 2, 4);
+    assert_eq!(submit(&mut chain, SPARE, vec![answer]), Outcome::Success);
+    chain.assert_balanced();
+
+    // Settlement after the window of period 4 (block 22).
+    chain.run_to(22);
+    let ended = chain.view().contract(&id).unwrap().unwrap();
+    assert!(ended
+        .fragments
+        .iter()
+        .all(|f| f.status == FragmentStatus::Ended
+            && f.escrow_left.is_zero()
+            && f.collateral_left.is_zero()));
+    for p in [3, 4, SPARE] {
+        assert_eq!(
+            chain.view().provider(&addr(p)).unwrap().unwrap().used_bytes,
+            0
+        );
+    }
+    chain.assert_balanced();
+}
+
+#[test]
+fn contracts_that_cannot_be_honoured_fail_with_their_reason() {
+    let (mut chain, object) = market();
+    let mut c = contract(&chain, &object, &[3, 3, 4], 2);
+    assert_eq!(
+        send(&mut chain, CLIENT, TxKind::CreateContract(c.clone())),
+        Outcome::Failed(FailReason::DuplicateProvider {
+            provider: addr(3),
+            first: 0,
+            second: 1
+        })
+    );
+    // Not a provider.
+    c = contract(&chain, &object, &[3, 4, 7], 2);
+    assert_eq!(
+        send(&mut chain, CLIENT, TxKind::CreateContract(c)),
+        Outcome::Failed(FailReason::NotAProvider { provider: addr(7) })
+    );
+    // Too little capacity.
+    become_provider(&mut chain, SPARE, 1024);
+    c = contract(&chain, &object, &[3, 4, SPARE], 2);
+    assert_eq!(
+        send(&mut chain, CLIENT, TxKind::CreateContract(c)),
+        Outcome::Failed(FailReason::InsufficientCapacity {
+            provider: addr(SPARE),
+            free: 1024,
+            needed: object.fragment_size
+        })
+    );
+    // A duration outside the providers' range.
+    c = contract(&chain, &object, &PROVIDERS, 11);
+    assert!(matches!(
+        send(&mut chain, CLIENT, TxKind::CreateContract(c)),
+        Outcome::Failed(FailReason::TermsRefused { .. })
+    ));
+    // An acceptance signed for another contract (the id covers the nonce).
+    c = contract(&chain, &object, &PROVIDERS, 2);
+    let nonce = chain.account(CLIENT).nonce;
+    chain.block(&[tx(CLIENT, nonce, TxKind::Withdraw)]);
+    assert!(matches!(
+        send(&mut chain, CLIENT, TxKind::CreateContract(c)),
+        Outcome::Failed(FailReason::BadAcceptance { index: 0, .. })
+    ));
+    // Nothing was locked by any of these.
+    for p in PROVIDERS {
+        assert_eq!(
+            chain.view().provider(&addr(p)).unwrap().unwrap().used_bytes,
+            0
+        );
+    }
+    assert!(chain.view().contracts().unwrap().is_empty());
+    chain.assert_balanced();
+}
+
+#[test]
+fn a_proof_of_an_unchallenged_chunk_is_refused() {
+    let (mut chain, object) = market();
+    let c = contract(&chain, &object, &PROVIDERS, 1);
+    let id = contract_id(&addr(CLIENT), chain.account(CLIENT).nonce);
+    assert_eq!(
+        send(&mut chain, CLIENT, TxKind::CreateContract(c)),
+        Outcome::Success
+    );
+    chain.run_to(5);
+    let right = prove(&chain, &object, &id, 0, 1);
+    let n_chunks = object.fragment_size / 1024;
+    let seed = chain.view().period_seed(1).unwrap().unwrap();
+    let challenged = sherd_fragments::challenge_index(&seed.0, &id.0, 0, 1, n_chunks).unwrap();
+    let other = (challenged + 1) % n_chunks;
+    let (_, proof) = file::prove(&object.fragments[0], other).unwrap();
+    let wrong = ProofAnswer {
+        proof: proof.to_bytes(),
+        ..right.clone()
+    };
+    assert!(matches!(
+        submit(&mut chain, 3, vec![wrong]),
+        Outcome::Failed(FailReason::BadProof { index: 0, .. })
+    ));
+    let mut corrupt = right.clone();
+    corrupt.proof[10] ^= 1;
+    assert!(matches!(
+        submit(&mut chain, 3, vec![corrupt]),
+        Outcome::Failed(FailReason::BadProof { .. })
+    ));
+    // The window of period 1 is over (blocks 6 and 7 were used); in period 2
+    // the right proof of the right chunk is accepted.
+    chain.run_to(10);
+    let right = prove(&chain, &object, &id, 0, 2);
+    assert_eq!(submit(&mut chain, 3, vec![right]), Outcome::Success);
+}
