@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod fragments;
 mod fsutil;
 mod output;
+mod wallet;
 
 /// sherd: files stored as erasure-coded fragments on independent providers,
 /// with a proof-of-stake ledger that checks they are still there.
@@ -23,12 +24,16 @@ enum Command {
     /// rebuild it, and prove or verify that a fragment holds a chunk.
     #[command(subcommand)]
     Fragments(fragments::Command),
+    /// Wallets: create and restore keys, see balances, send, stake and
+    /// delegate through a node.
+    Wallet(wallet::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fragments(command) => fragments::run(command),
+        Command::Wallet(args) => wallet::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,3 +1,4 @@
 //! End-to-end tests of the `sherd` binary.
 
 mod fragments;
+mod wallet;

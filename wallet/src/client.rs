@@ -1,0 +1,442 @@
+//! A blocking HTTP client for the node's JSON API (`node/README.md`).
+//!
+//! Every call answers the typed body or a [`ClientError`] that says which
+//! of three things went wrong: the node could not be reached (with the URL
+//! tried), the node answered with its JSON error (status, `code`,
+//! `error`), or the node answered something that is not the documented
+//! shape. [`NodeClient::wait_for_finality`] polls `GET /v1/txs/{hash}` until
+//! the transaction is finalized.
+
+pub mod types;
+
+use std::{
+    thread,
+    time::{Duration, Instant},
+};
+
+use serde::de::DeserializeOwned;
+use sherd_ledger::{Address, Amount, EncodeError, Hash, Transaction};
+use ureq::Agent;
+
+pub use types::{
+    AccountInfo, BlockInfo, FaucetReceipt, Status, TxInfo, TxOutcome, TxStatus, Unbonding,
+    ValidatorInfo, Validators,
+};
+use types::{ApiErrorBody, Submitted, TxList};
+
+/// The local dev node.
+pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:8545";
+
+/// How long one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Polling interval of [`NodeClient::wait_for_finality`].
+pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// Longest body read from the node.
+const MAX_BODY: u64 = 16 << 20;
+
+/// Why a call to the node failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Not an `http://` or `https://` URL.
+    #[error("`{url}` is not a node URL: write it like http://127.0.0.1:8545")]
+    BadUrl {
+        /// The URL given.
+        url: String,
+    },
+    /// No answer: nothing listens there, DNS failed, a timeout, TLS.
+    #[error("cannot reach the node at {url}: {reason}. Is it running (`sherd node run --dev`)? Use --node URL or SHERD_NODE to point elsewhere")]
+    Unreachable {
+        /// The URL tried.
+        url: String,
+        /// What the transport said.
+        reason: String,
+    },
+    /// The node answered with an error.
+    #[error("the node refused ({status} {code}): {message}")]
+    Api {
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The stable error code (`insufficient_funds`, `rejected`, …), or
+        /// `http_STATUS` when the body was not the documented error.
+        code: String,
+        /// The node's explanation.
+        message: String,
+    },
+    /// The node answered something that is not the documented shape.
+    #[error("the node at {url} answered something unexpected: {reason}")]
+    Malformed {
+        /// The URL.
+        url: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The transaction was not finalized in time.
+    #[error("transaction {hash} is not finalized after {waited:?}; it may still be: check later with `GET /v1/txs/{hash}`")]
+    NotFinalized {
+        /// The transaction id.
+        hash: Hash,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The transaction could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+impl ClientError {
+    /// The node's error code, if the node answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Which block to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockRef {
+    /// The latest block.
+    Latest,
+    /// The block at a height.
+    Height(u64),
+}
+
+/// A client of one node.
+#[derive(Debug, Clone)]
+pub struct NodeClient {
+    base: String,
+    agent: Agent,
+}
+
+impl NodeClient {
+    /// A client of the node at `url` (`http://host:port`, no path needed).
+    pub fn new(url: &str) -> Result<Self, ClientError> {
+        Self::with_timeout(url, REQUEST_TIMEOUT)
+    }
+
+    /// A client whose requests give up after `timeout`.
+    pub fn with_timeout(url: &str, timeout: Duration) -> Result<Self, ClientError> {
+        let base = url.trim().trim_end_matches('/').to_owned();
+        let rest = base
+            .strip_prefix("http://")
+            .or_else(|| base.strip_prefix("https://"));
+        if rest.is_none_or(|host| host.is_empty()) {
+            return Err(ClientError::BadUrl { url: url.into() });
+        }
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .timeout_connect(Some(CONNECT_TIMEOUT.min(timeout)))
+            .user_agent(concat!("sherd-wallet/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(Self { base, agent })
+    }
+
+    /// The node's base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    fn call<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let unreachable = |e: ureq::Error| ClientError::Unreachable {
+            url: url.clone(),
+            reason: e.to_string(),
+        };
+        let response = match body {
+            Some(body) => self.agent.post(&url).send_json(&body),
+            None => self.agent.get(&url).call(),
+        }
+        .map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let text = response
+            .into_body()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_string()
+            .map_err(|e| ClientError::Unreachable {
+                url: url.clone(),
+                reason: format!("reading the answer failed: {e}"),
+            })?;
+        if !(200..300).contains(&status) {
+            return Err(match serde_json::from_str::<ApiErrorBody>(&text) {
+                Ok(body) => ClientError::Api {
+                    url,
+                    status,
+                    code: body.code,
+                    message: body.error,
+                },
+                Err(_) => ClientError::Api {
+                    url,
+                    status,
+                    code: format!("http_{status}"),
+                    message: snippet(&text),
+                },
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| ClientError::Malformed {
+            url,
+            reason: format!("{e} in {}", snippet(&text)),
+        })
+    }
+
+    /// `GET /v1/status`.
+    pub fn status(&self) -> Result<Status, ClientError> {
+        self.call("/v1/status", None)
+    }
+
+    /// `GET /v1/accounts/{addr}` (an unknown account answers zeros).
+    pub fn account(&self, address: &Address) -> Result<AccountInfo, ClientError> {
+        self.call(&format!("/v1/accounts/{address}"), None)
+    }
+
+    /// `GET /v1/accounts/{addr}/txs`: finalized transactions, newest first.
+    pub fn account_txs(&self, address: &Address) -> Result<Vec<TxInfo>, ClientError> {
+        self.call::<TxList>(&format!("/v1/accounts/{address}/txs"), None)
+            .map(|l| l.txs)
+    }
+
+    /// `GET /v1/txs/{hash}`; `None` if the node does not know it.
+    pub fn tx(&self, hash: &Hash) -> Result<Option<TxInfo>, ClientError> {
+        match self.call(&format!("/v1/txs/{hash}"), None) {
+            Ok(tx) => Ok(Some(tx)),
+            Err(ClientError::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /v1/txs`: answers the id, checked against the local one.
+    pub fn submit(&self, tx: &Transaction) -> Result<Hash, ClientError> {
+        let bytes = tx.to_bytes()?;
+        let id = tx.id()?;
+        let answer: Submitted = self.call(
+            "/v1/txs",
+            Some(serde_json::json!({ "tx": hex::encode(bytes) })),
+        )?;
+        if !answer.hash.eq_ignore_ascii_case(&id.to_string()) {
+            return Err(ClientError::Malformed {
+                url: format!("{}/v1/txs", self.base),
+                reason: format!("hash {} for a transaction whose id is {id}", answer.hash),
+            });
+        }
+        Ok(id)
+    }
+
+    /// `POST /v1/faucet`: `amount` (or the faucet's default) to `address`.
+    pub fn faucet(
+        &self,
+        address: &Address,
+        amount: Option<Amount>,
+    ) -> Result<FaucetReceipt, ClientError> {
+        let mut body = serde_json::json!({ "address": address.to_string() });
+        if let Some(amount) = amount {
+            body["amount"] = amount.to_string().into();
+        }
+        self.call("/v1/faucet", Some(body))
+    }
+
+    /// `GET /v1/validators`.
+    pub fn validators(&self) -> Result<Validators, ClientError> {
+        self.call("/v1/validators", None)
+    }
+
+    /// `GET /v1/blocks/{height|latest}`.
+    pub fn block(&self, block: BlockRef) -> Result<BlockInfo, ClientError> {
+        match block {
+            BlockRef::Latest => self.call("/v1/blocks/latest", None),
+            BlockRef::Height(h) => self.call(&format!("/v1/blocks/{h}"), None),
+        }
+    }
+
+    /// Polls `GET /v1/txs/{hash}` every [`POLL_INTERVAL`] until it is
+    /// finalized, for at most `timeout`. Unknown (404) counts as not yet
+    /// visible and is polled again.
+    pub fn wait_for_finality(&self, hash: &Hash, timeout: Duration) -> Result<TxInfo, ClientError> {
+        self.wait_for_finality_every(hash, timeout, POLL_INTERVAL)
+    }
+
+    /// [`Self::wait_for_finality`] with another polling interval.
+    pub fn wait_for_finality_every(
+        &self,
+        hash: &Hash,
+        timeout: Duration,
+        every: Duration,
+    ) -> Result<TxInfo, ClientError> {
+        let started = Instant::now();
+        loop {
+            if let Some(tx) = self.tx(hash)? {
+                if tx.status == TxStatus::Finalized {
+                    return Ok(tx);
+                }
+            }
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Err(ClientError::NotFinalized {
+                    hash: *hash,
+                    waited,
+                });
+            }
+            thread::sleep(every.min(timeout.saturating_sub(waited)));
+        }
+    }
+}
+
+/// The start of a body, for error messages.
+fn snippet(text: &str) -> String {
+    let trimmed = text.trim();
+    match trimmed.char_indices().nth(200) {
+        Some((cut, _)) => format!("`{}…`", &trimmed[..cut]),
+        None if trimmed.is_empty() => "an empty body".into(),
+        None => format!("`{trimmed}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io::{BufRead, BufReader, Read, Write},
+        net::TcpListener,
+    };
+
+    use super::*;
+
+    /// A one-thread HTTP server answering `answers` in order, one per
+    /// connection; returns its URL and the requests it saw.
+    fn serve(answers: Vec<(u16, String)>) -> (String, thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let handle = thread::spawn(move || {
+            let mut seen = Vec::new();
+            for (status, body) in answers {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" || line.is_empty() {
+                        break;
+                    }
+                    request.push_str(&line);
+                }
+                let mut body_in = vec![0; length];
+                reader.read_exact(&mut body_in).unwrap();
+                request.push_str(&String::from_utf8_lossy(&body_in));
+                seen.push(request);
+                let mut stream = stream;
+                write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+            }
+            seen
+        });
+        (url, handle)
+    }
+
+    fn tx_json(status: &str) -> String {
+        let height = if status == "finalized" { "5" } else { "null" };
+        let outcome = if status == "finalized" {
+            "\"success\""
+        } else {
+            "null"
+        };
+        format!(
+            r#"{{"hash":"00","status":"{status}","height":{height},"index":null,"sender":"s","nonce":0,"fee":"0","fee_base":0,"kind":"Transfer","outcome":{outcome},"reason":null}}"#
+        )
+    }
+
+    #[test]
+    fn nothing_listening_is_unreachable_with_the_url() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let client = NodeClient::new(&url).unwrap();
+        let err = client.status().unwrap_err();
+        assert!(matches!(err, ClientError::Unreachable { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!("{url}/v1/status")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(NodeClient::new("127.0.0.1:8545").is_err());
+        assert!(NodeClient::new("http://").is_err());
+        assert_eq!(NodeClient::new("http://h:1/").unwrap().url(), "http://h:1");
+    }
+
+    #[test]
+    fn api_errors_pass_through_with_their_code() {
+        let (url, server) = serve(vec![
+            (
+                422,
+                r#"{"error":"insufficient funds: balance 3.2 is less than 12.5","code":"insufficient_funds"}"#.into(),
+            ),
+            (500, "oops".into()),
+            (200, "{\"height\": \"x\"}".into()),
+        ]);
+        let client = NodeClient::new(&url).unwrap();
+        let err = client.status().unwrap_err();
+        assert_eq!(err.code(), Some("insufficient_funds"));
+        assert!(err.to_string().contains("balance 3.2"), "{err}");
+        let err = client.status().unwrap_err();
+        assert_eq!(err.code(), Some("http_500"));
+        let err = client.status().unwrap_err();
+        assert!(matches!(err, ClientError::Malformed { .. }), "{err}");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn submit_posts_hex_and_checks_the_hash_then_waits_for_finality() {
+        use crate::{build, keys::WalletKey, mnemonic::Mnemonic};
+        let key = WalletKey::from_mnemonic(&Mnemonic::from_entropy(&[5; 32]).unwrap(), 0);
+        let params = build::TxParams {
+            chain_id: "sherd-dev".parse().unwrap(),
+            nonce: 0,
+            fee: build::DEFAULT_FEE,
+        };
+        let tx = build::withdraw(&key, &params).unwrap();
+        let id = tx.id().unwrap();
+        let (url, server) = serve(vec![
+            (202, format!(r#"{{"hash":"{id}"}}"#)),
+            (404, r#"{"error":"unknown","code":"not_found"}"#.into()),
+            (200, tx_json("pending")),
+            (200, tx_json("finalized")),
+            (202, r#"{"hash":"00"}"#.into()),
+        ]);
+        let client = NodeClient::new(&url).unwrap();
+        assert_eq!(client.submit(&tx).unwrap(), id);
+        let done = client
+            .wait_for_finality_every(&id, Duration::from_secs(10), Duration::from_millis(1))
+            .unwrap();
+        assert_eq!(done.height, Some(5));
+        assert_eq!(done.outcome, Some(TxOutcome::Success));
+        let err = client.submit(&tx).unwrap_err();
+        assert!(matches!(err, ClientError::Malformed { .. }), "{err}");
+        let seen = server.join().unwrap();
+        assert!(seen[0].starts_with("POST /v1/txs "), "{}", seen[0]);
+        assert!(seen[0].contains(&hex::encode(tx.to_bytes().unwrap())));
+        assert!(seen[1].starts_with(&format!("GET /v1/txs/{id} ")));
+    }
+}
