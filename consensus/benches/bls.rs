@@ -12,9 +12,13 @@ use std::sync::Arc;
 use bls12_381::hash_to_curve::{ExpandMsgXmd, HashToCurve};
 use bls12_381::{multi_miller_loop, G1Affine, G2Affine, G2Prepared, G2Projective, Gt};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sherd_consensus::bls::{AggregateSignature, PublicKey, SecretKey, Signature, SIGNATURE_DST};
+use sherd_consensus::bls::{
+    AggregateSignature, PublicKey, SecretKey, Signature, UncheckedSignature, SIGNATURE_DST,
+};
+use sherd_consensus::codec::Wire;
 use sherd_consensus::{
-    BlockId, Certificate, ChainId, SignedVote, SignerBitmap, ValidatorSet, Vote, VoteCollector,
+    BlockId, Certificate, ChainId, Message, SignedVote, SignerBitmap, ValidatorSet, Vote,
+    VoteCollector,
 };
 
 const MESSAGE: &[u8] = b"sherd benchmark message: 32 byte";
@@ -92,6 +96,15 @@ fn single(c: &mut Criterion) {
     group.bench_function("subgroup_check_g2/raw", |b| {
         b.iter(|| bool::from(black_box(&raw_sig).is_torsion_free()))
     });
+    // A vote's signature as the wire carries it: uncompressed, on-curve
+    // check only (the subgroup check is left to the aggregate).
+    let uncompressed = UncheckedSignature::from(sig).to_uncompressed();
+    group.bench_function("decode_signature_uncompressed", |b| {
+        b.iter(|| UncheckedSignature::from_uncompressed(black_box(&uncompressed)).unwrap())
+    });
+    group.bench_function("decode_signature_uncompressed/raw", |b| {
+        b.iter(|| G2Affine::from_uncompressed_unchecked(black_box(&uncompressed)).unwrap())
+    });
     group.finish();
 }
 
@@ -133,7 +146,11 @@ fn aggregates(c: &mut Criterion) {
     let mut group = c.benchmark_group("consensus::bls");
     for committee in &committees {
         let n = committee.keys.len();
-        let signatures: Vec<Signature> = committee.votes.iter().map(|v| v.signature).collect();
+        let signatures: Vec<Signature> = committee
+            .votes
+            .iter()
+            .map(|v| v.signature.subgroup_check().unwrap())
+            .collect();
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(
             BenchmarkId::new("aggregate", format!("n={n}")),
@@ -151,7 +168,7 @@ fn aggregates(c: &mut Criterion) {
         let mut signature = AggregateSignature::new();
         for vote in &committee.votes {
             signers.insert(vote.signer).unwrap();
-            signature.add(&vote.signature);
+            signature.add(&vote.signature.subgroup_check().unwrap());
         }
         let certificate = Certificate {
             epoch: 1,
@@ -176,12 +193,13 @@ fn aggregates(c: &mut Criterion) {
     let mut group = c.benchmark_group("consensus::collector");
     for committee in &committees {
         let n = committee.keys.len();
-        // The votes arrive as bytes: decoding (with the subgroup check) is
-        // part of the per-vote cost.
-        let wire: Vec<_> = committee
+        // The votes arrive as wire bytes (`Message::Vote`): decoding the
+        // whole message (structure pass, on-curve check of the uncompressed
+        // signature) is part of the per-vote cost.
+        let wire: Vec<Vec<u8>> = committee
             .votes
             .iter()
-            .map(|v| (v.signer, v.signature.to_bytes()))
+            .map(|v| Message::Vote(*v).encode())
             .collect();
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(
@@ -190,12 +208,9 @@ fn aggregates(c: &mut Criterion) {
                 b.iter(|| {
                     let mut collector =
                         VoteCollector::new(&committee.chain, committee.set.clone(), committee.vote);
-                    for (signer, bytes) in &wire {
-                        let vote = SignedVote {
-                            epoch: 1,
-                            signer: *signer,
-                            vote: committee.vote,
-                            signature: Signature::from_bytes(bytes).unwrap(),
+                    for bytes in &wire {
+                        let Ok(Message::Vote(vote)) = Message::decode(bytes) else {
+                            panic!("not a vote");
                         };
                         collector.add(&vote).unwrap();
                     }
@@ -217,7 +232,7 @@ fn aggregates(c: &mut Criterion) {
         // One bad vote among n: the aggregate fails and bisection finds it.
         let mut votes = committee.votes.clone();
         if let Some(last) = votes.last_mut() {
-            last.signature = committee.keys[0].sign(b"not the vote");
+            last.signature = committee.keys[0].sign(b"not the vote").into();
         }
         group.bench_function(
             BenchmarkId::new("add+certify/one-bad", format!("n={n}")),

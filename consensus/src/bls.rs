@@ -13,6 +13,7 @@
 //! | [`SecretKey`] | 32 | big-endian integer in `[1, r)`, `r` the order of G1 and G2 |
 //! | [`PublicKey`] | 48 | compressed G1 point, ZCash serialization |
 //! | [`Signature`], [`ProofOfPossession`] | 96 | compressed G2 point, ZCash serialization: `x.c1 ‖ x.c0` |
+//! | [`UncheckedSignature`] | 192 | uncompressed G2 point: `x.c1 ‖ x.c0 ‖ y.c1 ‖ y.c0`, flags in the first byte |
 //!
 //! ZCash serialization: the field elements are 48-byte big-endian integers
 //! less than p; the top three bits of the first byte are flags. Bit 7 (`0x80`,
@@ -20,7 +21,12 @@
 //! whose only valid encoding is `0xc0` followed by zero bytes. Bit 5 (`0x20`,
 //! sort) is set when `y` is the lexicographically larger of `±y`. Decoding
 //! rejects every other encoding, points off the curve and points outside the
-//! prime-order subgroup, each with its own [`PointError`].
+//! prime-order subgroup, each with its own [`PointError`]. Uncompressed: bits
+//! 7 and 5 must be clear, the identity is only `0x40` followed by zero
+//! bytes, both coordinates are given, and decoding checks that the point is
+//! on the curve but leaves the subgroup check to the verifier
+//! ([`UncheckedSignature`]: the draft's `signature_to_point` split in two, so
+//! that many votes can share one subgroup check of their sum).
 //!
 //! # Operations
 //!
@@ -61,7 +67,10 @@ use sha2::{Digest, Sha256};
 
 pub use error::{BlsError, PointError};
 pub use keys::{ProofOfPossession, PublicKey, SecretKey};
-pub use signature::{AggregatePublicKey, AggregateSignature, HashedMessage, Signature};
+pub use signature::{
+    AggregatePublicKey, AggregateSignature, HashedMessage, Signature, UncheckedAggregate,
+    UncheckedSignature,
+};
 
 /// The domain separation tag of signatures.
 pub const SIGNATURE_DST: &[u8] = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
@@ -73,6 +82,8 @@ pub const SECRET_KEY_BYTES: usize = 32;
 pub const PUBLIC_KEY_BYTES: usize = backend::G1_BYTES;
 /// Length of an encoded signature or proof of possession.
 pub const SIGNATURE_BYTES: usize = backend::G2_BYTES;
+/// Length of an uncompressed signature ([`UncheckedSignature`]).
+pub const SIGNATURE_UNCOMPRESSED_BYTES: usize = backend::G2_UNCOMPRESSED_BYTES;
 
 /// KeyGen's initial salt.
 const KEYGEN_SALT: &[u8] = b"BLS-SIG-KEYGEN-SALT-";

@@ -64,7 +64,10 @@
 //!   finalize it) are never reported final. [`Engine::next_epoch`] starts
 //!   the next epoch from the application's next set and seed, anchored at
 //!   that block, with the same key and journal (votes name their epoch, so
-//!   views may repeat across epochs). It answers validators still in the
+//!   views may repeat across epochs). The seed of epoch `e` is
+//!   [`epoch_seed`]`(e, beacon at the start of epoch e − 1)`: fixed one
+//!   whole epoch ahead, so the last proposers of an epoch cannot steer the
+//!   next epoch's leaders. It answers validators still in the
 //!   previous epoch with that epoch's last finalization and the headers
 //!   between; a validator further behind must sync through the application
 //!   ([`crate::sync`]).
@@ -74,6 +77,27 @@
 //!   journaled one, and restores the journaled certificates and headers so
 //!   it can hand them to validators waiting for them. Blocks below the
 //!   anchor are the application's to serve.
+//! * **Memory.** Votes and proposals are accepted only within
+//!   `max_views_ahead` views of the current view (either side) and above
+//!   the last finalized view. Only the vote recorded for a signer, view and
+//!   kind is counted, so an equivocator opens no tallies beyond its first
+//!   vote. A certificate always moves the engine past its view, so nothing
+//!   is stored above the current view except inside the window. Views that
+//!   fall behind the window drop their vote state (tallies with their
+//!   collectors, votes seen) and keep only their proposal, certificates and
+//!   own votes (a few hundred bytes each); everything below the last
+//!   finalized view is dropped (headers after [`HEADER_RETENTION_VIEWS`]).
+//!   While finalization stalls, the engine thus grows by one small entry
+//!   per view it passes (each needing a quorum certificate or its own
+//!   timeout), not by anything a peer sends: the nullifications are kept
+//!   because a proposal extending a block from before the stall needs
+//!   every view in between proven skipped.
+//! * **Followers.** [`Engine::follower`] runs the same state machine for a
+//!   node outside the set: it never casts a vote (so it never proposes and
+//!   never asks for a payload verdict), and otherwise tracks views,
+//!   verifies, forms and re-broadcasts certificates and reports
+//!   finalizations. [`Engine::next_epoch`] makes a validator whose key left
+//!   the set a follower, and a follower whose key joined it a validator.
 //! * **Bad input** is answered with [`Output::Rejected`] and a typed
 //!   [`EngineError`] (wrong epoch, view outside the window, proposer not the
 //!   leader, bad reveal, a header that does not match its certificate,
@@ -102,8 +126,8 @@ pub use error::EngineError;
 pub use input::{Input, TimerKind};
 pub use journal::{Entry, Journal, JournalError, MemoryJournal};
 pub use message::{
-    beacon_message, leader, next_beacon, placeholder_signature, Digest, Message, Proposal,
-    BEACON_NAMESPACE, BLOCK_NAMESPACE, LEADER_NAMESPACE,
+    beacon_message, epoch_seed, leader, next_beacon, placeholder_signature, Digest, Message,
+    Proposal, BEACON_NAMESPACE, BLOCK_NAMESPACE, EPOCH_SEED_NAMESPACE, LEADER_NAMESPACE,
 };
 pub use output::Output;
 
@@ -129,7 +153,11 @@ enum ParentCheck {
 #[derive(Debug)]
 pub struct Engine<J: Journal> {
     config: Config,
-    key: SecretKey,
+    /// The validator's key; `None` for a follower built without one.
+    key: Option<SecretKey>,
+    /// This engine's signer index in the epoch's set; `None` for a follower
+    /// (which never votes, proposes or asks for payload verdicts).
+    me: Option<u32>,
     journal: J,
     view: View,
     views: BTreeMap<View, ViewState>,
@@ -154,6 +182,8 @@ pub struct Engine<J: Journal> {
     /// Per validator: views it led in a row that this engine left without
     /// having seen its proposal.
     silent: BTreeMap<u32, u32>,
+    /// Views below this one had their vote state dropped.
+    votes_forgotten_below: View,
 }
 
 impl<J: Journal> Engine<J> {
@@ -170,6 +200,27 @@ impl<J: Journal> Engine<J> {
         if key.public_key() != *public_key {
             return Err(EngineError::KeyMismatch { me });
         }
+        Self::build(config, Some(key), Some(me), journal)
+    }
+
+    /// Builds a **follower**: an engine for a node outside the epoch's
+    /// validator set. It never votes, proposes or asks the application to
+    /// verify payloads, but it tracks views, verifies and re-broadcasts
+    /// certificates, forms certificates from the votes it sees, answers
+    /// fetches, and reports [`Output::Finalized`] and
+    /// [`Output::EpochEnded`] like a validator. `config.me` is ignored. Its
+    /// journal holds certificates only (a vote of the epoch in it is a
+    /// [`EngineError::ForeignJournal`]).
+    pub fn follower(config: Config, journal: J) -> Result<Self, EngineError> {
+        Self::build(config, None, None, journal)
+    }
+
+    fn build(
+        config: Config,
+        key: Option<SecretKey>,
+        me: Option<u32>,
+        journal: J,
+    ) -> Result<Self, EngineError> {
         let epoch = config.validators.epoch();
         let mut view = config.anchor.view.saturating_add(1);
         let mut views: BTreeMap<View, ViewState> = BTreeMap::new();
@@ -220,7 +271,7 @@ impl<J: Journal> Engine<J> {
                 // Another epoch's vote: views and indices of that epoch.
                 continue;
             }
-            if vote.signer != me {
+            if Some(vote.signer) != me {
                 return Err(EngineError::ForeignJournal {
                     epoch: vote.epoch,
                     signer: vote.signer,
@@ -243,6 +294,7 @@ impl<J: Journal> Engine<J> {
         Ok(Self {
             config,
             key,
+            me,
             journal,
             view,
             views,
@@ -256,12 +308,19 @@ impl<J: Journal> Engine<J> {
             ended: false,
             previous_epoch: None,
             silent: BTreeMap::new(),
+            votes_forgotten_below: 0,
         })
     }
 
     /// Starts the next epoch once this one has ended ([`Output::EpochEnded`]):
     /// same key and journal, the application's next validator set, seed and
-    /// last height; the anchor is this epoch's last block.
+    /// last height; the anchor is this epoch's last block. If the key is not
+    /// in the next set (or the engine has none), the next engine is a
+    /// [`follower`](Self::follower); a follower whose key is in the next set
+    /// becomes a validator again. The seed should
+    /// be [`epoch_seed`]`(next epoch, beacon at the start of the ending
+    /// epoch)` (DESIGN §5's lookahead; the engine cannot check it, since a
+    /// restarted engine does not know where its epoch started).
     pub fn next_epoch(
         self,
         validators: Arc<ValidatorSet>,
@@ -271,16 +330,15 @@ impl<J: Journal> Engine<J> {
         if !self.ended {
             return Err(EngineError::EpochNotEnded);
         }
-        let me = validators
-            .index_of(&self.key.public_key())
-            .ok_or(EngineError::NotAValidator {
-                me: self.config.me,
-                validators: validators.len(),
-            })?;
+        let me = self
+            .key
+            .as_ref()
+            .and_then(|key| validators.index_of(&key.public_key()));
         let config = Config {
             validators,
             epoch_seed,
-            me,
+            // Ignored by a follower.
+            me: me.unwrap_or(self.config.me),
             anchor: self.finalized,
             last_height,
             ..self.config.clone()
@@ -305,7 +363,7 @@ impl<J: Journal> Engine<J> {
             }
             None => self.previous_epoch,
         };
-        let mut next = Self::new(config, self.key, self.journal)?;
+        let mut next = Self::build(config, self.key, me, self.journal)?;
         next.blocks = self.blocks;
         next.by_view = self.by_view;
         next.previous_epoch = previous_epoch;
@@ -347,9 +405,15 @@ impl<J: Journal> Engine<J> {
         self.journal
     }
 
-    /// Whether this validator leads `view`.
+    /// Whether this validator leads `view` (never for a follower).
     pub fn is_leader(&self, view: View) -> bool {
-        self.leader_of(view) == self.config.me
+        self.me == Some(self.leader_of(view))
+    }
+
+    /// This engine's signer index in the epoch's set, `None` for a
+    /// [`follower`](Self::follower).
+    pub fn signer(&self) -> Option<u32> {
+        self.me
     }
 
     fn leader_of(&self, view: View) -> u32 {
@@ -408,6 +472,47 @@ impl<J: Journal> Engine<J> {
         }
     }
 
+    /// Drops the vote state (tallies with their collectors, the votes seen
+    /// for evidence) of the views that fell behind the vote window. Votes
+    /// for them are no longer accepted, so only whole certificates can
+    /// still change them; what such a view keeps (its proposal, its
+    /// certificates, this validator's own votes) is a few hundred bytes,
+    /// against tens of kilobytes of vote state at N = 100.
+    fn forget_old_votes(&mut self) {
+        let low = self.vote_window_low();
+        let from = self
+            .votes_forgotten_below
+            .max(self.finalized.view.saturating_add(1));
+        if from >= low {
+            return;
+        }
+        for (_, state) in self.views.range_mut(from..low) {
+            state.forget_votes();
+        }
+        self.votes_forgotten_below = low;
+    }
+
+    /// Views that hold vote state (tallies or votes seen), for tests.
+    #[cfg(test)]
+    pub(crate) fn views_with_votes(&self) -> Vec<View> {
+        self.views
+            .iter()
+            .filter(|(_, s)| s.has_votes())
+            .map(|(v, _)| *v)
+            .collect()
+    }
+
+    /// Tallies open in a view, for tests.
+    #[cfg(test)]
+    pub(crate) fn tallies(&self, view: View) -> usize {
+        self.views.get(&view).map_or(0, |s| {
+            s.notarizes
+                .len()
+                .saturating_add(s.finalizes.len())
+                .saturating_add(usize::from(s.nullifies.is_some()))
+        })
+    }
+
     fn set_view_timers(&self, out: &mut Vec<Output>) {
         out.push(Output::SetTimer {
             view: self.view,
@@ -438,6 +543,7 @@ impl<J: Journal> Engine<J> {
         };
         self.view = view;
         self.fetched.clear();
+        self.forget_old_votes();
         let skip = self.config.silent_leader_views > 0
             && self
                 .silent
@@ -458,8 +564,19 @@ impl<J: Journal> Engine<J> {
         }
     }
 
+    /// Lowest view whose votes are still counted: `max_views_ahead` views
+    /// below the current one (and above the last finalized view).
+    fn vote_window_low(&self) -> View {
+        self.finalized
+            .view
+            .saturating_add(1)
+            .max(self.view.saturating_sub(self.config.max_views_ahead))
+    }
+
+    /// Votes and proposals are accepted within `max_views_ahead` views of
+    /// the current view, either side, and above the last finalized view.
     fn check_view(&self, view: View) -> Result<(), EngineError> {
-        let low = self.finalized.view.saturating_add(1);
+        let low = self.vote_window_low();
         let high = self.view.saturating_add(self.config.max_views_ahead);
         if view < low || view > high {
             return Err(EngineError::ViewOutOfRange { view, low, high });
@@ -603,15 +720,16 @@ impl<J: Journal> Engine<J> {
         self.check_epoch(vote.epoch)?;
         crate::vote::check_signer(vote.epoch, vote.signer, &self.config.validators)?;
         let view = vote.vote.view();
-        if vote.signer == self.config.me {
+        if Some(vote.signer) == self.me {
             return Ok(());
         }
         if view < self.view && vote.vote.kind() == VoteKind::Nullify {
             self.help_catch_up(from, out);
         }
         self.check_view(view)?;
-        self.check_evidence(vote, out)?;
-        self.count_vote(vote, out);
+        if self.check_evidence(vote, out)? {
+            self.count_vote(vote, out);
+        }
         Ok(())
     }
 
@@ -669,11 +787,15 @@ impl<J: Journal> Engine<J> {
     }
 
     /// Records the vote for evidence; reports a verified conflict once.
+    /// Returns whether the vote is to be counted: only the vote recorded for
+    /// its signer, view and kind is, so an equivocator's further votes (each
+    /// for another block id) open no new tallies and memory per view stays
+    /// bounded by the number of validators.
     fn check_evidence(
         &mut self,
         vote: &SignedVote,
         out: &mut Vec<Output>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<bool, EngineError> {
         let verifying = self.verifying();
         let chain_id = self.config.chain_id.clone();
         let validators = self.config.validators.clone();
@@ -685,14 +807,14 @@ impl<J: Journal> Engine<J> {
             .find(|earlier| conflicts(&earlier.vote, &vote.vote));
         if let Some(earlier) = earlier {
             if seen.reported {
-                return Ok(());
+                return Ok(false);
             }
             if verifying {
                 vote.verify(&chain_id, &validators)?;
                 if earlier.verify(&chain_id, &validators).is_err() {
                     // The stored vote was a forgery: the new one takes its place.
                     *slot(seen, vote.vote.kind()) = Some(*vote);
-                    return Ok(());
+                    return Ok(true);
                 }
             }
             seen.reported = true;
@@ -703,17 +825,28 @@ impl<J: Journal> Engine<J> {
                     second: *vote,
                 }));
             }
-            return Ok(());
+            return Ok(false);
         }
         let slot = slot(seen, vote.vote.kind());
-        if slot.is_none() {
-            *slot = Some(*vote);
+        match slot {
+            None => {
+                *slot = Some(*vote);
+                Ok(true)
+            }
+            // The same vote again, maybe with another signature (the first
+            // may have been forged by a relay; the collector sorts that
+            // out): counted. A different vote of this kind would have been
+            // a conflict above.
+            Some(first) => Ok(first.vote == vote.vote),
         }
-        Ok(())
     }
 
-    /// Adds a vote to its tally and acts on a new certificate.
+    /// Adds a vote to its tally and acts on a new certificate. Views behind
+    /// the vote window keep no tallies (see [`Self::forget_old_votes`]).
     fn count_vote(&mut self, vote: &SignedVote, out: &mut Vec<Output>) {
+        if vote.vote.view() < self.vote_window_low() {
+            return;
+        }
         let mode = self.config.signatures;
         let chain_id = &self.config.chain_id;
         let validators = &self.config.validators;
@@ -915,25 +1048,23 @@ impl<J: Journal> Engine<J> {
         if !allowed {
             return None;
         }
+        // A follower never votes.
+        let (Some(me), Some(key)) = (self.me, self.key.as_ref()) else {
+            return None;
+        };
         let epoch = self.config.validators.epoch();
         let signed = match self.config.signatures {
-            SignatureMode::Verify => SignedVote::sign(
-                &self.config.chain_id,
-                epoch,
-                self.config.me,
-                vote,
-                &self.key,
-            ),
+            SignatureMode::Verify => SignedVote::sign(&self.config.chain_id, epoch, me, vote, key),
             SignatureMode::Trusted => SignedVote {
                 epoch,
-                signer: self.config.me,
+                signer: me,
                 vote,
-                signature: placeholder_signature(),
+                signature: placeholder_signature().into(),
             },
         };
         if let Err(error) = self.journal.append(&Entry::Vote(signed)) {
             out.push(Output::Rejected {
-                from: self.config.me,
+                from: me,
                 error: error.into(),
             });
             return None;
@@ -1154,12 +1285,13 @@ impl<J: Journal> Engine<J> {
         if parent_id != parent {
             return;
         }
+        // `is_leader` above holds only for a validator, which has both.
+        let (Some(me), Some(key)) = (self.me, self.key.as_ref()) else {
+            return;
+        };
         let epoch = self.epoch();
         let reveal = match self.config.signatures {
-            SignatureMode::Verify => {
-                self.key
-                    .sign(&beacon_message(&self.config.chain_id, epoch, view))
-            }
+            SignatureMode::Verify => key.sign(&beacon_message(&self.config.chain_id, epoch, view)),
             SignatureMode::Trusted => placeholder_signature(),
         };
         let proposal = Proposal {
@@ -1169,7 +1301,7 @@ impl<J: Journal> Engine<J> {
             parent_view,
             parent,
             payload,
-            proposer: self.config.me,
+            proposer: me,
             reveal,
         };
         let id = proposal.id();
@@ -1225,7 +1357,8 @@ impl<J: Journal> Engine<J> {
                 ),
                 Some(false) => {}
                 None => {
-                    if !requested {
+                    // A follower has no vote to cast: no verdict needed.
+                    if !requested && self.me.is_some() {
                         self.views.entry(view).or_default().verify_requested = true;
                         out.push(Output::Verify(proposal));
                     }

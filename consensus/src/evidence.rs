@@ -139,15 +139,17 @@ impl Evidence {
     }
 
     /// Verifies the evidence with the public key it carries: a conflict,
-    /// and both signatures valid on `chain_id`. Two pairing checks.
+    /// and both signatures valid on `chain_id`. Two subgroup checks and two
+    /// pairing checks.
     pub fn verify(&self, chain_id: &ChainId) -> Result<(), EvidenceError> {
         self.check_conflict()?;
         for vote in [&self.first, &self.second] {
-            self.public_key
-                .verify(
-                    &vote.vote.signing_message(chain_id, vote.epoch),
-                    &vote.signature,
-                )
+            vote.signature
+                .subgroup_check()
+                .and_then(|signature| {
+                    self.public_key
+                        .verify(&vote.vote.signing_message(chain_id, vote.epoch), &signature)
+                })
                 .map_err(|_| VoteError::InvalidSignature {
                     signer: vote.signer,
                 })?;

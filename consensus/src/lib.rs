@@ -11,12 +11,14 @@
 //! * [`certificate`]: a quorum of one vote as a signer bitmap plus one
 //!   aggregate signature, verified with one pairing check;
 //! * [`codec`]: the canonical, versioned wire encoding of every message,
-//!   vote, certificate, header and piece of evidence;
-//! * [`collector`]: gathers votes, verifies them by aggregate and bisects
-//!   only when the aggregate fails;
+//!   vote, certificate, header, piece of evidence and journal entry;
+//! * [`collector`]: gathers votes, verifies them by aggregate (one subgroup
+//!   check and one pairing check for all) and bisects only when the
+//!   aggregate fails;
 //! * [`engine`]: the Simplex state machine, `handle(Input) -> Vec<Output>`,
 //!   with stake-weighted leaders, the journal of own votes, the randomness
-//!   beacon and epoch hand-over (the protocol is specified in its docs);
+//!   beacon, epoch hand-over and a non-voting follower mode (the protocol
+//!   is specified in its docs);
 //! * [`evidence`]: two conflicting signed votes as a self-contained proof;
 //! * [`sync`]: checking a finalized block from its finalization certificate.
 //!
@@ -47,5 +49,5 @@ pub use codec::{CodecError, Wire};
 pub use collector::{Certification, VoteCollector};
 pub use engine::{Engine, Input, Journal, Message, Output, Proposal};
 pub use evidence::{Evidence, EvidenceError};
-pub use validators::{Epoch, ValidatorSet, ValidatorSetError};
+pub use validators::{Epoch, ValidatorSet, ValidatorSetError, MAX_VALIDATORS};
 pub use vote::{BlockId, ChainId, ChainIdError, SignedVote, View, Vote, VoteError, VoteKind};

@@ -7,8 +7,13 @@
 //!
 //! **Quorum.** A set of signers is a quorum when its voting power is strictly
 //! more than two thirds of the total: `3 · power > 2 · total`, computed
-//! exactly in `u128` (the total of up to 2^32 powers of up to 2^64 − 1 each
-//! fits with room to spare). The smallest quorum power is
+//! exactly in `u128` (the total of up to 2^16 powers of up to 2^64 − 1 each
+//! fits with room to spare).
+//!
+//! **Size.** A set holds at most [`MAX_VALIDATORS`] (65,536) validators, the
+//! largest signer bitmap the wire codec accepts
+//! ([`MAX_SIGNERS`](crate::codec::MAX_SIGNERS) is the same number), so every
+//! certificate over a set that can be built also decodes. The smallest quorum power is
 //! `⌊2 · total / 3⌋ + 1`. Two quorums always share more than a third of the
 //! power, so with less than a third Byzantine they share an honest validator.
 
@@ -20,6 +25,10 @@ use crate::bls::{PublicKey, PUBLIC_KEY_BYTES};
 /// An epoch number.
 pub type Epoch = u64;
 
+/// Most validators a set may hold: 2^16, the codec's limit on signer
+/// bitmaps (8 KiB of bitmap per certificate).
+pub const MAX_VALIDATORS: u32 = 1 << 16;
+
 /// What can be wrong with a proposed validator set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidatorSetError {
@@ -29,11 +38,14 @@ pub enum ValidatorSetError {
         /// The epoch of the set.
         epoch: Epoch,
     },
-    /// Signer indices are `u32`; the set is larger than that.
-    #[error("{count} validators do not fit signer indices of 32 bits")]
+    /// The set is larger than [`MAX_VALIDATORS`]: its certificates could
+    /// not be decoded.
+    #[error("{count} validators, the limit is {max}")]
     TooMany {
         /// Number of validators given.
         count: usize,
+        /// Always [`MAX_VALIDATORS`].
+        max: u32,
     },
     /// A validator has no voting power.
     #[error("validator {index} has zero voting power")]
@@ -76,15 +88,18 @@ impl fmt::Debug for ValidatorSet {
 }
 
 impl ValidatorSet {
-    /// Builds the set of `epoch`. Rejects an empty set, zero powers and
+    /// Builds the set of `epoch`. Rejects an empty set, more than
+    /// [`MAX_VALIDATORS`] validators (checked first), zero powers and
     /// duplicate keys.
     pub fn new(epoch: Epoch, validators: Vec<(PublicKey, u64)>) -> Result<Self, ValidatorSetError> {
         if validators.is_empty() {
             return Err(ValidatorSetError::Empty { epoch });
         }
-        if u32::try_from(validators.len()).is_err() {
+        let within_limit = u32::try_from(validators.len()).is_ok_and(|n| n <= MAX_VALIDATORS);
+        if !within_limit {
             return Err(ValidatorSetError::TooMany {
                 count: validators.len(),
+                max: MAX_VALIDATORS,
             });
         }
         let mut index_of = HashMap::with_capacity(validators.len());
@@ -100,7 +115,7 @@ impl ValidatorSet {
                     public_key: *public_key,
                 });
             }
-            // At most 2^32 · 2^64 < 2^128: cannot saturate.
+            // At most 2^16 · 2^64 < 2^128: cannot saturate.
             total_power = total_power.saturating_add(u128::from(*power));
         }
         // 2 · total < 2^97: cannot saturate; the divisor is a non-zero constant.
@@ -239,6 +254,39 @@ mod tests {
                 public_key: key(0)
             })
         );
+        // The size limit is checked before anything else (so one key
+        // repeated will do).
+        let over = usize::try_from(MAX_VALIDATORS).unwrap() + 1;
+        assert_eq!(
+            ValidatorSet::new(3, vec![(key(0), 1); over]),
+            Err(ValidatorSetError::TooMany {
+                count: over,
+                max: MAX_VALIDATORS
+            })
+        );
+    }
+
+    #[test]
+    fn the_largest_set_has_certificates_that_decode() {
+        use crate::codec::{Wire, MAX_SIGNERS};
+        use crate::engine::placeholder_signature;
+        use crate::vote::Vote;
+        use crate::{Certificate, SignerBitmap};
+
+        assert_eq!(MAX_SIGNERS, MAX_VALIDATORS);
+        // A certificate over the largest allowed set round-trips; one more
+        // validator is refused when the set is built, not when its
+        // certificates are decoded.
+        let len = usize::try_from(MAX_VALIDATORS).unwrap();
+        let mut signers = SignerBitmap::new(len);
+        signers.insert(MAX_VALIDATORS - 1).unwrap();
+        let certificate = Certificate {
+            epoch: 3,
+            vote: Vote::Nullify { view: 1 },
+            signers,
+            signature: placeholder_signature(),
+        };
+        assert_eq!(Certificate::decode(&certificate.encode()), Ok(certificate));
     }
 
     #[test]

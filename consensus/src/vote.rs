@@ -24,7 +24,7 @@
 
 use std::fmt;
 
-use crate::bls::{BlsError, SecretKey, Signature};
+use crate::bls::{BlsError, SecretKey, UncheckedSignature};
 use crate::validators::{Epoch, ValidatorSet};
 
 /// A view number.
@@ -244,8 +244,12 @@ pub struct SignedVote {
     pub signer: u32,
     /// The vote.
     pub vote: Vote,
-    /// The BLS signature over [`Vote::signing_message`].
-    pub signature: Signature,
+    /// The BLS signature over [`Vote::signing_message`], as it came off the
+    /// wire: on the curve, not yet subgroup-checked (a vote is 192 uncompressed
+    /// bytes on the wire, so that decoding it costs no square root).
+    /// [`verify`](Self::verify) checks it fully; a
+    /// [`VoteCollector`](crate::VoteCollector) checks the sum of many.
+    pub signature: UncheckedSignature,
 }
 
 impl SignedVote {
@@ -257,7 +261,7 @@ impl SignedVote {
         vote: Vote,
         key: &SecretKey,
     ) -> Self {
-        let signature = key.sign(&vote.signing_message(chain_id, epoch));
+        let signature = key.sign(&vote.signing_message(chain_id, epoch)).into();
         Self {
             epoch,
             signer,
@@ -266,17 +270,18 @@ impl SignedVote {
         }
     }
 
-    /// Verifies this vote on its own (one pairing check): right epoch, a
-    /// signer of the set, a valid signature.
+    /// Verifies this vote on its own (a subgroup check and one pairing
+    /// check): right epoch, a signer of the set, a valid signature.
     pub fn verify(&self, chain_id: &ChainId, validators: &ValidatorSet) -> Result<(), VoteError> {
         let key = check_signer(self.epoch, self.signer, validators)?;
-        key.verify(
-            &self.vote.signing_message(chain_id, self.epoch),
-            &self.signature,
-        )
-        .map_err(|_: BlsError| VoteError::InvalidSignature {
-            signer: self.signer,
-        })
+        self.signature
+            .subgroup_check()
+            .and_then(|signature| {
+                key.verify(&self.vote.signing_message(chain_id, self.epoch), &signature)
+            })
+            .map_err(|_: BlsError| VoteError::InvalidSignature {
+                signer: self.signer,
+            })
     }
 }
 

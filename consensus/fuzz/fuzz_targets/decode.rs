@@ -4,6 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sherd_consensus::codec::Wire;
+use sherd_consensus::engine::Entry;
 use sherd_consensus::{Certificate, Evidence, Message, Proposal, SignedVote};
 
 fn check<T: Wire + PartialEq + std::fmt::Debug>(bytes: &[u8]) {
@@ -19,4 +20,5 @@ fuzz_target!(|bytes: &[u8]| {
     check::<Proposal>(bytes);
     check::<SignedVote>(bytes);
     check::<Certificate>(bytes);
+    check::<Entry>(bytes);
 });

@@ -39,6 +39,8 @@ pub(super) type PreparedHash = G2Prepared;
 pub(super) const G1_BYTES: usize = 48;
 /// Length of a compressed G2 point.
 pub(super) const G2_BYTES: usize = 96;
+/// Length of an uncompressed G2 point.
+pub(super) const G2_UNCOMPRESSED_BYTES: usize = 192;
 /// Length of one base-field element.
 const FP_BYTES: usize = 48;
 
@@ -248,6 +250,68 @@ pub(super) fn decode_g2(bytes: &[u8]) -> Result<SignaturePoint, PointError> {
     }
 }
 
+pub(super) fn encode_g2_uncompressed(point: &SignaturePoint) -> [u8; G2_UNCOMPRESSED_BYTES] {
+    point.to_uncompressed()
+}
+
+/// Decodes an uncompressed G2 point (`x.c1 ‖ x.c0 ‖ y.c1 ‖ y.c0`, flags in
+/// the first byte) and checks that it lies on the curve, **not** that it
+/// lies in the subgroup (the draft's `signature_to_point` without
+/// `subgroup_check`; see [`g2_in_subgroup`]). The compression and sort
+/// flags must be clear; the identity is `0x40` then 191 zero bytes. Costs a
+/// few field multiplications, no square root.
+pub(super) fn decode_g2_uncompressed_on_curve(bytes: &[u8]) -> Result<SignaturePoint, PointError> {
+    let array: &[u8; G2_UNCOMPRESSED_BYTES] = bytes.try_into().map_err(|_| PointError::Length {
+        expected: G2_UNCOMPRESSED_BYTES,
+        found: bytes.len(),
+    })?;
+    let first_byte = array.first().copied().unwrap_or_default();
+    if first_byte & (COMPRESSION_FLAG | SORT_FLAG) != 0 {
+        return Err(PointError::UncompressedFlags { first_byte });
+    }
+    if first_byte & INFINITY_FLAG != 0 {
+        let canonical = first_byte == INFINITY_FLAG && array.iter().skip(1).all(|&b| b == 0);
+        return if canonical {
+            Ok(G2Affine::identity())
+        } else {
+            Err(PointError::NonCanonicalInfinity { first_byte })
+        };
+    }
+    for offset in [0, FP_BYTES, 2 * FP_BYTES, 3 * FP_BYTES] {
+        check_field_element(array, offset)?;
+    }
+    let point: G2Affine =
+        Option::from(G2Affine::from_uncompressed_unchecked(array)).ok_or(PointError::NotOnCurve)?;
+    if bool::from(point.is_on_curve()) {
+        Ok(point)
+    } else {
+        Err(PointError::NotOnCurve)
+    }
+}
+
+/// The subgroup check of a G2 point (`psi(P) == [x]P`, about 80 µs).
+pub(super) fn g2_in_subgroup(point: &SignaturePoint) -> bool {
+    bool::from(point.is_torsion_free())
+}
+
+/// A point on the curve outside the subgroup (the `deserialization_G2`
+/// vector `not_in_G2`), for tests of code that must catch one.
+#[cfg(test)]
+pub(super) fn g2_outside_subgroup() -> SignaturePoint {
+    let bytes: [u8; G2_BYTES] = hex::decode(
+        "8123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    )
+    .unwrap()
+    .try_into()
+    .unwrap();
+    G2Affine::from_compressed_unchecked(&bytes).unwrap()
+}
+
+#[cfg(test)]
+pub(super) fn g2_neg(point: &SignaturePoint) -> SignaturePoint {
+    -point
+}
+
 /// Checks the three flag bits of a compressed point (ZCash serialization):
 /// returns `Ok(true)` for the one canonical encoding of the identity,
 /// `Ok(false)` for a finite point, and an error otherwise.
@@ -338,6 +402,71 @@ mod tests {
             count += 1;
         }
         assert_eq!(count, 4, "hash_to_G2 vector files");
+    }
+
+    #[test]
+    fn uncompressed_g2_is_strict_but_skips_the_subgroup_check() {
+        let point = sign(&SecretScalar::from(5u64), b"m", b"dst");
+        let bytes = encode_g2_uncompressed(&point);
+        assert_eq!(decode_g2_uncompressed_on_curve(&bytes), Ok(point));
+        assert!(g2_in_subgroup(&point));
+
+        // The identity: 0x40 and zero bytes only.
+        let mut identity = [0u8; G2_UNCOMPRESSED_BYTES];
+        identity[0] = 0x40;
+        assert_eq!(
+            decode_g2_uncompressed_on_curve(&identity),
+            Ok(G2Affine::identity())
+        );
+        assert_eq!(encode_g2_uncompressed(&G2Affine::identity()), identity);
+        identity[191] = 1;
+        assert_eq!(
+            decode_g2_uncompressed_on_curve(&identity),
+            Err(PointError::NonCanonicalInfinity { first_byte: 0x40 })
+        );
+
+        // Compression or sort flag set.
+        for flag in [0x80, 0x20, 0xa0] {
+            let mut flagged = bytes;
+            flagged[0] |= flag;
+            assert_eq!(
+                decode_g2_uncompressed_on_curve(&flagged),
+                Err(PointError::UncompressedFlags {
+                    first_byte: flagged[0]
+                })
+            );
+        }
+        // Every coordinate must be below p.
+        for offset in [0, 48, 96, 144] {
+            let mut big = bytes;
+            big[offset..offset + FP_BYTES].copy_from_slice(&P_BE);
+            assert_eq!(
+                decode_g2_uncompressed_on_curve(&big),
+                Err(PointError::CoordinateNotInField { offset })
+            );
+        }
+        // Off the curve: another y.
+        let mut off = bytes;
+        off[191] ^= 1;
+        assert_eq!(
+            decode_g2_uncompressed_on_curve(&off),
+            Err(PointError::NotOnCurve)
+        );
+        assert_eq!(
+            decode_g2_uncompressed_on_curve(&bytes[..191]),
+            Err(PointError::Length {
+                expected: 192,
+                found: 191
+            })
+        );
+
+        // On the curve, outside the subgroup (the `deserialization_G2`
+        // vector `not_in_G2`): decodes, and the subgroup check catches it.
+        let outside = g2_outside_subgroup();
+        let compressed = outside.to_compressed();
+        let decoded = decode_g2_uncompressed_on_curve(&outside.to_uncompressed()).unwrap();
+        assert!(!g2_in_subgroup(&decoded));
+        assert_eq!(decode_g2(&compressed), Err(PointError::NotInSubgroup));
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! What can be wrong with BLS inputs.
 
-/// Why a byte string is not a valid compressed curve point.
+/// Why a byte string is not a valid curve point (compressed, or for
+/// [`UncheckedSignature`](super::UncheckedSignature) uncompressed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PointError {
     /// The encoding has the wrong length.
     #[error("expected {expected} bytes, found {found}")]
     Length {
-        /// 48 for G1, 96 for G2.
+        /// 48 for G1, 96 for G2, 192 for an uncompressed G2 point.
         expected: usize,
         /// Length of the input.
         found: usize,
@@ -17,9 +18,18 @@ pub enum PointError {
         /// The first byte of the input.
         first_byte: u8,
     },
+    /// An uncompressed encoding has the compression flag (bit 7) or the
+    /// sort flag (bit 5) of its first byte set.
+    #[error(
+        "uncompressed point with the compression or sort flag set: first byte {first_byte:#04x}"
+    )]
+    UncompressedFlags {
+        /// The first byte of the input.
+        first_byte: u8,
+    },
     /// The infinity flag is set but the rest is not the canonical
-    /// `0xc0 00 … 00`.
-    #[error("infinity flag set but the encoding is not 0xc0 followed by zero bytes: first byte {first_byte:#04x}")]
+    /// `0xc0 00 … 00` (compressed) or `0x40 00 … 00` (uncompressed).
+    #[error("infinity flag set but the encoding is not 0xc0 (or 0x40 uncompressed) followed by zero bytes: first byte {first_byte:#04x}")]
     NonCanonicalInfinity {
         /// The first byte of the input.
         first_byte: u8,
@@ -27,11 +37,14 @@ pub enum PointError {
     /// A coordinate (flag bits masked) is not less than the field modulus p.
     #[error("the 48-byte coordinate at byte offset {offset} is not less than the field modulus p")]
     CoordinateNotInField {
-        /// Byte offset of the coordinate: 0, or 48 for the second half of a G2 `x`.
+        /// Byte offset of the coordinate: 0, 48, and for an uncompressed G2
+        /// point also 96 and 144 (`x.c1`, `x.c0`, `y.c1`, `y.c0`).
         offset: usize,
     },
-    /// No point of the curve has this `x` coordinate.
-    #[error("no curve point has this x coordinate")]
+    /// The point is not on the curve: no curve point has this `x`
+    /// coordinate (compressed), or `(x, y)` does not satisfy the curve
+    /// equation (uncompressed).
+    #[error("not a point of the curve")]
     NotOnCurve,
     /// The point is on the curve but outside the prime-order subgroup.
     #[error("the point is on the curve but not in the prime-order subgroup")]

@@ -48,7 +48,10 @@ pub struct Config {
     pub advance_timeout_ms: u64,
     /// Period of re-sending `nullify` while stuck in a view, ms.
     pub retry_ms: u64,
-    /// Votes and proposals more than this many views ahead are dropped.
+    /// The vote window: votes and proposals more than this many views
+    /// ahead of the current view, or behind it, are dropped, and views that
+    /// fall behind the window lose their vote state (tallies, votes seen),
+    /// keeping only their proposal, certificates and own votes.
     pub max_views_ahead: u64,
     /// Signatures on or off (simulation only).
     pub signatures: SignatureMode,

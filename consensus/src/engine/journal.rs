@@ -16,6 +16,10 @@
 //!
 //! Entries of other epochs are skipped. A real journal may drop entries at or
 //! below the last finalized view of the epoch.
+//!
+//! An [`Entry`] has a canonical byte encoding for a persistent journal:
+//! [`Wire`](crate::codec::Wire) in the [`codec`](crate::codec) (tag `0x14`),
+//! pinned by the golden vectors like every message.
 
 use super::message::Proposal;
 use crate::certificate::Certificate;

@@ -15,6 +15,8 @@ pub const BLOCK_NAMESPACE: &[u8] = b"sherd/consensus/block/v1";
 pub const BEACON_NAMESPACE: &[u8] = b"sherd/consensus/beacon/v1";
 /// Namespace tag of leader selection.
 pub const LEADER_NAMESPACE: &[u8] = b"sherd/consensus/leader/v1";
+/// Namespace tag of epoch seeds.
+pub const EPOCH_SEED_NAMESPACE: &[u8] = b"sherd/consensus/epoch-seed/v1";
 
 /// A block header as the engine sees it: the engine does not know
 /// transactions, only the digest of the payload the application built.
@@ -79,6 +81,30 @@ pub fn next_beacon(beacon: &Digest, reveal: &Signature) -> Digest {
     let mut hasher = blake3::Hasher::new();
     hasher.update(beacon);
     hasher.update(&reveal.to_bytes());
+    *hasher.finalize().as_bytes()
+}
+
+/// The leader seed of `epoch` (DESIGN §5, one epoch of lookahead):
+/// `BLAKE3(len ‖ "sherd/consensus/epoch-seed/v1" ‖ epoch ‖ beacon)`
+/// (epoch big-endian), where `beacon` is the beacon value at the **start of
+/// the previous epoch** `epoch − 1`: the beacon after the last block of
+/// epoch `epoch − 2`, or the genesis beacon when `epoch − 1` is the first
+/// epoch. (The first epoch's seed is part of genesis.)
+///
+/// The beacon is thus fixed a whole epoch before its seed is used: every
+/// validator of `epoch` can compute its leaders as soon as `epoch − 1`
+/// starts, and the last proposers of `epoch − 1`, who could withhold their
+/// blocks to choose between beacon values, cannot steer it. The epoch
+/// number keeps two epochs from sharing a leader schedule. The application
+/// passes the result to [`Engine::next_epoch`](super::Engine::next_epoch);
+/// it knows the beacon from the anchor it started the ending epoch at (the
+/// `last` block of the previous [`Output::EpochEnded`](super::Output::EpochEnded)).
+pub fn epoch_seed(epoch: Epoch, beacon: &Digest) -> Digest {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&[EPOCH_SEED_NAMESPACE.len() as u8]);
+    hasher.update(EPOCH_SEED_NAMESPACE);
+    hasher.update(&epoch.to_be_bytes());
+    hasher.update(beacon);
     *hasher.finalize().as_bytes()
 }
 
@@ -188,6 +214,19 @@ mod tests {
         let other: Vec<_> = (0..64).map(|v| leader(&set, &[6; 32], v)).collect();
         let same: Vec<_> = (0..64).map(|v| leader(&set, &seed, v)).collect();
         assert_ne!(other, same);
+    }
+
+    /// The epoch seed is the hash it says it is, and depends on both inputs.
+    #[test]
+    fn epoch_seed_is_pinned() {
+        let beacon = [9u8; 32];
+        let mut bytes = vec![29u8];
+        bytes.extend_from_slice(b"sherd/consensus/epoch-seed/v1");
+        bytes.extend_from_slice(&7u64.to_be_bytes());
+        bytes.extend_from_slice(&beacon);
+        assert_eq!(epoch_seed(7, &beacon), *blake3::hash(&bytes).as_bytes());
+        assert_ne!(epoch_seed(8, &beacon), epoch_seed(7, &beacon));
+        assert_ne!(epoch_seed(7, &[8; 32]), epoch_seed(7, &beacon));
     }
 
     /// Golden value: the block id format must not change by accident.

@@ -122,3 +122,24 @@ pub(super) struct ViewState {
     /// Votes seen, by signer.
     pub(super) seen: BTreeMap<u32, Seen>,
 }
+
+impl ViewState {
+    /// Drops the vote tallies and the votes seen; keeps the proposal, the
+    /// certificates and this validator's own votes (the safety rules need
+    /// them).
+    pub(super) fn forget_votes(&mut self) {
+        self.notarizes.clear();
+        self.nullifies = None;
+        self.finalizes.clear();
+        self.seen.clear();
+    }
+
+    /// Whether any vote state is held.
+    #[cfg(test)]
+    pub(super) fn has_votes(&self) -> bool {
+        !self.notarizes.is_empty()
+            || self.nullifies.is_some()
+            || !self.finalizes.is_empty()
+            || !self.seen.is_empty()
+    }
+}

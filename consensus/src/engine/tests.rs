@@ -483,7 +483,7 @@ fn engine_refuses_a_wrong_key_or_foreign_journal() {
             epoch: 1,
             signer: 1,
             vote: Vote::Nullify { view: 3 },
-            signature: placeholder_signature(),
+            signature: placeholder_signature().into(),
         }))
         .unwrap();
     assert_eq!(
@@ -664,7 +664,7 @@ fn an_invalid_payload_is_not_notarized() {
             view,
             block_id: proposal.id(),
         },
-        signature: placeholder_signature(),
+        signature: placeholder_signature().into(),
     };
     let out = engine.handle(Input::Message {
         from: leader_index,
@@ -801,4 +801,167 @@ fn bad_input_is_rejected_with_typed_errors() {
             0, 2, 3
         ]))))
     );
+}
+
+/// While finalization stalls, per-view vote state is kept only within the
+/// vote window around the current view, and an equivocating voter cannot
+/// open more than one tally per view and kind.
+#[test]
+fn vote_state_is_bounded_while_finalization_stalls() {
+    let powers = [1, 1, 1, 1];
+    // No timers fire here; without silent-leader skipping the engine casts
+    // no vote of its own, so every tally below is a peer's.
+    let config = Config {
+        silent_leader_views: 0,
+        ..config(&powers, 0, SignatureMode::Trusted)
+    };
+    let window = config.max_views_ahead;
+    let mut engine = Engine::new(config, secret(0), MemoryJournal::new()).unwrap();
+    engine.handle(Input::Start);
+    let vote = |signer: u32, vote: Vote| {
+        Message::Vote(SignedVote {
+            epoch: 1,
+            signer,
+            vote,
+            signature: placeholder_signature().into(),
+        })
+    };
+    let views = 100u64;
+    for view in 1..=views {
+        assert_eq!(engine.view(), view);
+        // Signer 3 equivocates on many blocks: one tally, one piece of evidence.
+        let mut evidence = 0;
+        for block in 0..50u8 {
+            let block_id = BlockId([block; 32]);
+            let out = engine.handle(Input::Message {
+                from: 3,
+                message: vote(3, Vote::Notarize { view, block_id }),
+            });
+            evidence += out
+                .iter()
+                .filter(|o| matches!(o, Output::Evidence(_)))
+                .count();
+        }
+        assert_eq!(evidence, 1, "view {view}");
+        assert_eq!(engine.tallies(view), 1, "view {view}");
+        // Three of four nullify: the view is nullified, nothing is final.
+        for signer in 1..=3 {
+            engine.handle(Input::Message {
+                from: signer,
+                message: vote(signer, Vote::Nullify { view }),
+            });
+        }
+    }
+    assert_eq!(engine.view(), views + 1);
+    assert_eq!(engine.finalized().view, 0);
+    // Only the window below the current view still holds vote state.
+    let low = engine.view() - window;
+    let with_votes = engine.views_with_votes();
+    assert!(!with_votes.is_empty());
+    assert!(
+        with_votes.iter().all(|&v| v >= low),
+        "views with vote state: {with_votes:?}, window starts at {low}"
+    );
+    // The old views keep their certificates: the engine can still hand
+    // them out.
+    let out = engine.handle(Input::Message {
+        from: 1,
+        message: Message::Fetch { view: 5 },
+    });
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Send {
+            message: Message::Nullification(_),
+            ..
+        }
+    )));
+    // Votes behind the window are rejected and open nothing.
+    let out = engine.handle(Input::Message {
+        from: 2,
+        message: vote(
+            2,
+            Vote::Finalize {
+                view: 5,
+                block_id: BlockId([1; 32]),
+            },
+        ),
+    });
+    assert_eq!(
+        out,
+        vec![Output::Rejected {
+            from: 2,
+            error: EngineError::ViewOutOfRange {
+                view: 5,
+                low,
+                high: engine.view() + window,
+            },
+        }]
+    );
+    assert_eq!(engine.tallies(5), 0);
+}
+
+/// A node outside the set follows the chain: same finalized blocks, no
+/// vote, no proposal, no payload verdict asked.
+#[test]
+fn a_follower_tracks_finality_without_voting() {
+    let powers = [30, 10, 25, 35];
+    let mut engines = engines(&powers, SignatureMode::Verify);
+    let follower = Engine::follower(
+        config(&powers, 0, SignatureMode::Verify),
+        MemoryJournal::new(),
+    )
+    .unwrap();
+    assert_eq!(follower.signer(), None);
+    assert!((1..50).all(|v| !follower.is_leader(v)));
+    engines.push(follower);
+    let inputs = (0..5).map(|i| (i, Input::Start)).collect();
+    let out = run_until_view(&mut engines, inputs, 4);
+    let validator = finalized(&out[0]);
+    let following = finalized(&out[4]);
+    assert!(following.len() >= 2, "{following:?}");
+    let common = following.len().min(validator.len());
+    assert_eq!(following[..common], validator[..common]);
+    assert_eq!(engines[4].beacon(), {
+        let same_height = engines
+            .iter()
+            .find(|e| e.finalized().height == engines[4].finalized().height)
+            .unwrap();
+        same_height.beacon()
+    });
+    // Every vote is journaled before it is sent: none was.
+    assert!(engines[4].journal().votes().is_empty());
+    assert!(engines[4]
+        .views
+        .values()
+        .all(|s| !s.verify_requested && !s.build_requested && s.my_votes.is_empty()));
+
+    // A follower's journal holds no votes of its epoch.
+    let mut journal = MemoryJournal::new();
+    journal
+        .append(&Entry::Vote(engines[0].journal().votes()[0]))
+        .unwrap();
+    assert!(matches!(
+        Engine::follower(config(&powers, 0, SignatureMode::Verify), journal),
+        Err(EngineError::ForeignJournal { .. })
+    ));
+}
+
+/// A validator whose key is not in the next epoch's set follows it.
+#[test]
+fn a_validator_leaving_the_set_becomes_a_follower() {
+    let config = Config {
+        last_height: Some(2),
+        ..config(&[5], 0, SignatureMode::Trusted)
+    };
+    let mut engines = vec![Engine::new(config, secret(0), MemoryJournal::new()).unwrap()];
+    let out = run_until_view(&mut engines, vec![(0, Input::Start)], 20);
+    assert!(out[0]
+        .iter()
+        .any(|o| matches!(o, Output::EpochEnded { epoch: 1, .. })));
+    let engine = engines.pop().unwrap();
+    let next = Arc::new(ValidatorSet::new(2, vec![(secret(1).public_key(), 1)]).unwrap());
+    let follower = engine.next_epoch(next, [4; 32], None).unwrap();
+    assert_eq!(follower.epoch(), 2);
+    assert_eq!(follower.signer(), None);
+    assert_eq!(follower.finalized().height, 2);
 }

@@ -35,8 +35,8 @@ use std::sync::{Arc, OnceLock};
 use sherd_consensus::bls::{PublicKey, SecretKey};
 use sherd_consensus::codec::Wire;
 use sherd_consensus::engine::{
-    leader, placeholder_signature, Anchor, Config, Digest, Engine, Input, MemoryJournal, Message,
-    Output, Proposal, SignatureMode, TimerKind,
+    epoch_seed, leader, placeholder_signature, Anchor, Config, Digest, Engine, Input,
+    MemoryJournal, Message, Output, Proposal, SignatureMode, TimerKind,
 };
 use sherd_consensus::evidence::conflicts;
 use sherd_consensus::{BlockId, ChainId, SignedVote, ValidatorSet, View, Vote};
@@ -439,7 +439,7 @@ impl Sim {
                 epoch,
                 signer: node as u32,
                 vote,
-                signature: placeholder_signature(),
+                signature: placeholder_signature().into(),
             },
         }
     }
@@ -808,7 +808,9 @@ impl Sim {
         }
     }
 
-    /// Moves node `i` to the next epoch: the next set, the beacon as seed.
+    /// Moves node `i` to the next epoch: the next set, and as seed
+    /// `epoch_seed(epoch, beacon at the start of the epoch that ended)`
+    /// (one epoch of lookahead, DESIGN §5).
     fn next_epoch(&mut self, i: usize, last: Anchor) {
         let epoch = self.nodes[i].epoch + 1;
         let validators = self.set(epoch);
@@ -817,13 +819,14 @@ impl Sim {
         let Some(engine) = node.engine.take() else {
             return;
         };
+        let seed = epoch_seed(epoch, &node.epoch_anchor.beacon);
         node.epoch = epoch;
-        node.epoch_seed = last.beacon;
+        node.epoch_seed = seed;
         node.last_height = Some(last.height + blocks);
         node.anchor = last;
         node.epoch_anchor = last;
         let engine = engine
-            .next_epoch(validators, last.beacon, node.last_height)
+            .next_epoch(validators, seed, node.last_height)
             .unwrap();
         node.engine = Some(engine);
         self.digest.update(b"epoch");

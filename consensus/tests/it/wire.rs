@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use sherd_consensus::bls::{PublicKey, SecretKey, Signature};
 use sherd_consensus::codec::{CodecError, Wire, WIRE_VERSION};
-use sherd_consensus::engine::{beacon_message, placeholder_signature};
+use sherd_consensus::engine::{beacon_message, placeholder_signature, Entry};
 use sherd_consensus::{
     BlockId, Certificate, ChainId, Evidence, Message, Proposal, SignedVote, SignerBitmap, Vote,
 };
@@ -122,12 +122,59 @@ fn golden_evidence() -> Evidence {
     }
 }
 
+/// One journal entry of each shape: an own vote, a certificate with its
+/// header, a certificate without one.
+fn golden_entries() -> Vec<(&'static str, Entry)> {
+    let messages = golden_messages();
+    let find = |name: &str| {
+        messages
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, m)| m.clone())
+            .unwrap()
+    };
+    let Message::Vote(vote) = find("vote_notarize") else {
+        unreachable!()
+    };
+    let Message::Finalization {
+        proposal,
+        certificate,
+    } = find("finalization")
+    else {
+        unreachable!()
+    };
+    let Message::Nullification(nullification) = find("nullification") else {
+        unreachable!()
+    };
+    vec![
+        ("vote", Entry::Vote(vote)),
+        (
+            "finalization",
+            Entry::Certificate {
+                certificate,
+                header: Some(Box::new(proposal)),
+            },
+        ),
+        (
+            "nullification",
+            Entry::Certificate {
+                certificate: nullification,
+                header: None,
+            },
+        ),
+    ]
+}
+
 fn vectors() -> Value {
     let messages: Vec<Value> = golden_messages()
         .iter()
         .map(|(name, message)| json!({ "name": name, "hex": hex::encode(message.encode()) }))
         .collect();
     let evidence = golden_evidence();
+    let journal: Vec<Value> = golden_entries()
+        .iter()
+        .map(|(name, entry)| json!({ "name": name, "hex": hex::encode(entry.encode()) }))
+        .collect();
     json!({
         "format": format!("sherd consensus wire v{WIRE_VERSION}, see consensus/src/codec.rs"),
         "chain_id": chain().as_str(),
@@ -135,6 +182,7 @@ fn vectors() -> Value {
         "messages": messages,
         "evidence": hex::encode(evidence.encode()),
         "evidence_verifies": evidence.verify(&chain()).is_ok(),
+        "journal_entries": journal,
     })
 }
 
@@ -168,6 +216,14 @@ fn golden_vectors_match() {
     }
     let bytes = hex::decode(stored["evidence"].as_str().unwrap()).unwrap();
     assert_eq!(Evidence::decode(&bytes).unwrap(), golden_evidence());
+    let stored_entries = stored["journal_entries"].as_array().unwrap();
+    let golden = golden_entries();
+    assert_eq!(stored_entries.len(), golden.len());
+    for (stored, (name, entry)) in stored_entries.iter().zip(&golden) {
+        assert_eq!(stored["name"], json!(name));
+        let bytes = hex::decode(stored["hex"].as_str().unwrap()).unwrap();
+        assert_eq!(&Entry::decode(&bytes).unwrap(), entry, "journal {name}");
+    }
 }
 
 /// The lengths in the module docs.
@@ -182,10 +238,10 @@ fn golden_lengths() {
     assert_eq!(
         lengths,
         [
-            ("proposal", 2 + 196 + 149),
-            ("vote_notarize", 2 + 149),
-            ("vote_nullify", 2 + 117),
-            ("vote_finalize", 2 + 149),
+            ("proposal", 2 + 196 + 245),
+            ("vote_notarize", 2 + 245),
+            ("vote_nullify", 2 + 213),
+            ("vote_finalize", 2 + 245),
             ("notarization", 2 + 196 + cert_notarize),
             ("nullification", 2 + cert_nullify),
             ("finalization", 2 + 196 + cert_notarize),
@@ -193,7 +249,19 @@ fn golden_lengths() {
             ("fetch", 2 + 8),
         ]
     );
-    assert_eq!(golden_evidence().encode().len(), 2 + 48 + 149 + 149);
+    assert_eq!(golden_evidence().encode().len(), 2 + 48 + 245 + 245);
+    let entries: Vec<(&str, usize)> = golden_entries()
+        .iter()
+        .map(|(name, e)| (*name, e.encode().len()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("vote", 2 + 1 + 245),
+            ("finalization", 2 + 1 + cert_notarize + 1 + 196),
+            ("nullification", 2 + 1 + cert_nullify + 1),
+        ]
+    );
 }
 
 // ---- property tests ------------------------------------------------------
@@ -239,7 +307,7 @@ fn signed_vote() -> impl Strategy<Value = SignedVote> {
             epoch,
             signer,
             vote,
-            signature,
+            signature: signature.into(),
         },
     )
 }
@@ -322,6 +390,18 @@ fn evidence() -> impl Strategy<Value = Evidence> {
     })
 }
 
+fn entry() -> impl Strategy<Value = Entry> {
+    prop_oneof![
+        signed_vote().prop_map(Entry::Vote),
+        (certificate_strategy(), proptest::option::of(proposal())).prop_map(
+            |(certificate, header)| Entry::Certificate {
+                certificate,
+                header: header.map(Box::new),
+            }
+        ),
+    ]
+}
+
 /// Decodes, and if that succeeds, checks canonicity: the bytes re-encode to
 /// themselves.
 fn decode_canonical(bytes: &[u8]) -> Result<Message, CodecError> {
@@ -350,6 +430,43 @@ proptest! {
         prop_assert_eq!(Proposal::decode(&proposal.encode()), Ok(proposal));
         prop_assert_eq!(SignedVote::decode(&vote.encode()), Ok(vote));
         prop_assert_eq!(Certificate::decode(&certificate.encode()), Ok(certificate));
+    }
+
+    /// Journal entries: round trip, every strict prefix is a truncation,
+    /// trailing bytes are rejected.
+    #[test]
+    fn journal_entries_round_trip(entry in entry(), extra in proptest::collection::vec(any::<u8>(), 1..4)) {
+        let bytes = entry.encode();
+        prop_assert_eq!(Entry::decode(&bytes), Ok(entry));
+        for end in 0..bytes.len() {
+            let result = Entry::decode(&bytes[..end]);
+            prop_assert!(
+                matches!(result, Err(CodecError::Truncated { .. })),
+                "entry prefix of {} bytes: {:?}", end, result
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&extra);
+        prop_assert_eq!(
+            Entry::decode(&longer),
+            Err(CodecError::TrailingBytes { value: "Entry", count: extra.len() })
+        );
+    }
+
+    /// Mutated journal entries never panic; whatever decodes is canonical.
+    #[test]
+    fn mutated_journal_entries_never_panic(
+        entry in entry(),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let mut bytes = entry.encode();
+        for (index, byte) in edits {
+            let i = index.index(bytes.len());
+            bytes[i] = byte;
+        }
+        if let Ok(decoded) = Entry::decode(&bytes) {
+            prop_assert_eq!(decoded.encode(), bytes);
+        }
     }
 
     /// Every strict prefix fails, and as a truncation (the structure pass
@@ -390,6 +507,7 @@ proptest! {
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let _ = decode_canonical(&bytes);
         let _ = Evidence::decode(&bytes);
+        let _ = Entry::decode(&bytes);
         let mut enveloped = vec![WIRE_VERSION];
         enveloped.extend_from_slice(&bytes);
         let _ = decode_canonical(&enveloped);
