@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod fragments;
 mod fsutil;
+mod node;
 mod output;
 mod wallet;
 
@@ -27,6 +28,9 @@ enum Command {
     /// Wallets: create and restore keys, see balances, send, stake and
     /// delegate through a node.
     Wallet(wallet::Args),
+    /// Run a node (`sherd node run --dev`: a local single-validator dev chain).
+    #[command(subcommand)]
+    Node(node::Command),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Fragments(command) => fragments::run(command),
         Command::Wallet(args) => wallet::run(args),
+        Command::Node(command) => node::run(command),
     };
     match result {
         Ok(code) => code,

@@ -1,1 +1,28 @@
 //! The sherd node: tokio, libp2p, parity-db and the HTTP API, wiring the pure crates together.
+//!
+//! What exists: the single-validator dev chain ([`run_dev`]): parity-db
+//! storage ([`store`]), the consensus engine driven in-process by an actor
+//! ([`actor`]), block building and re-execution ([`exec`]), the mempool
+//! ([`mempool`]) and the HTTP JSON API ([`api`], contract in the crate
+//! README). libp2p networking comes later.
+
+pub mod actor;
+pub mod api;
+pub mod dev;
+pub mod exec;
+pub mod journal;
+pub mod mempool;
+pub mod shared;
+pub mod store;
+
+mod node;
+
+pub use node::{run_dev, DevConfig, DevNode};
+
+/// Milliseconds since the Unix epoch, from the system clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

@@ -1,4 +1,5 @@
 //! End-to-end tests of the `sherd` binary.
 
 mod fragments;
+mod node;
 mod wallet;

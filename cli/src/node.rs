@@ -1,0 +1,140 @@
+//! `sherd node`: run a node.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args as ClapArgs, Subcommand};
+
+/// `sherd node …`
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a node. With `--dev`: a single-validator development chain with
+    /// a funded faucet, keys and genesis created in the home on first start.
+    Run(RunArgs),
+}
+
+/// `sherd node run`.
+#[derive(Debug, ClapArgs)]
+pub struct RunArgs {
+    /// Run the single-validator dev chain (the only mode so far).
+    #[arg(long)]
+    pub dev: bool,
+    /// Home directory: keys, genesis.json and the database (db/).
+    /// Default: $SHERD_HOME, else ~/.sherd/dev.
+    #[arg(long, env = "SHERD_HOME")]
+    pub home: Option<PathBuf>,
+    /// Address of the HTTP API.
+    #[arg(long, default_value = "127.0.0.1:8545", env = "SHERD_API")]
+    pub api: SocketAddr,
+    /// Also write logs to this file (appended).
+    #[arg(long)]
+    pub log_file: Option<PathBuf>,
+}
+
+/// Runs `sherd node …`.
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run(args) => run_node(args),
+    }
+}
+
+fn default_home() -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .context("no --home given and $HOME is not set: pass --home DIR")?;
+    Ok(PathBuf::from(home).join(".sherd").join("dev"))
+}
+
+fn init_logging(log_file: Option<&PathBuf>) -> anyhow::Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{fmt, EnvFilter};
+
+    let filter = EnvFilter::try_from_env("SHERD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,parity-db=warn"));
+    let stderr = fmt::layer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let file = match log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the log file {}", path.display()))?;
+            Some(
+                fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(file)),
+            )
+        }
+        None => None,
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr)
+        .with(file)
+        .try_init()
+        .context("cannot start logging")?;
+    Ok(())
+}
+
+async fn shutdown_signal() -> anyhow::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => { r.context("cannot watch SIGINT")?; Ok("SIGINT") }
+            _ = term.recv() => Ok("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot watch Ctrl-C")?;
+        Ok("Ctrl-C")
+    }
+}
+
+fn run_node(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if !args.dev {
+        bail!("only the dev chain exists so far: run `sherd node run --dev`");
+    }
+    init_logging(args.log_file.as_ref())?;
+    let home = match args.home {
+        Some(home) => home,
+        None => default_home()?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let node = sherd_node::run_dev(sherd_node::DevConfig::new(home.clone(), args.api))
+            .await
+            .with_context(|| format!("cannot start the dev node in {}", home.display()))?;
+        tracing::info!(home = %home.display(), api = %node.api, "node.run: dev chain running; Ctrl-C to stop");
+        let mut check = tokio::time::interval(std::time::Duration::from_millis(500));
+        let reason = loop {
+            tokio::select! {
+                signal = shutdown_signal() => break signal?,
+                _ = check.tick() => {
+                    if node.actor_stopped() {
+                        break "consensus stopped";
+                    }
+                }
+            }
+        };
+        tracing::info!(reason, "node.stop: shutting down");
+        let failed = reason == "consensus stopped";
+        node.shutdown().await?;
+        if failed {
+            bail!("the consensus actor stopped; see the log above");
+        }
+        tracing::info!("node.stop: stopped cleanly");
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,672 @@
+//! The consensus actor: owns the engine, turns its outputs into IO (timers,
+//! block building, commits) and nothing else.
+//!
+//! Block production policy (dev chain, one validator): when the engine asks
+//! for a block ([`Output::Build`]) the actor waits until
+//! [`BUSY_INTERVAL`] after the previous block if the mempool holds
+//! transactions, or [`IDLE_INTERVAL`] (an empty heartbeat block, so epochs
+//! advance) if it does not; a transaction arriving wakes it early.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sherd_consensus::bls::{PublicKey, SecretKey};
+use sherd_consensus::engine::{
+    beacon_message, Anchor, Config, Input, Output, Proposal, SignatureMode, TimerKind,
+};
+use sherd_consensus::{BlockId, Certificate, Engine, ValidatorSet};
+use sherd_ledger::block::tx_root;
+use sherd_ledger::state::EpochSet;
+use sherd_ledger::{
+    Address, ApplyError, Block, BlockContext, BlockExecutor, BlockHeader, Hash, Rejection,
+    StateView,
+};
+use tokio::sync::watch;
+
+use crate::exec::{self, ExecError, Executed};
+use crate::journal::DbJournal;
+use crate::shared::Shared;
+use crate::store::{col, meta, EpochInfo, Head, Layered, Op};
+
+/// Least time between blocks when there are transactions.
+pub const BUSY_INTERVAL: Duration = Duration::from_millis(250);
+/// Time between empty heartbeat blocks.
+pub const IDLE_INTERVAL: Duration = Duration::from_secs(2);
+/// How often the mempool is searched for expired transactions.
+const EXPIRY_CHECK: Duration = Duration::from_secs(10);
+/// Most transactions in one block.
+pub const MAX_BLOCK_TXS: usize = 5_000;
+/// The engine's Δ-based timers. A single validator never waits for a
+/// peer; the timers matter after a crash that left an own vote of the
+/// current view in the journal without its certificate (the view is then
+/// nullified when the advance timer fires, and the chain goes on). The
+/// leader timer must be longer than [`IDLE_INTERVAL`], or idle views would
+/// be nullified before their heartbeat block.
+const LEADER_TIMEOUT_MS: u64 = 3_000;
+const ADVANCE_TIMEOUT_MS: u64 = 4_000;
+const RETRY_MS: u64 = 2_000;
+
+/// The actor.
+pub struct Actor {
+    shared: Arc<Shared>,
+    engine: Option<Engine<DbJournal>>,
+    journal: DbJournal,
+    bls: SecretKey,
+    /// This validator's signer index in the running epoch.
+    me: u32,
+    operator: Address,
+    consensus_chain: sherd_consensus::ChainId,
+    head: Head,
+    epoch: EpochInfo,
+    executed: HashMap<BlockId, Arc<Executed>>,
+    pending_build: Option<(u64, BlockId, u64)>,
+    last_block_at: Instant,
+    idle_interval: Duration,
+    last_expiry: Instant,
+    timers: Vec<(Instant, u64, TimerKind)>,
+    /// Set when the actor cannot go on (a finalized block it cannot commit).
+    fatal: Option<String>,
+    /// Tests only: stop right before committing this height.
+    #[doc(hidden)]
+    pub crash_before_commit: Option<u64>,
+}
+
+impl std::fmt::Debug for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Actor")
+            .field("head", &self.head)
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+fn copy_key(key: &SecretKey) -> anyhow::Result<SecretKey> {
+    SecretKey::from_bytes(&key.to_bytes()).map_err(|e| anyhow::anyhow!("BLS key: {e}"))
+}
+
+/// The consensus validator set of a ledger epoch set.
+pub fn validator_set(set: &EpochSet) -> anyhow::Result<ValidatorSet> {
+    let members = set
+        .members
+        .iter()
+        .map(|m| {
+            PublicKey::from_bytes(&m.bls_pubkey)
+                .map(|k| (k, m.power))
+                .map_err(|e| anyhow::anyhow!("validator {} has a bad BLS key: {e}", m.operator))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    ValidatorSet::new(set.epoch, members)
+        .map_err(|e| anyhow::anyhow!("validator set of epoch {}: {e}", set.epoch))
+}
+
+impl Actor {
+    /// Builds the engine from the stored head, epoch and journal.
+    pub fn new(
+        shared: Arc<Shared>,
+        bls: &SecretKey,
+        operator: Address,
+        head: Head,
+        epoch: EpochInfo,
+    ) -> anyhow::Result<Self> {
+        let journal = DbJournal::load(shared.db.clone())?;
+        let consensus_chain = sherd_consensus::ChainId::new(shared.params.chain_id.as_str())
+            .map_err(|e| anyhow::anyhow!("chain id: {e}"))?;
+        let (engine, me) =
+            Self::engine_for(&shared, bls, &consensus_chain, head, epoch, journal.clone())?;
+        let mut actor = Self {
+            shared,
+            engine: None,
+            journal,
+            bls: copy_key(bls)?,
+            me,
+            operator,
+            consensus_chain,
+            head,
+            epoch,
+            executed: HashMap::new(),
+            pending_build: None,
+            last_block_at: Instant::now(),
+            idle_interval: IDLE_INTERVAL,
+            last_expiry: Instant::now(),
+            timers: Vec::new(),
+            fatal: None,
+            crash_before_commit: None,
+        };
+        actor.engine = Some(engine);
+        Ok(actor)
+    }
+
+    fn last_height(shared: &Shared, epoch: u64) -> Option<u64> {
+        epoch
+            .checked_add(1)
+            .and_then(|e| e.checked_mul(shared.params.epoch_length))
+            .and_then(|h| h.checked_sub(1))
+    }
+
+    fn engine_for(
+        shared: &Shared,
+        bls: &SecretKey,
+        chain: &sherd_consensus::ChainId,
+        head: Head,
+        epoch: EpochInfo,
+        journal: DbJournal,
+    ) -> anyhow::Result<(Engine<DbJournal>, u32)> {
+        let state = shared.db.state();
+        let set = StateView::new(&state)
+            .epoch_set(epoch.epoch)?
+            .ok_or_else(|| {
+                anyhow::anyhow!("the state has no validator set for epoch {}", epoch.epoch)
+            })?;
+        let validators = Arc::new(validator_set(&set)?);
+        let me = validators.index_of(&bls.public_key()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "this node's BLS key is not in the validator set of epoch {}",
+                epoch.epoch
+            )
+        })?;
+        let config = Config {
+            chain_id: chain.clone(),
+            validators,
+            epoch_seed: epoch.seed,
+            me,
+            anchor: Anchor {
+                view: head.view,
+                height: head.height,
+                block_id: BlockId(head.consensus_id),
+                beacon: head.beacon,
+            },
+            leader_timeout_ms: LEADER_TIMEOUT_MS,
+            advance_timeout_ms: ADVANCE_TIMEOUT_MS,
+            retry_ms: RETRY_MS,
+            max_views_ahead: 100,
+            signatures: SignatureMode::Verify,
+            silent_leader_views: 3,
+            last_height: Self::last_height(shared, epoch.epoch),
+        };
+        let engine = Engine::new(config, copy_key(bls)?, journal)
+            .map_err(|e| anyhow::anyhow!("consensus engine: {e}"))?;
+        Ok((engine, me))
+    }
+
+    /// Runs until `shutdown` turns true or a fatal error.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        self.handle(Input::Start);
+        loop {
+            if let Some(reason) = self.fatal.take() {
+                anyhow::bail!(reason);
+            }
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            let mut wake = now + Duration::from_secs(60);
+            if let Some(t) = self.timers.iter().map(|(t, _, _)| *t).min() {
+                wake = wake.min(t);
+            }
+            if self.pending_build.is_some() {
+                wake = wake.min(self.build_deadline());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake.into()) => {}
+                _ = self.shared.mempool_notify.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+            self.fire_timers();
+            if let Some((view, parent, parent_height)) = self.pending_build {
+                if Instant::now() >= self.build_deadline() {
+                    self.pending_build = None;
+                    self.build(view, parent, parent_height);
+                }
+            }
+            if self.last_expiry.elapsed() >= EXPIRY_CHECK {
+                self.last_expiry = Instant::now();
+                let expired = self.shared.mempool().expire(Instant::now());
+                if expired > 0 {
+                    tracing::info!(expired, "mempool.expire: dropped old transactions");
+                }
+            }
+        }
+    }
+
+    /// Sets the time between empty heartbeat blocks (default
+    /// [`IDLE_INTERVAL`]; must stay below the engine's leader timeout).
+    pub fn set_idle_interval(&mut self, interval: Duration) {
+        self.idle_interval = interval.min(Duration::from_millis(
+            LEADER_TIMEOUT_MS.saturating_sub(1_000),
+        ));
+    }
+
+    fn build_deadline(&self) -> Instant {
+        let interval = if self.shared.mempool().is_empty() {
+            self.idle_interval
+        } else {
+            BUSY_INTERVAL.min(self.idle_interval)
+        };
+        self.last_block_at + interval
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) = self.timers.drain(..).partition(|(t, _, _)| *t <= now);
+        self.timers = later;
+        for (_, view, kind) in due {
+            self.handle(Input::Timeout { view, kind });
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        let Some(engine) = self.engine.as_mut() else {
+            return;
+        };
+        let outputs = engine.handle(input);
+        let (epoch, view) = (engine.epoch(), engine.view());
+        self.shared.update_status(|s| {
+            s.epoch = epoch;
+            s.view = view;
+        });
+        for output in outputs {
+            let current = self.engine.as_ref().map(|e| e.epoch());
+            if current != Some(epoch) {
+                // The engine that made these outputs ended its epoch (or
+                // stopped); the next one asked for what it needs itself.
+                tracing::debug!(
+                    ?output,
+                    "consensus.output: dropped, from an ended epoch's engine"
+                );
+                continue;
+            }
+            self.on_output(output);
+        }
+    }
+
+    fn on_output(&mut self, output: Output) {
+        match output {
+            Output::Broadcast(_) | Output::Send { .. } => {
+                // No peers on a dev chain.
+            }
+            Output::SetTimer {
+                view,
+                kind,
+                after_ms,
+            } => self
+                .timers
+                .push((Instant::now() + Duration::from_millis(after_ms), view, kind)),
+            Output::Build {
+                view,
+                parent,
+                parent_height,
+            } => self.pending_build = Some((view, parent, parent_height)),
+            Output::Verify(proposal) => {
+                let valid = match self.ensure_executed(proposal.id()) {
+                    Ok(ex) => ex.id.0 == proposal.payload,
+                    Err(e) => {
+                        tracing::warn!(view = proposal.view, error = %e, "consensus.verify: proposal refused");
+                        false
+                    }
+                };
+                self.handle(Input::Verified {
+                    block_id: proposal.id(),
+                    valid,
+                });
+            }
+            Output::Finalized {
+                block,
+                certificate,
+                beacon,
+            } => {
+                if let Err(e) = self.on_finalized(&block, &certificate, beacon) {
+                    tracing::error!(height = block.height, error = %e, "chain.finalize: cannot commit a finalized block; stopping");
+                    self.fatal = Some(format!(
+                        "cannot commit finalized block {}: {e}",
+                        block.height
+                    ));
+                    self.engine = None;
+                }
+            }
+            Output::EpochEnded { epoch, last } => {
+                if let Err(e) = self.next_epoch(epoch, last) {
+                    tracing::error!(epoch, error = %e, "consensus.epoch: cannot start the next epoch; stopping");
+                    self.fatal = Some(format!(
+                        "cannot start epoch {}: {e}",
+                        epoch.saturating_add(1)
+                    ));
+                    self.engine = None;
+                }
+            }
+            Output::ConflictingFinalization(certificate) => {
+                tracing::error!(
+                    view = certificate.view(),
+                    "consensus.conflict: a conflicting finalization was seen"
+                );
+            }
+            Output::Evidence(evidence) => {
+                tracing::warn!(?evidence, "consensus.evidence: conflicting votes");
+            }
+            Output::Rejected { from, error } => {
+                tracing::debug!(from, %error, "consensus.rejected");
+            }
+        }
+    }
+
+    /// The executed block `id`, re-executing it from its stored proposal
+    /// (after a restart) if needed.
+    fn ensure_executed(&mut self, id: BlockId) -> Result<Arc<Executed>, ExecError> {
+        if let Some(ex) = self.executed.get(&id) {
+            return Ok(ex.clone());
+        }
+        let bytes = self
+            .shared
+            .db
+            .get(col::PROPOSED, &id.0)
+            .map_err(|e| ExecError::Internal(e.to_string()))?
+            .ok_or_else(|| ExecError::Invalid(format!("unknown block {}", hex::encode(id.0))))?;
+        let (parent, block) = exec::parse_proposed(&bytes)?;
+        let ancestors = self.ancestors_of(parent)?;
+        let state = self.shared.db.state();
+        let layers = ancestors.iter().map(|a| &a.output.changes).collect();
+        let store = Layered::new(&state, layers);
+        let (receipts, output) = exec::reexecute(&store, &block)?;
+        let ledger_id = block
+            .header
+            .id()
+            .map_err(|e| ExecError::Internal(e.to_string()))?;
+        let ex = Arc::new(Executed {
+            consensus_id: id,
+            parent_consensus_id: parent,
+            block,
+            id: ledger_id,
+            receipts,
+            output,
+            ancestors,
+        });
+        self.executed.insert(id, ex.clone());
+        Ok(ex)
+    }
+
+    /// The unfinalized chain ending at `parent` (oldest first); empty if
+    /// `parent` is the finalized head.
+    fn ancestors_of(&mut self, parent: BlockId) -> Result<Vec<Arc<Executed>>, ExecError> {
+        if parent.0 == self.head.consensus_id {
+            return Ok(Vec::new());
+        }
+        let ex = self.ensure_executed(parent)?;
+        let head = self.head.height;
+        let mut chain: Vec<Arc<Executed>> = ex
+            .ancestors
+            .iter()
+            .filter(|a| a.block.header.height > head)
+            .cloned()
+            .collect();
+        chain.push(ex);
+        Ok(chain)
+    }
+
+    fn build(&mut self, view: u64, parent: BlockId, parent_height: u64) {
+        let started = Instant::now();
+        match self.build_inner(view, parent, parent_height) {
+            Ok(payload) => {
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                self.shared.metrics.record_exec(micros);
+                self.shared
+                    .metrics
+                    .blocks_built
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.last_block_at = Instant::now();
+                self.handle(Input::Built {
+                    view,
+                    parent,
+                    payload,
+                });
+            }
+            Err(e) => {
+                tracing::error!(view, error = %e, "chain.build: cannot build a block");
+                self.last_block_at = Instant::now();
+            }
+        }
+    }
+
+    fn build_inner(
+        &mut self,
+        view: u64,
+        parent: BlockId,
+        parent_height: u64,
+    ) -> Result<[u8; 32], ExecError> {
+        let ancestors = self.ancestors_of(parent)?;
+        let (parent_view, parent_id, parent_time) = match ancestors.last() {
+            None => (self.head.view, self.head.block_id, self.head.timestamp_ms),
+            Some(p) => (p.block.header.view, p.id, p.block.header.timestamp_ms),
+        };
+        let height = parent_height.saturating_add(1);
+        let params = &self.shared.params;
+        let epoch = params.epoch_of(height);
+        let engine_epoch = self.engine.as_ref().map(|e| e.epoch()).unwrap_or(epoch);
+        if epoch != engine_epoch {
+            return Err(ExecError::Internal(format!(
+                "block {height} is in epoch {epoch}, the engine runs epoch {engine_epoch}"
+            )));
+        }
+        let reveal = self
+            .bls
+            .sign(&beacon_message(&self.consensus_chain, epoch, view));
+        let mut header = BlockHeader {
+            chain_id: params.chain_id.clone(),
+            height,
+            epoch,
+            view,
+            parent: parent_id,
+            proposer: self.operator,
+            timestamp_ms: crate::now_ms().max(parent_time),
+            tx_root: Hash::default(),
+            state_root: Hash::default(),
+            beacon: reveal.to_bytes(),
+        };
+        let ctx = BlockContext {
+            height,
+            epoch,
+            proposer: self.operator,
+            timestamp_ms: header.timestamp_ms,
+            beacon_seed: header.beacon_seed(),
+        };
+        let state = self.shared.db.state();
+        let store = Layered::new(
+            &state,
+            ancestors.iter().map(|a| &a.output.changes).collect(),
+        );
+        let internal = |e: &dyn std::fmt::Display| ExecError::Internal(e.to_string());
+        let mut executor = BlockExecutor::begin(&store, ctx).map_err(|e| internal(&e))?;
+        let candidates = {
+            let view = StateView::new(&store);
+            self.shared.mempool().select(MAX_BLOCK_TXS, |sender| {
+                view.account(sender).map(|a| a.nonce).unwrap_or(0)
+            })
+        };
+        let mut txs = Vec::with_capacity(candidates.len());
+        let mut receipts = Vec::with_capacity(candidates.len());
+        let mut dropped = Vec::new();
+        for vtx in candidates {
+            match executor.apply(&vtx) {
+                Ok(receipt) => {
+                    receipts.push(receipt);
+                    txs.push(vtx);
+                }
+                Err(ApplyError::Rejected(reason)) => {
+                    let permanent = match &reason {
+                        Rejection::BadNonce { expected, found } => found < expected,
+                        Rejection::WrongChain { .. }
+                        | Rejection::FeeTooLow { .. }
+                        | Rejection::NonceExhausted { .. } => true,
+                        Rejection::UnknownSender { .. } | Rejection::CannotPayFee { .. } => false,
+                    };
+                    tracing::debug!(tx = %vtx.id(), %reason, permanent, "chain.build: transaction left out");
+                    if permanent {
+                        dropped.push(vtx.id());
+                    }
+                }
+                Err(ApplyError::State(e)) => return Err(internal(&e)),
+            }
+        }
+        let output = executor.finish().map_err(|e| internal(&e))?;
+        let ids: Vec<Hash> = txs.iter().map(|t| t.id()).collect();
+        header.tx_root = tx_root(&ids);
+        header.state_root = output.state_root;
+        let block = Block {
+            header,
+            txs: txs.into_iter().map(|t| t.into_inner()).collect(),
+        };
+        let ledger_id = block.header.id().map_err(|e| internal(&e))?;
+        let proposer_index = self.me;
+        let consensus_id = Proposal {
+            epoch,
+            view,
+            height,
+            parent_view,
+            parent,
+            payload: ledger_id.0,
+            proposer: proposer_index,
+            reveal,
+        }
+        .id();
+        // Durable before the engine votes for it: a restart can re-execute it.
+        self.shared
+            .db
+            .commit(vec![(
+                col::PROPOSED,
+                consensus_id.0.to_vec(),
+                Some(exec::proposed_value(&parent, &block)?),
+            )])
+            .map_err(|e| internal(&e))?;
+        if !dropped.is_empty() {
+            self.shared.mempool().remove(&dropped);
+        }
+        tracing::debug!(
+            height,
+            view,
+            txs = block.txs.len(),
+            "chain.build: block built"
+        );
+        self.executed.insert(
+            consensus_id,
+            Arc::new(Executed {
+                consensus_id,
+                parent_consensus_id: parent,
+                block,
+                id: ledger_id,
+                receipts,
+                output,
+                ancestors,
+            }),
+        );
+        self.shared
+            .update_status(|s| s.height = s.height.max(height));
+        Ok(ledger_id.0)
+    }
+
+    fn on_finalized(
+        &mut self,
+        proposal: &Proposal,
+        certificate: &Certificate,
+        beacon: [u8; 32],
+    ) -> Result<(), ExecError> {
+        let id = proposal.id();
+        let ex = self.ensure_executed(id)?;
+        if ex.parent_consensus_id.0 != self.head.consensus_id {
+            return Err(ExecError::Internal(format!(
+                "finalized block {} does not extend the head {}",
+                proposal.height, self.head.height
+            )));
+        }
+        if ex.id.0 != proposal.payload {
+            return Err(ExecError::Internal(
+                "finalized payload is not the executed block".into(),
+            ));
+        }
+        let height = proposal.height;
+        let mut extra: Vec<Op> = Vec::new();
+        let ends_epoch = Self::last_height(&self.shared, self.epoch.epoch) == Some(height);
+        let next_epoch = self.epoch.next(beacon);
+        if ends_epoch {
+            extra.push((col::META, meta::EPOCH.to_vec(), Some(next_epoch.to_bytes())));
+            extra.extend(self.journal.prune_before(self.epoch.epoch));
+        }
+        let (ops, head) = exec::finalize_ops(&ex, proposal, certificate, beacon, extra)?;
+        if self.crash_before_commit == Some(height) {
+            return Err(ExecError::Internal(format!(
+                "simulated crash before committing block {height}"
+            )));
+        }
+        self.shared
+            .db
+            .commit(ops)
+            .map_err(|e| ExecError::Internal(e.to_string()))?;
+        // Committed: the block is final on disk.
+        self.head = head;
+        if ends_epoch {
+            self.epoch = next_epoch;
+        }
+        self.executed.remove(&id);
+        self.executed
+            .retain(|_, other| other.block.header.height > height);
+        {
+            let state = self.shared.db.state();
+            let view = StateView::new(&state);
+            let mut pool = self.shared.mempool();
+            let ids: Vec<Hash> = ex.receipts.iter().map(|r| r.tx_id).collect();
+            pool.remove(&ids);
+            for tx in &ex.block.txs {
+                let sender = tx.body.sender;
+                if let Ok(account) = view.account(&sender) {
+                    pool.drop_used(&sender, account.nonce);
+                }
+            }
+        }
+        let count = u64::try_from(ex.block.txs.len()).unwrap_or(u64::MAX);
+        self.shared
+            .metrics
+            .txs_finalized
+            .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+        self.shared.update_status(|s| {
+            s.head = head;
+            s.height = s.height.max(head.height);
+        });
+        if count > 0 {
+            tracing::info!(height, view = proposal.view, txs = count, root = %head.state_root, "chain.finalize: block final");
+        } else {
+            tracing::debug!(height, view = proposal.view, txs = count, root = %head.state_root, "chain.finalize: block final");
+        }
+        Ok(())
+    }
+
+    fn next_epoch(&mut self, ended: u64, last: Anchor) -> anyhow::Result<()> {
+        let Some(engine) = self.engine.take() else {
+            return Ok(());
+        };
+        let next = ended.saturating_add(1);
+        let state = self.shared.db.state();
+        let set = StateView::new(&state)
+            .epoch_set(next)?
+            .ok_or_else(|| anyhow::anyhow!("the state has no validator set for epoch {next}"))?;
+        let validators = Arc::new(validator_set(&set)?);
+        self.me = validators.index_of(&self.bls.public_key()).ok_or_else(|| {
+            anyhow::anyhow!("this node's BLS key is not in the validator set of epoch {next}")
+        })?;
+        if self.epoch.epoch != next || self.epoch.start_beacon != last.beacon {
+            anyhow::bail!(
+                "epoch {next} begins after a block the chain did not record as its start"
+            );
+        }
+        let engine = engine
+            .next_epoch(
+                validators,
+                self.epoch.seed,
+                Self::last_height(&self.shared, next),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.engine = Some(engine);
+        // The ended engine's timers mean nothing to the new one.
+        self.timers.clear();
+        tracing::info!(epoch = next, "consensus.epoch: next epoch started");
+        self.handle(Input::Start);
+        Ok(())
+    }
+}

@@ -1,0 +1,271 @@
+//! Starting and stopping a dev node.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use sherd_ledger::{Address, Genesis, Hash, StateView};
+use tokio::sync::watch;
+
+use crate::actor::Actor;
+use crate::dev::DevHome;
+use crate::mempool::Mempool;
+use crate::shared::{ChainStatus, Faucet, Shared};
+use crate::store::{col, meta, EpochInfo, Head, NodeDb};
+
+/// Default mempool bound.
+pub const MEMPOOL_CAPACITY: usize = 10_000;
+
+/// How many faucet grants may wait in the mempool at once.
+pub const FAUCET_PENDING_LIMIT: u64 = 1_000;
+
+/// How to run a dev node.
+#[derive(Debug, Clone)]
+pub struct DevConfig {
+    /// Home directory (keys, genesis, database).
+    pub home: PathBuf,
+    /// Address of the HTTP API.
+    pub api: SocketAddr,
+    /// Mempool bound.
+    pub mempool_capacity: usize,
+    /// Time between empty heartbeat blocks.
+    pub idle_interval: std::time::Duration,
+    /// Epoch length of a new genesis (`None`: the dev default, 100).
+    pub epoch_length: Option<u64>,
+    /// Tests only: the actor stops, as if the process died, right before
+    /// committing the finalized block at this height.
+    #[doc(hidden)]
+    pub crash_before_commit: Option<u64>,
+}
+
+impl DevConfig {
+    /// A config with the default mempool bound.
+    pub fn new(home: PathBuf, api: SocketAddr) -> Self {
+        Self {
+            home,
+            api,
+            mempool_capacity: MEMPOOL_CAPACITY,
+            idle_interval: crate::actor::IDLE_INTERVAL,
+            epoch_length: None,
+            crash_before_commit: None,
+        }
+    }
+}
+
+/// A running dev node.
+#[derive(Debug)]
+pub struct DevNode {
+    /// Where the API listens.
+    pub api: SocketAddr,
+    /// The shared state (for tests and tools).
+    pub shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    actor: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// The seed of epoch 0's leader selection, from the genesis id.
+fn genesis_seed(genesis_id: &Hash) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"sherd/epoch-seed/genesis/v1");
+    hasher.update(&genesis_id.0);
+    *hasher.finalize().as_bytes()
+}
+
+/// Writes the genesis into an empty database, or checks that the stored
+/// one is the same; answers the head and the epoch.
+fn open_chain(db: &NodeDb, genesis: &Genesis) -> anyhow::Result<(Head, EpochInfo)> {
+    let genesis_id = genesis
+        .id()
+        .map_err(|e| anyhow::anyhow!("genesis id: {e}"))?;
+    match db.get(col::META, meta::GENESIS)? {
+        Some(stored) => {
+            if stored != genesis_id.0 {
+                anyhow::bail!(
+                    "the database was made for genesis {}, genesis.json is {genesis_id}: use another --home",
+                    hex::encode(stored)
+                );
+            }
+            let head = db
+                .get(col::META, meta::HEAD)?
+                .and_then(|b| Head::from_bytes(&b))
+                .context("the database has no readable head record")?;
+            let epoch = db
+                .get(col::META, meta::EPOCH)?
+                .and_then(|b| EpochInfo::from_bytes(&b))
+                .context("the database has no readable epoch record")?;
+            Ok((head, epoch))
+        }
+        None => {
+            let state = genesis
+                .state(&db.state())
+                .map_err(|e| anyhow::anyhow!("genesis: {e}"))?;
+            let head = Head {
+                height: 0,
+                block_id: genesis_id,
+                state_root: state.state_root,
+                view: 0,
+                consensus_id: genesis_id.0,
+                beacon: genesis_seed(&genesis_id),
+                timestamp_ms: genesis.genesis_time_ms,
+            };
+            let epoch = EpochInfo {
+                epoch: 0,
+                seed: genesis_seed(&genesis_id),
+                start_beacon: head.beacon,
+            };
+            let mut ops: Vec<_> = NodeDb::state_ops(state.changes).collect();
+            ops.push((col::META, meta::HEAD.to_vec(), Some(head.to_bytes())));
+            ops.push((col::META, meta::EPOCH.to_vec(), Some(epoch.to_bytes())));
+            // Last key of the same commit; its presence means genesis is written.
+            ops.push((
+                col::META,
+                meta::GENESIS.to_vec(),
+                Some(genesis_id.0.to_vec()),
+            ));
+            db.commit(ops)?;
+            tracing::info!(genesis = %genesis_id, root = %state.state_root, "chain.genesis: written");
+            Ok((head, epoch))
+        }
+    }
+}
+
+/// Deletes proposals at or below the finalized height (left by a crash
+/// between proposing and finalizing; they can never be final now).
+fn drop_stale_proposals(db: &NodeDb, head: u64) -> anyhow::Result<()> {
+    let mut ops = Vec::new();
+    for (key, value) in db.scan(col::PROPOSED, &[], usize::MAX)? {
+        let stale = match crate::exec::parse_proposed(&value) {
+            Ok((_, block)) => block.header.height <= head,
+            Err(_) => true,
+        };
+        if stale {
+            ops.push((col::PROPOSED, key, None));
+        }
+    }
+    if !ops.is_empty() {
+        tracing::info!(count = ops.len(), "node.start: dropped stale proposals");
+        db.commit(ops)?;
+    }
+    Ok(())
+}
+
+/// Starts a dev node on the current tokio runtime: opens (or initializes)
+/// the home, starts the consensus actor on its own thread and the API.
+pub async fn run_dev(config: DevConfig) -> anyhow::Result<DevNode> {
+    let home = DevHome::open_or_init_with(&config.home, config.epoch_length)?;
+    let db =
+        Arc::new(NodeDb::open(&home.db_path()).with_context(|| {
+            format!("cannot open the database in {}", home.db_path().display())
+        })?);
+    let (head, epoch) = open_chain(&db, &home.genesis)?;
+    drop_stale_proposals(&db, head.height)?;
+    let params = StateView::new(&db.state())
+        .params()
+        .map_err(|e| anyhow::anyhow!("chain parameters: {e}"))?;
+    let genesis_id = home
+        .genesis
+        .id()
+        .map_err(|e| anyhow::anyhow!("genesis id: {e}"))?;
+    tracing::info!(height = head.height, root = %head.state_root, epoch = epoch.epoch, "node.start: chain opened");
+    let faucet = Faucet {
+        key: home.faucet.clone(),
+        last: Mutex::new(HashMap::new()),
+    };
+    let status = ChainStatus {
+        head,
+        height: head.height,
+        epoch: epoch.epoch,
+        view: head.view,
+    };
+    let mut mempool = Mempool::new(config.mempool_capacity);
+    mempool.allow_ahead(
+        Address::from(&home.faucet.verifying_key()),
+        FAUCET_PENDING_LIMIT,
+    );
+    let shared = Arc::new(Shared::new(
+        db,
+        params,
+        genesis_id,
+        status,
+        mempool,
+        Some(faucet),
+    ));
+    let operator = Address::from(&home.validator.verifying_key());
+    let mut actor = Actor::new(shared.clone(), &home.bls, operator, head, epoch)?;
+    actor.set_idle_interval(config.idle_interval);
+    actor.crash_before_commit = config.crash_before_commit;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let actor = std::thread::Builder::new()
+        .name("sherd-consensus".into())
+        .spawn(move || -> anyhow::Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .context("cannot start the consensus runtime")?;
+            let result = runtime.block_on(actor.run(shutdown_rx));
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "consensus.actor: stopped");
+            }
+            result
+        })
+        .context("cannot start the consensus thread")?;
+    let listener = tokio::net::TcpListener::bind(config.api)
+        .await
+        .with_context(|| format!("cannot listen on {} (is another node running?)", config.api))?;
+    let api = listener.local_addr()?;
+    let router = crate::api::router(shared.clone());
+    let mut stop = shutdown.subscribe();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(%api, "api.start: listening");
+    Ok(DevNode {
+        api,
+        shared,
+        shutdown,
+        actor: Some(actor),
+        server: Some(server),
+    })
+}
+
+impl DevNode {
+    /// Whether the consensus actor stopped on its own (an error).
+    pub fn actor_stopped(&self) -> bool {
+        self.actor.as_ref().is_none_or(|a| a.is_finished())
+    }
+
+    /// Stops the API and the actor and waits for both; the database is
+    /// closed when the last reference to it goes.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        if let Some(server) = self.server.take() {
+            match server.await {
+                Ok(result) => result.context("API server")?,
+                Err(e) => anyhow::bail!("API task: {e}"),
+            }
+        }
+        if let Some(actor) = self.actor.take() {
+            let result = tokio::task::spawn_blocking(move || actor.join())
+                .await
+                .map_err(|e| anyhow::anyhow!("consensus thread: {e}"))?;
+            match result {
+                Ok(r) => r?,
+                Err(_) => anyhow::bail!("the consensus thread panicked"),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DevNode {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

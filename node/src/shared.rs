@@ -1,0 +1,149 @@
+//! State shared by the consensus actor and the HTTP API.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Instant;
+
+use ed25519_dalek::SigningKey;
+use sherd_ledger::{Address, ChainParams, Hash};
+use tokio::sync::Notify;
+
+use crate::mempool::Mempool;
+use crate::store::{Head, NodeDb};
+
+/// What the status route shows, updated by the actor.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainStatus {
+    /// The finalized head.
+    pub head: Head,
+    /// Highest block executed (finalized or not).
+    pub height: u64,
+    /// The engine's epoch.
+    pub epoch: u64,
+    /// The engine's view.
+    pub view: u64,
+}
+
+/// The dev faucet.
+pub struct Faucet {
+    /// Its key.
+    pub key: SigningKey,
+    /// Last grant per address.
+    pub last: Mutex<HashMap<Address, Instant>>,
+}
+
+impl std::fmt::Debug for Faucet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Faucet")
+            .field("address", &Address::from(&self.key.verifying_key()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Transactions in finalized blocks.
+    pub txs_finalized: AtomicU64,
+    /// Blocks built.
+    pub blocks_built: AtomicU64,
+    /// Sum of block execution times (build), microseconds.
+    pub exec_micros_sum: AtomicU64,
+    /// Number of block executions measured.
+    pub exec_count: AtomicU64,
+    /// Last block's execution time, microseconds.
+    pub exec_micros_last: AtomicU64,
+    /// Transactions refused at the API.
+    pub txs_rejected: AtomicU64,
+}
+
+impl Metrics {
+    /// Records one block execution.
+    pub fn record_exec(&self, micros: u64) {
+        self.exec_micros_sum.fetch_add(micros, Ordering::Relaxed);
+        self.exec_count.fetch_add(1, Ordering::Relaxed);
+        self.exec_micros_last.store(micros, Ordering::Relaxed);
+    }
+}
+
+/// Everything the actor and the API share.
+#[derive(Debug)]
+pub struct Shared {
+    /// The database.
+    pub db: Arc<NodeDb>,
+    /// The chain parameters.
+    pub params: ChainParams,
+    /// The genesis id.
+    pub genesis_id: Hash,
+    /// Whether this is a dev chain.
+    pub dev: bool,
+    /// The faucet, on dev chains.
+    pub faucet: Option<Faucet>,
+    mempool: Mutex<Mempool>,
+    status: RwLock<ChainStatus>,
+    /// Wakes the actor when a transaction arrives.
+    pub mempool_notify: Notify,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    /// New shared state.
+    pub fn new(
+        db: Arc<NodeDb>,
+        params: ChainParams,
+        genesis_id: Hash,
+        status: ChainStatus,
+        mempool: Mempool,
+        faucet: Option<Faucet>,
+    ) -> Self {
+        Self {
+            db,
+            params,
+            genesis_id,
+            dev: true,
+            faucet,
+            mempool: Mutex::new(mempool),
+            status: RwLock::new(status),
+            mempool_notify: Notify::new(),
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// The mempool, locked.
+    pub fn mempool(&self) -> MutexGuard<'_, Mempool> {
+        self.mempool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The chain status.
+    pub fn status(&self) -> ChainStatus {
+        *self.status.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The chain status, with the finalized head read from the database:
+    /// whatever a reader saw committed (a transaction, a block) is at or
+    /// below this head.
+    pub fn committed_status(&self) -> ChainStatus {
+        let mut status = self.status();
+        if let Some(head) = self
+            .db
+            .get(crate::store::col::META, crate::store::meta::HEAD)
+            .ok()
+            .flatten()
+            .and_then(|b| Head::from_bytes(&b))
+        {
+            if head.height > status.head.height {
+                status.head = head;
+                status.height = status.height.max(head.height);
+            }
+        }
+        status
+    }
+
+    /// Changes the chain status.
+    pub fn update_status(&self, f: impl FnOnce(&mut ChainStatus)) {
+        let mut status = self.status.write().unwrap_or_else(|p| p.into_inner());
+        f(&mut status);
+    }
+}

@@ -1,0 +1,601 @@
+//! The node's database: parity-db under `<home>/db`.
+//!
+//! | column | index | key | value |
+//! |---|---|---|---|
+//! | `STATE` (0) | btree | ledger state key | ledger state value (records and state-commitment nodes) |
+//! | `BLOCKS` (1) | hash | height `u64_be` | [`StoredBlock`]: block wire bytes, consensus header, finalization certificate, beacon |
+//! | `BLOCK_IDS` (2) | hash | ledger block id | height `u64_be` |
+//! | `TXS` (3) | hash | tx id | [`TxLocation`]: height, index, outcome, reason |
+//! | `ACCOUNT_TXS` (4) | btree | address ‖ `!height` ‖ `!index` (big-endian, inverted: newest first) | tx id |
+//! | `META` (5) | hash | `head`, `genesis`, `epoch` | [`Head`], genesis id, [`EpochInfo`] |
+//! | `JOURNAL` (6) | btree | sequence `u64_be` | consensus journal entry (`Wire` encoding) |
+//! | `PROPOSED` (7) | btree | consensus block id | parent consensus id ‖ wire bytes of a block this validator proposed, not yet final |
+//!
+//! Every write goes through [`NodeDb::commit`], which returns only once the
+//! commit is in the write-ahead log and fsynced, and applied to the tables:
+//! parity-db is opened without its background threads and the node drives
+//! its commit pipeline itself (see the crate README, "Durability").
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use parity_db::{ColumnOptions, Db, Options};
+use sherd_ledger::store::Entries;
+use sherd_ledger::{ChangeSet, Hash, StateStore, StoreError};
+
+/// Column ids.
+pub mod col {
+    /// Ledger state.
+    pub const STATE: u8 = 0;
+    /// Finalized blocks by height.
+    pub const BLOCKS: u8 = 1;
+    /// Block id → height.
+    pub const BLOCK_IDS: u8 = 2;
+    /// Tx id → location and outcome.
+    pub const TXS: u8 = 3;
+    /// Address ‖ !height ‖ !index → tx id.
+    pub const ACCOUNT_TXS: u8 = 4;
+    /// Chain head, genesis id, epoch.
+    pub const META: u8 = 5;
+    /// Consensus journal.
+    pub const JOURNAL: u8 = 6;
+    /// Blocks proposed, not yet final.
+    pub const PROPOSED: u8 = 7;
+    /// Number of columns.
+    pub const COUNT: u8 = 8;
+}
+
+/// Meta keys.
+pub mod meta {
+    /// The finalized head.
+    pub const HEAD: &[u8] = b"head";
+    /// The genesis id.
+    pub const GENESIS: &[u8] = b"genesis";
+    /// The current epoch and its leader seed.
+    pub const EPOCH: &[u8] = b"epoch";
+}
+
+/// The database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// parity-db said no.
+    #[error("database {path}: {source}")]
+    Db {
+        /// Where.
+        path: String,
+        /// What.
+        #[source]
+        source: parity_db::Error,
+    },
+    /// A stored value does not decode.
+    #[error("database value in column {column} is corrupt: {reason}")]
+    Corrupt {
+        /// The column.
+        column: u8,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One write: column, key, `Some(value)` or `None` to delete.
+pub type Op = (u8, Vec<u8>, Option<Vec<u8>>);
+
+/// The node's parity-db.
+pub struct NodeDb {
+    db: Db,
+    path: String,
+    /// Serializes the commit pipeline (commit, log, flush, enact).
+    commit_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for NodeDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeDb").field("path", &self.path).finish()
+    }
+}
+
+/// How many reindex steps one commit drives at most (parity-db grows a
+/// hash index by re-inserting its entries in batches).
+const REINDEX_STEPS_PER_COMMIT: usize = 4;
+
+impl NodeDb {
+    /// Opens (or creates) the database in `path`.
+    pub fn open(path: &Path) -> Result<Self, DbError> {
+        let mut options = Options::with_columns(path, col::COUNT);
+        for c in [col::STATE, col::ACCOUNT_TXS, col::JOURNAL, col::PROPOSED] {
+            if let Some(column) = options.columns.get_mut(usize::from(c)) {
+                *column = ColumnOptions {
+                    btree_index: true,
+                    ..ColumnOptions::default()
+                };
+            }
+        }
+        options.sync_wal = true;
+        options.sync_data = true;
+        // The node drives the pipeline itself so that `commit` can wait for
+        // durability (see the module docs).
+        options.with_background_thread = false;
+        options.always_flush = true;
+        let path_text = path.display().to_string();
+        let db = Db::open_or_create(&options).map_err(|source| DbError::Db {
+            path: path_text.clone(),
+            source,
+        })?;
+        Ok(Self {
+            db,
+            path: path_text,
+            commit_lock: Mutex::new(()),
+        })
+    }
+
+    fn err(&self, source: parity_db::Error) -> DbError {
+        DbError::Db {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Commits `ops` atomically and durably: on return the commit is in the
+    /// fsynced write-ahead log (a crash after this replays it) and applied
+    /// to the tables.
+    pub fn commit(&self, ops: Vec<Op>) -> Result<(), DbError> {
+        let _guard = self
+            .commit_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.db.commit(ops).map_err(|e| self.err(e))?;
+        // Write the queued commit to the log, fsync the log (sync_wal), and
+        // apply it to the tables.
+        self.db.process_commits().map_err(|e| self.err(e))?;
+        self.db.flush_logs().map_err(|e| self.err(e))?;
+        self.db.enact_logs().map_err(|e| self.err(e))?;
+        for _ in 0..REINDEX_STEPS_PER_COMMIT {
+            self.db.process_reindex().map_err(|e| self.err(e))?;
+            self.db.flush_logs().map_err(|e| self.err(e))?;
+            self.db.enact_logs().map_err(|e| self.err(e))?;
+        }
+        self.db.clean_logs().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The value under `key` in `column`.
+    pub fn get(&self, column: u8, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+        self.db.get(column, key).map_err(|e| self.err(e))
+    }
+
+    /// Entries of a btree column whose key starts with `prefix`, in key
+    /// order, at most `limit`.
+    pub fn scan(&self, column: u8, prefix: &[u8], limit: usize) -> Result<Entries, DbError> {
+        let mut iter = self.db.iter(column).map_err(|e| self.err(e))?;
+        iter.seek(prefix).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match iter.next().map_err(|e| self.err(e))? {
+                Some((key, value)) if key.starts_with(prefix) => out.push((key, value)),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ledger state in this database, as a [`StateStore`].
+    pub fn state(&self) -> StateDb<'_> {
+        StateDb { db: self }
+    }
+
+    /// State changes as ops of the `STATE` column.
+    pub fn state_ops(changes: ChangeSet) -> impl Iterator<Item = Op> {
+        changes.into_iter().map(|(k, v)| (col::STATE, k, v))
+    }
+}
+
+/// The ledger state column as a [`StateStore`]. Reads see every committed
+/// write; `put`, `delete` and `commit` are each one durable commit.
+#[derive(Debug, Clone, Copy)]
+pub struct StateDb<'a> {
+    db: &'a NodeDb,
+}
+
+fn store_error(e: DbError) -> StoreError {
+    StoreError {
+        message: e.to_string(),
+    }
+}
+
+impl StateStore for StateDb<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.get(col::STATE, key).map_err(store_error)
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.db
+            .commit(vec![(col::STATE, key.to_vec(), Some(value.to_vec()))])
+            .map_err(store_error)
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        self.db
+            .commit(vec![(col::STATE, key.to_vec(), None)])
+            .map_err(store_error)
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Entries, StoreError> {
+        self.db
+            .scan(col::STATE, prefix, usize::MAX)
+            .map_err(store_error)
+    }
+
+    fn commit(&mut self, changes: ChangeSet) -> Result<(), StoreError> {
+        self.db
+            .commit(NodeDb::state_ops(changes).collect())
+            .map_err(store_error)
+    }
+}
+
+/// A read-only view of a store with unfinalized blocks' writes on top
+/// (oldest first), to build or check a block on a parent that is not final.
+#[derive(Debug)]
+pub struct Layered<'a, S> {
+    base: &'a S,
+    layers: Vec<&'a ChangeSet>,
+}
+
+impl<'a, S: StateStore> Layered<'a, S> {
+    /// `layers` oldest first.
+    pub fn new(base: &'a S, layers: Vec<&'a ChangeSet>) -> Self {
+        Self { base, layers }
+    }
+}
+
+impl<S: StateStore> StateStore for Layered<'_, S> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(value) = layer.get(key) {
+                return Ok(value.clone());
+            }
+        }
+        self.base.get(key)
+    }
+
+    fn put(&mut self, _: &[u8], _: &[u8]) -> Result<(), StoreError> {
+        Err(StoreError {
+            message: "layered state view is read-only".into(),
+        })
+    }
+
+    fn delete(&mut self, _: &[u8]) -> Result<(), StoreError> {
+        Err(StoreError {
+            message: "layered state view is read-only".into(),
+        })
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Entries, StoreError> {
+        let mut merged: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> = self
+            .base
+            .scan_prefix(prefix)?
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
+        for layer in &self.layers {
+            for (k, v) in layer.range(prefix.to_vec()..) {
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
+    }
+}
+
+/// Little binary helpers for the node's own records.
+pub(crate) mod bin {
+    /// Appends a `u32_le` length and the bytes.
+    pub fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+        out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(bytes);
+    }
+
+    /// A reader over a record.
+    pub struct Reader<'a>(pub &'a [u8]);
+
+    impl<'a> Reader<'a> {
+        pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+            if self.0.len() < n {
+                return None;
+            }
+            let (head, rest) = self.0.split_at(n);
+            self.0 = rest;
+            Some(head)
+        }
+
+        pub fn u64(&mut self) -> Option<u64> {
+            self.take(8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+        }
+
+        pub fn u32(&mut self) -> Option<u32> {
+            self.take(4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+        }
+
+        pub fn u8(&mut self) -> Option<u8> {
+            self.take(1).and_then(|b| b.first().copied())
+        }
+
+        pub fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+            self.take(N).and_then(|b| b.try_into().ok())
+        }
+
+        pub fn bytes(&mut self) -> Option<&'a [u8]> {
+            let n = usize::try_from(self.u32()?).ok()?;
+            self.take(n)
+        }
+
+        pub fn done(&self) -> bool {
+            self.0.is_empty()
+        }
+    }
+}
+
+/// The finalized head: what a restart continues from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Its height (0: genesis).
+    pub height: u64,
+    /// Its ledger block id (the genesis id at height 0).
+    pub block_id: Hash,
+    /// The state root after it.
+    pub state_root: Hash,
+    /// Its consensus view.
+    pub view: u64,
+    /// Its consensus block id.
+    pub consensus_id: [u8; 32],
+    /// The beacon after it.
+    pub beacon: [u8; 32],
+    /// Its timestamp.
+    pub timestamp_ms: u64,
+}
+
+impl Head {
+    /// Encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(168);
+        out.extend_from_slice(&self.height.to_le_bytes());
+        out.extend_from_slice(&self.block_id.0);
+        out.extend_from_slice(&self.state_root.0);
+        out.extend_from_slice(&self.view.to_le_bytes());
+        out.extend_from_slice(&self.consensus_id);
+        out.extend_from_slice(&self.beacon);
+        out.extend_from_slice(&self.timestamp_ms.to_le_bytes());
+        out
+    }
+
+    /// Decoding.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let mut r = bin::Reader(bytes);
+        let head = Self {
+            height: r.u64()?,
+            block_id: Hash(r.array()?),
+            state_root: Hash(r.array()?),
+            view: r.u64()?,
+            consensus_id: r.array()?,
+            beacon: r.array()?,
+            timestamp_ms: r.u64()?,
+        };
+        r.done().then_some(head)
+    }
+}
+
+/// The running epoch, its leader-selection seed, and the beacon at its
+/// start (from which the seed of the epoch after next is derived:
+/// `sherd_consensus::engine::epoch_seed(e + 1, beacon at the start of e)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochInfo {
+    /// The epoch.
+    pub epoch: u64,
+    /// Its seed.
+    pub seed: [u8; 32],
+    /// The beacon after the block before its first block.
+    pub start_beacon: [u8; 32],
+}
+
+impl EpochInfo {
+    /// Encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.epoch.to_le_bytes().to_vec();
+        out.extend_from_slice(&self.seed);
+        out.extend_from_slice(&self.start_beacon);
+        out
+    }
+
+    /// Decoding.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let mut r = bin::Reader(bytes);
+        let info = Self {
+            epoch: r.u64()?,
+            seed: r.array()?,
+            start_beacon: r.array()?,
+        };
+        r.done().then_some(info)
+    }
+
+    /// The next epoch, once this one's last block (after which the beacon
+    /// is `beacon`) is final.
+    pub fn next(&self, beacon: [u8; 32]) -> Self {
+        let epoch = self.epoch.saturating_add(1);
+        Self {
+            epoch,
+            seed: sherd_consensus::engine::epoch_seed(epoch, &self.start_beacon),
+            start_beacon: beacon,
+        }
+    }
+}
+
+/// A finalized block as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlock {
+    /// The ledger block's wire bytes.
+    pub block: Vec<u8>,
+    /// The consensus header (`Wire` encoding of the `Proposal`).
+    pub proposal: Vec<u8>,
+    /// The finalization certificate (`Wire`), of this block or a descendant.
+    pub certificate: Vec<u8>,
+    /// The beacon after the block.
+    pub beacon: [u8; 32],
+}
+
+impl StoredBlock {
+    /// Encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.block.len().saturating_add(512));
+        bin::put_bytes(&mut out, &self.block);
+        bin::put_bytes(&mut out, &self.proposal);
+        bin::put_bytes(&mut out, &self.certificate);
+        out.extend_from_slice(&self.beacon);
+        out
+    }
+
+    /// Decoding.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let mut r = bin::Reader(bytes);
+        let stored = Self {
+            block: r.bytes()?.to_vec(),
+            proposal: r.bytes()?.to_vec(),
+            certificate: r.bytes()?.to_vec(),
+            beacon: r.array()?,
+        };
+        r.done().then_some(stored)
+    }
+}
+
+/// Where a finalized transaction is, and what it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxLocation {
+    /// Block height.
+    pub height: u64,
+    /// Index in the block.
+    pub index: u32,
+    /// `None`: success; `Some(reason)`: failed.
+    pub failure: Option<String>,
+}
+
+impl TxLocation {
+    /// Encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.height.to_le_bytes().to_vec();
+        out.extend_from_slice(&self.index.to_le_bytes());
+        match &self.failure {
+            None => out.push(0),
+            Some(reason) => {
+                out.push(1);
+                bin::put_bytes(&mut out, reason.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// Decoding.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let mut r = bin::Reader(bytes);
+        let height = r.u64()?;
+        let index = r.u32()?;
+        let failure = match r.u8()? {
+            0 => None,
+            1 => Some(String::from_utf8(r.bytes()?.to_vec()).ok()?),
+            _ => return None,
+        };
+        r.done().then_some(Self {
+            height,
+            index,
+            failure,
+        })
+    }
+}
+
+/// Key of the account → tx index: address ‖ !height ‖ !index, so that a
+/// forward scan of an address gives its newest transactions first.
+pub fn account_tx_key(address: &[u8; 32], height: u64, index: u32) -> Vec<u8> {
+    let mut key = Vec::with_capacity(44);
+    key.extend_from_slice(address);
+    key.extend_from_slice(&(!height).to_be_bytes());
+    key.extend_from_slice(&(!index).to_be_bytes());
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_refuse_bad_bytes() {
+        let head = Head {
+            height: 7,
+            block_id: Hash([1; 32]),
+            state_root: Hash([2; 32]),
+            view: 9,
+            consensus_id: [3; 32],
+            beacon: [4; 32],
+            timestamp_ms: 1_700_000_000_000,
+        };
+        let bytes = head.to_bytes();
+        assert_eq!(Head::from_bytes(&bytes), Some(head));
+        assert_eq!(Head::from_bytes(&bytes[..bytes.len() - 1]), None);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(Head::from_bytes(&longer), None);
+
+        let epoch = EpochInfo {
+            epoch: 3,
+            seed: [5; 32],
+            start_beacon: [6; 32],
+        };
+        assert_eq!(EpochInfo::from_bytes(&epoch.to_bytes()), Some(epoch));
+        let next = epoch.next([7; 32]);
+        assert_eq!((next.epoch, next.start_beacon), (4, [7; 32]));
+        assert_eq!(next.seed, sherd_consensus::engine::epoch_seed(4, &[6; 32]));
+
+        let stored = StoredBlock {
+            block: vec![1, 2, 3],
+            proposal: vec![4],
+            certificate: vec![],
+            beacon: [8; 32],
+        };
+        assert_eq!(StoredBlock::from_bytes(&stored.to_bytes()), Some(stored));
+        assert_eq!(StoredBlock::from_bytes(&[0xff; 8]), None);
+
+        for failure in [None, Some("insufficient funds".to_string())] {
+            let location = TxLocation {
+                height: 5,
+                index: 2,
+                failure,
+            };
+            assert_eq!(TxLocation::from_bytes(&location.to_bytes()), Some(location));
+        }
+        let mut bad_tag = vec![0; 12];
+        bad_tag.push(2);
+        assert_eq!(TxLocation::from_bytes(&bad_tag), None);
+        assert_eq!(TxLocation::from_bytes(&[0; 11]), None);
+    }
+
+    #[test]
+    fn account_tx_keys_sort_newest_first() {
+        let a = [9; 32];
+        let mut keys = [
+            account_tx_key(&a, 1, 0),
+            account_tx_key(&a, 2, 0),
+            account_tx_key(&a, 2, 1),
+            account_tx_key(&a, 10, 0),
+        ];
+        keys.sort();
+        assert_eq!(keys[0], account_tx_key(&a, 10, 0));
+        assert_eq!(keys[1], account_tx_key(&a, 2, 1));
+        assert_eq!(keys[3], account_tx_key(&a, 1, 0));
+        assert!(keys.iter().all(|k| k.starts_with(&a)));
+    }
+}
