@@ -278,27 +278,10 @@ impl<S: StateStore> BlockExecutor<'_, S> {
                 }));
             }
             let provider = deal.provider;
-            let pkey = records::provider_key(&provider);
-            let Some(mut ad) = self.overlay.get::<ProviderAd>(&pkey)? else {
-                return Ok(Err(FailReason::NotAProvider { provider }));
+            let ad = match self.provider_terms(&provider, c.fragment_size, c.price_per_gib_epoch)? {
+                Ok(ad) => ad,
+                Err(reason) => return Ok(Err(reason)),
             };
-            let free = ad.capacity_bytes.saturating_sub(ad.used_bytes);
-            if free < c.fragment_size {
-                return Ok(Err(FailReason::InsufficientCapacity {
-                    provider,
-                    free,
-                    needed: c.fragment_size,
-                }));
-            }
-            if c.price_per_gib_epoch < ad.price_per_gib_epoch {
-                return Ok(Err(FailReason::TermsRefused {
-                    provider,
-                    reason: format!(
-                        "price {} per GiB-epoch is below its {}",
-                        c.price_per_gib_epoch, ad.price_per_gib_epoch
-                    ),
-                }));
-            }
             if !(ad.min_duration_epochs..=ad.max_duration_epochs).contains(&c.duration_epochs) {
                 return Ok(Err(FailReason::TermsRefused {
                     provider,
@@ -313,20 +296,10 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             if !signed_by(&provider, &message, &deal.acceptance) {
                 return Ok(Err(FailReason::BadAcceptance { index, provider }));
             }
-            let Some(collateral) = per_gib_cost(ad.collateral_per_gib, c.fragment_size, 1) else {
-                return invalid_contract("collateral overflows");
+            let collateral = match self.take_fragment(&provider, ad, c.fragment_size)? {
+                Ok(collateral) => collateral,
+                Err(reason) => return Ok(Err(reason)),
             };
-            if let Err(FailReason::InsufficientBalance { balance, needed }) =
-                self.overlay.debit(&provider, collateral)?
-            {
-                return Ok(Err(FailReason::CollateralUnavailable {
-                    provider,
-                    balance,
-                    needed,
-                }));
-            }
-            ad.used_bytes = ad.used_bytes.saturating_add(c.fragment_size);
-            self.overlay.put(pkey, &ad)?;
             fragments.push(ContractFragment {
                 root: deal.root,
                 provider,
@@ -537,27 +510,14 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             ));
         }
         let provider = r.new_provider;
-        let pkey = records::provider_key(&provider);
-        let Some(mut ad) = self.overlay.get::<ProviderAd>(&pkey)? else {
-            return Ok(Err(FailReason::NotAProvider { provider }));
+        let ad = match self.provider_terms(
+            &provider,
+            contract.fragment_size,
+            contract.price_per_gib_epoch,
+        )? {
+            Ok(ad) => ad,
+            Err(reason) => return Ok(Err(reason)),
         };
-        let free = ad.capacity_bytes.saturating_sub(ad.used_bytes);
-        if free < contract.fragment_size {
-            return Ok(Err(FailReason::InsufficientCapacity {
-                provider,
-                free,
-                needed: contract.fragment_size,
-            }));
-        }
-        if contract.price_per_gib_epoch < ad.price_per_gib_epoch {
-            return Ok(Err(FailReason::TermsRefused {
-                provider,
-                reason: format!(
-                    "price {} per GiB-epoch is below its {}",
-                    contract.price_per_gib_epoch, ad.price_per_gib_epoch
-                ),
-            }));
-        }
         let message = repair_message(
             &self.params.chain_id,
             &contract,
@@ -570,21 +530,10 @@ impl<S: StateStore> BlockExecutor<'_, S> {
                 provider,
             }));
         }
-        let Some(collateral) = per_gib_cost(ad.collateral_per_gib, contract.fragment_size, 1)
-        else {
-            return refuse("collateral overflows".into());
+        let collateral = match self.take_fragment(&provider, ad, contract.fragment_size)? {
+            Ok(collateral) => collateral,
+            Err(reason) => return Ok(Err(reason)),
         };
-        if let Err(FailReason::InsufficientBalance { balance, needed }) =
-            self.overlay.debit(&provider, collateral)?
-        {
-            return Ok(Err(FailReason::CollateralUnavailable {
-                provider,
-                balance,
-                needed,
-            }));
-        }
-        ad.used_bytes = ad.used_bytes.saturating_add(contract.fragment_size);
-        self.overlay.put(pkey, &ad)?;
         if let Some(slot) = usize::try_from(r.fragment_index)
             .ok()
             .and_then(|i| contract.fragments.get_mut(i))
@@ -710,6 +659,67 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         }
         self.overlay.keep_tx();
         Ok(())
+    }
+
+    /// `provider`'s advertisement, if it has room for `size` bytes at `price`.
+    fn provider_terms(
+        &self,
+        provider: &Address,
+        size: u64,
+        price: Amount,
+    ) -> Result<Result<ProviderAd, FailReason>, StateError> {
+        let provider = *provider;
+        let Some(ad) = self
+            .overlay
+            .get::<ProviderAd>(&records::provider_key(&provider))?
+        else {
+            return Ok(Err(FailReason::NotAProvider { provider }));
+        };
+        let free = ad.capacity_bytes.saturating_sub(ad.used_bytes);
+        if free < size {
+            return Ok(Err(FailReason::InsufficientCapacity {
+                provider,
+                free,
+                needed: size,
+            }));
+        }
+        if price < ad.price_per_gib_epoch {
+            return Ok(Err(FailReason::TermsRefused {
+                provider,
+                reason: format!(
+                    "price {price} per GiB-epoch is below its {}",
+                    ad.price_per_gib_epoch
+                ),
+            }));
+        }
+        Ok(Ok(ad))
+    }
+
+    /// Locks `provider`'s collateral for a fragment of `size` bytes and
+    /// counts the bytes as used; answers the collateral.
+    fn take_fragment(
+        &mut self,
+        provider: &Address,
+        mut ad: ProviderAd,
+        size: u64,
+    ) -> Result<Result<Amount, FailReason>, StateError> {
+        let Some(collateral) = per_gib_cost(ad.collateral_per_gib, size, 1) else {
+            return Ok(Err(FailReason::InvalidContract {
+                reason: "collateral overflows".into(),
+            }));
+        };
+        if let Err(FailReason::InsufficientBalance { balance, needed }) =
+            self.overlay.debit(provider, collateral)?
+        {
+            return Ok(Err(FailReason::CollateralUnavailable {
+                provider: *provider,
+                balance,
+                needed,
+            }));
+        }
+        ad.used_bytes = ad.used_bytes.saturating_add(size);
+        self.overlay.put(records::provider_key(provider), &ad)?;
+        Ok(Ok(collateral))
     }
 
     fn free_capacity(&mut self, provider: &Address, bytes: u64) -> Result<(), StateError> {
