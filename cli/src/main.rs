@@ -8,6 +8,7 @@ mod fragments;
 mod fsutil;
 mod node;
 mod output;
+mod testnet;
 mod wallet;
 
 /// sherd: files stored as erasure-coded fragments on independent providers,
@@ -31,6 +32,9 @@ enum Command {
     /// Run a node (`sherd node run --dev`: a local single-validator dev chain).
     #[command(subcommand)]
     Node(node::Command),
+    /// A local multi-node testnet: `sherd testnet init`.
+    #[command(subcommand)]
+    Testnet(testnet::Command),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Command::Fragments(command) => fragments::run(command),
         Command::Wallet(args) => wallet::run(args),
         Command::Node(command) => node::run(command),
+        Command::Testnet(command) => testnet::run(command),
     };
     match result {
         Ok(code) => code,

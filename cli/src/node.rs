@@ -18,14 +18,16 @@ pub enum Command {
 /// `sherd node run`.
 #[derive(Debug, ClapArgs)]
 pub struct RunArgs {
-    /// Run the single-validator dev chain (the only mode so far).
+    /// Run the single-validator dev chain (keys and genesis created in the
+    /// home on first start). Without it, the node runs the network its
+    /// home's config.toml and genesis.json describe (`sherd testnet init`).
     #[arg(long)]
     pub dev: bool,
-    /// Home directory: keys, genesis.json and the database (db/).
+    /// Home directory: keys, genesis.json, config.toml and the database (db/).
     /// Default: $SHERD_HOME, else ~/.sherd/dev.
     #[arg(long, env = "SHERD_HOME")]
     pub home: Option<PathBuf>,
-    /// Address of the HTTP API.
+    /// Address of the HTTP API (dev chain; a networked node takes it from config.toml).
     #[arg(long, default_value = "127.0.0.1:8545", env = "SHERD_API")]
     pub api: SocketAddr,
     /// Also write logs to this file (appended).
@@ -101,7 +103,7 @@ async fn shutdown_signal() -> anyhow::Result<&'static str> {
 
 fn run_node(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !args.dev {
-        bail!("only the dev chain exists so far: run `sherd node run --dev`");
+        return run_networked(args);
     }
     init_logging(args.log_file.as_ref())?;
     let home = match args.home {
@@ -135,6 +137,49 @@ fn run_node(args: RunArgs) -> anyhow::Result<ExitCode> {
             bail!("the consensus actor stopped; see the log above");
         }
         tracing::info!("node.stop: stopped cleanly");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `sherd node run --home DIR`: a node of the network its home describes.
+fn run_networked(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let Some(home) = args.home else {
+        bail!("a networked node needs --home DIR (made by `sherd testnet init`); or run the dev chain with --dev");
+    };
+    let log_file = match args.log_file {
+        Some(file) => Some(file),
+        None => sherd_node::home::NodeHome::open(&home)?
+            .config
+            .log_file
+            .map(|f| home.join(f)),
+    };
+    init_logging(log_file.as_ref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let node = sherd_node::run_home(&home)
+            .await
+            .with_context(|| format!("cannot start the node in {}", home.display()))?;
+        tracing::info!(home = %home.display(), api = %node.api, "node.run: node running; Ctrl-C to stop");
+        let mut check = tokio::time::interval(std::time::Duration::from_millis(500));
+        let reason = loop {
+            tokio::select! {
+                signal = shutdown_signal() => break signal?,
+                _ = check.tick() => {
+                    if node.actor_stopped() {
+                        break "consensus stopped";
+                    }
+                }
+            }
+        };
+        tracing::info!(reason, "node.stop: shutting down");
+        let failed = reason == "consensus stopped";
+        node.shutdown().await?;
+        if failed {
+            bail!("the consensus actor stopped; see the log above");
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -22,9 +22,10 @@ use sherd_ledger::{
     Address, ApplyError, Block, BlockContext, BlockExecutor, BlockHeader, Hash, Rejection,
     StateView,
 };
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::exec::{self, ExecError, Executed};
+use crate::gossip::ConsensusGossip;
 use crate::journal::DbJournal;
 use crate::shared::Shared;
 use crate::store::{col, meta, EpochInfo, Head, Layered, Op};
@@ -46,6 +47,22 @@ pub const MAX_BLOCK_TXS: usize = 5_000;
 const LEADER_TIMEOUT_MS: u64 = 3_000;
 const ADVANCE_TIMEOUT_MS: u64 = 4_000;
 const RETRY_MS: u64 = 2_000;
+
+mod sync;
+
+/// Most proposed blocks from peers kept while waiting for their proposal.
+const MAX_RECEIVED_BLOCKS: usize = 64;
+
+/// The actor's side of the network: consensus gossip in and out.
+#[derive(Debug)]
+pub struct ActorNet {
+    /// Consensus gossip to publish (encoded [`ConsensusGossip`]).
+    pub outbound: mpsc::UnboundedSender<Vec<u8>>,
+    /// Consensus gossip received from peers, already decoded.
+    pub inbound: mpsc::Receiver<ConsensusGossip>,
+    /// The network, for block sync.
+    pub handle: crate::net::NetHandle,
+}
 
 /// The actor.
 pub struct Actor {
@@ -70,6 +87,16 @@ pub struct Actor {
     /// Tests only: stop right before committing this height.
     #[doc(hidden)]
     pub crash_before_commit: Option<u64>,
+    /// Peers, when the node is networked.
+    net: Option<ActorNet>,
+    /// Proposed blocks received from peers, by ledger block id.
+    received: HashMap<Hash, Vec<u8>>,
+    /// Proposals waiting for their block's data, by payload.
+    waiting: HashMap<Hash, Proposal>,
+    /// Set when the node must fetch finalized blocks from its peers.
+    need_sync: bool,
+    /// When the head last moved.
+    last_progress: Instant,
 }
 
 impl std::fmt::Debug for Actor {
@@ -132,6 +159,11 @@ impl Actor {
             timers: Vec::new(),
             fatal: None,
             crash_before_commit: None,
+            net: None,
+            received: HashMap::new(),
+            waiting: HashMap::new(),
+            need_sync: false,
+            last_progress: Instant::now(),
         };
         actor.engine = Some(engine);
         Ok(actor)
@@ -191,6 +223,9 @@ impl Actor {
 
     /// Runs until `shutdown` turns true or a fatal error.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        if self.net.is_some() {
+            self.catch_up(true).await;
+        }
         self.handle(Input::Start);
         loop {
             if let Some(reason) = self.fatal.take() {
@@ -198,6 +233,12 @@ impl Actor {
             }
             if *shutdown.borrow() {
                 return Ok(());
+            }
+            if self.net.is_some() && (self.need_sync || self.last_progress.elapsed() >= sync::STALL)
+            {
+                self.need_sync = false;
+                self.last_progress = Instant::now();
+                self.catch_up(false).await;
             }
             let now = Instant::now();
             let mut wake = now + Duration::from_secs(60);
@@ -207,10 +248,22 @@ impl Actor {
             if self.pending_build.is_some() {
                 wake = wake.min(self.build_deadline());
             }
+            let net = &mut self.net;
+            let inbound = async {
+                match net {
+                    Some(net) => net.inbound.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let mut gossip = None;
             tokio::select! {
                 _ = tokio::time::sleep_until(wake.into()) => {}
                 _ = self.shared.mempool_notify.notified() => {}
                 _ = shutdown.changed() => {}
+                received = inbound => gossip = received,
+            }
+            if let Some(gossip) = gossip {
+                self.on_gossip(gossip);
             }
             self.fire_timers();
             if let Some((view, parent, parent_height)) = self.pending_build {
@@ -227,6 +280,111 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// Connects the actor to its peers.
+    pub fn set_net(&mut self, net: ActorNet) {
+        self.net = Some(net);
+    }
+
+    fn publish(&self, gossip: ConsensusGossip) {
+        if let Some(net) = &self.net {
+            let _ = net.outbound.send(gossip.encode());
+        }
+    }
+
+    fn on_gossip(&mut self, gossip: ConsensusGossip) {
+        match gossip {
+            ConsensusGossip::Message { from, message } => {
+                self.handle(Input::Message { from, message });
+            }
+            ConsensusGossip::Block(bytes) => self.on_block(bytes),
+        }
+    }
+
+    /// Keeps a peer's proposed block until its proposal asks for it.
+    fn on_block(&mut self, bytes: Vec<u8>) {
+        let Ok((_, block)) = exec::parse_proposed(&bytes) else {
+            tracing::debug!("consensus.block: a peer sent a block that does not decode");
+            return;
+        };
+        if block.header.height <= self.head.height {
+            return;
+        }
+        let Ok(id) = block.header.id() else {
+            return;
+        };
+        if self.received.len() >= MAX_RECEIVED_BLOCKS {
+            let head = self.head.height;
+            self.received
+                .retain(|_, b| exec::parse_proposed(b).is_ok_and(|(_, b)| b.header.height > head));
+            if self.received.len() >= MAX_RECEIVED_BLOCKS {
+                self.received.clear();
+            }
+        }
+        self.received.insert(id, bytes);
+        if let Some(proposal) = self.waiting.remove(&id) {
+            self.verify(proposal);
+        }
+    }
+
+    /// Makes the data of `proposal`'s block available under its consensus
+    /// id, from a peer's gossip; `false` if it has not arrived yet.
+    fn adopt_block(&mut self, proposal: &Proposal) -> Result<bool, ExecError> {
+        let id = proposal.id();
+        if self.executed.contains_key(&id)
+            || self
+                .shared
+                .db
+                .get(col::PROPOSED, &id.0)
+                .map_err(|e| ExecError::Internal(e.to_string()))?
+                .is_some()
+        {
+            return Ok(true);
+        }
+        let Some(bytes) = self.received.remove(&Hash(proposal.payload)) else {
+            return Ok(false);
+        };
+        let (parent, block) = exec::parse_proposed(&bytes)?;
+        if parent != proposal.parent || block.header.height != proposal.height {
+            return Err(ExecError::Invalid(
+                "the block does not match its proposal's parent or height".into(),
+            ));
+        }
+        self.shared
+            .db
+            .commit(vec![(col::PROPOSED, id.0.to_vec(), Some(bytes))])
+            .map_err(|e| ExecError::Internal(e.to_string()))?;
+        Ok(true)
+    }
+
+    fn verify(&mut self, proposal: Proposal) {
+        match self.adopt_block(&proposal) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.waiting.insert(Hash(proposal.payload), proposal);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(view = proposal.view, error = %e, "consensus.verify: proposal refused");
+                self.handle(Input::Verified {
+                    block_id: proposal.id(),
+                    valid: false,
+                });
+                return;
+            }
+        }
+        let valid = match self.ensure_executed(proposal.id()) {
+            Ok(ex) => ex.id.0 == proposal.payload,
+            Err(e) => {
+                tracing::warn!(view = proposal.view, error = %e, "consensus.verify: proposal refused");
+                false
+            }
+        };
+        self.handle(Input::Verified {
+            block_id: proposal.id(),
+            valid,
+        });
     }
 
     /// Sets the time between empty heartbeat blocks (default
@@ -282,8 +440,14 @@ impl Actor {
 
     fn on_output(&mut self, output: Output) {
         match output {
-            Output::Broadcast(_) | Output::Send { .. } => {
-                // No peers on a dev chain.
+            Output::Broadcast(message) | Output::Send { message, .. } => {
+                // Point-to-point messages go out as gossip too: every
+                // validator subscribes, and the few `Send`s (answers to a
+                // peer's fetch) are small.
+                self.publish(ConsensusGossip::Message {
+                    from: self.me,
+                    message,
+                });
             }
             Output::SetTimer {
                 view,
@@ -297,24 +461,29 @@ impl Actor {
                 parent,
                 parent_height,
             } => self.pending_build = Some((view, parent, parent_height)),
-            Output::Verify(proposal) => {
-                let valid = match self.ensure_executed(proposal.id()) {
-                    Ok(ex) => ex.id.0 == proposal.payload,
-                    Err(e) => {
-                        tracing::warn!(view = proposal.view, error = %e, "consensus.verify: proposal refused");
-                        false
-                    }
-                };
-                self.handle(Input::Verified {
-                    block_id: proposal.id(),
-                    valid,
-                });
-            }
+            Output::Verify(proposal) => self.verify(proposal),
             Output::Finalized {
                 block,
                 certificate,
                 beacon,
             } => {
+                if self.need_sync {
+                    // Already behind: the sync will bring this block too.
+                    return;
+                }
+                if self.net.is_some()
+                    && (block.parent.0 != self.head.consensus_id
+                        || !matches!(self.adopt_block(&block), Ok(true)))
+                {
+                    // Finalized by the others while this node missed the
+                    // block: fetch it (and whatever else it missed).
+                    tracing::info!(
+                        height = block.height,
+                        "chain.finalize: block data missing; syncing from peers"
+                    );
+                    self.need_sync = true;
+                    return;
+                }
                 if let Err(e) = self.on_finalized(&block, &certificate, beacon) {
                     tracing::error!(height = block.height, error = %e, "chain.finalize: cannot commit a finalized block; stopping");
                     self.fatal = Some(format!(
@@ -528,14 +697,17 @@ impl Actor {
         }
         .id();
         // Durable before the engine votes for it: a restart can re-execute it.
+        let proposed = exec::proposed_value(&parent, &block)?;
         self.shared
             .db
             .commit(vec![(
                 col::PROPOSED,
                 consensus_id.0.to_vec(),
-                Some(exec::proposed_value(&parent, &block)?),
+                Some(proposed.clone()),
             )])
             .map_err(|e| internal(&e))?;
+        // Peers get the block's data before the proposal that names it.
+        self.publish(ConsensusGossip::Block(proposed));
         if !dropped.is_empty() {
             self.shared.mempool().remove(&dropped);
         }
@@ -569,6 +741,14 @@ impl Actor {
         beacon: [u8; 32],
     ) -> Result<(), ExecError> {
         let id = proposal.id();
+        // A block finalized without this node having verified it (it saw the
+        // certificate first): its data may still be in from gossip.
+        if !self.adopt_block(proposal)? {
+            return Err(ExecError::Invalid(format!(
+                "the data of finalized block {} never arrived",
+                proposal.height
+            )));
+        }
         let ex = self.ensure_executed(id)?;
         if ex.parent_consensus_id.0 != self.head.consensus_id {
             return Err(ExecError::Internal(format!(
@@ -601,6 +781,7 @@ impl Actor {
             .map_err(|e| ExecError::Internal(e.to_string()))?;
         // Committed: the block is final on disk.
         self.head = head;
+        self.last_progress = Instant::now();
         if ends_epoch {
             self.epoch = next_epoch;
         }

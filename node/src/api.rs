@@ -45,6 +45,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -393,7 +398,8 @@ async fn tx(
 }
 
 /// Checks and adds a transaction to the mempool; answers its hash.
-fn admit(shared: &Shared, tx: Transaction) -> Result<Hash, ApiError> {
+/// Checks `tx` and puts it in the mempool; gossips it when networked.
+pub(crate) fn admit(shared: &Shared, tx: Transaction) -> Result<Hash, ApiError> {
     let vtx = sherd_ledger::verify(tx)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_transaction", e.to_string()))?;
     if let Some(bytes) = shared
@@ -423,6 +429,12 @@ fn admit(shared: &Shared, tx: Transaction) -> Result<Hash, ApiError> {
     match result {
         Ok(hash) => {
             shared.mempool_notify.notify_one();
+            if let (Some(gossip), Some(vtx)) = (shared.tx_gossip.get(), shared.mempool().get(&hash))
+            {
+                if let Ok(bytes) = vtx.tx().to_bytes() {
+                    let _ = gossip.send(bytes);
+                }
+            }
             Ok(hash)
         }
         Err(e) => {

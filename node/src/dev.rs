@@ -73,14 +73,14 @@ struct BlsFile {
     public_key: String,
 }
 
-fn random32() -> anyhow::Result<[u8; 32]> {
+pub(crate) fn random32() -> anyhow::Result<[u8; 32]> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
     Ok(bytes)
 }
 
 /// Writes `text` to `path` with mode 0600, refusing to overwrite.
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -96,7 +96,7 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_ed25519(path: &Path) -> anyhow::Result<SigningKey> {
+pub(crate) fn read_ed25519(path: &Path) -> anyhow::Result<SigningKey> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read key file {}", path.display()))?;
     let file: Ed25519File = serde_json::from_str(&text)
@@ -111,7 +111,7 @@ fn read_ed25519(path: &Path) -> anyhow::Result<SigningKey> {
     Ok(SigningKey::from_bytes(&secret))
 }
 
-fn write_ed25519(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
+pub(crate) fn write_ed25519(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
     let file = Ed25519File {
         version: 1,
         scheme: "ed25519".into(),
@@ -121,7 +121,7 @@ fn write_ed25519(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
     write_private(path, &serde_json::to_string_pretty(&file)?)
 }
 
-fn read_bls(path: &Path) -> anyhow::Result<SecretKey> {
+pub(crate) fn read_bls(path: &Path) -> anyhow::Result<SecretKey> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read key file {}", path.display()))?;
     let file: BlsFile = serde_json::from_str(&text)
@@ -131,7 +131,7 @@ fn read_bls(path: &Path) -> anyhow::Result<SecretKey> {
     SecretKey::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("key file {}: {e}", path.display()))
 }
 
-fn write_bls(path: &Path, key: &SecretKey) -> anyhow::Result<()> {
+pub(crate) fn write_bls(path: &Path, key: &SecretKey) -> anyhow::Result<()> {
     let file = BlsFile {
         version: 1,
         scheme: "bls12-381-g1-pop".into(),
@@ -142,7 +142,7 @@ fn write_bls(path: &Path, key: &SecretKey) -> anyhow::Result<()> {
 }
 
 /// Whole tokens as an amount.
-fn tokens(n: u64) -> Amount {
+pub(crate) fn tokens(n: u64) -> Amount {
     Amount(n.saturating_mul(sherd_ledger::amount::BASE_UNITS_PER_UNIT))
 }
 

@@ -10,14 +10,18 @@ pub mod actor;
 pub mod api;
 pub mod dev;
 pub mod exec;
+pub mod gossip;
+pub mod home;
 pub mod journal;
 pub mod mempool;
+pub mod net;
+mod p2p;
 pub mod shared;
 pub mod store;
 
 mod node;
 
-pub use node::{run_dev, DevConfig, DevNode};
+pub use node::{run_dev, run_home, DevConfig, DevNode};
 
 /// Milliseconds since the Unix epoch, from the system clock.
 pub fn now_ms() -> u64 {

@@ -156,24 +156,93 @@ fn drop_stale_proposals(db: &NodeDb, head: u64) -> anyhow::Result<()> {
 /// the home, starts the consensus actor on its own thread and the API.
 pub async fn run_dev(config: DevConfig) -> anyhow::Result<DevNode> {
     let home = DevHome::open_or_init_with(&config.home, config.epoch_length)?;
-    let db =
-        Arc::new(NodeDb::open(&home.db_path()).with_context(|| {
-            format!("cannot open the database in {}", home.db_path().display())
-        })?);
-    let (head, epoch) = open_chain(&db, &home.genesis)?;
+    start(Start {
+        db_path: home.db_path(),
+        genesis: home.genesis.clone(),
+        validator: home.validator.clone(),
+        bls: sherd_consensus::bls::SecretKey::from_bytes(&home.bls.to_bytes())
+            .map_err(|e| anyhow::anyhow!("BLS key: {e}"))?,
+        faucet: Some(home.faucet.clone()),
+        dev: true,
+        net: None,
+        config,
+    })
+    .await
+}
+
+/// Starts the node of a networked home (`config.toml`, see
+/// [`crate::home`]): the database, libp2p, the consensus actor and the API.
+pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
+    let home = crate::home::NodeHome::open(home)?;
+    let Some((validator, bls)) = home.validator.as_ref() else {
+        anyhow::bail!(
+            "{} has no validator keys: non-validating (full) nodes are not supported yet",
+            home.home.display()
+        );
+    };
+    let net = crate::net::NetConfig {
+        keypair: home.keypair()?,
+        listen: home.listen.clone(),
+        bootnodes: home.bootnodes.clone(),
+        chain_id: home.genesis.params.chain_id.to_string(),
+    };
+    let mut config = DevConfig::new(home.home.clone(), home.config.api);
+    config.idle_interval = crate::actor::IDLE_INTERVAL;
+    start(Start {
+        db_path: home.db_path(),
+        genesis: home.genesis.clone(),
+        validator: validator.clone(),
+        bls: sherd_consensus::bls::SecretKey::from_bytes(&bls.to_bytes())
+            .map_err(|e| anyhow::anyhow!("BLS key: {e}"))?,
+        faucet: home.faucet.clone(),
+        dev: false,
+        net: Some(net),
+        config,
+    })
+    .await
+}
+
+/// Everything [`start`] needs.
+struct Start {
+    db_path: PathBuf,
+    genesis: Genesis,
+    validator: ed25519_dalek::SigningKey,
+    bls: sherd_consensus::bls::SecretKey,
+    faucet: Option<ed25519_dalek::SigningKey>,
+    dev: bool,
+    net: Option<crate::net::NetConfig>,
+    config: DevConfig,
+}
+
+async fn start(start: Start) -> anyhow::Result<DevNode> {
+    let Start {
+        db_path,
+        genesis,
+        validator,
+        bls,
+        faucet,
+        dev,
+        net,
+        config,
+    } = start;
+    let db = Arc::new(
+        NodeDb::open(&db_path)
+            .with_context(|| format!("cannot open the database in {}", db_path.display()))?,
+    );
+    let (head, epoch) = open_chain(&db, &genesis)?;
     drop_stale_proposals(&db, head.height)?;
     let params = StateView::new(&db.state())
         .params()
         .map_err(|e| anyhow::anyhow!("chain parameters: {e}"))?;
-    let genesis_id = home
-        .genesis
+    let genesis_id = genesis
         .id()
         .map_err(|e| anyhow::anyhow!("genesis id: {e}"))?;
     tracing::info!(height = head.height, root = %head.state_root, epoch = epoch.epoch, "node.start: chain opened");
-    let faucet = Faucet {
-        key: home.faucet.clone(),
+    let faucet_key = faucet;
+    let faucet = faucet_key.as_ref().map(|key| Faucet {
+        key: key.clone(),
         last: Mutex::new(HashMap::new()),
-    };
+    });
     let status = ChainStatus {
         head,
         height: head.height,
@@ -181,23 +250,21 @@ pub async fn run_dev(config: DevConfig) -> anyhow::Result<DevNode> {
         view: head.view,
     };
     let mut mempool = Mempool::new(config.mempool_capacity);
-    mempool.allow_ahead(
-        Address::from(&home.faucet.verifying_key()),
-        FAUCET_PENDING_LIMIT,
-    );
-    let shared = Arc::new(Shared::new(
-        db,
-        params,
-        genesis_id,
-        status,
-        mempool,
-        Some(faucet),
-    ));
-    let operator = Address::from(&home.validator.verifying_key());
-    let mut actor = Actor::new(shared.clone(), &home.bls, operator, head, epoch)?;
+    if let Some(key) = &faucet_key {
+        mempool.allow_ahead(Address::from(&key.verifying_key()), FAUCET_PENDING_LIMIT);
+    }
+    let mut shared = Shared::new(db, params, genesis_id, status, mempool, faucet);
+    shared.dev = dev;
+    let shared = Arc::new(shared);
+    let operator = Address::from(&validator.verifying_key());
+    let mut actor = Actor::new(shared.clone(), &bls, operator, head, epoch)?;
     actor.set_idle_interval(config.idle_interval);
     actor.crash_before_commit = config.crash_before_commit;
     let (shutdown, shutdown_rx) = watch::channel(false);
+    if let Some(net) = net {
+        let peer = crate::p2p::start(net, shared.clone(), shutdown.subscribe()).await?;
+        actor.set_net(peer);
+    }
     let actor = std::thread::Builder::new()
         .name("sherd-consensus".into())
         .spawn(move || -> anyhow::Result<()> {

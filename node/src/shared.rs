@@ -86,6 +86,8 @@ pub struct Shared {
     pub mempool_notify: Notify,
     /// Counters.
     pub metrics: Metrics,
+    /// Where admitted transactions go to be gossiped, when networked.
+    pub tx_gossip: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
 }
 
 impl Shared {
@@ -108,6 +110,7 @@ impl Shared {
             status: RwLock::new(status),
             mempool_notify: Notify::new(),
             metrics: Metrics::default(),
+            tx_gossip: std::sync::OnceLock::new(),
         }
     }
 

@@ -1,0 +1,76 @@
+//! `sherd testnet …`: set up a local multi-node testnet.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args as ClapArgs, Subcommand};
+use sherd_node::home::{init_testnet, TestnetPlan};
+
+/// `sherd testnet …`
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create keys, a genesis and one home per node for a testnet on
+    /// 127.0.0.1; start it with `testnet/up.sh` or `sherd node run --home DIR/nodeI`.
+    Init(InitArgs),
+}
+
+/// `sherd testnet init`.
+#[derive(Debug, ClapArgs)]
+pub struct InitArgs {
+    /// Number of validators (each a node).
+    #[arg(long, default_value_t = 4)]
+    pub validators: usize,
+    /// Directory to create (must be empty or absent).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// libp2p port of node 0; node i listens on this + i.
+    #[arg(long, default_value_t = 30333)]
+    pub p2p_port: u16,
+    /// API port of node 0; node i answers on this + i.
+    #[arg(long, default_value_t = 8545)]
+    pub api_port: u16,
+    /// The chain id.
+    #[arg(long, default_value = "sherd-testnet")]
+    pub chain_id: String,
+    /// Blocks per epoch.
+    #[arg(long, default_value_t = 100)]
+    pub epoch_length: u64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `sherd testnet …`.
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Init(args) => {
+            let nodes = init_testnet(
+                &args.out,
+                &TestnetPlan {
+                    validators: args.validators,
+                    full_nodes: 0,
+                    p2p_port: args.p2p_port,
+                    api_port: args.api_port,
+                    chain_id: args.chain_id.clone(),
+                    epoch_length: args.epoch_length,
+                },
+            )?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&nodes)?);
+            } else {
+                println!(
+                    "testnet `{}`: {} validators in {}",
+                    args.chain_id,
+                    nodes.len(),
+                    args.out.display()
+                );
+                for n in &nodes {
+                    println!("  {}  api {}  p2p {}", n.home.display(), n.api, n.p2p);
+                }
+                println!("faucet key: {}", args.out.join("faucet.key").display());
+                println!("start: testnet/up.sh {}", args.out.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

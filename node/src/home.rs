@@ -1,0 +1,332 @@
+//! A networked node's home directory, and `sherd testnet init`.
+//!
+//! ```text
+//! <home>/config.toml      the node's configuration (below)
+//! <home>/genesis.json     the chain's genesis (the same file on every node)
+//! <home>/node.key         the libp2p identity: an ed25519 key file (0600)
+//! <home>/validator.key    a validator's ed25519 operator key (0600), if it validates
+//! <home>/validator.bls    a validator's BLS12-381 vote key (0600), if it validates
+//! <home>/faucet.key       the faucet's key (0600), on the node that serves the faucet
+//! <home>/db/              parity-db
+//! ```
+//!
+//! `config.toml`:
+//!
+//! ```toml
+//! api = "127.0.0.1:8545"                          # the HTTP API
+//! listen = ["/ip4/127.0.0.1/tcp/30333"]           # libp2p listen addresses
+//! bootnodes = ["/ip4/127.0.0.1/tcp/30334/p2p/12D3Koo…"]   # peers dialed at start
+//! log_file = "node.log"                           # optional, relative to the home
+//! ```
+//!
+//! Unknown keys are an error, so a typo does not silently fall back to a
+//! default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use ed25519_dalek::SigningKey;
+use libp2p::Multiaddr;
+use serde::{Deserialize, Serialize};
+use sherd_consensus::bls::SecretKey;
+use sherd_ledger::genesis::{GenesisAccount, GenesisValidator};
+use sherd_ledger::{Address, ChainId, ChainParams, Genesis};
+
+use crate::dev::{
+    random32, read_bls, read_ed25519, tokens, write_bls, write_ed25519, write_private,
+};
+
+/// The `config.toml` of a node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Address of the HTTP API.
+    pub api: SocketAddr,
+    /// libp2p listen addresses.
+    pub listen: Vec<String>,
+    /// Peers dialed at start, each ending in `/p2p/<peer id>`.
+    #[serde(default)]
+    pub bootnodes: Vec<String>,
+    /// Log file, relative to the home.
+    #[serde(default)]
+    pub log_file: Option<PathBuf>,
+}
+
+/// A networked node's home, opened.
+pub struct NodeHome {
+    /// The directory.
+    pub home: PathBuf,
+    /// `config.toml`.
+    pub config: FileConfig,
+    /// Parsed listen addresses.
+    pub listen: Vec<Multiaddr>,
+    /// Parsed bootnodes.
+    pub bootnodes: Vec<Multiaddr>,
+    /// The genesis.
+    pub genesis: Genesis,
+    /// The libp2p identity.
+    pub node_key: SigningKey,
+    /// The validator keys, if this node validates.
+    pub validator: Option<(SigningKey, SecretKey)>,
+    /// The faucet key, if this node serves the faucet.
+    pub faucet: Option<SigningKey>,
+}
+
+impl std::fmt::Debug for NodeHome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHome")
+            .field("home", &self.home)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_addrs(what: &str, texts: &[String], config: &Path) -> anyhow::Result<Vec<Multiaddr>> {
+    texts
+        .iter()
+        .map(|t| {
+            t.parse::<Multiaddr>()
+                .with_context(|| format!("{}: {what} `{t}` is not a multiaddr", config.display()))
+        })
+        .collect()
+}
+
+impl NodeHome {
+    /// Opens `home`: reads and checks its config, genesis and keys.
+    pub fn open(home: &Path) -> anyhow::Result<Self> {
+        let config_path = home.join("config.toml");
+        let text = std::fs::read_to_string(&config_path).with_context(|| {
+            format!(
+                "cannot read {}: initialize the home with `sherd node init` or `sherd testnet init`",
+                config_path.display()
+            )
+        })?;
+        let config: FileConfig = toml::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a valid node configuration",
+                config_path.display()
+            )
+        })?;
+        if config.listen.is_empty() {
+            bail!("{}: `listen` names no address", config_path.display());
+        }
+        let listen = parse_addrs("listen address", &config.listen, &config_path)?;
+        let bootnodes = parse_addrs("bootnode", &config.bootnodes, &config_path)?;
+        for (text, addr) in config.bootnodes.iter().zip(&bootnodes) {
+            if !matches!(
+                addr.iter().last(),
+                Some(libp2p::multiaddr::Protocol::P2p(_))
+            ) {
+                bail!(
+                    "{}: bootnode `{text}` does not end in /p2p/<peer id>",
+                    config_path.display()
+                );
+            }
+        }
+        let genesis_path = home.join("genesis.json");
+        let genesis_text = std::fs::read_to_string(&genesis_path)
+            .with_context(|| format!("cannot read {}", genesis_path.display()))?;
+        let genesis = Genesis::from_json(&genesis_text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", genesis_path.display()))?;
+        let node_key = read_ed25519(&home.join("node.key"))?;
+        let (vkey, bls) = (home.join("validator.key"), home.join("validator.bls"));
+        let validator = match (vkey.exists(), bls.exists()) {
+            (true, true) => Some((read_ed25519(&vkey)?, read_bls(&bls)?)),
+            (false, false) => None,
+            _ => bail!(
+                "{} has one of validator.key and validator.bls but not the other",
+                home.display()
+            ),
+        };
+        let faucet_path = home.join("faucet.key");
+        let faucet = if faucet_path.exists() {
+            Some(read_ed25519(&faucet_path)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            home: home.to_path_buf(),
+            config,
+            listen,
+            bootnodes,
+            genesis,
+            node_key,
+            validator,
+            faucet,
+        })
+    }
+
+    /// The libp2p keypair of [`node_key`](Self::node_key).
+    pub fn keypair(&self) -> anyhow::Result<libp2p::identity::Keypair> {
+        let mut secret = self.node_key.to_bytes();
+        libp2p::identity::Keypair::ed25519_from_bytes(&mut secret)
+            .map_err(|e| anyhow::anyhow!("node.key: {e}"))
+    }
+
+    /// Where the database lives.
+    pub fn db_path(&self) -> PathBuf {
+        self.home.join("db")
+    }
+}
+
+/// The libp2p peer id of an ed25519 node key.
+pub fn peer_id(key: &SigningKey) -> anyhow::Result<libp2p::PeerId> {
+    let mut secret = key.to_bytes();
+    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(&mut secret)
+        .map_err(|e| anyhow::anyhow!("node key: {e}"))?;
+    Ok(keypair.public().to_peer_id())
+}
+
+/// What `sherd testnet init` makes.
+#[derive(Debug, Clone)]
+pub struct TestnetPlan {
+    /// Validators.
+    pub validators: usize,
+    /// Non-validating nodes.
+    pub full_nodes: usize,
+    /// The first node's libp2p port; node `i` uses `p2p_port + i`.
+    pub p2p_port: u16,
+    /// The first node's API port; node `i` uses `api_port + i`.
+    pub api_port: u16,
+    /// The chain id.
+    pub chain_id: String,
+    /// Blocks per epoch.
+    pub epoch_length: u64,
+}
+
+/// One node of a new testnet.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestnetNode {
+    /// Its home.
+    pub home: PathBuf,
+    /// Whether it validates.
+    pub validator: bool,
+    /// Its API URL.
+    pub api: String,
+    /// Its libp2p address with peer id.
+    pub p2p: String,
+    /// Its operator address, if a validator.
+    pub operator: Option<String>,
+}
+
+/// Creates `out/genesis.json`, `out/faucet.key` and one home per node
+/// (`out/node0`, …): keys, the genesis, and a `config.toml` whose
+/// bootnodes are the first two validators. Refuses a non-empty `out`.
+pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<TestnetNode>> {
+    if plan.validators == 0 {
+        bail!("a testnet needs at least one validator");
+    }
+    let total = plan.validators.saturating_add(plan.full_nodes);
+    if usize::from(u16::MAX - plan.p2p_port.max(plan.api_port)) < total {
+        bail!(
+            "{total} nodes do not fit above ports {} and {}",
+            plan.p2p_port,
+            plan.api_port
+        );
+    }
+    if out.exists() && std::fs::read_dir(out)?.next().is_some() {
+        bail!(
+            "{} is not empty: choose another --out or remove it",
+            out.display()
+        );
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let chain_id = ChainId::new(&plan.chain_id).map_err(|e| anyhow::anyhow!("chain id: {e}"))?;
+    let mut params = ChainParams::dev(chain_id);
+    params.epoch_length = plan.epoch_length;
+    let faucet = SigningKey::from_bytes(&random32()?);
+    write_ed25519(&out.join("faucet.key"), &faucet)?;
+    let mut accounts = vec![GenesisAccount {
+        address: Address::from(&faucet.verifying_key()),
+        balance: tokens(1_000_000_000),
+    }];
+    let mut validators = Vec::new();
+    let mut nodes = Vec::new();
+    let mut keys = Vec::new();
+    for i in 0..total {
+        let node_key = SigningKey::from_bytes(&random32()?);
+        let is_validator = i < plan.validators;
+        let validator = if is_validator {
+            let operator = SigningKey::from_bytes(&random32()?);
+            let bls = SecretKey::key_gen(&random32()?, b"")
+                .map_err(|e| anyhow::anyhow!("BLS key generation: {e}"))?;
+            let address = Address::from(&operator.verifying_key());
+            accounts.push(GenesisAccount {
+                address,
+                balance: tokens(1_000),
+            });
+            validators.push(GenesisValidator {
+                operator: address,
+                bls_pubkey: bls.public_key().to_bytes(),
+                pop: bls.prove_possession().to_bytes(),
+                self_stake: tokens(1_000_000),
+                commission_bps: 500,
+            });
+            Some((operator, bls))
+        } else {
+            None
+        };
+        keys.push((node_key, validator));
+    }
+    let genesis = Genesis {
+        genesis_time_ms: crate::now_ms(),
+        params,
+        accounts,
+        validators,
+    };
+    genesis
+        .validate()
+        .map_err(|e| anyhow::anyhow!("the generated genesis is invalid: {e}"))?;
+    let genesis_json = genesis.to_json();
+    std::fs::write(out.join("genesis.json"), &genesis_json)?;
+    let offset = |i: usize| u16::try_from(i).unwrap_or(u16::MAX);
+    let p2p_addr = |i: usize, key: &SigningKey| -> anyhow::Result<String> {
+        Ok(format!(
+            "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+            plan.p2p_port.saturating_add(offset(i)),
+            peer_id(key)?
+        ))
+    };
+    let seeds: Vec<String> = keys
+        .iter()
+        .take(2)
+        .enumerate()
+        .map(|(i, (k, _))| p2p_addr(i, k))
+        .collect::<anyhow::Result<_>>()?;
+    for (i, (node_key, validator)) in keys.iter().enumerate() {
+        let home = out.join(format!("node{i}"));
+        std::fs::create_dir_all(&home)?;
+        write_ed25519(&home.join("node.key"), node_key)?;
+        let mut operator = None;
+        if let Some((op, bls)) = validator {
+            write_ed25519(&home.join("validator.key"), op)?;
+            write_bls(&home.join("validator.bls"), bls)?;
+            operator = Some(Address::from(&op.verifying_key()).to_string());
+        }
+        if i == 0 {
+            write_ed25519(&home.join("faucet.key"), &faucet)?;
+        }
+        std::fs::write(home.join("genesis.json"), &genesis_json)?;
+        let own = p2p_addr(i, node_key)?;
+        let config = FileConfig {
+            api: SocketAddr::from(([127, 0, 0, 1], plan.api_port.saturating_add(offset(i)))),
+            listen: vec![format!(
+                "/ip4/127.0.0.1/tcp/{}",
+                plan.p2p_port.saturating_add(offset(i))
+            )],
+            bootnodes: seeds.iter().filter(|s| **s != own).cloned().collect(),
+            log_file: Some(PathBuf::from("node.log")),
+        };
+        let text = toml::to_string_pretty(&config)?;
+        write_private(&home.join("config.toml"), &text)?;
+        nodes.push(TestnetNode {
+            home,
+            validator: validator.is_some(),
+            api: format!("http://{}", config.api),
+            p2p: own,
+            operator,
+        });
+    }
+    Ok(nodes)
+}
