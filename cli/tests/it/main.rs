@@ -2,4 +2,5 @@
 
 mod fragments;
 mod node;
+mod testnet;
 mod wallet;

@@ -55,12 +55,17 @@ impl Drop for NodeProcess {
     }
 }
 
-fn free_port() -> SocketAddr {
+pub(super) fn free_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
 }
 
-fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Option<(u16, Value)> {
+pub(super) fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Option<(u16, Value)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -94,7 +99,7 @@ fn wait_for(node: &NodeProcess, what: &str, mut f: impl FnMut() -> Option<Value>
     }
 }
 
-fn get(api: SocketAddr, path: &str) -> Option<Value> {
+pub(super) fn get(api: SocketAddr, path: &str) -> Option<Value> {
     match request(api, "GET", path, "") {
         Some((200, v)) => Some(v),
         _ => None,

@@ -1,0 +1,218 @@
+//! A 4-validator testnet of real processes on 127.0.0.1: it finalizes, a
+//! transaction sent to one node is final and visible on all, one node down
+//! does not stop it, two down stop it without a fork, and restarted nodes
+//! catch up (across an epoch change) to the same blocks.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::node::{get, request};
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// A node process, killed when dropped.
+struct Node {
+    home: PathBuf,
+    api: SocketAddr,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.home.join("stderr.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_sherd"))
+            .args(["node", "run", "--home"])
+            .arg(&self.home)
+            .env_remove("SHERD_HOME")
+            .env("SHERD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("sherd starts");
+        self.child = Some(child);
+    }
+
+    fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.home.join("stderr.log")).unwrap_or_default()
+    }
+
+    fn finalized(&self) -> Option<u64> {
+        get(self.api, "/v1/status")?["finalized_height"].as_u64()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+/// `count` consecutive free ports (checked, then released).
+fn free_range(count: u16) -> u16 {
+    for _ in 0..200 {
+        let base = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if base > u16::MAX - count {
+            continue;
+        }
+        let held: Vec<_> = (0..count)
+            .map_while(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if held.len() == usize::from(count) {
+            return base;
+        }
+    }
+    panic!("no {count} consecutive free ports");
+}
+
+fn wait_until(nodes: &[Node], what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !f() {
+        if Instant::now() >= deadline {
+            let logs: Vec<String> = nodes
+                .iter()
+                .map(|n| {
+                    let log = n.log();
+                    let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                    format!(
+                        "--- {} ---\n{}",
+                        n.home.display(),
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    )
+                })
+                .collect();
+            panic!("timed out waiting for {what}\n{}", logs.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn init(dir: &Path, p2p: u16, api: u16) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sherd"))
+        .args([
+            "testnet",
+            "init",
+            "--validators",
+            "4",
+            "--epoch-length",
+            "20",
+            "--out",
+        ])
+        .arg(dir)
+        .args([
+            "--p2p-port",
+            &p2p.to_string(),
+            "--api-port",
+            &api.to_string(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let nodes: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(nodes.as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn four_validators_finalize_tolerate_one_fault_and_catch_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("net");
+    let (p2p, api) = (free_range(4), free_range(4));
+    init(&net, p2p, api);
+    let mut nodes: Vec<Node> = (0..4u16)
+        .map(|i| Node {
+            home: net.join(format!("node{i}")),
+            api: SocketAddr::from(([127, 0, 0, 1], api + i)),
+            child: None,
+        })
+        .collect();
+    for node in &mut nodes {
+        node.start();
+    }
+    wait_until(&nodes, "all four to finalize 3 blocks", || {
+        nodes.iter().all(|n| n.finalized().is_some_and(|h| h >= 3))
+    });
+
+    // A faucet grant through node 0 is final and visible on all four.
+    let address = sherd_ledger::Address([9; 32]).to_string();
+    let grant = request(
+        nodes[0].api,
+        "POST",
+        "/v1/faucet",
+        &format!(r#"{{"address":"{address}","amount":"7"}}"#),
+    )
+    .expect("faucet answers");
+    assert_eq!(grant.0, 202, "{}", grant.1);
+    wait_until(&nodes, "the grant on every node", || {
+        nodes.iter().all(|n| {
+            get(n.api, &format!("/v1/accounts/{address}"))
+                .is_some_and(|a| a["balance_base"] == 7_000_000_000u64)
+        })
+    });
+
+    // One of four down: the others go on.
+    nodes[3].kill_9();
+    let h = nodes[0].finalized().unwrap();
+    wait_until(&nodes, "progress with 3 of 4", || {
+        nodes[0].finalized().is_some_and(|f| f >= h + 4)
+    });
+
+    // Two of four down: nothing more is final, and nothing forks.
+    nodes[2].kill_9();
+    std::thread::sleep(Duration::from_secs(2));
+    let stalled = nodes[0].finalized().unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        nodes[0].finalized().unwrap(),
+        stalled,
+        "finalized without a quorum"
+    );
+    assert_eq!(nodes[1].finalized().unwrap(), stalled);
+
+    // Back up: the chain resumes and the restarted nodes catch up to the
+    // same blocks, past an epoch change (20-block epochs).
+    nodes[2].start();
+    nodes[3].start();
+    let target = stalled.max(20) + 4;
+    wait_until(
+        &nodes,
+        "all four past the stall and an epoch change",
+        || {
+            nodes
+                .iter()
+                .all(|n| n.finalized().is_some_and(|f| f >= target))
+        },
+    );
+    for height in [1, stalled, target] {
+        let ids: Vec<Value> = nodes
+            .iter()
+            .map(|n| get(n.api, &format!("/v1/blocks/{height}")).unwrap()["id"].clone())
+            .collect();
+        assert!(
+            ids.windows(2).all(|w| w[0] == w[1]),
+            "height {height}: {ids:?}"
+        );
+    }
+}
