@@ -13,6 +13,34 @@ pub enum Command {
     /// Run a node. With `--dev`: a single-validator development chain with
     /// a funded faucet, keys and genesis created in the home on first start.
     Run(RunArgs),
+    /// Prepare a home for a new node of an existing network (a testnet):
+    /// its genesis, keys and config.toml. Then `sherd node run --home DIR`
+    /// syncs it; `sherd wallet stake --validator-key DIR/validator.bls`
+    /// makes it a validator from the next epoch.
+    Init(InitArgs),
+}
+
+/// `sherd node init`.
+#[derive(Debug, ClapArgs)]
+pub struct InitArgs {
+    /// The network's genesis.json.
+    #[arg(long)]
+    pub genesis: PathBuf,
+    /// A peer to dial at start, ending in /p2p/<peer id> (repeatable).
+    #[arg(long = "bootnode", required = true)]
+    pub bootnodes: Vec<String>,
+    /// The home directory to create.
+    #[arg(long)]
+    pub home: PathBuf,
+    /// Address of the HTTP API.
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    pub api: SocketAddr,
+    /// libp2p listen address.
+    #[arg(long, default_value = "/ip4/127.0.0.1/tcp/30333")]
+    pub p2p: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `sherd node run`.
@@ -39,6 +67,40 @@ pub struct RunArgs {
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run(args) => run_node(args),
+        Command::Init(args) => {
+            let (peer_id, bls) = sherd_node::home::init_node(
+                &args.home,
+                &sherd_node::home::JoinPlan {
+                    genesis: args.genesis.clone(),
+                    bootnodes: args.bootnodes.clone(),
+                    api: args.api,
+                    listen: args.p2p.clone(),
+                },
+            )?;
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "home": args.home,
+                        "peer_id": peer_id.to_string(),
+                        "bls_public_key": bls,
+                        "validator_key": args.home.join("validator.bls"),
+                    })
+                );
+            } else {
+                println!(
+                    "node home {} created; peer id {peer_id}",
+                    args.home.display()
+                );
+                println!("run it:      sherd node run --home {}", args.home.display());
+                println!(
+                    "validate:    sherd wallet stake --from NAME --amount X --validator-key {} --node http://{}",
+                    args.home.join("validator.bls").display(),
+                    args.api
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -64,13 +64,20 @@ pub struct ActorNet {
     pub handle: crate::net::NetHandle,
 }
 
+/// A validator's place in its epoch: signer index and operator address.
+type Role = (u32, Address);
+
+/// The `from` a non-validating node puts on what it sends.
+const FOLLOWER: u32 = u32::MAX;
+
 /// The actor.
 pub struct Actor {
     shared: Arc<Shared>,
     engine: Option<Engine<DbJournal>>,
     journal: DbJournal,
     bls: SecretKey,
-    /// This validator's signer index in the running epoch.
+    /// This validator's signer index in the running epoch ([`FOLLOWER`]
+    /// when the node's key is not in the set).
     me: u32,
     operator: Address,
     consensus_chain: sherd_consensus::ChainId,
@@ -139,8 +146,9 @@ impl Actor {
         let journal = DbJournal::load(shared.db.clone())?;
         let consensus_chain = sherd_consensus::ChainId::new(shared.params.chain_id.as_str())
             .map_err(|e| anyhow::anyhow!("chain id: {e}"))?;
-        let (engine, me) =
+        let (engine, role) =
             Self::engine_for(&shared, bls, &consensus_chain, head, epoch, journal.clone())?;
+        let (me, operator) = role.unwrap_or((FOLLOWER, operator));
         let mut actor = Self {
             shared,
             engine: None,
@@ -183,7 +191,7 @@ impl Actor {
         head: Head,
         epoch: EpochInfo,
         journal: DbJournal,
-    ) -> anyhow::Result<(Engine<DbJournal>, u32)> {
+    ) -> anyhow::Result<(Engine<DbJournal>, Option<Role>)> {
         let state = shared.db.state();
         let set = StateView::new(&state)
             .epoch_set(epoch.epoch)?
@@ -191,12 +199,13 @@ impl Actor {
                 anyhow::anyhow!("the state has no validator set for epoch {}", epoch.epoch)
             })?;
         let validators = Arc::new(validator_set(&set)?);
-        let me = validators.index_of(&bls.public_key()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "this node's BLS key is not in the validator set of epoch {}",
-                epoch.epoch
-            )
-        })?;
+        // A node whose key is not in the set follows the chain without voting.
+        let role = validators.index_of(&bls.public_key()).and_then(|me| {
+            set.members
+                .get(usize::try_from(me).ok()?)
+                .map(|m| (me, m.operator))
+        });
+        let me = role.map_or(0, |(me, _)| me);
         let config = Config {
             chain_id: chain.clone(),
             validators,
@@ -216,9 +225,12 @@ impl Actor {
             silent_leader_views: 3,
             last_height: Self::last_height(shared, epoch.epoch),
         };
-        let engine = Engine::new(config, copy_key(bls)?, journal)
-            .map_err(|e| anyhow::anyhow!("consensus engine: {e}"))?;
-        Ok((engine, me))
+        let engine = match role {
+            Some(_) => Engine::new(config, copy_key(bls)?, journal),
+            None => Engine::follower(config, journal),
+        }
+        .map_err(|e| anyhow::anyhow!("consensus engine: {e}"))?;
+        Ok((engine, role))
     }
 
     /// Runs until `shutdown` turns true or a fatal error.
@@ -280,6 +292,32 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// A fresh engine on the current head and epoch (after a sync, or when
+    /// this node joins or leaves the validator set).
+    fn install_engine(&mut self) -> anyhow::Result<()> {
+        let (engine, role) = Self::engine_for(
+            &self.shared,
+            &self.bls,
+            &self.consensus_chain,
+            self.head,
+            self.epoch,
+            self.journal.clone(),
+        )?;
+        self.engine = Some(engine);
+        match role {
+            Some((me, operator)) => {
+                self.me = me;
+                self.operator = operator;
+            }
+            None => self.me = FOLLOWER,
+        }
+        self.timers.clear();
+        self.executed.clear();
+        self.pending_build = None;
+        self.handle(Input::Start);
+        Ok(())
     }
 
     /// Connects the actor to its peers.
@@ -828,13 +866,30 @@ impl Actor {
             .epoch_set(next)?
             .ok_or_else(|| anyhow::anyhow!("the state has no validator set for epoch {next}"))?;
         let validators = Arc::new(validator_set(&set)?);
-        self.me = validators.index_of(&self.bls.public_key()).ok_or_else(|| {
-            anyhow::anyhow!("this node's BLS key is not in the validator set of epoch {next}")
-        })?;
         if self.epoch.epoch != next || self.epoch.start_beacon != last.beacon {
             anyhow::bail!(
                 "epoch {next} begins after a block the chain did not record as its start"
             );
+        }
+        let next_me = validators.index_of(&self.bls.public_key());
+        if next_me.is_none() || self.me == FOLLOWER {
+            // Joining or leaving the set: a new engine on the epoch's first
+            // anchor, validating or following as the set says.
+            drop(engine);
+            self.install_engine()?;
+            tracing::info!(
+                epoch = next,
+                validating = self.me != FOLLOWER,
+                "consensus.epoch: next epoch started"
+            );
+            return Ok(());
+        }
+        self.me = next_me.unwrap_or(FOLLOWER);
+        if let Some(member) = usize::try_from(self.me)
+            .ok()
+            .and_then(|i| set.members.get(i))
+        {
+            self.operator = member.operator;
         }
         let engine = engine
             .next_epoch(

@@ -4,8 +4,12 @@
 //! <home>/config.toml      the node's configuration (below)
 //! <home>/genesis.json     the chain's genesis (the same file on every node)
 //! <home>/node.key         the libp2p identity: an ed25519 key file (0600)
-//! <home>/validator.key    a validator's ed25519 operator key (0600), if it validates
-//! <home>/validator.bls    a validator's BLS12-381 vote key (0600), if it validates
+//! <home>/validator.bls    the BLS12-381 vote key (0600): the node votes whenever
+//!                         this key is in the epoch's validator set (staked with
+//!                         `sherd wallet stake --validator-key <home>/validator.bls`)
+//! <home>/validator.key    a genesis validator's ed25519 operator key (0600), kept
+//!                         for its owner (the node itself reads its operator
+//!                         address from the validator set)
 //! <home>/faucet.key       the faucet's key (0600), on the node that serves the faucet
 //! <home>/db/              parity-db
 //! ```
@@ -67,8 +71,8 @@ pub struct NodeHome {
     pub genesis: Genesis,
     /// The libp2p identity.
     pub node_key: SigningKey,
-    /// The validator keys, if this node validates.
-    pub validator: Option<(SigningKey, SecretKey)>,
+    /// The BLS vote key.
+    pub bls: SecretKey,
     /// The faucet key, if this node serves the faucet.
     pub faucet: Option<SigningKey>,
 }
@@ -130,15 +134,7 @@ impl NodeHome {
         let genesis = Genesis::from_json(&genesis_text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", genesis_path.display()))?;
         let node_key = read_ed25519(&home.join("node.key"))?;
-        let (vkey, bls) = (home.join("validator.key"), home.join("validator.bls"));
-        let validator = match (vkey.exists(), bls.exists()) {
-            (true, true) => Some((read_ed25519(&vkey)?, read_bls(&bls)?)),
-            (false, false) => None,
-            _ => bail!(
-                "{} has one of validator.key and validator.bls but not the other",
-                home.display()
-            ),
-        };
+        let bls = read_bls(&home.join("validator.bls"))?;
         let faucet_path = home.join("faucet.key");
         let faucet = if faucet_path.exists() {
             Some(read_ed25519(&faucet_path)?)
@@ -152,7 +148,7 @@ impl NodeHome {
             bootnodes,
             genesis,
             node_key,
-            validator,
+            bls,
             faucet,
         })
     }
@@ -303,6 +299,10 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
             write_ed25519(&home.join("validator.key"), op)?;
             write_bls(&home.join("validator.bls"), bls)?;
             operator = Some(Address::from(&op.verifying_key()).to_string());
+        } else {
+            let bls = SecretKey::key_gen(&random32()?, b"")
+                .map_err(|e| anyhow::anyhow!("BLS key generation: {e}"))?;
+            write_bls(&home.join("validator.bls"), &bls)?;
         }
         if i == 0 {
             write_ed25519(&home.join("faucet.key"), &faucet)?;
@@ -329,4 +329,65 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
         });
     }
     Ok(nodes)
+}
+
+/// What `sherd node init` needs.
+#[derive(Debug, Clone)]
+pub struct JoinPlan {
+    /// The chain's genesis file.
+    pub genesis: PathBuf,
+    /// Peers to dial at start.
+    pub bootnodes: Vec<String>,
+    /// The node's API address.
+    pub api: SocketAddr,
+    /// The node's libp2p listen address.
+    pub listen: String,
+}
+
+/// Creates a home for a new node of an existing network: its genesis, a
+/// libp2p key, a BLS vote key and a `config.toml`. Refuses a home that
+/// already has a config. Answers the node's peer id and BLS public key.
+pub fn init_node(home: &Path, plan: &JoinPlan) -> anyhow::Result<(libp2p::PeerId, String)> {
+    if home.join("config.toml").exists() {
+        bail!(
+            "{} already holds a node (config.toml exists)",
+            home.display()
+        );
+    }
+    let text = std::fs::read_to_string(&plan.genesis)
+        .with_context(|| format!("cannot read {}", plan.genesis.display()))?;
+    Genesis::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", plan.genesis.display()))?;
+    let listen: Multiaddr = plan
+        .listen
+        .parse()
+        .with_context(|| format!("--p2p `{}` is not a multiaddr", plan.listen))?;
+    for b in &plan.bootnodes {
+        let addr: Multiaddr = b
+            .parse()
+            .with_context(|| format!("bootnode `{b}` is not a multiaddr"))?;
+        if !matches!(
+            addr.iter().last(),
+            Some(libp2p::multiaddr::Protocol::P2p(_))
+        ) {
+            bail!("bootnode `{b}` does not end in /p2p/<peer id>");
+        }
+    }
+    std::fs::create_dir_all(home).with_context(|| format!("cannot create {}", home.display()))?;
+    let node_key = SigningKey::from_bytes(&random32()?);
+    let bls = SecretKey::key_gen(&random32()?, b"")
+        .map_err(|e| anyhow::anyhow!("BLS key generation: {e}"))?;
+    write_ed25519(&home.join("node.key"), &node_key)?;
+    write_bls(&home.join("validator.bls"), &bls)?;
+    std::fs::write(home.join("genesis.json"), &text)?;
+    let config = FileConfig {
+        api: plan.api,
+        listen: vec![listen.to_string()],
+        bootnodes: plan.bootnodes.clone(),
+        log_file: Some(PathBuf::from("node.log")),
+    };
+    write_private(&home.join("config.toml"), &toml::to_string_pretty(&config)?)?;
+    Ok((
+        peer_id(&node_key)?,
+        hex::encode(bls.public_key().to_bytes()),
+    ))
 }

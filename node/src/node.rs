@@ -159,7 +159,7 @@ pub async fn run_dev(config: DevConfig) -> anyhow::Result<DevNode> {
     start(Start {
         db_path: home.db_path(),
         genesis: home.genesis.clone(),
-        validator: home.validator.clone(),
+        operator: Address::from(&home.validator.verifying_key()),
         bls: sherd_consensus::bls::SecretKey::from_bytes(&home.bls.to_bytes())
             .map_err(|e| anyhow::anyhow!("BLS key: {e}"))?,
         faucet: Some(home.faucet.clone()),
@@ -174,12 +174,7 @@ pub async fn run_dev(config: DevConfig) -> anyhow::Result<DevNode> {
 /// [`crate::home`]): the database, libp2p, the consensus actor and the API.
 pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
     let home = crate::home::NodeHome::open(home)?;
-    let Some((validator, bls)) = home.validator.as_ref() else {
-        anyhow::bail!(
-            "{} has no validator keys: non-validating (full) nodes are not supported yet",
-            home.home.display()
-        );
-    };
+    let bls = &home.bls;
     let net = crate::net::NetConfig {
         keypair: home.keypair()?,
         listen: home.listen.clone(),
@@ -191,7 +186,8 @@ pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
     start(Start {
         db_path: home.db_path(),
         genesis: home.genesis.clone(),
-        validator: validator.clone(),
+        // Read from the validator set once this node's key is in it.
+        operator: Address([0; 32]),
         bls: sherd_consensus::bls::SecretKey::from_bytes(&bls.to_bytes())
             .map_err(|e| anyhow::anyhow!("BLS key: {e}"))?,
         faucet: home.faucet.clone(),
@@ -206,7 +202,7 @@ pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
 struct Start {
     db_path: PathBuf,
     genesis: Genesis,
-    validator: ed25519_dalek::SigningKey,
+    operator: Address,
     bls: sherd_consensus::bls::SecretKey,
     faucet: Option<ed25519_dalek::SigningKey>,
     dev: bool,
@@ -218,7 +214,7 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
     let Start {
         db_path,
         genesis,
-        validator,
+        operator,
         bls,
         faucet,
         dev,
@@ -256,7 +252,6 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
     let mut shared = Shared::new(db, params, genesis_id, status, mempool, faucet);
     shared.dev = dev;
     let shared = Arc::new(shared);
-    let operator = Address::from(&validator.verifying_key());
     let mut actor = Actor::new(shared.clone(), &bls, operator, head, epoch)?;
     actor.set_idle_interval(config.idle_interval);
     actor.crash_before_commit = config.crash_before_commit;

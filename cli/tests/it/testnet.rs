@@ -1,7 +1,8 @@
 //! A 4-validator testnet of real processes on 127.0.0.1: it finalizes, a
 //! transaction sent to one node is final and visible on all, one node down
 //! does not stop it, two down stop it without a fork, and restarted nodes
-//! catch up (across an epoch change) to the same blocks.
+//! catch up (across an epoch change) to the same blocks. A fifth node joins
+//! from genesis, stakes, and proposes blocks from the next epoch.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -105,7 +106,7 @@ fn wait_until(nodes: &[Node], what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn init(dir: &Path, p2p: u16, api: u16) {
+fn init(dir: &Path, p2p: u16, api: u16) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_sherd"))
         .args([
             "testnet",
@@ -133,6 +134,7 @@ fn init(dir: &Path, p2p: u16, api: u16) {
     );
     let nodes: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(nodes.as_array().unwrap().len(), 4);
+    nodes
 }
 
 #[test]
@@ -140,7 +142,7 @@ fn four_validators_finalize_tolerate_one_fault_and_catch_up() {
     let dir = tempfile::tempdir().unwrap();
     let net = dir.path().join("net");
     let (p2p, api) = (free_range(4), free_range(4));
-    init(&net, p2p, api);
+    let _ = init(&net, p2p, api);
     let mut nodes: Vec<Node> = (0..4u16)
         .map(|i| Node {
             home: net.join(format!("node{i}")),
@@ -215,4 +217,155 @@ fn four_validators_finalize_tolerate_one_fault_and_catch_up() {
             "height {height}: {ids:?}"
         );
     }
+}
+
+fn sherd(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sherd"))
+        .args(args)
+        .env_remove("SHERD_HOME")
+        .env_remove("SHERD_NODE")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_fifth_node_joins_syncs_stakes_and_proposes() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("net");
+    let (p2p, api) = (free_range(5), free_range(5));
+    let plan = init(&net, p2p, api);
+    let mut nodes: Vec<Node> = (0..4u16)
+        .map(|i| Node {
+            home: net.join(format!("node{i}")),
+            api: SocketAddr::from(([127, 0, 0, 1], api + i)),
+            child: None,
+        })
+        .collect();
+    for node in &mut nodes {
+        node.start();
+    }
+    wait_until(&nodes, "the testnet to finalize 5 blocks", || {
+        nodes.iter().all(|n| n.finalized().is_some_and(|h| h >= 5))
+    });
+
+    // The new machine: genesis and one bootnode only.
+    let home = net.join("node4");
+    let bootnode = plan[0]["p2p"].as_str().unwrap().to_string();
+    let new_api = SocketAddr::from(([127, 0, 0, 1], api + 4));
+    let out = sherd(&[
+        "node",
+        "init",
+        "--genesis",
+        net.join("genesis.json").to_str().unwrap(),
+        "--bootnode",
+        &bootnode,
+        "--home",
+        home.to_str().unwrap(),
+        "--api",
+        &new_api.to_string(),
+        "--p2p",
+        &format!("/ip4/127.0.0.1/tcp/{}", p2p + 4),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    nodes.push(Node {
+        home: home.clone(),
+        api: new_api,
+        child: None,
+    });
+    nodes[4].start();
+    let tip = nodes[0].finalized().unwrap();
+    wait_until(&nodes, "the new node to sync to the tip", || {
+        nodes[4].finalized().is_some_and(|h| h >= tip)
+    });
+
+    // A funded wallet stakes with the new node's vote key.
+    let wallets = dir.path().join("wallets");
+    let password = dir.path().join("password");
+    std::fs::write(&password, "pw\n").unwrap();
+    let node4 = format!("http://{new_api}");
+    let w = |args: &[&str]| {
+        let mut all = vec![
+            "wallet",
+            "--wallet-dir",
+            wallets.to_str().unwrap(),
+            "--password-file",
+            password.to_str().unwrap(),
+            "--node",
+            &node4,
+        ];
+        all.extend_from_slice(args);
+        sherd(&all)
+    };
+    assert!(w(&["new", "joiner"]).status.success());
+    let address = String::from_utf8(w(&["address", "joiner"]).stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let grant = request(
+        nodes[0].api,
+        "POST",
+        "/v1/faucet",
+        &format!(r#"{{"address":"{address}","amount":"1000000"}}"#),
+    )
+    .unwrap();
+    assert_eq!(grant.0, 202, "{}", grant.1);
+    wait_until(&nodes, "the grant on the new node", || {
+        get(new_api, &format!("/v1/accounts/{address}"))
+            .is_some_and(|a| a["balance_base"].as_u64() >= Some(1_000_000_000_000_000))
+    });
+    let stake = w(&[
+        "stake",
+        "--from",
+        "joiner",
+        "--amount",
+        "999000",
+        "--validator-key",
+        home.join("validator.bls").to_str().unwrap(),
+    ]);
+    assert!(
+        stake.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&stake.stdout),
+        String::from_utf8_lossy(&stake.stderr)
+    );
+
+    // From the next epoch (20 blocks) it is in the set, and it proposes.
+    wait_until(&nodes, "the joiner to be an active validator", || {
+        get(new_api, "/v1/validators").is_some_and(|v| {
+            v["validators"].as_array().is_some_and(|vs| {
+                vs.iter()
+                    .any(|v| v["operator"] == address.as_str() && v["status"] == "active")
+            })
+        })
+    });
+    let from = nodes[0].finalized().unwrap();
+    let mut next = from;
+    wait_until(&nodes, "a block proposed by the joiner", || {
+        let top = nodes[0].finalized().unwrap_or(next);
+        while next <= top {
+            if get(nodes[0].api, &format!("/v1/blocks/{next}"))
+                .is_some_and(|b| b["proposer"] == address.as_str())
+            {
+                return true;
+            }
+            next += 1;
+        }
+        false
+    });
+    // Everyone, the joiner included, keeps finalizing the same chain.
+    let target = nodes[0].finalized().unwrap() + 3;
+    wait_until(&nodes, "all five past the joiner's block", || {
+        nodes
+            .iter()
+            .all(|n| n.finalized().is_some_and(|f| f >= target))
+    });
+    let ids: Vec<Value> = nodes
+        .iter()
+        .map(|n| get(n.api, &format!("/v1/blocks/{target}")).unwrap()["id"].clone())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
 }

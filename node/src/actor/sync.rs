@@ -222,26 +222,8 @@ impl Actor {
 
     /// A new engine on the current head, after blocks were applied outside it.
     fn restart_engine(&mut self) {
-        match Self::engine_for(
-            &self.shared,
-            &self.bls,
-            &self.consensus_chain,
-            self.head,
-            self.epoch,
-            self.journal.clone(),
-        ) {
-            Ok((engine, me)) => {
-                self.engine = Some(engine);
-                self.me = me;
-                self.timers.clear();
-                self.executed.clear();
-                self.pending_build = None;
-                self.received.retain(|_, _| true);
-                self.handle(sherd_consensus::Input::Start);
-            }
-            Err(e) => {
-                self.fatal = Some(format!("cannot restart consensus after sync: {e}"));
-            }
+        if let Err(e) = self.install_engine() {
+            self.fatal = Some(format!("cannot restart consensus after sync: {e}"));
         }
     }
 }
