@@ -102,6 +102,8 @@ pub struct Actor {
     waiting: HashMap<Hash, Proposal>,
     /// Set when the node must fetch finalized blocks from its peers.
     need_sync: bool,
+    /// Where evidence of equivocation goes to become a transaction.
+    evidence: Option<mpsc::UnboundedSender<Vec<u8>>>,
     /// When the head last moved.
     last_progress: Instant,
 }
@@ -171,6 +173,7 @@ impl Actor {
             received: HashMap::new(),
             waiting: HashMap::new(),
             need_sync: false,
+            evidence: None,
             last_progress: Instant::now(),
         };
         actor.engine = Some(engine);
@@ -323,6 +326,11 @@ impl Actor {
     /// Connects the actor to its peers.
     pub fn set_net(&mut self, net: ActorNet) {
         self.net = Some(net);
+    }
+
+    /// Where evidence of equivocation goes.
+    pub fn set_evidence_sink(&mut self, sink: mpsc::UnboundedSender<Vec<u8>>) {
+        self.evidence = Some(sink);
     }
 
     fn publish(&self, gossip: ConsensusGossip) {
@@ -549,6 +557,9 @@ impl Actor {
             }
             Output::Evidence(evidence) => {
                 tracing::warn!(?evidence, "consensus.evidence: conflicting votes");
+                if let Some(sink) = &self.evidence {
+                    let _ = sink.send(sherd_consensus::Wire::encode(&evidence));
+                }
             }
             Output::Rejected { from, error } => {
                 tracing::debug!(from, %error, "consensus.rejected");

@@ -622,18 +622,24 @@ async fn endpoint(
             "{address} has no registered endpoint"
         )));
     };
+    // Binary libp2p forms on chain; their text forms here (hex if a
+    // registrant stored something else).
     let multiaddrs: Vec<String> = e
         .multiaddrs
         .iter()
-        .map(|m| match std::str::from_utf8(&m.0) {
-            Ok(text) if text.starts_with('/') => text.to_owned(),
-            _ => hex::encode(&m.0),
+        .map(|m| {
+            libp2p::Multiaddr::try_from(m.0.clone())
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| hex::encode(&m.0))
         })
         .collect();
+    let peer_id = libp2p::PeerId::from_bytes(&e.peer_id)
+        .map(|p| p.to_string())
+        .unwrap_or_else(|_| hex::encode(&e.peer_id));
     ok(json!({
         "principal": address.to_string(),
         "role": e.role.name(),
-        "peer_id": hex::encode(&e.peer_id),
+        "peer_id": peer_id,
         "multiaddrs": multiaddrs,
         "updated_at": e.updated_at,
     }))

@@ -9,6 +9,7 @@
 pub mod actor;
 pub mod api;
 pub mod dev;
+mod duties;
 pub mod exec;
 pub mod gossip;
 pub mod home;

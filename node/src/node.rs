@@ -165,6 +165,7 @@ pub async fn run_dev(config: DevConfig) -> anyhow::Result<DevNode> {
         faucet: Some(home.faucet.clone()),
         dev: true,
         net: None,
+        duties: None,
         config,
     })
     .await
@@ -175,6 +176,10 @@ pub async fn run_dev(config: DevConfig) -> anyhow::Result<DevNode> {
 pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
     let home = crate::home::NodeHome::open(home)?;
     let bls = &home.bls;
+    let duties = match home.home.join("validator.key") {
+        path if path.exists() => Some(crate::dev::read_ed25519(&path)?),
+        _ => None,
+    };
     let net = crate::net::NetConfig {
         keypair: home.keypair()?,
         listen: home.listen.clone(),
@@ -193,6 +198,7 @@ pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
         faucet: home.faucet.clone(),
         dev: false,
         net: Some(net),
+        duties,
         config,
     })
     .await
@@ -207,6 +213,8 @@ struct Start {
     faucet: Option<ed25519_dalek::SigningKey>,
     dev: bool,
     net: Option<crate::net::NetConfig>,
+    /// The operator key that signs the node's own transactions.
+    duties: Option<ed25519_dalek::SigningKey>,
     config: DevConfig,
 }
 
@@ -219,6 +227,7 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
         faucet,
         dev,
         net,
+        duties,
         config,
     } = start;
     let db = Arc::new(
@@ -257,8 +266,21 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
     actor.crash_before_commit = config.crash_before_commit;
     let (shutdown, shutdown_rx) = watch::channel(false);
     if let Some(net) = net {
+        let (peer_id, listen) = (net.keypair.public().to_peer_id(), net.listen.clone());
         let peer = crate::p2p::start(net, shared.clone(), shutdown.subscribe()).await?;
         actor.set_net(peer);
+        if let Some(key) = duties {
+            let (sink, evidence) = tokio::sync::mpsc::unbounded_channel();
+            actor.set_evidence_sink(sink);
+            crate::duties::spawn(
+                shared.clone(),
+                key,
+                peer_id.to_bytes(),
+                listen,
+                evidence,
+                shutdown.subscribe(),
+            );
+        }
     }
     let actor = std::thread::Builder::new()
         .name("sherd-consensus".into())

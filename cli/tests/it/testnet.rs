@@ -142,7 +142,7 @@ fn four_validators_finalize_tolerate_faults_and_catch_up() {
     let dir = tempfile::tempdir().unwrap();
     let net = dir.path().join("net");
     let (p2p, api) = (free_range(4), free_range(4));
-    let _ = init(&net, p2p, api);
+    let plan = init(&net, p2p, api);
     let mut nodes: Vec<Node> = (0..4u16)
         .map(|i| Node {
             home: net.join(format!("node{i}")),
@@ -171,6 +171,20 @@ fn four_validators_finalize_tolerate_faults_and_catch_up() {
         nodes.iter().all(|n| {
             get(n.api, &format!("/v1/accounts/{address}"))
                 .is_some_and(|a| a["balance_base"] == 7_000_000_000u64)
+        })
+    });
+
+    // Every validator registered its endpoint on chain by itself.
+    wait_until(&nodes, "every validator's endpoint on chain", || {
+        plan.as_array().unwrap().iter().all(|n| {
+            let operator = n["operator"].as_str().unwrap();
+            get(nodes[3].api, &format!("/v1/endpoints/{operator}")).is_some_and(|e| {
+                e["role"] == "validator"
+                    && n["p2p"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with(e["peer_id"].as_str().unwrap_or("-"))
+            })
         })
     });
 
