@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod fragments;
 mod fsutil;
 mod node;
@@ -32,6 +33,9 @@ enum Command {
     /// Run a node (`sherd node run --dev`: a local single-validator dev chain).
     #[command(subcommand)]
     Node(node::Command),
+    /// Benchmarks against a running chain: `sherd bench load`.
+    #[command(subcommand)]
+    Bench(bench::Command),
     /// A local multi-node testnet: `sherd testnet init`.
     #[command(subcommand)]
     Testnet(testnet::Command),
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Command::Wallet(args) => wallet::run(args),
         Command::Node(command) => node::run(command),
         Command::Testnet(command) => testnet::run(command),
+        Command::Bench(command) => bench::run(command),
     };
     match result {
         Ok(code) => code,

@@ -31,7 +31,7 @@ use crate::shared::Shared;
 use crate::store::{col, meta, EpochInfo, Head, Layered, Op};
 
 /// Least time between blocks when there are transactions.
-pub const BUSY_INTERVAL: Duration = Duration::from_millis(250);
+pub const BUSY_INTERVAL: Duration = Duration::from_millis(100);
 /// Time between empty heartbeat blocks.
 pub const IDLE_INTERVAL: Duration = Duration::from_secs(2);
 /// How often the mempool is searched for expired transactions.
