@@ -121,7 +121,7 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         .map(|k| Address::from(&k.verifying_key()))
         .collect();
     let faucet_address = Address::from(&faucet.verifying_key());
-    let mut nonce = client.account(&faucet_address)?.nonce;
+    let first_nonce = client.account(&faucet_address)?.nonce;
     let per_account = args.rate * args.duration / args.accounts as u64 + 10;
     let funding = per_account * 20_000;
     eprintln!(
@@ -129,10 +129,9 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         args.accounts, funding
     );
     let mut last = None;
-    for address in &addresses {
+    for (nonce, address) in (first_nonce..).zip(&addresses) {
         let tx = transfer(&chain, &faucet, nonce, *address, funding)?;
         last = Some(client.submit(&tx)?);
-        nonce += 1;
     }
     if let Some(hash) = last {
         client.wait_for_finality(&hash, Duration::from_secs(120))?;
