@@ -1,10 +1,11 @@
 //! The sherd node: tokio, libp2p, parity-db and the HTTP API, wiring the pure crates together.
 //!
-//! What exists: the single-validator dev chain ([`run_dev`]): parity-db
-//! storage ([`store`]), the consensus engine driven in-process by an actor
-//! ([`actor`]), block building and re-execution ([`exec`]), the mempool
-//! ([`mempool`]) and the HTTP JSON API ([`api`], contract in the crate
-//! README). libp2p networking comes later.
+//! A dev chain ([`run_dev`]) or a networked node ([`run_home`]): parity-db
+//! storage ([`store`]), the consensus engine driven by an actor
+//! ([`actor`], with block sync), block building and re-execution
+//! ([`exec`]), the mempool ([`mempool`]), the HTTP JSON API ([`api`],
+//! contract in the crate README), libp2p in one task ([`net`]) with its
+//! wire formats ([`gossip`]), and node homes and testnets ([`home`]).
 
 pub mod actor;
 pub mod api;
