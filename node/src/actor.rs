@@ -94,6 +94,10 @@ pub struct Actor {
     /// Tests only: stop right before committing this height.
     #[doc(hidden)]
     pub crash_before_commit: Option<u64>,
+    /// Tests only: a Byzantine validator that, for every notarize vote it
+    /// sends, also sends a conflicting one (`SHERD_TEST_EQUIVOCATE=1`).
+    #[doc(hidden)]
+    pub equivocate: bool,
     /// Peers, when the node is networked.
     net: Option<ActorNet>,
     /// Proposed blocks received from peers, by ledger block id.
@@ -169,6 +173,7 @@ impl Actor {
             timers: Vec::new(),
             fatal: None,
             crash_before_commit: None,
+            equivocate: false,
             net: None,
             received: HashMap::new(),
             waiting: HashMap::new(),
@@ -321,6 +326,32 @@ impl Actor {
         self.pending_build = None;
         self.handle(Input::Start);
         Ok(())
+    }
+
+    /// Tests only: sends a notarize vote conflicting with `message`'s.
+    fn equivocate_on(&self, message: &sherd_consensus::Message) {
+        let sherd_consensus::Message::Vote(vote) = message else {
+            return;
+        };
+        let sherd_consensus::Vote::Notarize { view, block_id } = vote.vote else {
+            return;
+        };
+        let other = BlockId(*blake3::hash(&block_id.0).as_bytes());
+        let forged = sherd_consensus::SignedVote::sign(
+            &self.consensus_chain,
+            vote.epoch,
+            vote.signer,
+            sherd_consensus::Vote::Notarize {
+                view,
+                block_id: other,
+            },
+            &self.bls,
+        );
+        tracing::warn!(view, "test.equivocate: sending a conflicting notarize vote");
+        self.publish(ConsensusGossip::Message {
+            from: self.me,
+            message: sherd_consensus::Message::Vote(forged),
+        });
     }
 
     /// Connects the actor to its peers.
@@ -487,6 +518,9 @@ impl Actor {
     fn on_output(&mut self, output: Output) {
         match output {
             Output::Broadcast(message) | Output::Send { message, .. } => {
+                if self.equivocate {
+                    self.equivocate_on(&message);
+                }
                 // Point-to-point messages go out as gossip too: every
                 // validator subscribes, and the few `Send`s (answers to a
                 // peer's fetch) are small.

@@ -264,6 +264,13 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
     let mut actor = Actor::new(shared.clone(), &bls, operator, head, epoch)?;
     actor.set_idle_interval(config.idle_interval);
     actor.crash_before_commit = config.crash_before_commit;
+    // Test-only Byzantine switch, for the slashing end-to-end test.
+    actor.equivocate = net.is_some() && std::env::var_os("SHERD_TEST_EQUIVOCATE").is_some();
+    if actor.equivocate {
+        tracing::warn!(
+            "SHERD_TEST_EQUIVOCATE is set: this validator signs conflicting votes (tests only)"
+        );
+    }
     let (shutdown, shutdown_rx) = watch::channel(false);
     if let Some(net) = net {
         let (peer_id, listen) = (net.keypair.public().to_peer_id(), net.listen.clone());

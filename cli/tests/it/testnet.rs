@@ -20,6 +20,8 @@ struct Node {
     home: PathBuf,
     api: SocketAddr,
     child: Option<Child>,
+    /// Extra environment for the process.
+    env: Vec<(&'static str, &'static str)>,
 }
 
 impl Node {
@@ -34,6 +36,7 @@ impl Node {
             .arg(&self.home)
             .env_remove("SHERD_HOME")
             .env("SHERD_LOG", "info")
+            .envs(self.env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -148,6 +151,7 @@ fn four_validators_finalize_tolerate_faults_and_catch_up() {
             home: net.join(format!("node{i}")),
             api: SocketAddr::from(([127, 0, 0, 1], api + i)),
             child: None,
+            env: Vec::new(),
         })
         .collect();
     for node in &mut nodes {
@@ -284,6 +288,7 @@ fn a_fifth_node_joins_syncs_stakes_and_proposes() {
             home: net.join(format!("node{i}")),
             api: SocketAddr::from(([127, 0, 0, 1], api + i)),
             child: None,
+            env: Vec::new(),
         })
         .collect();
     for node in &mut nodes {
@@ -320,6 +325,7 @@ fn a_fifth_node_joins_syncs_stakes_and_proposes() {
         home: home.clone(),
         api: new_api,
         child: None,
+        env: Vec::new(),
     });
     nodes[4].start();
     let tip = nodes[0].finalized().unwrap();
@@ -413,4 +419,45 @@ fn a_fifth_node_joins_syncs_stakes_and_proposes() {
         .map(|n| get(n.api, &format!("/v1/blocks/{target}")).unwrap()["id"].clone())
         .collect();
     assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+}
+
+#[test]
+fn an_equivocating_validator_is_slashed_and_jailed_by_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("net");
+    let (p2p, api) = (free_range(4), free_range(4));
+    let plan = init(&net, p2p, api);
+    let mut nodes: Vec<Node> = (0..4u16)
+        .map(|i| Node {
+            home: net.join(format!("node{i}")),
+            api: SocketAddr::from(([127, 0, 0, 1], api + i)),
+            child: None,
+            env: Vec::new(),
+        })
+        .collect();
+    // Node 3 signs a second, conflicting notarize vote for every vote.
+    nodes[3].env = vec![("SHERD_TEST_EQUIVOCATE", "1")];
+    for node in &mut nodes {
+        node.start();
+    }
+    let cheater = plan[3]["operator"].as_str().unwrap().to_string();
+    wait_until(&nodes, "the equivocator slashed and jailed", || {
+        get(nodes[0].api, "/v1/validators").is_some_and(|v| {
+            v["validators"].as_array().is_some_and(|vs| {
+                vs.iter().any(|v| {
+                    v["operator"] == cheater.as_str()
+                        && v["jailed_until"].as_u64() > Some(0)
+                        && v["self_stake_base"].as_u64() < Some(1_000_000_000_000_000)
+                })
+            })
+        })
+    });
+    // The others noticed it on the wire, and the chain goes on.
+    assert!(nodes[0..3]
+        .iter()
+        .any(|n| n.log().contains("consensus.evidence")));
+    let h = nodes[0].finalized().unwrap();
+    wait_until(&nodes, "progress after the slashing", || {
+        nodes[0].finalized().is_some_and(|f| f >= h + 3)
+    });
 }
