@@ -19,7 +19,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use sherd_ledger::state::{Contract, Validator};
 use sherd_ledger::tx::kind::Transfer;
-use sherd_ledger::{Address, Amount, Block, Hash, StateView, Transaction, TxBody, TxKind};
+use sherd_ledger::{
+    Address, Amount, Block, Hash, StateView, Transaction, TxBody, TxKind, VerifiedTx,
+};
 
 use crate::mempool::MempoolError;
 use crate::shared::Shared;
@@ -402,6 +404,11 @@ async fn tx(
 pub(crate) fn admit(shared: &Shared, tx: Transaction) -> Result<Hash, ApiError> {
     let vtx = sherd_ledger::verify(tx)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_transaction", e.to_string()))?;
+    admit_verified(shared, vtx)
+}
+
+/// [`admit`] for a transaction whose signature is already checked.
+pub(crate) fn admit_verified(shared: &Shared, vtx: VerifiedTx) -> Result<Hash, ApiError> {
     if let Some(bytes) = shared
         .db
         .get(col::TXS, &vtx.id().0)

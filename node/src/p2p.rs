@@ -21,6 +21,10 @@ use crate::store::col;
 
 /// Consensus messages waiting for the actor, at most.
 const INBOUND_CAPACITY: usize = 4_096;
+/// Gossiped transactions verified together, at most.
+const TX_BATCH: usize = 256;
+/// How long a gossiped transaction may wait for its batch.
+const TX_BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(3);
 
 /// Starts libp2p and the task that routes between it, the actor and the
 /// mempool; answers the actor's side.
@@ -37,8 +41,19 @@ pub async fn start(
     let (tx_gossip, mut txs_out) = mpsc::unbounded_channel::<Vec<u8>>();
     let _ = shared.tx_gossip.set(tx_gossip);
     tokio::spawn(async move {
+        let mut batch: Vec<PendingTx> = Vec::new();
+        let mut flush_at = tokio::time::Instant::now();
         loop {
+            let flush = async {
+                if batch.is_empty() {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep_until(flush_at).await;
+            };
             tokio::select! {
+                _ = flush => {
+                    admit_batch(&handle, &shared, std::mem::take(&mut batch)).await;
+                }
                 _ = shutdown.changed() => {
                     if *shutdown.borrow() {
                         return;
@@ -59,7 +74,25 @@ pub async fn start(
                         tracing::error!("net: the libp2p task stopped");
                         return;
                     };
-                    route(&handle, &shared, &inbound_tx, event).await;
+                    match event {
+                        NetEvent::Gossip { topic: Topic::Transactions, data, source, id } => {
+                            match Transaction::from_bytes(&data) {
+                                Ok(tx) => {
+                                    if batch.is_empty() {
+                                        flush_at = tokio::time::Instant::now() + TX_BATCH_WAIT;
+                                    }
+                                    batch.push(PendingTx { tx, source, id });
+                                    if batch.len() >= TX_BATCH {
+                                        admit_batch(&handle, &shared, std::mem::take(&mut batch)).await;
+                                    }
+                                }
+                                Err(_) => {
+                                    let _ = handle.validate(id, source, Verdict::Reject).await;
+                                }
+                            }
+                        }
+                        event => route(&handle, &shared, &inbound_tx, event).await,
+                    }
                 }
             }
         }
@@ -98,19 +131,12 @@ async fn route(
         }
         NetEvent::Gossip {
             topic: Topic::Transactions,
-            data,
-            source,
             id,
+            source,
+            ..
         } => {
-            let verdict = match Transaction::from_bytes(&data) {
-                Err(_) => Verdict::Reject,
-                Ok(tx) => match crate::api::admit(shared, tx) {
-                    Ok(_) => Verdict::Accept,
-                    Err(e) if e.code() == "bad_transaction" => Verdict::Reject,
-                    Err(_) => Verdict::Ignore,
-                },
-            };
-            let _ = handle.validate(id, source, verdict).await;
+            // Batched by the caller; not reached.
+            let _ = handle.validate(id, source, Verdict::Ignore).await;
         }
         NetEvent::Request {
             peer,
@@ -157,4 +183,38 @@ fn blocks_from(shared: &Shared, from: u64, max: u32) -> Vec<u8> {
         }
     }
     encode_blocks(&blocks)
+}
+
+/// A gossiped transaction waiting for its batch's signature check.
+struct PendingTx {
+    tx: Transaction,
+    source: libp2p::PeerId,
+    id: libp2p::gossipsub::MessageId,
+}
+
+/// Verifies a batch of gossiped transactions' signatures together (one
+/// ed25519 batch equation; on failure the bad ones are found one by one),
+/// admits the valid ones to the mempool and tells gossipsub what to forward.
+async fn admit_batch(handle: &net::NetHandle, shared: &Shared, batch: Vec<PendingTx>) {
+    if batch.is_empty() {
+        return;
+    }
+    let verified: Vec<Option<sherd_ledger::VerifiedTx>> =
+        match sherd_ledger::verify_batch(batch.iter().map(|p| p.tx.clone()).collect()) {
+            Ok(all) => all.into_iter().map(Some).collect(),
+            Err(_) => batch
+                .iter()
+                .map(|p| sherd_ledger::verify(p.tx.clone()).ok())
+                .collect(),
+        };
+    for (pending, vtx) in batch.into_iter().zip(verified) {
+        let verdict = match vtx {
+            None => Verdict::Reject,
+            Some(vtx) => match crate::api::admit_verified(shared, vtx) {
+                Ok(_) => Verdict::Accept,
+                Err(_) => Verdict::Ignore,
+            },
+        };
+        let _ = handle.validate(pending.id, pending.source, verdict).await;
+    }
 }
