@@ -20,6 +20,11 @@ pub struct InitArgs {
     /// Number of validators (each a node).
     #[arg(long, default_value_t = 4)]
     pub validators: usize,
+    /// Number of non-validating nodes, after the validators: they sync and
+    /// follow the chain, and can become validators by staking with their
+    /// `validator.bls`.
+    #[arg(long, default_value_t = 0)]
+    pub full_nodes: usize,
     /// Directory to create (must be empty or absent).
     #[arg(long)]
     pub out: PathBuf,
@@ -48,7 +53,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 &args.out,
                 &TestnetPlan {
                     validators: args.validators,
-                    full_nodes: 0,
+                    full_nodes: args.full_nodes,
                     p2p_port: args.p2p_port,
                     api_port: args.api_port,
                     chain_id: args.chain_id.clone(),
@@ -59,16 +64,27 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&nodes)?);
             } else {
                 println!(
-                    "testnet `{}`: {} validators in {}",
+                    "testnet `{}`: {} validators and {} full nodes in {}",
                     args.chain_id,
-                    nodes.len(),
+                    args.validators,
+                    args.full_nodes,
                     args.out.display()
                 );
                 for n in &nodes {
-                    println!("  {}  api {}  p2p {}", n.home.display(), n.api, n.p2p);
+                    let role = if n.validator {
+                        "validator"
+                    } else {
+                        "full node"
+                    };
+                    println!(
+                        "  {}  {role}  api {}  p2p {}",
+                        n.home.display(),
+                        n.api,
+                        n.p2p
+                    );
                 }
                 println!("faucet key: {}", args.out.join("faucet.key").display());
-                println!("start: testnet/up.sh {}", args.out.display());
+                println!("start: SHERD_TESTNET={} testnet/up.sh", args.out.display());
             }
             Ok(ExitCode::SUCCESS)
         }
