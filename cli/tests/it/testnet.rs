@@ -461,3 +461,59 @@ fn an_equivocating_validator_is_slashed_and_jailed_by_evidence() {
         nodes[0].finalized().is_some_and(|f| f >= h + 3)
     });
 }
+
+#[test]
+fn a_bad_bootnode_or_a_port_in_use_fails_at_start_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("net");
+    let (p2p, api) = (free_range(4), free_range(4));
+    let _ = init(&net, p2p, api);
+    let home = net.join("node1");
+    let run = |home: &Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sherd"))
+            .args(["node", "run", "--home"])
+            .arg(home)
+            .env_remove("SHERD_HOME")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                return (status, err);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the node did not stop on bad configuration");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    // The libp2p port is taken by another process.
+    let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
+    let holder = TcpListener::bind(("127.0.0.1", p2p + 1)).unwrap();
+    let (status, err) = run(&home);
+    assert!(!status.success());
+    assert!(
+        err.contains("cannot listen on") && err.contains("in use"),
+        "{err}"
+    );
+    drop(holder);
+
+    // A bootnode without its peer id.
+    let bad = config.replace("/p2p/", "/x/");
+    std::fs::write(home.join("config.toml"), &bad).unwrap();
+    let (status, err) = run(&home);
+    assert!(!status.success());
+    assert!(err.contains("bootnode"), "{err}");
+
+    // An unknown key (a typo) in the config.
+    std::fs::write(home.join("config.toml"), config.replace("listen", "lisen")).unwrap();
+    let (status, err) = run(&home);
+    assert!(!status.success());
+    assert!(err.contains("config.toml"), "{err}");
+}
