@@ -80,7 +80,11 @@ pub fn spawn(
                     let view = StateView::new(&state);
                     let registered = view.endpoint(&operator).ok().flatten();
                     let funded = view.has_account(&operator).unwrap_or(false);
-                    let current = registered.is_some_and(|e| {
+                    // One registration at a time: wait for a pending one.
+                    let pending = view
+                        .account(&operator)
+                        .is_ok_and(|a| shared.mempool().has_nonce(&operator, a.nonce));
+                    let current = pending || registered.is_some_and(|e| {
                         e.role == wanted.role && e.peer_id == wanted.peer_id && e.multiaddrs == wanted.multiaddrs
                     });
                     if !current && funded {

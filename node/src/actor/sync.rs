@@ -29,6 +29,10 @@ use crate::store::{col, StoredBlock};
 pub const STALL: Duration = Duration::from_secs(6);
 /// How long a starting node waits for its first peer before it syncs.
 const FIRST_PEER: Duration = Duration::from_secs(3);
+/// How long a peer may take to say its height (peers are asked together).
+const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a peer may take to send a batch of blocks.
+const BLOCKS_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One block of a sync answer, decoded.
 struct Synced {
@@ -77,9 +81,20 @@ impl Actor {
     /// The connected peer with the highest finalized height.
     async fn best_peer(&self, handle: &crate::net::NetHandle) -> Option<(PeerId, u64)> {
         let peers = handle.peers().await.ok()?;
+        // Asked together, each with a deadline: a peer that never answers
+        // cannot hold the node up.
+        let answers = futures::future::join_all(peers.into_iter().map(|peer| async move {
+            let answer = tokio::time::timeout(
+                STATUS_TIMEOUT,
+                handle.request(peer, SyncRequest::Status.encode()),
+            )
+            .await;
+            (peer, answer)
+        }))
+        .await;
         let mut best: Option<(PeerId, u64)> = None;
-        for peer in peers {
-            let Ok(answer) = handle.request(peer, SyncRequest::Status.encode()).await else {
+        for (peer, answer) in answers {
+            let Ok(Ok(answer)) = answer else {
                 continue;
             };
             let Some(height) = answer.try_into().ok().map(u64::from_le_bytes) else {
@@ -103,9 +118,9 @@ impl Actor {
             from: self.head.height.saturating_add(1),
             max: MAX_SYNC_BLOCKS,
         };
-        let answer = handle
-            .request(peer, request.encode())
+        let answer = tokio::time::timeout(BLOCKS_TIMEOUT, handle.request(peer, request.encode()))
             .await
+            .map_err(|_| ExecError::Internal(format!("{peer} did not send blocks in time")))?
             .map_err(|e| ExecError::Internal(e.to_string()))?;
         let blocks = match decode_blocks(&answer).map(|b| self.decode_synced(&b)) {
             Some(Ok(blocks)) => blocks,

@@ -4,4 +4,5 @@
 mod dev_chain;
 mod http;
 mod journal;
+mod rogue;
 mod store;
