@@ -195,6 +195,15 @@ enum Command {
         #[command(flatten)]
         tx: TxOpts,
     },
+    /// Register the node at --node as this validator's endpoint on chain
+    /// (its libp2p peer id and listen addresses), so others find it.
+    RegisterEndpoint {
+        /// The validator's wallet.
+        #[arg(long, value_name = "NAME")]
+        from: String,
+        #[command(flatten)]
+        tx: TxOpts,
+    },
     /// Take back unbondings whose period is over.
     Withdraw {
         /// The wallet.
@@ -291,6 +300,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             build::undelegate(key, p, validator, amount)
         }),
         Command::Withdraw { from, tx } => ctx.send_tx(&from, &tx, Amount::ZERO, build::withdraw),
+        Command::RegisterEndpoint { from, tx } => {
+            let (peer_id, listen) = ctx.client()?.node_identity()?;
+            ctx.send_tx(&from, &tx, Amount::ZERO, |key, p| {
+                build::register_endpoint(key, p, peer_id, listen)
+            })
+        }
     }
 }
 

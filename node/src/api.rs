@@ -108,6 +108,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/contracts/{id}", get(contract))
         .route("/v1/endpoints/{addr}", get(endpoint))
         .route("/v1/faucet", post(faucet))
+        .route("/v1/node", get(node_identity))
         .route("/metrics", get(metrics))
         .fallback(|| async {
             ApiError::not_found("no such route; see the API table in node/README.md")
@@ -649,6 +650,30 @@ async fn endpoint(
         "peer_id": peer_id,
         "multiaddrs": multiaddrs,
         "updated_at": e.updated_at,
+    }))
+}
+
+/// `GET /v1/node`: this node's libp2p identity, for registering it on
+/// chain (`sherd wallet register-endpoint`).
+async fn node_identity(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let Some((peer_id, listen)) = shared.identity.get() else {
+        return Err(ApiError::not_found(
+            "this node has no network (a dev chain): nothing to register",
+        ));
+    };
+    let text = libp2p::PeerId::from_bytes(peer_id)
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let listen_text: Vec<String> = listen
+        .iter()
+        .filter_map(|a| libp2p::Multiaddr::try_from(a.clone()).ok())
+        .map(|a| a.to_string())
+        .collect();
+    ok(json!({
+        "peer_id": text,
+        "peer_id_hex": hex::encode(peer_id),
+        "listen": listen_text,
+        "listen_hex": listen.iter().map(hex::encode).collect::<Vec<_>>(),
     }))
 }
 

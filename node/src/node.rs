@@ -274,6 +274,10 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     if let Some(net) = net {
         let (peer_id, listen) = (net.keypair.public().to_peer_id(), net.listen.clone());
+        let _ = shared.identity.set((
+            peer_id.to_bytes(),
+            listen.iter().map(|a| a.to_vec()).collect(),
+        ));
         let peer = crate::p2p::start(net, shared.clone(), shutdown.subscribe()).await?;
         actor.set_net(peer);
         if let Some(key) = duties {

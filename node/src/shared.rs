@@ -86,6 +86,9 @@ pub struct Shared {
     pub mempool_notify: Notify,
     /// Counters.
     pub metrics: Metrics,
+    /// This node's libp2p identity, when networked: peer id and listen
+    /// addresses, binary.
+    pub identity: std::sync::OnceLock<(Vec<u8>, Vec<Vec<u8>>)>,
     /// Where admitted transactions go to be gossiped, when networked.
     pub tx_gossip: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
 }
@@ -111,6 +114,7 @@ impl Shared {
             mempool_notify: Notify::new(),
             metrics: Metrics::default(),
             tx_gossip: std::sync::OnceLock::new(),
+            identity: std::sync::OnceLock::new(),
         }
     }
 

@@ -138,6 +138,26 @@ pub fn withdraw(key: &WalletKey, params: &TxParams) -> Result<Transaction, Build
     sign(key, params, TxKind::Withdraw)
 }
 
+/// A `RegisterEndpoint` for a validator node: its binary libp2p peer id
+/// and multiaddrs (as the node's `GET /v1/node` gives them).
+pub fn register_endpoint(
+    key: &WalletKey,
+    params: &TxParams,
+    peer_id: Vec<u8>,
+    multiaddrs: Vec<Vec<u8>>,
+) -> Result<Transaction, BuildError> {
+    use sherd_ledger::tx::kind::{Multiaddr, RegisterEndpoint, Role};
+    sign(
+        key,
+        params,
+        TxKind::RegisterEndpoint(RegisterEndpoint {
+            role: Role::Validator,
+            peer_id,
+            multiaddrs: multiaddrs.into_iter().map(Multiaddr).collect(),
+        }),
+    )
+}
+
 /// What the sender must hold for a transaction that moves `amount`:
 /// `amount + fee`, or `None` on overflow.
 pub fn total_cost(amount: Amount, fee: Amount) -> Option<Amount> {

@@ -245,6 +245,29 @@ impl NodeClient {
         self.call("/v1/faucet", Some(body))
     }
 
+    /// `GET /v1/node`: the node's libp2p identity, binary (peer id,
+    /// listen multiaddrs).
+    pub fn node_identity(&self) -> Result<(Vec<u8>, Vec<Vec<u8>>), ClientError> {
+        let url = format!("{}/v1/node", self.base);
+        let answer: serde_json::Value = self.call("/v1/node", None)?;
+        let malformed = |reason: &str| ClientError::Malformed {
+            url: url.clone(),
+            reason: reason.to_string(),
+        };
+        let peer_id = answer["peer_id_hex"]
+            .as_str()
+            .and_then(|h| hex::decode(h).ok())
+            .ok_or_else(|| malformed("no peer_id_hex"))?;
+        let listen = answer["listen_hex"]
+            .as_array()
+            .ok_or_else(|| malformed("no listen_hex"))?
+            .iter()
+            .map(|v| v.as_str().and_then(|h| hex::decode(h).ok()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| malformed("listen_hex is not hex"))?;
+        Ok((peer_id, listen))
+    }
+
     /// `GET /v1/validators`.
     pub fn validators(&self) -> Result<Validators, ClientError> {
         self.call("/v1/validators", None)

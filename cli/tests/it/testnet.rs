@@ -384,6 +384,19 @@ fn a_fifth_node_joins_syncs_stakes_and_proposes() {
         String::from_utf8_lossy(&stake.stderr)
     );
 
+    // The operator registers the new node as its endpoint on chain.
+    let register = w(&["register-endpoint", "--from", "joiner"]);
+    assert!(
+        register.status.success(),
+        "{}",
+        String::from_utf8_lossy(&register.stderr)
+    );
+    let identity = get(new_api, "/v1/node").unwrap();
+    let endpoint = get(nodes[0].api, &format!("/v1/endpoints/{address}")).unwrap();
+    assert_eq!(endpoint["peer_id"], identity["peer_id"]);
+    assert_eq!(endpoint["multiaddrs"], identity["listen"]);
+    assert_eq!(endpoint["role"], "validator");
+
     // From the next epoch (20 blocks) it is in the set, and it proposes.
     wait_until(&nodes, "the joiner to be an active validator", || {
         get(new_api, "/v1/validators").is_some_and(|v| {
