@@ -618,7 +618,9 @@ impl Actor {
         let state = self.shared.db.state();
         let layers = ancestors.iter().map(|a| &a.output.changes).collect();
         let store = Layered::new(&state, layers);
-        let (receipts, output) = exec::reexecute(&store, &block)?;
+        let shared = self.shared.clone();
+        let (receipts, output) =
+            exec::reexecute(&store, &block, |id| shared.mempool().get(id).cloned())?;
         let ledger_id = block
             .header
             .id()

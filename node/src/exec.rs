@@ -69,13 +69,33 @@ pub fn parse_proposed(bytes: &[u8]) -> Result<(BlockId, Block), ExecError> {
 /// Re-executes `block` on `store` (its parent's state): signatures, every
 /// transaction included (none rejected), tx root and state root as the
 /// header says.
+///
+/// `known` answers transactions whose signature this node already checked
+/// (its mempool's), by id; only the others are verified, in one batch.
 pub fn reexecute<S: StateStore>(
     store: &S,
     block: &Block,
+    known: impl Fn(&Hash) -> Option<VerifiedTx>,
 ) -> Result<(Vec<Receipt>, BlockOutput), ExecError> {
     let header = &block.header;
-    let txs = sherd_ledger::verify_batch(block.txs.clone())
-        .map_err(|e| ExecError::Invalid(e.to_string()))?;
+    let mut slots: Vec<Option<VerifiedTx>> = Vec::with_capacity(block.txs.len());
+    let mut unknown = Vec::new();
+    for tx in &block.txs {
+        let id = tx.id().map_err(|e| ExecError::Invalid(e.to_string()))?;
+        let hit = known(&id).filter(|v| v.tx() == tx);
+        if hit.is_none() {
+            unknown.push(tx.clone());
+        }
+        slots.push(hit);
+    }
+    let mut checked = sherd_ledger::verify_batch(unknown)
+        .map_err(|e| ExecError::Invalid(e.to_string()))?
+        .into_iter();
+    let txs: Vec<VerifiedTx> = slots
+        .into_iter()
+        .map(|slot| slot.or_else(|| checked.next()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| ExecError::Internal("signature check lost a transaction".into()))?;
     let ctx = BlockContext {
         height: header.height,
         epoch: header.epoch,
