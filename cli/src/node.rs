@@ -172,15 +172,46 @@ fn run_node(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(home) => home,
         None => default_home()?,
     };
+    let api = args.api;
+    serve(async move {
+        sherd_node::run_dev(sherd_node::DevConfig::new(home.clone(), api))
+            .await
+            .with_context(|| format!("cannot start the dev node in {}", home.display()))
+    })
+}
+
+/// `sherd node run --home DIR`: a node of the network its home describes.
+fn run_networked(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let Some(home) = args.home else {
+        bail!("a networked node needs --home DIR (made by `sherd testnet init`); or run the dev chain with --dev");
+    };
+    let log_file = match args.log_file {
+        Some(file) => Some(file),
+        None => sherd_node::home::NodeHome::open(&home)?
+            .config
+            .log_file
+            .map(|f| home.join(f)),
+    };
+    init_logging(log_file.as_ref())?;
+    serve(async move {
+        sherd_node::run_home(&home)
+            .await
+            .with_context(|| format!("cannot start the node in {}", home.display()))
+    })
+}
+
+/// Starts a node on a new runtime and runs it until a signal or until its
+/// consensus actor stops (an error).
+fn serve(
+    start: impl std::future::Future<Output = anyhow::Result<sherd_node::DevNode>>,
+) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let node = sherd_node::run_dev(sherd_node::DevConfig::new(home.clone(), args.api))
-            .await
-            .with_context(|| format!("cannot start the dev node in {}", home.display()))?;
-        tracing::info!(home = %home.display(), api = %node.api, "node.run: dev chain running; Ctrl-C to stop");
+        let node = start.await?;
+        tracing::info!(api = %node.api, "node.run: running; Ctrl-C to stop");
         let mut check = tokio::time::interval(std::time::Duration::from_millis(500));
         let reason = loop {
             tokio::select! {
@@ -199,49 +230,6 @@ fn run_node(args: RunArgs) -> anyhow::Result<ExitCode> {
             bail!("the consensus actor stopped; see the log above");
         }
         tracing::info!("node.stop: stopped cleanly");
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-/// `sherd node run --home DIR`: a node of the network its home describes.
-fn run_networked(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let Some(home) = args.home else {
-        bail!("a networked node needs --home DIR (made by `sherd testnet init`); or run the dev chain with --dev");
-    };
-    let log_file = match args.log_file {
-        Some(file) => Some(file),
-        None => sherd_node::home::NodeHome::open(&home)?
-            .config
-            .log_file
-            .map(|f| home.join(f)),
-    };
-    init_logging(log_file.as_ref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let node = sherd_node::run_home(&home)
-            .await
-            .with_context(|| format!("cannot start the node in {}", home.display()))?;
-        tracing::info!(home = %home.display(), api = %node.api, "node.run: node running; Ctrl-C to stop");
-        let mut check = tokio::time::interval(std::time::Duration::from_millis(500));
-        let reason = loop {
-            tokio::select! {
-                signal = shutdown_signal() => break signal?,
-                _ = check.tick() => {
-                    if node.actor_stopped() {
-                        break "consensus stopped";
-                    }
-                }
-            }
-        };
-        tracing::info!(reason, "node.stop: shutting down");
-        let failed = reason == "consensus stopped";
-        node.shutdown().await?;
-        if failed {
-            bail!("the consensus actor stopped; see the log above");
-        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -433,15 +433,17 @@ pub(crate) fn admit_verified(shared: &Shared, vtx: VerifiedTx) -> Result<Hash, A
     } else {
         None
     };
+    // Encoded before the mempool takes it, only when there are peers.
+    let wire = shared
+        .tx_gossip
+        .get()
+        .and_then(|gossip| Some((gossip, vtx.tx().to_bytes().ok()?)));
     let result = shared.mempool().insert(vtx, &shared.params, account);
     match result {
         Ok(hash) => {
             shared.mempool_notify.notify_one();
-            if let (Some(gossip), Some(vtx)) = (shared.tx_gossip.get(), shared.mempool().get(&hash))
-            {
-                if let Ok(bytes) = vtx.tx().to_bytes() {
-                    let _ = gossip.send(bytes);
-                }
+            if let Some((gossip, bytes)) = wire {
+                let _ = gossip.send(bytes);
             }
             Ok(hash)
         }

@@ -74,25 +74,7 @@ pub async fn start(
                         tracing::error!("net: the libp2p task stopped");
                         return;
                     };
-                    match event {
-                        NetEvent::Gossip { topic: Topic::Transactions, data, source, id } => {
-                            match Transaction::from_bytes(&data) {
-                                Ok(tx) => {
-                                    if batch.is_empty() {
-                                        flush_at = tokio::time::Instant::now() + TX_BATCH_WAIT;
-                                    }
-                                    batch.push(PendingTx { tx, source, id });
-                                    if batch.len() >= TX_BATCH {
-                                        admit_batch(&handle, &shared, std::mem::take(&mut batch)).await;
-                                    }
-                                }
-                                Err(_) => {
-                                    let _ = handle.validate(id, source, Verdict::Reject).await;
-                                }
-                            }
-                        }
-                        event => route(&handle, &shared, &inbound_tx, event).await,
-                    }
+                    route(&handle, &shared, &inbound_tx, (&mut batch, &mut flush_at), event).await;
                 }
             }
         }
@@ -104,10 +86,15 @@ pub async fn start(
     })
 }
 
+/// Gossiped transactions waiting for their signature check, and when the
+/// batch is due.
+type TxBatch<'a> = (&'a mut Vec<PendingTx>, &'a mut tokio::time::Instant);
+
 async fn route(
     handle: &net::NetHandle,
     shared: &Shared,
     inbound: &mpsc::Sender<ConsensusGossip>,
+    (batch, flush_at): TxBatch<'_>,
     event: NetEvent,
 ) {
     match event {
@@ -131,13 +118,23 @@ async fn route(
         }
         NetEvent::Gossip {
             topic: Topic::Transactions,
-            id,
+            data,
             source,
-            ..
-        } => {
-            // Batched by the caller; not reached.
-            let _ = handle.validate(id, source, Verdict::Ignore).await;
-        }
+            id,
+        } => match Transaction::from_bytes(&data) {
+            Ok(tx) => {
+                if batch.is_empty() {
+                    *flush_at = tokio::time::Instant::now() + TX_BATCH_WAIT;
+                }
+                batch.push(PendingTx { tx, source, id });
+                if batch.len() >= TX_BATCH {
+                    admit_batch(handle, shared, std::mem::take(batch)).await;
+                }
+            }
+            Err(_) => {
+                let _ = handle.validate(id, source, Verdict::Reject).await;
+            }
+        },
         NetEvent::Request {
             peer,
             request,

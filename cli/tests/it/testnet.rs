@@ -60,6 +60,19 @@ impl Node {
     }
 }
 
+/// The first `count` nodes of the testnet in `net`, not started; node `i`
+/// answers on port `api + i`.
+fn homes(net: &Path, api: u16, count: u16) -> Vec<Node> {
+    (0..count)
+        .map(|i| Node {
+            home: net.join(format!("node{i}")),
+            api: SocketAddr::from(([127, 0, 0, 1], api + i)),
+            child: None,
+            env: Vec::new(),
+        })
+        .collect()
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill_9();
@@ -146,14 +159,7 @@ fn four_validators_finalize_tolerate_faults_and_catch_up() {
     let net = dir.path().join("net");
     let (p2p, api) = (free_range(4), free_range(4));
     let plan = init(&net, p2p, api);
-    let mut nodes: Vec<Node> = (0..4u16)
-        .map(|i| Node {
-            home: net.join(format!("node{i}")),
-            api: SocketAddr::from(([127, 0, 0, 1], api + i)),
-            child: None,
-            env: Vec::new(),
-        })
-        .collect();
+    let mut nodes = homes(&net, api, 4);
     for node in &mut nodes {
         node.start();
     }
@@ -283,14 +289,7 @@ fn a_fifth_node_joins_syncs_stakes_and_proposes() {
     let net = dir.path().join("net");
     let (p2p, api) = (free_range(5), free_range(5));
     let plan = init(&net, p2p, api);
-    let mut nodes: Vec<Node> = (0..4u16)
-        .map(|i| Node {
-            home: net.join(format!("node{i}")),
-            api: SocketAddr::from(([127, 0, 0, 1], api + i)),
-            child: None,
-            env: Vec::new(),
-        })
-        .collect();
+    let mut nodes = homes(&net, api, 4);
     for node in &mut nodes {
         node.start();
     }
@@ -440,14 +439,7 @@ fn an_equivocating_validator_is_slashed_and_jailed_by_evidence() {
     let net = dir.path().join("net");
     let (p2p, api) = (free_range(4), free_range(4));
     let plan = init(&net, p2p, api);
-    let mut nodes: Vec<Node> = (0..4u16)
-        .map(|i| Node {
-            home: net.join(format!("node{i}")),
-            api: SocketAddr::from(([127, 0, 0, 1], api + i)),
-            child: None,
-            env: Vec::new(),
-        })
-        .collect();
+    let mut nodes = homes(&net, api, 4);
     // Node 3 signs a second, conflicting notarize vote for every vote.
     nodes[3].env = vec![("SHERD_TEST_EQUIVOCATE", "1")];
     for node in &mut nodes {
