@@ -428,10 +428,12 @@ impl Actor {
                 "the block does not match its proposal's parent or height".into(),
             ));
         }
+        // Durable with this node's vote on it (staged writes ride along
+        // with the journal's commit of the vote): a restart can re-execute
+        // a block it voted for.
         self.shared
             .db
-            .commit(vec![(col::PROPOSED, id.0.to_vec(), Some(bytes))])
-            .map_err(|e| ExecError::Internal(e.to_string()))?;
+            .stage(vec![(col::PROPOSED, id.0.to_vec(), Some(bytes))]);
         Ok(true)
     }
 
@@ -781,16 +783,14 @@ impl Actor {
             reveal,
         }
         .id();
-        // Durable before the engine votes for it: a restart can re-execute it.
+        // Durable with the engine's notarize vote on it, which the journal
+        // commits right after `Built`: a restart can re-execute it.
         let proposed = exec::proposed_value(&parent, &block)?;
-        self.shared
-            .db
-            .commit(vec![(
-                col::PROPOSED,
-                consensus_id.0.to_vec(),
-                Some(proposed.clone()),
-            )])
-            .map_err(|e| internal(&e))?;
+        self.shared.db.stage(vec![(
+            col::PROPOSED,
+            consensus_id.0.to_vec(),
+            Some(proposed.clone()),
+        )]);
         // Peers get the block's data before the proposal that names it.
         self.publish(ConsensusGossip::Block(proposed));
         if !dropped.is_empty() {

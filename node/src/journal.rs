@@ -1,6 +1,7 @@
 //! The consensus journal (own votes, certificates that moved the view) in
-//! the `JOURNAL` column: each entry is one durable commit, keyed by a
-//! sequence number, stored in its `Wire` encoding.
+//! the `JOURNAL` column, keyed by a sequence number, stored in its `Wire`
+//! encoding. An own vote is one durable commit before the engine sends it;
+//! a certificate is staged and written with the next commit.
 
 use std::sync::{Arc, Mutex};
 
@@ -87,15 +88,21 @@ impl Journal for DbJournal {
     fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
         let mut inner = self.lock();
         let seq = inner.next_seq;
-        self.db
-            .commit(vec![(
-                col::JOURNAL,
-                seq.to_be_bytes().to_vec(),
-                Some(entry.encode()),
-            )])
-            .map_err(|e| JournalError {
+        let op = (
+            col::JOURNAL,
+            seq.to_be_bytes().to_vec(),
+            Some(entry.encode()),
+        );
+        match entry {
+            // An own vote is durable before the engine sends it.
+            Entry::Vote(_) => self.db.commit(vec![op]).map_err(|e| JournalError {
                 reason: e.to_string(),
-            })?;
+            })?,
+            // A certificate is not needed for safety (a restarted engine
+            // without it learns it again from its peers): it rides along
+            // with the next durable write, the next vote or block.
+            Entry::Certificate { .. } => self.db.stage(vec![op]),
+        }
         inner.next_seq = seq.saturating_add(1);
         inner.entries.push((seq, entry_epoch(entry), entry.clone()));
         Ok(())

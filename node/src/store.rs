@@ -12,12 +12,14 @@
 //! | `PROPOSED` (7) | btree | consensus block id | parent consensus id ‖ wire bytes of a block this validator proposed, not yet final |
 //!
 //! Every write goes through [`NodeDb::commit`], which returns only once the
-//! commit is in the write-ahead log and fsynced, and applied to the tables:
-//! parity-db is opened without its background threads and the node drives
-//! its commit pipeline itself (see the crate README, "Durability").
+//! commit is a record of the fsynced write-ahead log: parity-db is opened
+//! without its background threads and the node drives its commit pipeline
+//! itself, logging on the caller's thread and applying the log to the
+//! tables on a flusher thread (see the crate README, "Durability").
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use parity_db::{ColumnOptions, Db, Options};
 use sherd_ledger::store::Entries;
@@ -82,21 +84,53 @@ pub type Op = (u8, Vec<u8>, Option<Vec<u8>>);
 
 /// The node's parity-db.
 pub struct NodeDb {
+    inner: Arc<Inner>,
+    /// Applies logged commits to the tables and recycles the logs.
+    flusher: Option<std::thread::JoinHandle<()>>,
+}
+
+struct Inner {
     db: Db,
     path: String,
-    /// Serializes the commit pipeline (commit, log, flush, enact).
-    commit_lock: Mutex<()>,
+    /// Serializes writing to the log (commit, process, flush, reindex) and
+    /// holds the staged writes that ride along with the next commit.
+    log_lock: Mutex<Vec<Op>>,
+    /// What the flusher has to do.
+    work: Mutex<FlushWork>,
+    /// Signalled when work is added, done, or the flusher fails.
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct FlushWork {
+    /// Commits in the log and fsynced, not yet applied to the tables.
+    logged: u64,
+    stop: bool,
+    /// The flusher failed; every later commit reports it.
+    failed: Option<String>,
 }
 
 impl std::fmt::Debug for NodeDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeDb").field("path", &self.path).finish()
+        f.debug_struct("NodeDb")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
-/// How many reindex steps one commit drives at most (parity-db grows a
-/// hash index by re-inserting its entries in batches).
-const REINDEX_STEPS_PER_COMMIT: usize = 4;
+/// How many reindex steps one flusher pass drives at most (parity-db grows
+/// a hash index by re-inserting its entries in batches).
+const REINDEX_STEPS_PER_PASS: usize = 4;
+/// Logged commits the flusher may fall behind before `commit` waits for it
+/// (each is held in memory by parity-db's log overlay until applied).
+const MAX_LOGGED: u64 = 256;
+/// Least time between flusher passes, so that one pass (which fsyncs every
+/// table) covers the commits of a busy stretch.
+const FLUSH_PAUSE: Duration = Duration::from_millis(20);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 impl NodeDb {
     /// Opens (or creates) the database in `path`.
@@ -121,56 +155,100 @@ impl NodeDb {
             path: path_text.clone(),
             source,
         })?;
-        Ok(Self {
+        let inner = Arc::new(Inner {
             db,
             path: path_text,
-            commit_lock: Mutex::new(()),
+            log_lock: Mutex::new(Vec::new()),
+            work: Mutex::new(FlushWork::default()),
+            changed: Condvar::new(),
+        });
+        let flusher = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name("db-flusher".into())
+                .spawn(move || inner.flusher())
+                .map_err(|e| DbError::Db {
+                    path: path.display().to_string(),
+                    source: parity_db::Error::Io(e),
+                })?
+        };
+        Ok(Self {
+            inner,
+            flusher: Some(flusher),
         })
     }
 
-    fn err(&self, source: parity_db::Error) -> DbError {
-        DbError::Db {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    /// Commits `ops` atomically and durably: on return the commit is in the
-    /// fsynced write-ahead log (a crash after this replays it) and applied
-    /// to the tables.
+    /// Commits `ops`, with every staged write before them, atomically and
+    /// durably: on return the commit is one record of the fsynced
+    /// write-ahead log (a crash after this replays it) and every reader
+    /// sees it. Applying it to the tables happens on the flusher thread.
     pub fn commit(&self, ops: Vec<Op>) -> Result<(), DbError> {
-        let _guard = self
-            .commit_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.db.commit(ops).map_err(|e| self.err(e))?;
-        // Write the queued commit to the log, fsync the log (sync_wal), and
-        // apply it to the tables.
-        self.db.process_commits().map_err(|e| self.err(e))?;
-        self.db.flush_logs().map_err(|e| self.err(e))?;
-        self.db.enact_logs().map_err(|e| self.err(e))?;
-        for _ in 0..REINDEX_STEPS_PER_COMMIT {
-            self.db.process_reindex().map_err(|e| self.err(e))?;
-            self.db.flush_logs().map_err(|e| self.err(e))?;
-            self.db.enact_logs().map_err(|e| self.err(e))?;
+        {
+            let mut staged = lock(&self.inner.log_lock);
+            if let Some(reason) = &lock(&self.inner.work).failed {
+                return Err(self.inner.failed(reason));
+            }
+            let mut all = std::mem::take(&mut *staged);
+            all.extend(ops);
+            if all.is_empty() {
+                return Ok(());
+            }
+            let db = &self.inner.db;
+            db.commit(all).map_err(|e| self.inner.err(e))?;
+            // Write the queued commit to the log as one record and fsync
+            // the log file (sync_wal).
+            db.process_commits().map_err(|e| self.inner.err(e))?;
+            db.flush_logs().map_err(|e| self.inner.err(e))?;
         }
-        self.db.clean_logs().map_err(|e| self.err(e))?;
+        let mut work = lock(&self.inner.work);
+        work.logged = work.logged.saturating_add(1);
+        self.inner.changed.notify_all();
+        // Backpressure: never let the tables fall far behind the log.
+        while work.logged > MAX_LOGGED && work.failed.is_none() && !work.stop {
+            work = self
+                .inner
+                .changed
+                .wait(work)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
         Ok(())
     }
 
-    /// The value under `key` in `column`.
+    /// Stages `ops` to be written with the next [`commit`](Self::commit)
+    /// (in front of its own ops, in the same atomic record). [`get`](Self::get)
+    /// sees them at once; a crash before that commit loses them. For writes
+    /// that are worth keeping but need not be durable on their own.
+    pub fn stage(&self, ops: Vec<Op>) {
+        lock(&self.inner.log_lock).extend(ops);
+    }
+
+    /// The value under `key` in `column`, staged writes included.
     pub fn get(&self, column: u8, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
-        self.db.get(column, key).map_err(|e| self.err(e))
+        {
+            let staged = lock(&self.inner.log_lock);
+            if let Some((_, _, value)) = staged
+                .iter()
+                .rev()
+                .find(|(c, k, _)| *c == column && k == key)
+            {
+                return Ok(value.clone());
+            }
+        }
+        self.inner
+            .db
+            .get(column, key)
+            .map_err(|e| self.inner.err(e))
     }
 
     /// Entries of a btree column whose key starts with `prefix`, in key
     /// order, at most `limit`.
     pub fn scan(&self, column: u8, prefix: &[u8], limit: usize) -> Result<Entries, DbError> {
-        let mut iter = self.db.iter(column).map_err(|e| self.err(e))?;
-        iter.seek(prefix).map_err(|e| self.err(e))?;
+        let err = |e| self.inner.err(e);
+        let mut iter = self.inner.db.iter(column).map_err(err)?;
+        iter.seek(prefix).map_err(err)?;
         let mut out = Vec::new();
         while out.len() < limit {
-            match iter.next().map_err(|e| self.err(e))? {
+            match iter.next().map_err(err)? {
                 Some((key, value)) if key.starts_with(prefix) => out.push((key, value)),
                 _ => break,
             }
@@ -186,6 +264,92 @@ impl NodeDb {
     /// State changes as ops of the `STATE` column.
     pub fn state_ops(changes: ChangeSet) -> impl Iterator<Item = Op> {
         changes.into_iter().map(|(k, v)| (col::STATE, k, v))
+    }
+}
+
+impl Drop for NodeDb {
+    fn drop(&mut self) {
+        // Staged writes go out with a last commit; the flusher then applies
+        // everything logged before it stops.
+        if let Err(e) = self.commit(Vec::new()) {
+            tracing::warn!(error = %e, "db.close: staged writes not committed");
+        }
+        {
+            let mut work = lock(&self.inner.work);
+            work.stop = true;
+            self.inner.changed.notify_all();
+        }
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
+    }
+}
+
+impl Inner {
+    fn err(&self, source: parity_db::Error) -> DbError {
+        DbError::Db {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn failed(&self, reason: &str) -> DbError {
+        DbError::Db {
+            path: self.path.clone(),
+            source: parity_db::Error::Io(std::io::Error::other(format!(
+                "applying the log to the tables failed earlier: {reason}"
+            ))),
+        }
+    }
+
+    /// The flusher thread: applies logged commits to the tables (fsynced,
+    /// `sync_data`), drives pending reindexing, and recycles log files.
+    /// Readers see a commit from the moment it is logged, so nothing waits
+    /// for this but memory, which [`MAX_LOGGED`] bounds.
+    fn flusher(&self) {
+        loop {
+            let taken = {
+                let mut work = lock(&self.work);
+                while work.logged == 0 && !work.stop {
+                    work = self
+                        .changed
+                        .wait(work)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+                if work.logged == 0 && work.stop {
+                    return;
+                }
+                work.logged
+            };
+            let pass = self.flush_pass();
+            let mut work = lock(&self.work);
+            work.logged = work.logged.saturating_sub(taken);
+            if let Err(e) = pass {
+                tracing::error!(path = %self.path, error = %e, "db.flush: cannot apply the log to the tables");
+                work.failed = Some(e.to_string());
+                self.changed.notify_all();
+                return;
+            }
+            self.changed.notify_all();
+            let stopping = work.stop;
+            drop(work);
+            if !stopping {
+                std::thread::sleep(FLUSH_PAUSE);
+            }
+        }
+    }
+
+    fn flush_pass(&self) -> Result<(), parity_db::Error> {
+        self.db.enact_logs()?;
+        {
+            let _log = lock(&self.log_lock);
+            for _ in 0..REINDEX_STEPS_PER_PASS {
+                self.db.process_reindex()?;
+            }
+            self.db.flush_logs()?;
+        }
+        self.db.enact_logs()?;
+        self.db.clean_logs()
     }
 }
 
