@@ -14,8 +14,8 @@ use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, Subcommand};
 use ed25519_dalek::SigningKey;
 use sherd_ledger::tx::kind::Transfer;
-use sherd_ledger::{Address, Amount, ChainId, TxBody, TxKind};
-use sherd_wallet::client::{BlockRef, NodeClient};
+use sherd_ledger::{Address, Amount, ChainId, Hash, TxBody, TxKind};
+use sherd_wallet::client::{BlockRef, ClientError, NodeClient};
 
 /// `sherd bench …`
 #[derive(Debug, Subcommand)]
@@ -33,9 +33,9 @@ pub struct LoadArgs {
     /// A funded key file (the testnet's faucet.key) that pays the load accounts.
     #[arg(long)]
     pub faucet_key: PathBuf,
-    /// Sending accounts.
-    #[arg(long, default_value_t = 200)]
-    pub accounts: usize,
+    /// Sending accounts [default: the rate / 4, at least 200].
+    #[arg(long)]
+    pub accounts: Option<usize>,
     /// Target transfers per second.
     #[arg(long, default_value_t = 1_000)]
     pub rate: u64,
@@ -43,8 +43,12 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 20)]
     pub duration: u64,
     /// Sending threads per node.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Transactions per request (`POST /v1/txs/batch`; 1 sends each alone
+    /// with `POST /v1/txs`) [default: what each thread sends in 10 ms].
+    #[arg(long)]
+    pub batch: Option<usize>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -99,17 +103,85 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
+/// Funds `addresses` from the faucet, in bursts the faucet's mempool
+/// allowance takes, each waited on until final.
+fn fund(
+    client: &NodeClient,
+    chain: &ChainId,
+    faucet: &SigningKey,
+    addresses: &[Address],
+    amount: u64,
+) -> anyhow::Result<()> {
+    let faucet_address = Address::from(&faucet.verifying_key());
+    let mut nonce = client.account(&faucet_address)?.nonce;
+    for chunk in addresses.chunks(FUND_BURST) {
+        let mut last = None;
+        for part in chunk.chunks(sherd_node::api::MAX_SUBMIT_BATCH) {
+            let txs = part
+                .iter()
+                .map(|address| {
+                    let tx = transfer(chain, faucet, nonce, *address, amount);
+                    nonce += 1;
+                    tx
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            for result in client.submit_batch(&txs)? {
+                last = Some(result.context("funding a load account")?);
+            }
+        }
+        if let Some(hash) = last {
+            client.wait_for_finality(&hash, Duration::from_secs(120))?;
+        }
+    }
+    Ok(())
+}
+
+/// Most funding transfers in flight (the faucet's mempool allowance is 1,000).
+const FUND_BURST: usize = 500;
+/// How often each sender posts, when `--batch` is not given.
+const TICK: Duration = Duration::from_millis(10);
+
+/// One sender's transactions, signed before the clock starts, in the order
+/// they go out (each account's nonces in order).
+fn sign_schedule(
+    chain: &ChainId,
+    mine: &[SigningKey],
+    addresses: &[Address],
+    count: usize,
+    salt: usize,
+) -> anyhow::Result<Vec<sherd_ledger::Transaction>> {
+    let mut nonces = vec![0u64; mine.len()];
+    (0..count)
+        .map(|i| {
+            let k = i % mine.len();
+            let to = addresses[(k * 7 + salt + 1) % addresses.len()];
+            let tx = transfer(chain, &mine[k], nonces[k], to, 1);
+            nonces[k] += 1;
+            tx
+        })
+        .collect()
+}
+
 fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    if args.nodes.is_empty() || args.accounts == 0 || args.rate == 0 || args.threads == 0 {
+    let accounts = args
+        .accounts
+        .unwrap_or_else(|| usize::try_from(args.rate / 4).unwrap_or(usize::MAX).max(200));
+    if args.nodes.is_empty() || accounts == 0 || args.rate == 0 || args.threads == 0 {
         bail!("--node, --accounts, --rate and --threads must be positive");
+    }
+    if args.batch == Some(0) || args.batch > Some(sherd_node::api::MAX_SUBMIT_BATCH) {
+        bail!(
+            "--batch must be 1 to {}",
+            sherd_node::api::MAX_SUBMIT_BATCH
+        );
     }
     let faucet = read_key(&args.faucet_key)?;
     let client = NodeClient::with_timeout(&args.nodes[0], Duration::from_secs(10))?;
     let status = client.status()?;
     let chain = ChainId::new(&status.chain_id).map_err(|e| anyhow::anyhow!("{e}"))?;
-    // Fresh accounts, funded from the faucet key in one burst.
+    // Fresh accounts, funded from the faucet key.
     let seed = blake3::hash(&format!("{:?}", Instant::now()).into_bytes());
-    let keys: Vec<SigningKey> = (0..args.accounts)
+    let keys: Vec<SigningKey> = (0..accounts)
         .map(|i| {
             let mut h = blake3::Hasher::new();
             h.update(seed.as_bytes()).update(&(i as u64).to_le_bytes());
@@ -120,28 +192,40 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|k| Address::from(&k.verifying_key()))
         .collect();
-    let faucet_address = Address::from(&faucet.verifying_key());
-    let first_nonce = client.account(&faucet_address)?.nonce;
-    let per_account = args.rate * args.duration / args.accounts as u64 + 10;
+    let per_account = args.rate * args.duration / accounts as u64 + 10;
     let funding = per_account * 20_000;
-    eprintln!(
-        "funding {} accounts with {} base units each",
-        args.accounts, funding
-    );
-    let mut last = None;
-    for (nonce, address) in (first_nonce..).zip(&addresses) {
-        let tx = transfer(&chain, &faucet, nonce, *address, funding)?;
-        last = Some(client.submit(&tx)?);
-    }
-    if let Some(hash) = last {
-        client.wait_for_finality(&hash, Duration::from_secs(120))?;
-    }
+    eprintln!("funding {accounts} accounts with {funding} base units each");
+    fund(&client, &chain, &faucet, &addresses, funding)?;
 
-    let submitted: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    // Every transfer is signed before the clock starts: the run measures
+    // the chain, not the signing of the load generator.
+    let threads = args.nodes.len() * args.threads;
+    let total = usize::try_from(args.rate.saturating_mul(args.duration)).unwrap_or(usize::MAX);
+    let batch = args.batch.unwrap_or_else(|| {
+        let per_tick = args.rate as f64 * TICK.as_secs_f64() / threads as f64;
+        (per_tick.round() as usize).clamp(1, sherd_node::api::MAX_SUBMIT_BATCH)
+    });
+    eprintln!("signing {total} transfers");
+    let schedules: Vec<Vec<sherd_ledger::Transaction>> = {
+        use rayon::prelude::*;
+        (0..threads)
+            .into_par_iter()
+            .map(|t| {
+                let mine: Vec<SigningKey> =
+                    keys.iter().skip(t).step_by(threads).cloned().collect();
+                let count = total / threads + usize::from(t < total % threads);
+                if mine.is_empty() {
+                    return Ok(Vec::new());
+                }
+                sign_schedule(&chain, &mine, &addresses, count, t)
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+
+    let submitted: Arc<Mutex<HashMap<Hash, Instant>>> = Arc::default();
     let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
     let errors = Arc::new(AtomicU64::new(0));
     let error_codes: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
     let observing = Arc::new(AtomicBool::new(true));
     let start_height = client.status()?.finalized_height;
 
@@ -163,7 +247,10 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
                     let mut sent = submitted.lock().unwrap_or_else(|p| p.into_inner());
                     let mut lat = latencies.lock().unwrap_or_else(|p| p.into_inner());
                     for hash in &block.txs {
-                        if let Some(at) = sent.remove(hash) {
+                        let Ok(hash) = hash.parse::<Hash>() else {
+                            continue;
+                        };
+                        if let Some(at) = sent.remove(&hash) {
                             lat.push(now.duration_since(at).as_secs_f64() * 1e3);
                             finalized += 1;
                             last_final = now;
@@ -177,57 +264,74 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         })
     };
 
-    // The senders: each owns a share of the accounts, paced to its share of the rate.
-    let threads = args.nodes.len() * args.threads;
-    let interval = Duration::from_secs_f64(threads as f64 / args.rate as f64);
+    // The senders: each posts its next `batch` transfers every
+    // `batch × threads / rate` seconds.
+    let interval = Duration::from_secs_f64((batch * threads) as f64 / args.rate as f64);
     let began = Instant::now();
-    let deadline = began + Duration::from_secs(args.duration);
     let mut senders = Vec::new();
-    for t in 0..threads {
+    for (t, schedule) in schedules.into_iter().enumerate() {
         let url = args.nodes[t % args.nodes.len()].clone();
-        let mine: Vec<SigningKey> = keys.iter().skip(t).step_by(threads).cloned().collect();
-        let (chain, addresses) = (chain.clone(), addresses.clone());
-        let (submitted, errors, stop) = (submitted.clone(), errors.clone(), stop.clone());
+        let (submitted, errors) = (submitted.clone(), errors.clone());
         let error_codes = error_codes.clone();
         senders.push(std::thread::spawn(move || -> anyhow::Result<u64> {
             let client = NodeClient::with_timeout(&url, Duration::from_secs(10))?;
-            let mut nonces = vec![0u64; mine.len()];
+            let ids = schedule
+                .iter()
+                .map(|tx| tx.id())
+                .collect::<Result<Vec<_>, _>>()?;
             let mut sent = 0u64;
-            let mut next_at = Instant::now();
-            let mut i = 0usize;
-            while Instant::now() < deadline && !stop.load(Ordering::Relaxed) && !mine.is_empty() {
+            // Staggered, so that the threads do not post in step.
+            let mut next_at = began + interval.mul_f64(t as f64 / threads as f64);
+            for (txs, ids) in schedule.chunks(batch).zip(ids.chunks(batch)) {
                 let now = Instant::now();
                 if now < next_at {
                     std::thread::sleep(next_at - now);
                 }
                 next_at += interval;
-                let k = i % mine.len();
-                i += 1;
-                let to = addresses[(k * 7 + t + 1) % addresses.len()];
-                let tx = transfer(&chain, &mine[k], nonces[k], to, 1)?;
-                let id = tx.id()?.to_string();
                 let at = Instant::now();
-                submitted
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(id, at);
-                match client.submit(&tx) {
-                    Ok(_) => {
-                        nonces[k] += 1;
-                        sent += 1;
+                {
+                    let mut pending = submitted.lock().unwrap_or_else(|p| p.into_inner());
+                    for id in ids {
+                        pending.insert(*id, at);
                     }
-                    Err(e) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        let code = e.code().unwrap_or("unreachable").to_string();
-                        *error_codes
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .entry(code)
-                            .or_default() += 1;
-                        submitted
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .remove(&tx.id()?.to_string());
+                }
+                let results: Vec<Result<Hash, ClientError>> = if txs.len() == 1 {
+                    vec![client.submit(&txs[0])]
+                } else {
+                    match client.submit_batch(txs) {
+                        Ok(results) => results,
+                        Err(e) => {
+                            let code = e.code().unwrap_or("unreachable").to_string();
+                            txs.iter()
+                                .map(|_| {
+                                    Err(ClientError::Malformed {
+                                        url: url.clone(),
+                                        reason: code.clone(),
+                                    })
+                                })
+                                .collect()
+                        }
+                    }
+                };
+                for (id, result) in ids.iter().zip(results) {
+                    match result {
+                        Ok(_) => sent += 1,
+                        Err(e) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            let code = match &e {
+                                ClientError::Malformed { reason, .. } => reason.clone(),
+                                other => other.code().unwrap_or("unreachable").to_string(),
+                            };
+                            *error_codes
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .entry(code)
+                                .or_default() += 1;
+                            submitted
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .remove(id);
+                        }
                     }
                 }
             }
@@ -260,9 +364,10 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     lat.sort_by(|a, b| a.total_cmp(b));
     let report = serde_json::json!({
         "nodes": args.nodes,
-        "accounts": args.accounts,
+        "accounts": accounts,
         "target_rate": args.rate,
         "duration_s": args.duration,
+        "batch": batch,
         "submitted": sent,
         "submit_errors": errors.load(Ordering::Relaxed),
         "submit_error_codes": *error_codes.lock().unwrap_or_else(|p| p.into_inner()),
@@ -281,11 +386,12 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "target {} tx/s for {} s over {} node(s), {} accounts",
+            "target {} tx/s for {} s over {} node(s), {} accounts, {} per request",
             args.rate,
             args.duration,
             args.nodes.len(),
-            args.accounts
+            accounts,
+            batch
         );
         println!(
             "submitted        {sent} ({:.0}/s offered), {} refused",

@@ -52,6 +52,11 @@ impl ApiError {
         self.code
     }
 
+    /// What went wrong, for a person.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -103,6 +108,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/txs/{hash}", get(tx))
         .route("/v1/txs", post(submit))
+        .route("/v1/txs/batch", post(submit_batch))
         .route("/v1/validators", get(validators))
         .route("/v1/providers", get(providers))
         .route("/v1/contracts/{id}", get(contract))
@@ -400,16 +406,23 @@ async fn tx(
     }
 }
 
-/// Checks and adds a transaction to the mempool; answers its hash.
 /// Checks `tx` and puts it in the mempool; gossips it when networked.
 pub(crate) fn admit(shared: &Shared, tx: Transaction) -> Result<Hash, ApiError> {
-    let vtx = sherd_ledger::verify(tx)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_transaction", e.to_string()))?;
-    admit_verified(shared, vtx)
+    let vtx = sherd_ledger::verify(tx).map_err(bad_signature)?;
+    admit_verified(shared, vtx, true)
 }
 
-/// [`admit`] for a transaction whose signature is already checked.
-pub(crate) fn admit_verified(shared: &Shared, vtx: VerifiedTx) -> Result<Hash, ApiError> {
+fn bad_signature(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_transaction", e.to_string())
+}
+
+/// Puts a transaction whose signature is checked in the mempool; gossips it
+/// when networked and `gossip` (not for one that came by gossip).
+pub(crate) fn admit_verified(
+    shared: &Shared,
+    vtx: VerifiedTx,
+    gossip: bool,
+) -> Result<Hash, ApiError> {
     if let Some(bytes) = shared
         .db
         .get(col::TXS, &vtx.id().0)
@@ -437,6 +450,7 @@ pub(crate) fn admit_verified(shared: &Shared, vtx: VerifiedTx) -> Result<Hash, A
     let wire = shared
         .tx_gossip
         .get()
+        .filter(|_| gossip)
         .and_then(|gossip| Some((gossip, vtx.tx().to_bytes().ok()?)));
     let result = shared.mempool().insert(vtx, &shared.params, account);
     match result {
@@ -493,6 +507,78 @@ async fn submit(
         Json(json!({ "hash": hash.to_string() })),
     )
         .into_response())
+}
+
+/// Most transactions in one `POST /v1/txs/batch`.
+pub const MAX_SUBMIT_BATCH: usize = 1_024;
+
+/// `POST /v1/txs/batch`: many transactions in one request, their
+/// signatures checked together; one result per transaction, in order.
+async fn submit_batch(
+    State(shared): State<Arc<Shared>>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let body = json_body(body)?;
+    let Some(items) = body.get("txs").and_then(Value::as_array) else {
+        return Err(ApiError::bad_request(
+            "expected { \"txs\": [\"<hex of a transaction's wire encoding>\", ...] }",
+        ));
+    };
+    if items.is_empty() || items.len() > MAX_SUBMIT_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "`txs` must hold 1 to {MAX_SUBMIT_BATCH} transactions, not {}",
+            items.len()
+        )));
+    }
+    let decoded: Vec<Result<Transaction, ApiError>> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let text = item.as_str().ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_transaction",
+                    format!("`txs[{i}]` is not a string"),
+                )
+            })?;
+            let bytes = hex::decode(text).map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_transaction",
+                    format!("`txs[{i}]` is not hex: {e}"),
+                )
+            })?;
+            Transaction::from_bytes(&bytes).map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_transaction",
+                    format!("`txs[{i}]` does not decode: {e}"),
+                )
+            })
+        })
+        .collect();
+    let good: Vec<Transaction> = decoded.iter().filter_map(|d| d.as_ref().ok()).cloned().collect();
+    // One batch equation for all; only when it fails, one check each.
+    let mut verified = match sherd_ledger::verify_batch(good.clone()) {
+        Ok(all) => all.into_iter().map(Ok).collect::<Vec<_>>(),
+        Err(_) => good
+            .into_iter()
+            .map(|tx| sherd_ledger::verify(tx).map_err(bad_signature))
+            .collect(),
+    }
+    .into_iter();
+    let results: Vec<Value> = decoded
+        .into_iter()
+        .map(|d| {
+            d.and_then(|_| verified.next().unwrap_or_else(|| Err(ApiError::internal("lost a transaction"))))
+                .and_then(|vtx| admit_verified(&shared, vtx, true))
+        })
+        .map(|r| match r {
+            Ok(hash) => json!({ "hash": hash.to_string() }),
+            Err(e) => json!({ "error": e.message(), "code": e.code() }),
+        })
+        .collect();
+    Ok((StatusCode::OK, Json(json!({ "results": results }))).into_response())
 }
 
 fn validator_json(v: &Validator, power: u64, epoch: u64) -> Value {

@@ -9,12 +9,17 @@
 //! mempool) is dropped quietly.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sherd_ledger::Transaction;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use crate::actor::ActorNet;
-use crate::gossip::{encode_blocks, ConsensusGossip, SyncRequest, MAX_SYNC_BLOCKS, MAX_SYNC_BYTES};
+use crate::gossip::{
+    decode_txs, encode_blocks, encode_txs, ConsensusGossip, SyncRequest, MAX_GOSSIP_TXS,
+    MAX_SYNC_BLOCKS, MAX_SYNC_BYTES,
+};
 use crate::net::{self, NetConfig, NetEvent, Topic, Verdict};
 use crate::shared::Shared;
 use crate::store::col;
@@ -22,9 +27,14 @@ use crate::store::col;
 /// Consensus messages waiting for the actor, at most.
 const INBOUND_CAPACITY: usize = 4_096;
 /// Gossiped transactions verified together, at most.
-const TX_BATCH: usize = 256;
+const TX_BATCH: usize = 1_024;
 /// How long a gossiped transaction may wait for its batch.
-const TX_BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(3);
+const TX_BATCH_WAIT: Duration = Duration::from_millis(3);
+/// How long a transaction admitted here may wait to be published with
+/// others in one gossip message.
+const TX_GOSSIP_WAIT: Duration = Duration::from_millis(4);
+/// Bytes after which a gossip batch is published without waiting.
+const TX_GOSSIP_BYTES: usize = 1 << 20;
 
 /// Starts libp2p and the task that routes between it, the actor and the
 /// mempool; answers the actor's side.
@@ -41,19 +51,27 @@ pub async fn start(
     let (tx_gossip, mut txs_out) = mpsc::unbounded_channel::<Vec<u8>>();
     let _ = shared.tx_gossip.set(tx_gossip);
     tokio::spawn(async move {
-        let mut batch: Vec<PendingTx> = Vec::new();
-        let mut flush_at = tokio::time::Instant::now();
+        let mut batch = Received::default();
+        let mut flush_at = Instant::now();
+        let mut outgoing = Outgoing::default();
         loop {
             let flush = async {
-                if batch.is_empty() {
+                if batch.txs == 0 {
                     std::future::pending::<()>().await;
                 }
                 tokio::time::sleep_until(flush_at).await;
+            };
+            let publish = async {
+                match outgoing.due {
+                    Some(due) => tokio::time::sleep_until(due).await,
+                    None => std::future::pending::<()>().await,
+                }
             };
             tokio::select! {
                 _ = flush => {
                     admit_batch(&handle, &shared, std::mem::take(&mut batch)).await;
                 }
+                _ = publish => outgoing.publish(&handle).await,
                 _ = shutdown.changed() => {
                     if *shutdown.borrow() {
                         return;
@@ -65,8 +83,9 @@ pub async fn start(
                     }
                 }
                 Some(bytes) = txs_out.recv() => {
-                    if let Err(e) = handle.publish(Topic::Transactions, bytes).await {
-                        tracing::debug!(error = %e, "net.publish: transaction not sent");
+                    outgoing.push(bytes);
+                    if outgoing.full() {
+                        outgoing.publish(&handle).await;
                     }
                 }
                 event = events.recv() => {
@@ -86,9 +105,46 @@ pub async fn start(
     })
 }
 
+/// Transactions admitted here, waiting to be published together.
+#[derive(Default)]
+struct Outgoing {
+    txs: Vec<Vec<u8>>,
+    bytes: usize,
+    /// When the batch goes out at the latest.
+    due: Option<Instant>,
+}
+
+impl Outgoing {
+    fn push(&mut self, tx: Vec<u8>) {
+        self.due.get_or_insert_with(|| Instant::now() + TX_GOSSIP_WAIT);
+        self.bytes = self.bytes.saturating_add(tx.len());
+        self.txs.push(tx);
+    }
+
+    fn full(&self) -> bool {
+        self.txs.len() >= MAX_GOSSIP_TXS || self.bytes >= TX_GOSSIP_BYTES
+    }
+
+    async fn publish(&mut self, handle: &net::NetHandle) {
+        self.due = None;
+        self.bytes = 0;
+        let txs = std::mem::take(&mut self.txs);
+        if txs.is_empty() {
+            return;
+        }
+        let count = txs.len();
+        if let Err(e) = handle
+            .publish(Topic::Transactions, encode_txs(&txs))
+            .await
+        {
+            tracing::debug!(count, error = %e, "net.publish: transactions not sent");
+        }
+    }
+}
+
 /// Gossiped transactions waiting for their signature check, and when the
 /// batch is due.
-type TxBatch<'a> = (&'a mut Vec<PendingTx>, &'a mut tokio::time::Instant);
+type TxBatch<'a> = (&'a mut Received, &'a mut Instant);
 
 async fn route(
     handle: &net::NetHandle,
@@ -121,20 +177,26 @@ async fn route(
             data,
             source,
             id,
-        } => match Transaction::from_bytes(&data) {
-            Ok(tx) => {
-                if batch.is_empty() {
-                    *flush_at = tokio::time::Instant::now() + TX_BATCH_WAIT;
-                }
-                batch.push(PendingTx { tx, source, id });
-                if batch.len() >= TX_BATCH {
-                    admit_batch(handle, shared, std::mem::take(batch)).await;
-                }
-            }
-            Err(_) => {
+        } => {
+            let txs = decode_txs(&data).and_then(|txs| {
+                txs.into_iter()
+                    .map(|bytes| Transaction::from_bytes(bytes).ok())
+                    .collect::<Option<Vec<_>>>()
+            });
+            let Some(txs) = txs else {
+                tracing::debug!(peer = %source, "net.gossip: malformed transaction batch");
                 let _ = handle.validate(id, source, Verdict::Reject).await;
+                return;
+            };
+            if batch.txs == 0 {
+                *flush_at = Instant::now() + TX_BATCH_WAIT;
             }
-        },
+            batch.txs = batch.txs.saturating_add(txs.len());
+            batch.messages.push(PendingMessage { txs, source, id });
+            if batch.txs >= TX_BATCH {
+                admit_batch(handle, shared, std::mem::take(batch)).await;
+            }
+        }
         NetEvent::Request {
             peer,
             request,
@@ -182,36 +244,63 @@ fn blocks_from(shared: &Shared, from: u64, max: u32) -> Vec<u8> {
     encode_blocks(&blocks)
 }
 
-/// A gossiped transaction waiting for its batch's signature check.
-struct PendingTx {
-    tx: Transaction,
+/// Gossip messages of transactions waiting for their signature check.
+#[derive(Default)]
+struct Received {
+    messages: Vec<PendingMessage>,
+    /// Transactions in them.
+    txs: usize,
+}
+
+/// A gossip message's transactions, waiting for the batch's signature check.
+struct PendingMessage {
+    txs: Vec<Transaction>,
     source: libp2p::PeerId,
     id: libp2p::gossipsub::MessageId,
 }
 
-/// Verifies a batch of gossiped transactions' signatures together (one
+/// Verifies the signatures of every transaction in `batch` together (one
 /// ed25519 batch equation; on failure the bad ones are found one by one),
-/// admits the valid ones to the mempool and tells gossipsub what to forward.
-async fn admit_batch(handle: &net::NetHandle, shared: &Shared, batch: Vec<PendingTx>) {
-    if batch.is_empty() {
+/// admits the valid ones to the mempool and tells gossipsub what to do with
+/// each message: reject one holding a bad signature (its sender relayed
+/// what it should have refused), forward one that brought something new,
+/// drop quietly one that brought nothing new (replays, a full mempool).
+async fn admit_batch(handle: &net::NetHandle, shared: &Shared, batch: Received) {
+    let all: Vec<Transaction> = batch
+        .messages
+        .iter()
+        .flat_map(|m| m.txs.iter().cloned())
+        .collect();
+    if all.is_empty() {
         return;
     }
     let verified: Vec<Option<sherd_ledger::VerifiedTx>> =
-        match sherd_ledger::verify_batch(batch.iter().map(|p| p.tx.clone()).collect()) {
+        match sherd_ledger::verify_batch(all.clone()) {
             Ok(all) => all.into_iter().map(Some).collect(),
-            Err(_) => batch
-                .iter()
-                .map(|p| sherd_ledger::verify(p.tx.clone()).ok())
+            Err(_) => all
+                .into_iter()
+                .map(|tx| sherd_ledger::verify(tx).ok())
                 .collect(),
         };
-    for (pending, vtx) in batch.into_iter().zip(verified) {
-        let verdict = match vtx {
-            None => Verdict::Reject,
-            Some(vtx) => match crate::api::admit_verified(shared, vtx) {
-                Ok(_) => Verdict::Accept,
-                Err(_) => Verdict::Ignore,
-            },
+    let mut verified = verified.into_iter();
+    for message in batch.messages {
+        let mine: Vec<_> = verified.by_ref().take(message.txs.len()).collect();
+        let verdict = if mine.iter().any(Option::is_none) {
+            tracing::debug!(peer = %message.source, "net.gossip: a transaction with a bad signature");
+            Verdict::Reject
+        } else {
+            let admitted = mine
+                .into_iter()
+                .flatten()
+                .map(|vtx| crate::api::admit_verified(shared, vtx, false).is_ok())
+                .filter(|admitted| *admitted)
+                .count();
+            if admitted > 0 {
+                Verdict::Accept
+            } else {
+                Verdict::Ignore
+            }
         };
-        let _ = handle.validate(pending.id, pending.source, verdict).await;
+        let _ = handle.validate(message.id, message.source, verdict).await;
     }
 }

@@ -22,7 +22,7 @@ pub use types::{
     AccountInfo, BlockInfo, FaucetReceipt, Status, TxInfo, TxOutcome, TxStatus, Unbonding,
     ValidatorInfo, Validators,
 };
-use types::{ApiErrorBody, Submitted, TxList};
+use types::{ApiErrorBody, BatchSubmitted, Submitted, TxList};
 
 /// The local dev node.
 pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:8545";
@@ -230,6 +230,52 @@ impl NodeClient {
             });
         }
         Ok(id)
+    }
+
+    /// `POST /v1/txs/batch`: many transactions in one request (at most
+    /// 1,024), their signatures checked together by the node. One result
+    /// per transaction, in order: its id, or the node's refusal of it.
+    pub fn submit_batch(
+        &self,
+        txs: &[Transaction],
+    ) -> Result<Vec<Result<Hash, ClientError>>, ClientError> {
+        let url = format!("{}/v1/txs/batch", self.base);
+        let mut ids = Vec::with_capacity(txs.len());
+        let mut hexes = Vec::with_capacity(txs.len());
+        for tx in txs {
+            ids.push(tx.id()?);
+            hexes.push(hex::encode(tx.to_bytes()?));
+        }
+        let answer: BatchSubmitted =
+            self.call("/v1/txs/batch", Some(serde_json::json!({ "txs": hexes })))?;
+        if answer.results.len() != txs.len() {
+            return Err(ClientError::Malformed {
+                url,
+                reason: format!(
+                    "{} results for {} transactions",
+                    answer.results.len(),
+                    txs.len()
+                ),
+            });
+        }
+        let results = ids
+            .into_iter()
+            .zip(answer.results)
+            .map(|(id, result)| match result.hash {
+                Some(hash) if hash.eq_ignore_ascii_case(&id.to_string()) => Ok(id),
+                Some(hash) => Err(ClientError::Malformed {
+                    url: url.clone(),
+                    reason: format!("hash {hash} for a transaction whose id is {id}"),
+                }),
+                None => Err(ClientError::Api {
+                    url: url.clone(),
+                    status: 200,
+                    code: result.code.unwrap_or_else(|| "unknown".into()),
+                    message: result.error.unwrap_or_default(),
+                }),
+            })
+            .collect();
+        Ok(results)
     }
 
     /// `POST /v1/faucet`: `amount` (or the faucet's default) to `address`.

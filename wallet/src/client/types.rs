@@ -182,6 +182,23 @@ pub(crate) struct Submitted {
     pub hash: String,
 }
 
+/// `POST /v1/txs/batch`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct BatchSubmitted {
+    pub results: Vec<BatchResult>,
+}
+
+/// One transaction's result in a batch: its hash, or an error and code.
+#[derive(Debug, Deserialize)]
+pub(crate) struct BatchResult {
+    #[serde(default)]
+    pub hash: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
 /// `POST /v1/faucet`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaucetReceipt {
