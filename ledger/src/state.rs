@@ -868,6 +868,11 @@ impl<'s, S: StateStore> StateView<'s, S> {
         self.overlay.account(address)
     }
 
+    /// The account of `address`, `None` if it has none (one read).
+    pub fn find_account(&self, address: &Address) -> Result<Option<Account>, StateError> {
+        self.overlay.get::<Account>(&records::account_key(address))
+    }
+
     /// Whether `address` has an account.
     pub fn has_account(&self, address: &Address) -> Result<bool, StateError> {
         Ok(self

@@ -423,29 +423,30 @@ pub(crate) fn admit_verified(
     vtx: VerifiedTx,
     gossip: bool,
 ) -> Result<Hash, ApiError> {
-    if let Some(bytes) = shared
-        .db
-        .get(col::TXS, &vtx.id().0)
-        .map_err(ApiError::internal)?
-    {
-        let height = TxLocation::from_bytes(&bytes).map_or(0, |l| l.height);
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "rejected",
-            format!(
-                "transaction {} is already final at height {height} (a replay)",
-                vtx.id()
-            ),
-        ));
-    }
     let state = shared.db.state();
-    let view = StateView::new(&state);
     let sender = vtx.tx().body.sender;
-    let account = if view.has_account(&sender).map_err(ApiError::internal)? {
-        Some(view.account(&sender).map_err(ApiError::internal)?)
-    } else {
-        None
-    };
+    let account = StateView::new(&state)
+        .find_account(&sender)
+        .map_err(ApiError::internal)?;
+    // A final transaction used up its nonce: only then can it be a replay.
+    if account.is_some_and(|a| vtx.tx().body.nonce < a.nonce) {
+        if let Some(bytes) = shared
+            .db
+            .get(col::TXS, &vtx.id().0)
+            .map_err(ApiError::internal)?
+        {
+            let height = TxLocation::from_bytes(&bytes).map_or(0, |l| l.height);
+            shared.metrics.txs_rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rejected",
+                format!(
+                    "transaction {} is already final at height {height} (a replay)",
+                    vtx.id()
+                ),
+            ));
+        }
+    }
     // Encoded before the mempool takes it, only when there are peers.
     let wire = shared
         .tx_gossip

@@ -126,7 +126,7 @@ const REINDEX_STEPS_PER_PASS: usize = 4;
 const MAX_LOGGED: u64 = 256;
 /// Least time between flusher passes, so that one pass (which fsyncs every
 /// table) covers the commits of a busy stretch.
-const FLUSH_PAUSE: Duration = Duration::from_millis(20);
+const FLUSH_PAUSE: Duration = Duration::from_millis(250);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -331,11 +331,13 @@ impl Inner {
                 return;
             }
             self.changed.notify_all();
-            let stopping = work.stop;
-            drop(work);
-            if !stopping {
-                std::thread::sleep(FLUSH_PAUSE);
-            }
+            // Pause, unless stopping or the log is piling up.
+            let _ = self
+                .changed
+                .wait_timeout_while(work, FLUSH_PAUSE, |w| {
+                    !w.stop && w.logged < MAX_LOGGED / 2
+                })
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
     }
 
