@@ -17,6 +17,7 @@
 //! itself, logging on the caller's thread and applying the log to the
 //! tables on a flusher thread (see the crate README, "Durability").
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -92,9 +93,12 @@ pub struct NodeDb {
 struct Inner {
     db: Db,
     path: String,
-    /// Serializes writing to the log (commit, process, flush, reindex) and
-    /// holds the staged writes that ride along with the next commit.
-    log_lock: Mutex<Vec<Op>>,
+    /// Serializes writing to the log (commit, process, flush, reindex).
+    log_lock: Mutex<()>,
+    /// Writes that ride along with the next commit.
+    staged: Mutex<Vec<Op>>,
+    /// Recently read and written `STATE` entries.
+    cache: Mutex<StateCache>,
     /// What the flusher has to do.
     work: Mutex<FlushWork>,
     /// Signalled when work is added, done, or the flusher fails.
@@ -158,7 +162,9 @@ impl NodeDb {
         let inner = Arc::new(Inner {
             db,
             path: path_text,
-            log_lock: Mutex::new(Vec::new()),
+            log_lock: Mutex::new(()),
+            staged: Mutex::new(Vec::new()),
+            cache: Mutex::new(StateCache::default()),
             work: Mutex::new(FlushWork::default()),
             changed: Condvar::new(),
         });
@@ -184,17 +190,25 @@ impl NodeDb {
     /// sees it. Applying it to the tables happens on the flusher thread.
     pub fn commit(&self, ops: Vec<Op>) -> Result<(), DbError> {
         {
-            let mut staged = lock(&self.inner.log_lock);
+            let _log = lock(&self.inner.log_lock);
             if let Some(reason) = &lock(&self.inner.work).failed {
                 return Err(self.inner.failed(reason));
             }
-            let mut all = std::mem::take(&mut *staged);
-            all.extend(ops);
-            if all.is_empty() {
-                return Ok(());
-            }
             let db = &self.inner.db;
-            db.commit(all).map_err(|e| self.inner.err(e))?;
+            {
+                // Staged writes leave the staging area, and the state cache
+                // takes the new values, in the same moment that readers
+                // start to see the commit in the database.
+                let mut staged = lock(&self.inner.staged);
+                let mut all = std::mem::take(&mut *staged);
+                all.extend(ops);
+                if all.is_empty() {
+                    return Ok(());
+                }
+                let mut cache = lock(&self.inner.cache);
+                cache.wrote(&all);
+                db.commit(all).map_err(|e| self.inner.err(e))?;
+            }
             // Write the queued commit to the log as one record and fsync
             // the log file (sync_wal).
             db.process_commits().map_err(|e| self.inner.err(e))?;
@@ -219,13 +233,13 @@ impl NodeDb {
     /// sees them at once; a crash before that commit loses them. For writes
     /// that are worth keeping but need not be durable on their own.
     pub fn stage(&self, ops: Vec<Op>) {
-        lock(&self.inner.log_lock).extend(ops);
+        lock(&self.inner.staged).extend(ops);
     }
 
     /// The value under `key` in `column`, staged writes included.
     pub fn get(&self, column: u8, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
         {
-            let staged = lock(&self.inner.log_lock);
+            let staged = lock(&self.inner.staged);
             if let Some((_, _, value)) = staged
                 .iter()
                 .rev()
@@ -234,10 +248,32 @@ impl NodeDb {
                 return Ok(value.clone());
             }
         }
-        self.inner
+        if column != col::STATE {
+            return self
+                .inner
+                .db
+                .get(column, key)
+                .map_err(|e| self.inner.err(e));
+        }
+        let generation = {
+            let mut cache = lock(&self.inner.cache);
+            if let Some(value) = cache.get(key) {
+                return Ok(value);
+            }
+            cache.generation
+        };
+        let value = self
+            .inner
             .db
             .get(column, key)
-            .map_err(|e| self.inner.err(e))
+            .map_err(|e| self.inner.err(e))?;
+        let mut cache = lock(&self.inner.cache);
+        // Kept only if no commit came between the read and now (it could
+        // have changed the entry after this read).
+        if cache.generation == generation {
+            cache.insert(key.to_vec(), value.clone());
+        }
+        Ok(value)
     }
 
     /// Entries of a btree column whose key starts with `prefix`, in key
@@ -264,6 +300,58 @@ impl NodeDb {
     /// State changes as ops of the `STATE` column.
     pub fn state_ops(changes: ChangeSet) -> impl Iterator<Item = Op> {
         changes.into_iter().map(|(k, v)| (col::STATE, k, v))
+    }
+}
+
+/// Bytes of `STATE` entries one cache generation holds before it becomes
+/// the old one (so the cache holds at most about twice this).
+const CACHE_GENERATION_BYTES: usize = 64 << 20;
+/// What one cached entry costs besides its key and value, roughly.
+const CACHE_ENTRY_OVERHEAD: usize = 64;
+
+/// A write-through cache of `STATE` entries (absent ones too), so that hot
+/// accounts and state-commitment nodes are not looked up in parity-db's
+/// btree again and again. Two generations approximate least-recently-used:
+/// entries are added to the new one; when it is full it replaces the old
+/// one, and an entry read from the old one moves back to the new.
+#[derive(Default)]
+struct StateCache {
+    new: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    old: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    new_bytes: usize,
+    /// Counts commits, so that a read that raced one is not cached.
+    generation: u64,
+}
+
+impl StateCache {
+    fn get(&mut self, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        if let Some(value) = self.new.get(key) {
+            return Some(value.clone());
+        }
+        let (key, value) = self.old.remove_entry(key)?;
+        self.insert(key, value.clone());
+        Some(value)
+    }
+
+    fn insert(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let size = key.len() + value.as_ref().map_or(0, Vec::len) + CACHE_ENTRY_OVERHEAD;
+        self.new_bytes = self.new_bytes.saturating_add(size);
+        self.new.insert(key, value);
+        if self.new_bytes > CACHE_GENERATION_BYTES {
+            self.old = std::mem::take(&mut self.new);
+            self.new_bytes = 0;
+        }
+    }
+
+    /// A commit of `ops`: their `STATE` writes become the cached values.
+    fn wrote(&mut self, ops: &[Op]) {
+        self.generation = self.generation.wrapping_add(1);
+        for (column, key, value) in ops {
+            if *column == col::STATE {
+                self.old.remove(key);
+                self.insert(key.clone(), value.clone());
+            }
+        }
     }
 }
 
