@@ -163,17 +163,16 @@ fn sign_schedule(
 }
 
 fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    let accounts = args
-        .accounts
-        .unwrap_or_else(|| usize::try_from(args.rate / 4).unwrap_or(usize::MAX).max(200));
+    let accounts = args.accounts.unwrap_or_else(|| {
+        usize::try_from(args.rate / 4)
+            .unwrap_or(usize::MAX)
+            .max(200)
+    });
     if args.nodes.is_empty() || accounts == 0 || args.rate == 0 || args.threads == 0 {
         bail!("--node, --accounts, --rate and --threads must be positive");
     }
     if args.batch == Some(0) || args.batch > Some(sherd_node::api::MAX_SUBMIT_BATCH) {
-        bail!(
-            "--batch must be 1 to {}",
-            sherd_node::api::MAX_SUBMIT_BATCH
-        );
+        bail!("--batch must be 1 to {}", sherd_node::api::MAX_SUBMIT_BATCH);
     }
     let faucet = read_key(&args.faucet_key)?;
     let client = NodeClient::with_timeout(&args.nodes[0], Duration::from_secs(10))?;
@@ -211,8 +210,7 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         (0..threads)
             .into_par_iter()
             .map(|t| {
-                let mine: Vec<SigningKey> =
-                    keys.iter().skip(t).step_by(threads).cloned().collect();
+                let mine: Vec<SigningKey> = keys.iter().skip(t).step_by(threads).cloned().collect();
                 let count = total / threads + usize::from(t < total % threads);
                 if mine.is_empty() {
                     return Ok(Vec::new());

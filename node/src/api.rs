@@ -558,7 +558,11 @@ async fn submit_batch(
             })
         })
         .collect();
-    let good: Vec<Transaction> = decoded.iter().filter_map(|d| d.as_ref().ok()).cloned().collect();
+    let good: Vec<Transaction> = decoded
+        .iter()
+        .filter_map(|d| d.as_ref().ok())
+        .cloned()
+        .collect();
     // One batch equation for all; only when it fails, one check each.
     let mut verified = match sherd_ledger::verify_batch(good.clone()) {
         Ok(all) => all.into_iter().map(Ok).collect::<Vec<_>>(),
@@ -571,8 +575,12 @@ async fn submit_batch(
     let results: Vec<Value> = decoded
         .into_iter()
         .map(|d| {
-            d.and_then(|_| verified.next().unwrap_or_else(|| Err(ApiError::internal("lost a transaction"))))
-                .and_then(|vtx| admit_verified(&shared, vtx, true))
+            d.and_then(|_| {
+                verified
+                    .next()
+                    .unwrap_or_else(|| Err(ApiError::internal("lost a transaction")))
+            })
+            .and_then(|vtx| admit_verified(&shared, vtx, true))
         })
         .map(|r| match r {
             Ok(hash) => json!({ "hash": hash.to_string() }),

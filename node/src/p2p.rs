@@ -116,7 +116,8 @@ struct Outgoing {
 
 impl Outgoing {
     fn push(&mut self, tx: Vec<u8>) {
-        self.due.get_or_insert_with(|| Instant::now() + TX_GOSSIP_WAIT);
+        self.due
+            .get_or_insert_with(|| Instant::now() + TX_GOSSIP_WAIT);
         self.bytes = self.bytes.saturating_add(tx.len());
         self.txs.push(tx);
     }
@@ -133,10 +134,7 @@ impl Outgoing {
             return;
         }
         let count = txs.len();
-        if let Err(e) = handle
-            .publish(Topic::Transactions, encode_txs(&txs))
-            .await
-        {
+        if let Err(e) = handle.publish(Topic::Transactions, encode_txs(&txs)).await {
             tracing::debug!(count, error = %e, "net.publish: transactions not sent");
         }
     }

@@ -422,9 +422,7 @@ impl Inner {
             // Pause, unless stopping or the log is piling up.
             let _ = self
                 .changed
-                .wait_timeout_while(work, FLUSH_PAUSE, |w| {
-                    !w.stop && w.logged < MAX_LOGGED / 2
-                })
+                .wait_timeout_while(work, FLUSH_PAUSE, |w| !w.stop && w.logged < MAX_LOGGED / 2)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
     }

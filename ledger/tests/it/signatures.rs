@@ -142,6 +142,46 @@ fn a_small_order_r_is_refused_single_and_batched() {
 }
 
 #[test]
+fn a_non_canonical_s_or_an_r_off_the_curve_is_refused_single_and_batched() {
+    // s + ℓ passes the plain equation; only the canonical-s check refuses it.
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut tx = a_transfer(0);
+    let mut bytes = tx.signature.to_bytes();
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let sum = u16::from(bytes[32 + i]) + u16::from(L[i]) + carry;
+        bytes[32 + i] = sum as u8;
+        carry = sum >> 8;
+    }
+    tx.signature = Signature::from_bytes(&bytes);
+    assert!(verify(tx.clone()).is_err());
+    assert_eq!(verify_batch(vec![a_transfer(1), tx]).unwrap_err().index, 1);
+
+    let mut tx = a_transfer(0);
+    let mut bytes = tx.signature.to_bytes();
+    let off_curve = (0u8..=255)
+        .map(|b| [b; 32])
+        .find(|b| VerifyingKey::from_bytes(b).is_err())
+        .expect("some repeated byte is not a curve point");
+    bytes[..32].copy_from_slice(&off_curve);
+    tx.signature = Signature::from_bytes(&bytes);
+    assert!(verify(tx.clone()).is_err());
+    assert_eq!(verify_batch(vec![tx, a_transfer(1)]).unwrap_err().index, 0);
+}
+
+#[test]
+fn signatures_swapped_between_transactions_fail_the_batch() {
+    let mut txs: Vec<_> = (0..8).map(a_transfer).collect();
+    let first = txs[2].signature;
+    txs[2].signature = txs[5].signature;
+    txs[5].signature = first;
+    assert_eq!(verify_batch(txs).unwrap_err().index, 2);
+}
+
+#[test]
 fn a_batch_verifies_and_names_the_first_bad_signature() {
     let txs: Vec<_> = (0..64).map(a_transfer).collect();
     let verified = verify_batch(txs.clone()).unwrap();
