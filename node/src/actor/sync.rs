@@ -59,8 +59,12 @@ impl Actor {
             }
         }
         let before = self.head.height;
+        // Peers that failed this round (a bad or empty answer, a timeout):
+        // the next best is asked instead, so one peer that claims to be
+        // ahead and sends nothing usable cannot hold the node back.
+        let mut failed = std::collections::HashSet::new();
         loop {
-            let Some((peer, target)) = self.best_peer(&handle).await else {
+            let Some((peer, target)) = self.best_peer(&handle, &failed).await else {
                 break;
             };
             if target <= self.head.height {
@@ -68,7 +72,9 @@ impl Actor {
             }
             tracing::info!(%peer, from = self.head.height, to = target, "sync: fetching finalized blocks");
             match self.fetch_and_apply(&handle, peer).await {
-                Ok(0) | Err(_) => break,
+                Ok(0) | Err(_) => {
+                    failed.insert(peer);
+                }
                 Ok(_) => {}
             }
         }
@@ -78,9 +84,14 @@ impl Actor {
         }
     }
 
-    /// The connected peer with the highest finalized height.
-    async fn best_peer(&self, handle: &crate::net::NetHandle) -> Option<(PeerId, u64)> {
-        let peers = handle.peers().await.ok()?;
+    /// The connected peer with the highest finalized height, but for `skip`.
+    async fn best_peer(
+        &self,
+        handle: &crate::net::NetHandle,
+        skip: &std::collections::HashSet<PeerId>,
+    ) -> Option<(PeerId, u64)> {
+        let mut peers = handle.peers().await.ok()?;
+        peers.retain(|p| !skip.contains(p));
         // Asked together, each with a deadline: a peer that never answers
         // cannot hold the node up.
         let answers = futures::future::join_all(peers.into_iter().map(|peer| async move {

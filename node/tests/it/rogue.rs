@@ -1,15 +1,23 @@
 //! A hostile peer on the wire: garbage on both gossip topics, a transaction
-//! with a bad signature, malformed sync requests and a flood. The node
-//! refuses all of it, keeps finalizing, and nothing of it reaches its
-//! mempool or chain.
+//! with a bad signature, malformed sync requests and a flood; and a peer
+//! that claims to be far ahead and answers sync requests with forged
+//! blocks. The node refuses all of it, keeps finalizing (or syncs from an
+//! honest peer), and nothing of it reaches its mempool or chain.
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use sherd_ledger::tx::kind::Transfer;
 use sherd_ledger::{Address, Amount, ChainId, TxBody, TxKind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use sherd_consensus::engine::Proposal;
+use sherd_consensus::{Certificate, Wire};
+use sherd_node::gossip::{decode_blocks, encode_blocks, encode_txs, SyncRequest};
 use sherd_node::home::{init_testnet, TestnetPlan};
 use sherd_node::net::{self, NetConfig, NetEvent, Topic};
+use sherd_node::store::{col, NodeDb, StoredBlock};
 
 use crate::http::get;
 
@@ -87,7 +95,10 @@ async fn a_hostile_peer_is_refused_and_the_node_keeps_finalizing() {
     forged.body.nonce = 1; // the signature no longer matches
     let forged_id = forged.id().unwrap();
     rogue
-        .publish(Topic::Transactions, forged.to_bytes().unwrap())
+        .publish(
+            Topic::Transactions,
+            encode_txs(&[forged.to_bytes().unwrap()]),
+        )
         .await
         .unwrap();
     for i in 0..2_000u32 {
@@ -129,4 +140,172 @@ async fn a_hostile_peer_is_refused_and_the_node_keeps_finalizing() {
     assert_eq!(get(api, &format!("/v1/txs/{forged_id}")).0, 404);
     assert!(!node.actor_stopped());
     node.shutdown().await.unwrap();
+}
+
+/// What the rogue answers to a request for blocks, in turn.
+fn forged_answer(round: usize, real: &[Vec<u8>]) -> Vec<u8> {
+    let stored: Vec<StoredBlock> = real
+        .iter()
+        .map(|b| StoredBlock::from_bytes(b).unwrap())
+        .collect();
+    match round % 3 {
+        // Real blocks, each carrying a valid certificate of an earlier block.
+        0 => {
+            let mut forged = stored.clone();
+            for (i, block) in forged.iter_mut().enumerate() {
+                let earlier = (i + stored.len() - 1) % stored.len();
+                block.certificate = stored[earlier].certificate.clone();
+            }
+            encode_blocks(&forged.iter().map(StoredBlock::to_bytes).collect::<Vec<_>>())
+        }
+        // Real headers and certificates over a changed block body.
+        1 => {
+            let mut forged = stored.clone();
+            for block in &mut forged {
+                let last = block.block.len() - 1;
+                block.block[last] ^= 1;
+            }
+            encode_blocks(&forged.iter().map(StoredBlock::to_bytes).collect::<Vec<_>>())
+        }
+        // Not an answer at all.
+        _ => vec![0xff; 64],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syncing_node_refuses_forged_blocks_and_syncs_from_an_honest_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p2p, api) = (free_range(2), free_range(2));
+    let nodes = init_testnet(
+        dir.path(),
+        &TestnetPlan {
+            validators: 1,
+            full_nodes: 1,
+            p2p_port: p2p,
+            api_port: api,
+            chain_id: "sherd-forger".into(),
+            epoch_length: 100,
+        },
+    )
+    .unwrap();
+    let validator = sherd_node::run_home(&nodes[0].home).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(validator.api, "/v1/status").1["finalized_height"]
+        .as_u64()
+        .unwrap_or(0)
+        < 4
+    {
+        assert!(Instant::now() < deadline, "the validator does not finalize");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The forger: it takes real final blocks from the validator, then
+    // claims to be far ahead and serves forgeries of them.
+    let (rogue, mut events) = net::start(NetConfig {
+        keypair: libp2p::identity::Keypair::generate_ed25519(),
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootnodes: vec![nodes[0].p2p.parse().unwrap()],
+        chain_id: "sherd-forger".into(),
+    })
+    .await
+    .unwrap();
+    let (mut listen, mut validator_peer) = (None, None);
+    while listen.is_none() || validator_peer.is_none() {
+        match tokio::time::timeout(Duration::from_secs(20), events.recv()).await {
+            Ok(Some(NetEvent::Listening(addr))) => listen = Some(addr),
+            Ok(Some(NetEvent::Connected(peer))) => validator_peer = Some(peer),
+            Ok(Some(_)) => {}
+            other => panic!("the forger never connected: {other:?}"),
+        }
+    }
+    let real = rogue
+        .request(
+            validator_peer.unwrap(),
+            SyncRequest::Blocks { from: 1, max: 64 }.encode(),
+        )
+        .await
+        .unwrap();
+    let real = decode_blocks(&real).unwrap();
+    assert!(real.len() >= 4);
+    let asked = Arc::new(AtomicUsize::new(0));
+    let serving = {
+        let (rogue, asked) = (rogue.clone(), asked.clone());
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                let NetEvent::Request { request, reply, .. } = event else {
+                    continue;
+                };
+                let answer = match SyncRequest::decode(&request) {
+                    Some(SyncRequest::Status) => 1_000_000u64.to_le_bytes().to_vec(),
+                    Some(SyncRequest::Blocks { .. }) => {
+                        forged_answer(asked.fetch_add(1, Ordering::SeqCst), &real)
+                    }
+                    None => continue,
+                };
+                let _ = rogue.respond(reply, answer).await;
+            }
+        })
+    };
+
+    // A new node whose first bootnode is the forger.
+    let forger = format!("{}/p2p/{}", listen.unwrap(), rogue.peer_id());
+    let config_path = nodes[1].home.join("config.toml");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    let config = config.replacen("bootnodes = [", &format!("bootnodes = [\"{forger}\", "), 1);
+    std::fs::write(&config_path, config).unwrap();
+    let follower = sherd_node::run_home(&nodes[1].home).await.unwrap();
+
+    let target = get(validator.api, "/v1/status").1["finalized_height"]
+        .as_u64()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let height = get(follower.api, "/v1/status").1["finalized_height"]
+            .as_u64()
+            .unwrap_or(0);
+        if height >= target {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the follower is stuck at {height} of {target}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        asked.load(Ordering::SeqCst) >= 1,
+        "the follower never asked the forger, so nothing was tested"
+    );
+    for height in 1..=target {
+        let path = format!("/v1/blocks/{height}");
+        let (ours, theirs) = (get(follower.api, &path).1, get(validator.api, &path).1);
+        assert_eq!(ours["id"], theirs["id"], "block {height} differs");
+        assert!(ours["id"].is_string());
+    }
+    assert!(!follower.actor_stopped());
+    serving.abort();
+    follower.shutdown().await.unwrap();
+    validator.shutdown().await.unwrap();
+
+    // Every block the follower keeps carries a certificate of itself or of
+    // a later block of its chain: none of the forged ones.
+    let db = NodeDb::open(&nodes[1].home.join("db")).unwrap();
+    let mut chain = Vec::new();
+    for height in 1.. {
+        let Some(bytes) = db.get(col::BLOCKS, &u64::to_be_bytes(height)).unwrap() else {
+            break;
+        };
+        let stored = StoredBlock::from_bytes(&bytes).unwrap();
+        let proposal = Proposal::decode(&stored.proposal).unwrap();
+        let certificate = Certificate::decode(&stored.certificate).unwrap();
+        chain.push((proposal.id(), certificate.block_id()));
+    }
+    assert!(chain.len() as u64 >= target);
+    for (i, (_, named)) in chain.iter().enumerate() {
+        assert!(
+            chain[i..].iter().any(|(id, _)| Some(*id) == *named),
+            "block {} is kept with a certificate of another block",
+            i + 1
+        );
+    }
 }
