@@ -39,6 +39,8 @@ pub const MAX_REQUEST: usize = 64 << 10;
 pub const MAX_RESPONSE: usize = 32 << 20;
 /// Largest gossip message, in bytes.
 pub const MAX_GOSSIP: usize = 4 << 20;
+/// What identify tells peers this software is.
+pub const AGENT_VERSION: &str = concat!("sherd/", env!("CARGO_PKG_VERSION"));
 /// Penalties after which a peer is blocked.
 pub const BAN_STRIKES: u32 = 5;
 /// The sync protocol id.
@@ -56,7 +58,8 @@ pub enum Topic {
 }
 
 impl Topic {
-    fn name(self, chain: &str) -> String {
+    /// The gossipsub topic name on chain `chain`.
+    pub fn name(self, chain: &str) -> String {
         match self {
             Self::Transactions => format!("sherd/{chain}/txs/1"),
             Self::Consensus => format!("sherd/{chain}/consensus/1"),
@@ -410,10 +413,10 @@ fn build_swarm(keypair: identity::Keypair) -> Result<Swarm<Behaviour>, NetError>
             kad.set_mode(Some(kad::Mode::Server));
             Ok(Behaviour {
                 blocked: allow_block_list::Behaviour::default(),
-                identify: identify::Behaviour::new(identify::Config::new(
-                    PROTOCOL_VERSION.to_owned(),
-                    key.public(),
-                )),
+                identify: identify::Behaviour::new(
+                    identify::Config::new(PROTOCOL_VERSION.to_owned(), key.public())
+                        .with_agent_version(AGENT_VERSION.to_owned()),
+                ),
                 ping: ping::Behaviour::new(ping::Config::new()),
                 kad,
                 gossipsub,

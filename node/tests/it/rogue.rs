@@ -309,3 +309,94 @@ async fn a_syncing_node_refuses_forged_blocks_and_syncs_from_an_honest_peer() {
         );
     }
 }
+
+/// A peer that allows itself 16 MiB gossip messages (the node's limit is
+/// 4 MiB) sends 6 MiB on both topics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_gossip_is_dropped_and_the_node_keeps_finalizing() {
+    use futures::StreamExt;
+    use libp2p::{gossipsub, noise, swarm::SwarmEvent, tcp, yamux};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (p2p, api) = (free_range(1), free_range(1));
+    let nodes = init_testnet(
+        dir.path(),
+        &TestnetPlan {
+            validators: 1,
+            full_nodes: 0,
+            p2p_port: p2p,
+            api_port: api,
+            chain_id: "sherd-big".into(),
+            epoch_length: 100,
+        },
+    )
+    .unwrap();
+    let node = sherd_node::run_home(&nodes[0].home).await.unwrap();
+
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|key| {
+            let config = gossipsub::ConfigBuilder::default()
+                .max_transmit_size(16 << 20)
+                .build()
+                .unwrap();
+            gossipsub::Behaviour::<gossipsub::IdentityTransform>::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                config,
+            )
+                .unwrap()
+        })
+        .unwrap()
+        .build();
+    let topics: Vec<_> = [Topic::Transactions, Topic::Consensus]
+        .into_iter()
+        .map(|t| gossipsub::IdentTopic::new(t.name("sherd-big")))
+        .collect();
+    for topic in &topics {
+        swarm.behaviour_mut().subscribe(topic).unwrap();
+    }
+    swarm.dial(nodes[0].p2p.parse::<libp2p::Multiaddr>().unwrap()).unwrap();
+    // Wait until the node is subscribed to both topics, as we see it.
+    let mut subscribed = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while subscribed < topics.len() {
+        match tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
+            Ok(SwarmEvent::Behaviour(gossipsub::Event::Subscribed { .. })) => subscribed += 1,
+            Ok(_) => {}
+            Err(_) => panic!("the node never subscribed"),
+        }
+    }
+    for (i, topic) in topics.iter().enumerate() {
+        let big = vec![i as u8; 6 << 20];
+        swarm
+            .behaviour_mut()
+            .publish(topic.clone(), big)
+            .expect("sent to the node");
+    }
+    // Drive the swarm while the node goes on.
+    let start = get(node.api, "/v1/status").1["finalized_height"]
+        .as_u64()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let _ = tokio::time::timeout(Duration::from_millis(200), swarm.select_next_some()).await;
+        let (code, status) = get(node.api, "/v1/status");
+        assert_eq!(code, 200);
+        if status["finalized_height"].as_u64().unwrap() >= start + 3 {
+            assert_eq!(status["mempool_size"], 0, "{status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node stopped finalizing: {status}"
+        );
+    }
+    assert!(!node.actor_stopped());
+    node.shutdown().await.unwrap();
+}
