@@ -4,6 +4,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: under load a node allocates
+/// and frees many small buffers on several threads, where glibc's malloc
+/// spent about a tenth of all CPU (BENCHMARKS.md, "A 4-validator testnet
+/// under load").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod fragments;
 mod fsutil;

@@ -350,7 +350,7 @@ async fn oversized_gossip_is_dropped_and_the_node_keeps_finalizing() {
                 gossipsub::MessageAuthenticity::Signed(key.clone()),
                 config,
             )
-                .unwrap()
+            .unwrap()
         })
         .unwrap()
         .build();
@@ -361,7 +361,9 @@ async fn oversized_gossip_is_dropped_and_the_node_keeps_finalizing() {
     for topic in &topics {
         swarm.behaviour_mut().subscribe(topic).unwrap();
     }
-    swarm.dial(nodes[0].p2p.parse::<libp2p::Multiaddr>().unwrap()).unwrap();
+    swarm
+        .dial(nodes[0].p2p.parse::<libp2p::Multiaddr>().unwrap())
+        .unwrap();
     // Wait until the node is subscribed to both topics, as we see it.
     let mut subscribed = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
