@@ -391,11 +391,23 @@ fn build_swarm(keypair: identity::Keypair) -> Result<Swarm<Behaviour>, NetError>
                 .validate_messages()
                 .max_transmit_size(MAX_GOSSIP)
                 .heartbeat_interval(Duration::from_millis(500))
-                // Content-addressed ids: the same bytes published twice (a
-                // transaction submitted to two nodes, a re-sent vote) are
-                // one message.
+                // One id per publication (the bytes, the origin and its
+                // sequence number), not per content: the engine re-sends
+                // its votes and certificates while a view is stuck, and
+                // identical bytes would be refused as already seen for a
+                // minute, so a message lost at start-up (published before
+                // the peers subscribed, or dropped from a full queue) could
+                // never be sent again.
                 .message_id_fn(|m| {
-                    gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes()[..20].to_vec())
+                    let mut id = blake3::Hasher::new();
+                    id.update(&m.data);
+                    if let Some(source) = &m.source {
+                        id.update(&source.to_bytes());
+                    }
+                    if let Some(seq) = m.sequence_number {
+                        id.update(&seq.to_le_bytes());
+                    }
+                    gossipsub::MessageId::from(id.finalize().as_bytes()[..20].to_vec())
                 })
                 .build()
                 .map_err(|e| e.to_string())?;
