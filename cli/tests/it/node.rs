@@ -190,3 +190,61 @@ fn dev_node_survives_kill_9() {
     assert_eq!(account["balance_base"], 42_500_000_000u64);
     node.kill_9();
 }
+
+/// `sherd bench load` against a dev chain: every transfer it sends is
+/// final, and it says so in its JSON report.
+#[test]
+fn bench_load_reports_what_it_sent_and_saw_final() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let api = free_port();
+    let node = NodeProcess::start(&home, api, dir.path().join("node.log"));
+    wait_for(&node, "/v1/status", || get(api, "/v1/status"));
+    let url = format!("http://{api}");
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sherd"))
+            .args(["bench", "load", "--node", &url, "--faucet-key"])
+            .arg(home.join("faucet.key"))
+            .args([
+                "--rate",
+                "60",
+                "--duration",
+                "2",
+                "--accounts",
+                "12",
+                "--json",
+            ])
+            .args(extra)
+            .output()
+            .expect("sherd runs");
+        assert!(
+            out.status.success(),
+            "bench load failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            node.log()
+        );
+        serde_json::from_slice::<Value>(&out.stdout).expect("a JSON report")
+    };
+    // Batches of 10 per request, then each transfer alone.
+    for (extra, batch) in [(&["--batch", "10"][..], 10), (&[][..], 1)] {
+        let report = run(extra);
+        assert_eq!(report["batch"], batch, "{report}");
+        assert_eq!(report["submitted"], 120, "{report}");
+        assert_eq!(report["submit_errors"], 0, "{report}");
+        assert_eq!(report["finalized"], 120, "{report}");
+        let (p50, p99) = (
+            report["latency_ms"]["p50"].as_f64().unwrap(),
+            report["latency_ms"]["p99"].as_f64().unwrap(),
+        );
+        assert!(p50 > 0.0 && p99 >= p50, "{report}");
+        assert!(report["finalized_per_s"].as_f64().unwrap() > 0.0);
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_sherd"))
+        .args(["bench", "load", "--node", &url, "--faucet-key"])
+        .arg(home.join("faucet.key"))
+        .args(["--batch", "5000"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--batch must be 1 to 1024"));
+}

@@ -310,3 +310,71 @@ fn a_block_finalized_but_not_committed_is_recovered_from_its_proposal() {
     assert!(!node.actor_stopped());
     stop(&rt, node);
 }
+
+#[test]
+fn a_batch_submission_answers_each_transaction_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let node = start(&rt, dir.path());
+    let api = node.api;
+    let alice = SigningKey::from_bytes(&[31; 32]);
+    let alice_address = Address::from(&alice.verifying_key());
+    let (code, grant) = post(
+        api,
+        "/v1/faucet",
+        &format!(r#"{{"address":"{alice_address}","amount":"10"}}"#),
+    );
+    assert_eq!(code, 202, "{grant}");
+    wait_finalized(api, grant["hash"].as_str().unwrap());
+
+    let bob = Address([32; 32]);
+    let good0 = transfer(&alice, "sherd-dev", 0, bob, 5);
+    let good1 = transfer(&alice, "sherd-dev", 1, bob, 6);
+    let mut forged = hex::decode(transfer(&alice, "sherd-dev", 2, bob, 7)).unwrap();
+    let last = forged.len() - 1;
+    forged[last] ^= 1; // the signature's last byte
+    let forged = hex::encode(forged);
+    let too_far = transfer(&alice, "sherd-dev", 500, bob, 8);
+    let body = format!(r#"{{"txs":["{good0}","zz","{forged}","{good1}","{too_far}","{good0}"]}}"#);
+    let (code, answer) = post(api, "/v1/txs/batch", &body);
+    assert_eq!(code, 200, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6, "{answer}");
+    let codes: Vec<Option<&str>> = results.iter().map(|r| r["code"].as_str()).collect();
+    assert_eq!(
+        codes,
+        vec![
+            None,
+            Some("bad_transaction"),
+            Some("bad_transaction"),
+            None,
+            Some("rejected"),
+            None,
+        ],
+        "{answer}"
+    );
+    // Submitting a pending transaction again is harmless: the same hash.
+    assert_eq!(results[5]["hash"], results[0]["hash"]);
+    assert!(results[1]["error"].as_str().unwrap().contains("txs[1]"));
+    for i in [0, 3] {
+        wait_finalized(api, results[i]["hash"].as_str().unwrap());
+    }
+    assert_eq!(balance(api, &bob), 11);
+
+    for bad in [
+        "{}".to_string(),
+        r#"{"txs":[]}"#.to_string(),
+        format!(
+            r#"{{"txs":[{}]}}"#,
+            vec![format!("\"{good0}\""); 1_025].join(",")
+        ),
+    ] {
+        let (code, e) = post(api, "/v1/txs/batch", &bad);
+        assert_eq!(
+            (code, e["code"].as_str()),
+            (400, Some("bad_request")),
+            "{e}"
+        );
+    }
+    stop(&rt, node);
+}
