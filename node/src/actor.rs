@@ -4,7 +4,7 @@
 //! Block production policy (dev chain, one validator): when the engine asks
 //! for a block ([`Output::Build`]) the actor waits until
 //! [`BUSY_INTERVAL`] after the previous block if the mempool holds
-//! transactions, or [`IDLE_INTERVAL`] (an empty heartbeat block, so epochs
+//! transactions that can run (not waiting behind a sender's nonce gap), or [`IDLE_INTERVAL`] (an empty heartbeat block, so epochs
 //! advance) if it does not; a transaction arriving wakes it early.
 
 use std::collections::HashMap;
@@ -475,7 +475,9 @@ impl Actor {
     }
 
     fn build_deadline(&self) -> Instant {
-        let interval = if self.shared.mempool().is_empty() {
+        // Waiting transactions that cannot run yet (a sender's nonce gap)
+        // are no reason for a block.
+        let interval = if !self.shared.mempool().has_runnable() {
             self.idle_interval
         } else {
             BUSY_INTERVAL.min(self.idle_interval)

@@ -10,8 +10,14 @@
 //!   replaces the first only if its fee is higher.
 //! * **Order**: per sender by nonce, contiguous from the sender's next
 //!   nonce; across senders by fee (highest first), then by arrival.
-//! * **Bound**: at most `capacity` transactions; a full pool refuses new
-//!   ones (`mempool_full`). Transactions older than [`MAX_AGE`] are dropped.
+//! * **Bound**: at most `capacity` transactions. A full pool makes room for
+//!   a transaction that could run now (its sender's pending nonces reach it
+//!   without a gap) by dropping one that cannot (the last of a sender whose
+//!   pending nonces have a gap, which waits for a nonce that may never
+//!   come); otherwise it refuses new ones (`mempool_full`). Without this,
+//!   a burst of refused transactions leaves gaps, the pool fills with what
+//!   can never run, and blocks stay empty while every new transaction is
+//!   refused. Transactions older than [`MAX_AGE`] are dropped.
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
@@ -52,6 +58,8 @@ pub struct Mempool {
     by_sender: HashMap<Address, BTreeMap<u64, Pending>>,
     /// Senders allowed more than [`MAX_FUTURE_NONCES`] ahead (the faucet).
     ahead: HashMap<Address, u64>,
+    /// Each pending sender's next nonce in the finalized state, as last seen.
+    next_nonce: HashMap<Address, u64>,
     seq: u64,
 }
 
@@ -63,6 +71,7 @@ impl Mempool {
             by_id: HashMap::new(),
             by_sender: HashMap::new(),
             ahead: HashMap::new(),
+            next_nonce: HashMap::new(),
             seq: 0,
         }
     }
@@ -173,12 +182,21 @@ impl Mempool {
                 Amount(u64::try_from(fees).unwrap_or(u64::MAX))
             ));
         }
-        if replaced.is_none() && self.by_id.len() >= self.capacity {
-            return Err(MempoolError::Full {
-                capacity: self.capacity,
-            });
-        }
         let nonce = body.nonce;
+        self.next_nonce.insert(sender, account.nonce);
+        if replaced.is_none() && self.by_id.len() >= self.capacity {
+            let runnable = queue.map_or(nonce == account.nonce, |q| {
+                (account.nonce..nonce).all(|n| q.contains_key(&n))
+            });
+            match self.stuck().filter(|_| runnable) {
+                Some(victim) => self.remove(&[victim]),
+                None => {
+                    return Err(MempoolError::Full {
+                        capacity: self.capacity,
+                    })
+                }
+            }
+        }
         self.seq = self.seq.saturating_add(1);
         let pending = Pending {
             vtx,
@@ -246,6 +264,30 @@ impl Mempool {
         out
     }
 
+    /// Whether some transaction could go in the next block: a sender's
+    /// lowest pending nonce is its next one.
+    pub fn has_runnable(&self) -> bool {
+        self.by_sender.iter().any(|(sender, queue)| {
+            queue.keys().next() == Some(&self.next_nonce.get(sender).copied().unwrap_or(0))
+        })
+    }
+
+    /// A transaction that cannot run until a missing nonce of its sender
+    /// arrives: the last of the first sender found whose pending nonces do
+    /// not run on from its next nonce. Only asked of a full pool.
+    fn stuck(&self) -> Option<Hash> {
+        self.by_sender.iter().find_map(|(sender, queue)| {
+            let mut expected = self.next_nonce.get(sender).copied().unwrap_or(0);
+            let gap = queue.keys().any(|&n| {
+                let gap = n != expected;
+                expected = n.saturating_add(1);
+                gap
+            });
+            gap.then(|| queue.values().next_back().map(|p| p.vtx.id()))
+                .flatten()
+        })
+    }
+
     /// Removes the transactions `ids`.
     pub fn remove(&mut self, ids: &[Hash]) {
         for id in ids {
@@ -254,6 +296,7 @@ impl Mempool {
                     queue.remove(&nonce);
                     if queue.is_empty() {
                         self.by_sender.remove(&sender);
+                        self.next_nonce.remove(&sender);
                     }
                 }
             }
@@ -272,6 +315,9 @@ impl Mempool {
         *queue = keep;
         if queue.is_empty() {
             self.by_sender.remove(sender);
+            self.next_nonce.remove(sender);
+        } else {
+            self.next_nonce.insert(*sender, next);
         }
     }
 
@@ -404,6 +450,58 @@ mod tests {
         assert!(pool.contains(&better.id()));
         assert!(
             matches!(pool.insert(tx(&a, 1, 3_000), &p, rich()), Err(MempoolError::Rejected(m)) if m.contains("already pending"))
+        );
+    }
+
+    #[test]
+    fn a_full_pool_drops_what_cannot_run_for_what_can() {
+        let (a, b, c) = (
+            SigningKey::from_bytes(&[1; 32]),
+            SigningKey::from_bytes(&[2; 32]),
+            SigningKey::from_bytes(&[3; 32]),
+        );
+        let p = params();
+        let mut pool = Mempool::new(3);
+        assert!(!pool.has_runnable());
+        pool.insert(tx(&a, 2, 2_000), &p, rich()).unwrap();
+        assert!(!pool.has_runnable(), "nonce 2 cannot run before 0 and 1");
+        pool.remove(&[tx(&a, 2, 2_000).id()]);
+        // `a` has nonces 0 and 2: 2 waits for a 1 that never came.
+        let a0 = tx(&a, 0, 2_000);
+        let a2 = tx(&a, 2, 2_000);
+        let b0 = tx(&b, 0, 2_000);
+        for t in [&a0, &a2, &b0] {
+            pool.insert(t.clone(), &p, rich()).unwrap();
+        }
+        // A transaction that cannot run either is refused: nothing is gained.
+        assert_eq!(
+            pool.insert(tx(&c, 5, 2_000), &p, rich()),
+            Err(MempoolError::Full { capacity: 3 })
+        );
+        // One that can run takes the stuck one's place.
+        let c0 = tx(&c, 0, 2_000);
+        pool.insert(c0.clone(), &p, rich()).unwrap();
+        assert_eq!(pool.len(), 3);
+        assert!(!pool.contains(&a2.id()));
+        for t in [&a0, &b0, &c0] {
+            assert!(pool.contains(&t.id()));
+        }
+        assert!(pool.has_runnable());
+        // Nothing is stuck now: a full pool refuses.
+        assert_eq!(
+            pool.insert(tx(&b, 1, 2_000), &p, rich()),
+            Err(MempoolError::Full { capacity: 3 })
+        );
+        // A sender whose earlier nonces are final is not stuck.
+        pool.drop_used(&a0.tx().body.sender, 1);
+        let used = Some(Account {
+            balance: Amount(1_000_000_000),
+            nonce: 1,
+        });
+        pool.insert(tx(&a, 1, 2_000), &p, used).unwrap();
+        assert_eq!(
+            pool.insert(tx(&b, 1, 2_000), &p, rich()),
+            Err(MempoolError::Full { capacity: 3 })
         );
     }
 }
