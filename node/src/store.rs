@@ -207,7 +207,11 @@ impl NodeDb {
                 }
                 let mut cache = lock(&self.inner.cache);
                 cache.wrote(&all);
-                db.commit(all).map_err(|e| self.inner.err(e))?;
+                if let Err(e) = db.commit(all) {
+                    // The cache must not hold what the database refused.
+                    cache.clear();
+                    return Err(self.inner.err(e));
+                }
             }
             // Write the queued commit to the log as one record and fsync
             // the log file (sync_wal).
@@ -341,6 +345,14 @@ impl StateCache {
             self.old = std::mem::take(&mut self.new);
             self.new_bytes = 0;
         }
+    }
+
+    /// Forgets everything (and no read in flight is cached).
+    fn clear(&mut self) {
+        self.new.clear();
+        self.old.clear();
+        self.new_bytes = 0;
+        self.generation = self.generation.wrapping_add(1);
     }
 
     /// A commit of `ops`: their `STATE` writes become the cached values.

@@ -1,7 +1,7 @@
 //! A hostile peer on the wire: garbage on both gossip topics, a transaction
 //! with a bad signature, malformed sync requests and a flood; and a peer
-//! that claims to be far ahead and answers sync requests with forged
-//! blocks. The node refuses all of it, keeps finalizing (or syncs from an
+//! that claims to be far ahead and answers sync requests with forged,
+//! missing or no blocks. The node refuses all of it, keeps finalizing (or syncs from an
 //! honest peer), and nothing of it reaches its mempool or chain.
 
 use std::net::TcpListener;
@@ -144,11 +144,14 @@ async fn a_hostile_peer_is_refused_and_the_node_keeps_finalizing() {
 
 /// What the rogue answers to a request for blocks, in turn.
 fn forged_answer(round: usize, real: &[Vec<u8>]) -> Vec<u8> {
+    if real.is_empty() {
+        return encode_blocks(&[]);
+    }
     let stored: Vec<StoredBlock> = real
         .iter()
         .map(|b| StoredBlock::from_bytes(b).unwrap())
         .collect();
-    match round % 3 {
+    match round % 5 {
         // Real blocks, each carrying a valid certificate of an earlier block.
         0 => {
             let mut forged = stored.clone();
@@ -167,6 +170,10 @@ fn forged_answer(round: usize, real: &[Vec<u8>]) -> Vec<u8> {
             }
             encode_blocks(&forged.iter().map(StoredBlock::to_bytes).collect::<Vec<_>>())
         }
+        // Nothing, though it claims to be far ahead.
+        2 => encode_blocks(&[]),
+        // Real blocks with the first one missing: they do not extend the head.
+        3 => encode_blocks(&real[1..]),
         // Not an answer at all.
         _ => vec![0xff; 64],
     }
@@ -218,18 +225,10 @@ async fn a_syncing_node_refuses_forged_blocks_and_syncs_from_an_honest_peer() {
             other => panic!("the forger never connected: {other:?}"),
         }
     }
-    let real = rogue
-        .request(
-            validator_peer.unwrap(),
-            SyncRequest::Blocks { from: 1, max: 64 }.encode(),
-        )
-        .await
-        .unwrap();
-    let real = decode_blocks(&real).unwrap();
-    assert!(real.len() >= 4);
     let asked = Arc::new(AtomicUsize::new(0));
     let serving = {
         let (rogue, asked) = (rogue.clone(), asked.clone());
+        let validator_peer = validator_peer.unwrap();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 let NetEvent::Request { request, reply, .. } = event else {
@@ -237,7 +236,14 @@ async fn a_syncing_node_refuses_forged_blocks_and_syncs_from_an_honest_peer() {
                 };
                 let answer = match SyncRequest::decode(&request) {
                     Some(SyncRequest::Status) => 1_000_000u64.to_le_bytes().to_vec(),
-                    Some(SyncRequest::Blocks { .. }) => {
+                    Some(blocks @ SyncRequest::Blocks { .. }) => {
+                        // The real blocks asked for, from the validator, forged.
+                        let real = rogue
+                            .request(validator_peer, blocks.encode())
+                            .await
+                            .ok()
+                            .and_then(|b| decode_blocks(&b))
+                            .unwrap_or_default();
                         forged_answer(asked.fetch_add(1, Ordering::SeqCst), &real)
                     }
                     None => continue,
@@ -247,45 +253,58 @@ async fn a_syncing_node_refuses_forged_blocks_and_syncs_from_an_honest_peer() {
         })
     };
 
-    // A new node whose first bootnode is the forger.
+    // A new node whose first bootnode is the forger, started five times so
+    // that it meets every kind of forgery, each time behind the validator.
     let forger = format!("{}/p2p/{}", listen.unwrap(), rogue.peer_id());
     let config_path = nodes[1].home.join("config.toml");
     let config = std::fs::read_to_string(&config_path).unwrap();
     let config = config.replacen("bootnodes = [", &format!("bootnodes = [\"{forger}\", "), 1);
     std::fs::write(&config_path, config).unwrap();
-    let follower = sherd_node::run_home(&nodes[1].home).await.unwrap();
-
-    let target = get(validator.api, "/v1/status").1["finalized_height"]
-        .as_u64()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let height = get(follower.api, "/v1/status").1["finalized_height"]
-            .as_u64()
-            .unwrap_or(0);
-        if height >= target {
-            break;
+    let mut synced_to = 0;
+    for start in 1..=5 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let target = loop {
+            let height = get(validator.api, "/v1/status").1["finalized_height"]
+                .as_u64()
+                .unwrap_or(0);
+            if height > synced_to + 1 {
+                break height;
+            }
+            assert!(Instant::now() < deadline, "the validator stopped");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let follower = sherd_node::run_home(&nodes[1].home).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let height = get(follower.api, "/v1/status").1["finalized_height"]
+                .as_u64()
+                .unwrap_or(0);
+            if height >= target {
+                synced_to = height;
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "start {start}: the follower is stuck at {height} of {target}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         assert!(
-            Instant::now() < deadline,
-            "the follower is stuck at {height} of {target}"
+            asked.load(Ordering::SeqCst) >= start,
+            "start {start}: the follower did not ask the forger, so nothing was tested"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        for height in 1..=target {
+            let path = format!("/v1/blocks/{height}");
+            let (ours, theirs) = (get(follower.api, &path).1, get(validator.api, &path).1);
+            assert_eq!(ours["id"], theirs["id"], "block {height} differs");
+            assert!(ours["id"].is_string());
+        }
+        assert!(!follower.actor_stopped());
+        follower.shutdown().await.unwrap();
     }
-    assert!(
-        asked.load(Ordering::SeqCst) >= 1,
-        "the follower never asked the forger, so nothing was tested"
-    );
-    for height in 1..=target {
-        let path = format!("/v1/blocks/{height}");
-        let (ours, theirs) = (get(follower.api, &path).1, get(validator.api, &path).1);
-        assert_eq!(ours["id"], theirs["id"], "block {height} differs");
-        assert!(ours["id"].is_string());
-    }
-    assert!(!follower.actor_stopped());
     serving.abort();
-    follower.shutdown().await.unwrap();
     validator.shutdown().await.unwrap();
+    let target = synced_to;
 
     // Every block the follower keeps carries a certificate of itself or of
     // a later block of its chain: none of the forged ones.
