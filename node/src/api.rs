@@ -478,6 +478,14 @@ pub(crate) fn admit_verified(
     }
 }
 
+/// A transaction from the hex of its wire encoding, in request `field`.
+fn decode_tx(text: &str, field: &str) -> Result<Transaction, ApiError> {
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_transaction", message);
+    let bytes = hex::decode(text).map_err(|e| bad(format!("{field} is not hex: {e}")))?;
+    Transaction::from_bytes(&bytes)
+        .map_err(|e| bad(format!("{field} does not decode as a transaction: {e}")))
+}
+
 async fn submit(
     State(shared): State<Arc<Shared>>,
     body: Result<Bytes, BytesRejection>,
@@ -488,21 +496,7 @@ async fn submit(
             "expected { \"tx\": \"<hex of the transaction's wire encoding>\" }",
         ));
     };
-    let bytes = hex::decode(text).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_transaction",
-            format!("`tx` is not hex: {e}"),
-        )
-    })?;
-    let tx = Transaction::from_bytes(&bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_transaction",
-            format!("the transaction does not decode: {e}"),
-        )
-    })?;
-    let hash = admit(&shared, tx)?;
+    let hash = admit(&shared, decode_tx(text, "`tx`")?)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "hash": hash.to_string() })),
@@ -535,27 +529,15 @@ async fn submit_batch(
         .iter()
         .enumerate()
         .map(|(i, item)| {
+            let field = format!("`txs[{i}]`");
             let text = item.as_str().ok_or_else(|| {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "bad_transaction",
-                    format!("`txs[{i}]` is not a string"),
+                    format!("{field} is not a string"),
                 )
             })?;
-            let bytes = hex::decode(text).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_transaction",
-                    format!("`txs[{i}]` is not hex: {e}"),
-                )
-            })?;
-            Transaction::from_bytes(&bytes).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_transaction",
-                    format!("`txs[{i}]` does not decode: {e}"),
-                )
-            })
+            decode_tx(text, &field)
         })
         .collect();
     let good: Vec<Transaction> = decoded

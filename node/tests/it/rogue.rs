@@ -15,7 +15,7 @@ use std::sync::Arc;
 use sherd_consensus::engine::Proposal;
 use sherd_consensus::{Certificate, Wire};
 use sherd_node::gossip::{decode_blocks, encode_blocks, encode_txs, SyncRequest};
-use sherd_node::home::{init_testnet, TestnetPlan};
+use sherd_node::home::{init_testnet, TestnetNode, TestnetPlan};
 use sherd_node::net::{self, NetConfig, NetEvent, Topic};
 use sherd_node::store::{col, NodeDb, StoredBlock};
 
@@ -41,33 +41,47 @@ fn free_range(count: u16) -> u16 {
     panic!("no free ports");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hostile_peer_is_refused_and_the_node_keeps_finalizing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (p2p, api) = (free_range(1), free_range(1));
-    let nodes = init_testnet(
-        dir.path(),
+/// A testnet of one validator and `full_nodes` more on free loopback ports.
+fn testnet(dir: &std::path::Path, chain_id: &str, full_nodes: u16) -> Vec<TestnetNode> {
+    let count = 1 + full_nodes;
+    let (p2p, api) = (free_range(count), free_range(count));
+    init_testnet(
+        dir,
         &TestnetPlan {
             validators: 1,
-            full_nodes: 0,
+            full_nodes: usize::from(full_nodes),
             p2p_port: p2p,
             api_port: api,
-            chain_id: "sherd-rogue".into(),
+            chain_id: chain_id.into(),
             epoch_length: 100,
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A libp2p peer of our own making, on a free loopback port, dialing `bootnode`.
+async fn rogue_peer(
+    bootnode: &str,
+    chain_id: &str,
+) -> (net::NetHandle, tokio::sync::mpsc::Receiver<NetEvent>) {
+    net::start(NetConfig {
+        keypair: libp2p::identity::Keypair::generate_ed25519(),
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootnodes: vec![bootnode.parse().unwrap()],
+        chain_id: chain_id.into(),
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_peer_is_refused_and_the_node_keeps_finalizing() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = testnet(dir.path(), "sherd-rogue", 0);
     let node = sherd_node::run_home(&nodes[0].home).await.unwrap();
     let api = node.api;
 
-    let (rogue, mut events) = net::start(NetConfig {
-        keypair: libp2p::identity::Keypair::generate_ed25519(),
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        bootnodes: vec![nodes[0].p2p.parse().unwrap()],
-        chain_id: "sherd-rogue".into(),
-    })
-    .await
-    .unwrap();
+    let (rogue, mut events) = rogue_peer(&nodes[0].p2p, "sherd-rogue").await;
     let node_peer = loop {
         match tokio::time::timeout(Duration::from_secs(20), events.recv()).await {
             Ok(Some(NetEvent::Connected(peer))) => break peer,
@@ -182,19 +196,7 @@ fn forged_answer(round: usize, real: &[Vec<u8>]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_syncing_node_refuses_forged_blocks_and_syncs_from_an_honest_peer() {
     let dir = tempfile::tempdir().unwrap();
-    let (p2p, api) = (free_range(2), free_range(2));
-    let nodes = init_testnet(
-        dir.path(),
-        &TestnetPlan {
-            validators: 1,
-            full_nodes: 1,
-            p2p_port: p2p,
-            api_port: api,
-            chain_id: "sherd-forger".into(),
-            epoch_length: 100,
-        },
-    )
-    .unwrap();
+    let nodes = testnet(dir.path(), "sherd-forger", 1);
     let validator = sherd_node::run_home(&nodes[0].home).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while get(validator.api, "/v1/status").1["finalized_height"]
@@ -208,14 +210,7 @@ async fn a_syncing_node_refuses_forged_blocks_and_syncs_from_an_honest_peer() {
 
     // The forger: it takes real final blocks from the validator, then
     // claims to be far ahead and serves forgeries of them.
-    let (rogue, mut events) = net::start(NetConfig {
-        keypair: libp2p::identity::Keypair::generate_ed25519(),
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        bootnodes: vec![nodes[0].p2p.parse().unwrap()],
-        chain_id: "sherd-forger".into(),
-    })
-    .await
-    .unwrap();
+    let (rogue, mut events) = rogue_peer(&nodes[0].p2p, "sherd-forger").await;
     let (mut listen, mut validator_peer) = (None, None);
     while listen.is_none() || validator_peer.is_none() {
         match tokio::time::timeout(Duration::from_secs(20), events.recv()).await {
@@ -337,19 +332,7 @@ async fn oversized_gossip_is_dropped_and_the_node_keeps_finalizing() {
     use libp2p::{gossipsub, noise, swarm::SwarmEvent, tcp, yamux};
 
     let dir = tempfile::tempdir().unwrap();
-    let (p2p, api) = (free_range(1), free_range(1));
-    let nodes = init_testnet(
-        dir.path(),
-        &TestnetPlan {
-            validators: 1,
-            full_nodes: 0,
-            p2p_port: p2p,
-            api_port: api,
-            chain_id: "sherd-big".into(),
-            epoch_length: 100,
-        },
-    )
-    .unwrap();
+    let nodes = testnet(dir.path(), "sherd-big", 0);
     let node = sherd_node::run_home(&nodes[0].home).await.unwrap();
 
     let mut swarm = libp2p::SwarmBuilder::with_new_identity()
