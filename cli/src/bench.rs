@@ -293,33 +293,24 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
                         pending.insert(*id, at);
                     }
                 }
-                let results: Vec<Result<Hash, ClientError>> = if txs.len() == 1 {
-                    vec![client.submit(&txs[0])]
+                // Each transfer's outcome: sent, or the error code it met.
+                let code = |e: &ClientError| e.code().unwrap_or("unreachable").to_string();
+                let results: Vec<Result<(), String>> = if txs.len() == 1 {
+                    vec![client.submit(&txs[0]).map(|_| ()).map_err(|e| code(&e))]
                 } else {
                     match client.submit_batch(txs) {
-                        Ok(results) => results,
-                        Err(e) => {
-                            let code = e.code().unwrap_or("unreachable").to_string();
-                            txs.iter()
-                                .map(|_| {
-                                    Err(ClientError::Malformed {
-                                        url: url.clone(),
-                                        reason: code.clone(),
-                                    })
-                                })
-                                .collect()
-                        }
+                        Ok(results) => results
+                            .into_iter()
+                            .map(|r| r.map(|_| ()).map_err(|e| code(&e)))
+                            .collect(),
+                        Err(e) => vec![Err(code(&e)); txs.len()],
                     }
                 };
                 for (id, result) in ids.iter().zip(results) {
                     match result {
                         Ok(_) => sent += 1,
-                        Err(e) => {
+                        Err(code) => {
                             errors.fetch_add(1, Ordering::Relaxed);
-                            let code = match &e {
-                                ClientError::Malformed { reason, .. } => reason.clone(),
-                                other => other.code().unwrap_or("unreachable").to_string(),
-                            };
                             *error_codes
                                 .lock()
                                 .unwrap_or_else(|p| p.into_inner())

@@ -16,7 +16,8 @@
 //! `R` again after the strictness check) and sender keys come from a cache
 //! of decompressed keys ([`MAX_CACHED_KEYS`]): decompression is most of
 //! the cost of a batch. If the batch fails, each signature is checked with
-//! `verify_strict` to name the first bad one. A batch of signatures that
+//! `verify_strict` to find the bad ones ([`verify_each`] answers each
+//! transaction's verdict, [`verify_batch`] the first bad one). A batch of signatures that
 //! each pass `verify_strict` always passes. The converse has one known gap,
 //! inherent in the cofactorless batch equation: a key holder who
 //! deliberately builds a key or `R` with a small torsion component can make
@@ -219,34 +220,45 @@ fn batch_equation(terms: &[Terms], keys: &[VerifyingKey]) -> bool {
     EdwardsPoint::vartime_multiscalar_mul(scalars, points).is_identity()
 }
 
+/// Checks many signatures at once (see the module docs) and answers each
+/// transaction's verdict, in order: one batch equation for all that pass
+/// the strict checks; only if it fails, `verify_strict` on each of them.
+pub fn verify_each(txs: Vec<Transaction>) -> Vec<Result<VerifiedTx, VerifyError>> {
+    let mut all_terms = Vec::with_capacity(txs.len());
+    let mut keys = Vec::with_capacity(txs.len());
+    let prepared: Vec<Result<Prepared, VerifyError>> = txs
+        .iter()
+        .map(|tx| {
+            let p = prepare(tx)?;
+            let t = terms(&tx.signature, &p).ok_or(VerifyError::BadSignature {
+                sender: tx.body.sender,
+            })?;
+            all_terms.push(t);
+            keys.push(p.key);
+            Ok(p)
+        })
+        .collect();
+    let all_hold = batch_equation(&all_terms, &keys);
+    txs.into_iter()
+        .zip(prepared)
+        .map(|(tx, p)| {
+            let p = p?;
+            if !all_hold {
+                strict(&tx, &p)?;
+            }
+            Ok(VerifiedTx { tx, id: p.id })
+        })
+        .collect()
+}
+
 /// Checks many signatures at once (see the module docs); on failure names
 /// the first transaction that does not verify.
 pub fn verify_batch(txs: Vec<Transaction>) -> Result<Vec<VerifiedTx>, BatchVerifyError> {
-    let mut prepared = Vec::with_capacity(txs.len());
-    let mut all_terms = Vec::with_capacity(txs.len());
-    for (index, tx) in txs.iter().enumerate() {
-        let p = prepare(tx).map_err(|error| BatchVerifyError { index, error })?;
-        let t = terms(&tx.signature, &p).ok_or(BatchVerifyError {
-            index,
-            error: VerifyError::BadSignature {
-                sender: tx.body.sender,
-            },
-        })?;
-        prepared.push(p);
-        all_terms.push(t);
-    }
-    let keys: Vec<VerifyingKey> = prepared.iter().map(|p| p.key).collect();
-    if !batch_equation(&all_terms, &keys) {
-        // Name the culprit; if every signature passes on its own, they are valid.
-        for (index, (tx, p)) in txs.iter().zip(&prepared).enumerate() {
-            strict(tx, p).map_err(|error| BatchVerifyError { index, error })?;
-        }
-    }
-    Ok(txs
+    verify_each(txs)
         .into_iter()
-        .zip(prepared)
-        .map(|(tx, p)| VerifiedTx { tx, id: p.id })
-        .collect())
+        .enumerate()
+        .map(|(index, verdict)| verdict.map_err(|error| BatchVerifyError { index, error }))
+        .collect()
 }
 
 #[cfg(test)]

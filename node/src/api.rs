@@ -540,27 +540,21 @@ async fn submit_batch(
             decode_tx(text, &field)
         })
         .collect();
-    let good: Vec<Transaction> = decoded
-        .iter()
-        .filter_map(|d| d.as_ref().ok())
-        .cloned()
-        .collect();
-    // One batch equation for all; only when it fails, one check each.
-    let mut verified = match sherd_ledger::verify_batch(good.clone()) {
-        Ok(all) => all.into_iter().map(Ok).collect::<Vec<_>>(),
-        Err(_) => good
-            .into_iter()
-            .map(|tx| sherd_ledger::verify(tx).map_err(bad_signature))
-            .collect(),
-    }
-    .into_iter();
-    let results: Vec<Value> = decoded
+    // One batch equation for all that decode; one check each only if it fails.
+    let mut good = Vec::with_capacity(decoded.len());
+    let slots: Vec<Result<(), ApiError>> = decoded
         .into_iter()
-        .map(|d| {
-            d.and_then(|_| {
+        .map(|d| d.map(|tx| good.push(tx)))
+        .collect();
+    let mut verified = sherd_ledger::verify_each(good).into_iter();
+    let results: Vec<Value> = slots
+        .into_iter()
+        .map(|slot| {
+            slot.and_then(|()| {
                 verified
                     .next()
-                    .unwrap_or_else(|| Err(ApiError::internal("lost a transaction")))
+                    .ok_or_else(|| ApiError::internal("lost a transaction"))?
+                    .map_err(bad_signature)
             })
             .and_then(|vtx| admit_verified(&shared, vtx, true))
         })

@@ -264,27 +264,17 @@ struct PendingMessage {
 /// what it should have refused), forward one that brought something new,
 /// drop quietly one that brought nothing new (replays, a full mempool).
 async fn admit_batch(handle: &net::NetHandle, shared: &Shared, batch: Received) {
-    let all: Vec<Transaction> = batch
-        .messages
-        .iter()
-        .flat_map(|m| m.txs.iter().cloned())
-        .collect();
-    if all.is_empty() {
-        return;
-    }
-    let verified: Vec<Option<sherd_ledger::VerifiedTx>> =
-        match sherd_ledger::verify_batch(all.clone()) {
-            Ok(all) => all.into_iter().map(Some).collect(),
-            Err(_) => all
-                .into_iter()
-                .map(|tx| sherd_ledger::verify(tx).ok())
-                .collect(),
-        };
-    let mut verified = verified.into_iter();
+    let mut messages = Vec::with_capacity(batch.messages.len());
+    let mut all = Vec::with_capacity(batch.txs);
     for message in batch.messages {
-        let mine: Vec<_> = verified.by_ref().take(message.txs.len()).collect();
-        let verdict = if mine.iter().any(Option::is_none) {
-            tracing::debug!(peer = %message.source, "net.gossip: a transaction with a bad signature");
+        messages.push((message.txs.len(), message.source, message.id));
+        all.extend(message.txs);
+    }
+    let mut verdicts = sherd_ledger::verify_each(all).into_iter();
+    for (count, source, id) in messages {
+        let mine: Vec<_> = verdicts.by_ref().take(count).collect();
+        let verdict = if mine.iter().any(Result::is_err) {
+            tracing::debug!(peer = %source, "net.gossip: a transaction with a bad signature");
             Verdict::Reject
         } else {
             let admitted = mine
@@ -299,6 +289,6 @@ async fn admit_batch(handle: &net::NetHandle, shared: &Shared, batch: Received) 
                 Verdict::Ignore
             }
         };
-        let _ = handle.validate(message.id, message.source, verdict).await;
+        let _ = handle.validate(id, source, verdict).await;
     }
 }

@@ -4,7 +4,8 @@
 use ed25519_dalek::{Signature, VerifyingKey};
 use sherd_ledger::{
     tx::kind::{Delegate, Transfer},
-    verify, verify_batch, Address, Amount, ChainId, SignError, TxBody, TxKind, VerifyError,
+    verify, verify_batch, verify_each, Address, Amount, ChainId, SignError, TxBody, TxKind,
+    VerifyError,
 };
 
 use crate::{addr, key, signed, signed_on, CHAIN};
@@ -170,6 +171,23 @@ fn a_non_canonical_s_or_an_r_off_the_curve_is_refused_single_and_batched() {
     tx.signature = Signature::from_bytes(&bytes);
     assert!(verify(tx.clone()).is_err());
     assert_eq!(verify_batch(vec![tx, a_transfer(1)]).unwrap_err().index, 0);
+}
+
+#[test]
+fn verify_each_answers_every_transaction_in_order() {
+    let mut txs: Vec<_> = (0..10).map(a_transfer).collect();
+    txs[3].body.fee = Amount(2_000);
+    txs[7].body.sender = Address([1; 32]);
+    let verdicts = verify_each(txs.clone());
+    assert_eq!(verdicts.len(), 10);
+    for (i, (verdict, tx)) in verdicts.iter().zip(&txs).enumerate() {
+        match i {
+            3 => assert!(matches!(verdict, Err(VerifyError::BadSignature { .. }))),
+            7 => assert!(verdict.is_err()),
+            _ => assert_eq!(verdict.as_ref().unwrap().tx(), tx),
+        }
+    }
+    assert!(verify_each(Vec::new()).is_empty());
 }
 
 #[test]
