@@ -2,10 +2,12 @@
 //! actor, transactions to and from the mempool, and the gossip verdicts.
 //!
 //! A consensus message is forwarded by gossipsub only once it decodes
-//! ([`ConsensusGossip::decode`]); the engine then checks its signatures. A
-//! transaction is forwarded only once the mempool admitted it (signature,
-//! chain, nonce, fee); one that does not decode or whose signature fails
-//! lowers its sender's score, one that is merely stale (a replay, a full
+//! ([`ConsensusGossip::decode`]); the engine then checks its signatures.
+//! Transactions travel in batches: what this node's API admits within
+//! [`TX_GOSSIP_WAIT`] goes out as one message. A received batch is
+//! forwarded once the mempool admitted something of it (signature, chain,
+//! nonce, fee); one that does not decode or holds a bad signature lowers
+//! its sender's score, one that brought nothing new (replays, a full
 //! mempool) is dropped quietly.
 
 use std::sync::Arc;
