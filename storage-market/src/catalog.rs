@@ -1,0 +1,408 @@
+//! The client's local catalog: what it stored, and the key to read it.
+//!
+//! One JSON file per object, `CATALOG/<object id>.json` (the object id is
+//! the contract id), beside the wallets (`~/.sherd/catalog` by default):
+//!
+//! ```json
+//! {
+//!   "version": 1,
+//!   "id": "<64 hex: contract id>",
+//!   "name": "photo.jpg",
+//!   "size": 3000000,
+//!   "chain_id": "sherd-testnet",
+//!   "owner": "sherd1…",
+//!   "created_ms": 1764660000000,
+//!   "state": "active",
+//!   "tx": "<64 hex: the CreateContract>",
+//!   "manifest": { …the object's manifest, fragments/README.md §7… },
+//!   "sealed_key": { "nonce": "<24 hex>", "ciphertext": "<96 hex>" }
+//! }
+//! ```
+//!
+//! The object key is never on disk in plaintext: it is sealed with
+//! AES-256-GCM under `HKDF-SHA256(ikm = the owner's ed25519 secret key,
+//! salt = "sherd/catalog/v1", info = object root)`, with the object id and
+//! root as associated data, so it opens only with the owner's wallet
+//! (unlocked by its password), only for this object. The rest of the entry
+//! (manifest, sizes) is public metadata, as on chain.
+
+use std::path::{Path, PathBuf};
+
+use hkdf::Hkdf;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use sherd_fragments::{Manifest, Object, ObjectKey};
+use sherd_ledger::{Address, Hash};
+use zeroize::Zeroizing;
+
+/// The catalog format version.
+pub const VERSION: u8 = 1;
+/// HKDF salt of the sealing key.
+pub const SEAL_SALT: &[u8] = b"sherd/catalog/v1";
+
+/// Where an object is in its life, as far as this client knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryState {
+    /// Fragments placed, `CreateContract` sent, not yet final.
+    Pending,
+    /// The contract is final.
+    Active,
+    /// The contract failed; nothing is stored.
+    Failed,
+}
+
+impl EntryState {
+    /// The lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// The sealed object key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedKey {
+    /// 12 bytes, hex.
+    pub nonce: String,
+    /// 32 bytes of key and 16 of tag, hex.
+    pub ciphertext: String,
+}
+
+/// One catalog entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// [`VERSION`].
+    pub version: u8,
+    /// The object id: its contract's id.
+    pub id: Hash,
+    /// The file's name when it was put.
+    pub name: String,
+    /// Plaintext bytes.
+    pub size: u64,
+    /// The chain of the contract.
+    pub chain_id: String,
+    /// The paying wallet's address.
+    pub owner: String,
+    /// When it was put (ms since the Unix epoch).
+    pub created_ms: u64,
+    /// Its state.
+    pub state: EntryState,
+    /// The `CreateContract` transaction.
+    pub tx: Option<Hash>,
+    /// The object's manifest.
+    pub manifest: Manifest,
+    /// The object key, sealed to the owner.
+    pub sealed_key: SealedKey,
+}
+
+/// What is wrong with the catalog or an entry.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// No entry matches.
+    #[error("no object {0} in the catalog {1}: `sherd storage ls` lists what this machine stored")]
+    NotFound(String, PathBuf),
+    /// More than one entry matches a prefix.
+    #[error("object id prefix {0} is ambiguous: it matches {1} objects")]
+    Ambiguous(String, usize),
+    /// An entry does not parse or its manifest is invalid.
+    #[error("catalog entry {path}: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The key does not open: another wallet, or the entry was altered.
+    #[error("the object key does not open with wallet {0}: the object belongs to another wallet, or its catalog entry was altered")]
+    WrongKey(String),
+    /// The disk failed.
+    #[error("catalog {path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No system randomness.
+    #[error("no system randomness: {0}")]
+    Randomness(String),
+}
+
+fn seal_key(owner_secret: &[u8; 32], object_root: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    let hk = Hkdf::<Sha256>::new(Some(SEAL_SALT), owner_secret);
+    let mut key = Zeroizing::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA256's limit of 8160.
+    let _ = hk.expand(object_root, &mut *key);
+    key
+}
+
+fn aead(owner_secret: &[u8; 32], object_root: &[u8; 32]) -> Option<LessSafeKey> {
+    let key = seal_key(owner_secret, object_root);
+    UnboundKey::new(&AES_256_GCM, &*key)
+        .ok()
+        .map(LessSafeKey::new)
+}
+
+fn aad(id: &Hash, object_root: &[u8; 32]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    out[..32].copy_from_slice(id.as_bytes());
+    out[32..].copy_from_slice(object_root);
+    out
+}
+
+/// Seals `key` of object `object_root`, id `id`, to the owner.
+pub fn seal(
+    owner_secret: &[u8; 32],
+    id: &Hash,
+    object_root: &[u8; 32],
+    key: &ObjectKey,
+) -> Result<SealedKey, CatalogError> {
+    let mut nonce = [0u8; 12];
+    getrandom::fill(&mut nonce).map_err(|e| CatalogError::Randomness(e.to_string()))?;
+    let sealer = aead(owner_secret, object_root)
+        .ok_or_else(|| CatalogError::Randomness("cannot make a sealing key".into()))?;
+    let mut buf = key.as_bytes().to_vec();
+    sealer
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad(id, object_root)),
+            &mut buf,
+        )
+        .map_err(|_| CatalogError::Randomness("sealing failed".into()))?;
+    Ok(SealedKey {
+        nonce: hex::encode(nonce),
+        ciphertext: hex::encode(buf),
+    })
+}
+
+impl Entry {
+    /// The object described by the manifest, checked.
+    pub fn object(&self) -> Result<Object, String> {
+        self.manifest.validate().map_err(|e| e.to_string())
+    }
+
+    /// Opens the sealed key with the owner's secret key.
+    pub fn key(&self, owner_secret: &[u8; 32], owner: &Address) -> Result<ObjectKey, CatalogError> {
+        let wrong = || CatalogError::WrongKey(owner.to_string());
+        let object = self.object().map_err(|_| wrong())?;
+        let nonce: [u8; 12] = hex::decode(&self.sealed_key.nonce)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(wrong)?;
+        let mut buf = hex::decode(&self.sealed_key.ciphertext).map_err(|_| wrong())?;
+        let opener = aead(owner_secret, &object.root).ok_or_else(wrong)?;
+        let plain = opener
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad(&self.id, &object.root)),
+                &mut buf,
+            )
+            .map_err(|_| wrong())?;
+        let bytes: [u8; 32] = plain.try_into().map_err(|_| wrong())?;
+        buf.iter_mut().for_each(|b| *b = 0);
+        Ok(ObjectKey::from_bytes(bytes))
+    }
+
+    /// The entry as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// Reads an entry; its manifest must be valid.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let entry: Entry = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if entry.version != VERSION {
+            return Err(format!(
+                "version {} is not supported (this build reads {VERSION})",
+                entry.version
+            ));
+        }
+        entry.object()?;
+        Ok(entry)
+    }
+}
+
+/// The catalog directory.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    dir: PathBuf,
+}
+
+impl Catalog {
+    /// The catalog in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// Its directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the entry of object `id` lives.
+    pub fn path(&self, id: &Hash) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    /// Every entry, by name; unreadable ones as errors (so `ls` can say so).
+    pub fn list(&self) -> Result<Vec<Result<Entry, CatalogError>>, CatalogError> {
+        let read = match std::fs::read_dir(&self.dir) {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(CatalogError::Io {
+                    path: self.dir.clone(),
+                    source,
+                })
+            }
+        };
+        let mut paths: Vec<PathBuf> = read
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "json")
+                    && p.file_name()
+                        .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        paths.sort();
+        Ok(paths.into_iter().map(|p| self.read(&p)).collect())
+    }
+
+    fn read(&self, path: &Path) -> Result<Entry, CatalogError> {
+        let bytes = std::fs::read(path).map_err(|source| CatalogError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Entry::from_json(&bytes).map_err(|reason| CatalogError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    /// The entry whose id is `text` or starts with it (at least 8 hex digits).
+    pub fn find(&self, text: &str) -> Result<Entry, CatalogError> {
+        let text = text.trim().to_ascii_lowercase();
+        if text.len() == 64 {
+            if let Ok(id) = text.parse::<Hash>() {
+                let path = self.path(&id);
+                if path.exists() {
+                    return self.read(&path);
+                }
+                return Err(CatalogError::NotFound(text, self.dir.clone()));
+            }
+        }
+        if text.len() < 8 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CatalogError::NotFound(
+                format!("{text} (give the object id, or at least its first 8 hex digits)"),
+                self.dir.clone(),
+            ));
+        }
+        let matches: Vec<Entry> = self
+            .list()?
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.id.to_string().starts_with(&text))
+            .collect();
+        match matches.len() {
+            0 => Err(CatalogError::NotFound(text, self.dir.clone())),
+            1 => Ok(matches
+                .into_iter()
+                .next()
+                .ok_or_else(|| CatalogError::NotFound(String::new(), self.dir.clone()))?),
+            n => Err(CatalogError::Ambiguous(text, n)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sherd_fragments::Params;
+
+    use super::*;
+
+    fn entry(secret: &[u8; 32], key: &ObjectKey) -> Entry {
+        let data = vec![5u8; 50_000];
+        let mut outs: Vec<Vec<u8>> = vec![Vec::new(); 3];
+        let object = sherd_fragments::encode_with_key(
+            &data[..],
+            50_000,
+            Params::new(2, 1).unwrap(),
+            key,
+            &mut outs,
+            &mut |_| {},
+        )
+        .unwrap();
+        let id = Hash([9; 32]);
+        Entry {
+            version: VERSION,
+            id,
+            name: "a.bin".into(),
+            size: 50_000,
+            chain_id: "t".into(),
+            owner: "x".into(),
+            created_ms: 1,
+            state: EntryState::Active,
+            tx: None,
+            manifest: object.manifest(),
+            sealed_key: seal(secret, &id, &object.root, key).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_key_opens_with_the_owner_only_and_not_once_altered() {
+        let secret = [1u8; 32];
+        let key = ObjectKey::from_bytes([7; 32]);
+        let e = entry(&secret, &key);
+        assert!(
+            !e.to_json().contains(&hex::encode([7u8; 32])),
+            "no plaintext key"
+        );
+        let back = Entry::from_json(e.to_json().as_bytes()).unwrap();
+        let owner = Address([0; 32]);
+        assert_eq!(
+            back.key(&secret, &owner).unwrap().as_bytes(),
+            key.as_bytes()
+        );
+        assert!(matches!(
+            back.key(&[2u8; 32], &owner),
+            Err(CatalogError::WrongKey(_))
+        ));
+        let mut moved = back.clone();
+        moved.id = Hash([8; 32]);
+        assert!(moved.key(&secret, &owner).is_err(), "bound to its id");
+    }
+
+    #[test]
+    fn find_by_id_or_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::new(dir.path());
+        let e = entry(&[1; 32], &ObjectKey::from_bytes([3; 32]));
+        std::fs::write(catalog.path(&e.id), e.to_json()).unwrap();
+        std::fs::write(dir.path().join("junk.json"), "{").unwrap();
+        assert_eq!(catalog.find(&e.id.to_string()).unwrap(), e);
+        assert_eq!(catalog.find(&e.id.to_string()[..10]).unwrap(), e);
+        assert!(matches!(
+            catalog.find("abc"),
+            Err(CatalogError::NotFound(..))
+        ));
+        assert!(matches!(
+            catalog.find(&"0".repeat(64)),
+            Err(CatalogError::NotFound(..))
+        ));
+        let list = catalog.list().unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(
+            list.iter().any(|r| r.is_err()),
+            "the junk entry is reported"
+        );
+    }
+}

@@ -1,0 +1,469 @@
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use ed25519_dalek::SigningKey;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sherd_fragments::{
+    commit::{tree_levels, Hash as Digest},
+    file::{write_trailer, Footer},
+    ObjectKey, Params,
+};
+use sherd_ledger::{state::ProviderAd, Address, Amount, ChainId, Hash};
+use sherd_market::{
+    client::{
+        get::{fetch, FetchSink, Source},
+        put::{place, PutRequest, Quiet},
+        select::{select, Candidate, Needs},
+    },
+    provider::{ChainFacts, PolicyConfig, Provider, ProviderChain},
+    store::{FragmentKey, FragmentStore, MemoryStore},
+    transport::{Endpoint, Transport, TransportError},
+    wire::{DealRequest, DealResponse},
+};
+
+use crate::pipe::{pipe, End, Fault};
+
+const CHAIN: &str = "sherd-sim";
+
+/// How a provider behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    Honest,
+    /// Its own view of the chain says it is full: every proposal is refused.
+    Refuses,
+    /// Deal requests time out.
+    DealTimeout,
+    /// Cannot be reached at all.
+    Vanished,
+    /// The upload stream breaks after this many bytes.
+    BreaksUpload(u64),
+    /// The upload stream stalls after this many bytes.
+    StallsUpload(u64),
+    /// A byte of the upload is flipped on the way.
+    FlipsUpload(u64),
+    /// Answers `Finish` with a signature that does not verify.
+    BadSignature,
+}
+
+fn ad(capacity: u64) -> ProviderAd {
+    ProviderAd {
+        capacity_bytes: capacity,
+        used_bytes: 0,
+        price_per_gib_epoch: Amount(10),
+        collateral_per_gib: Amount(1_000),
+        min_duration_epochs: 1,
+        max_duration_epochs: 100,
+        updated_at: 1,
+    }
+}
+
+#[derive(Debug)]
+struct Chain {
+    capacity: u64,
+}
+
+impl ProviderChain for Chain {
+    fn facts(&self, _: &Hash) -> Result<ChainFacts, String> {
+        Ok(ChainFacts {
+            chain_id: ChainId::new(CHAIN).unwrap(),
+            height: 10,
+            ad: Some(ad(self.capacity)),
+            balance: Amount(1 << 40),
+            contract_exists: false,
+        })
+    }
+    fn contract(&self, _: &Hash) -> Result<Option<sherd_ledger::state::Contract>, String> {
+        Ok(None)
+    }
+}
+
+struct Node {
+    provider: Provider<MemoryStore, Chain>,
+    behaviour: Mutex<Behaviour>,
+    /// Applied to what the provider writes (downloads).
+    serve_fault: Mutex<Fault>,
+}
+
+#[derive(Clone)]
+struct Net {
+    nodes: Arc<HashMap<Address, Arc<Node>>>,
+    /// The providers' stream tasks, so a test can wait for them to end.
+    serving: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Net {
+    /// Waits until every stream a provider was serving has ended.
+    async fn settle(&self) {
+        let tasks: Vec<_> = self.serving.lock().unwrap().drain(..).collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+}
+
+fn node_of<'a>(net: &'a Net, e: &Endpoint) -> Result<&'a Arc<Node>, TransportError> {
+    net.nodes
+        .get(&e.address)
+        .ok_or_else(|| TransportError::Unreachable("unknown".into()))
+}
+
+fn behaviour(node: &Node) -> Behaviour {
+    *node.behaviour.lock().unwrap()
+}
+
+#[async_trait::async_trait]
+impl Transport for Net {
+    type Stream = End;
+
+    async fn deal(
+        &self,
+        e: &Endpoint,
+        request: DealRequest,
+    ) -> Result<DealResponse, TransportError> {
+        let node = node_of(self, e)?;
+        match behaviour(node) {
+            Behaviour::Vanished => Err(TransportError::Unreachable("connection refused".into())),
+            Behaviour::DealTimeout => Err(TransportError::Timeout),
+            Behaviour::BadSignature if matches!(request, DealRequest::Finish { .. }) => {
+                Ok(DealResponse::Accepted { signature: [7; 64] })
+            }
+            _ => Ok(node.provider.deal(request)),
+        }
+    }
+
+    async fn open(&self, e: &Endpoint) -> Result<End, TransportError> {
+        let node = node_of(self, e)?.clone();
+        let client_fault = match behaviour(&node) {
+            Behaviour::Vanished => {
+                return Err(TransportError::Unreachable("connection refused".into()))
+            }
+            Behaviour::BreaksUpload(n) => Fault::BreakAfter(n),
+            Behaviour::StallsUpload(n) => Fault::StallAfter(n),
+            Behaviour::FlipsUpload(n) => Fault::FlipAt(n),
+            _ => Fault::None,
+        };
+        let serve_fault = *node.serve_fault.lock().unwrap();
+        let (client, server) = pipe(client_fault, serve_fault);
+        let task = tokio::spawn(async move {
+            let _ = node.provider.serve_stream(server).await;
+        });
+        self.serving.lock().unwrap().push(task);
+        Ok(client)
+    }
+}
+
+/// Fetched fragment files, in memory.
+#[derive(Default)]
+struct Sink {
+    files: Mutex<BTreeMap<u32, Vec<u8>>>,
+}
+
+impl FetchSink for Sink {
+    type Writer = Vec<u8>;
+    fn create(&self, _: u32) -> std::io::Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+    fn finish(
+        &self,
+        index: u32,
+        mut w: Vec<u8>,
+        footer: &Footer,
+        leaves: &[Digest],
+    ) -> std::io::Result<()> {
+        write_trailer(&mut w, &tree_levels(leaves), footer)?;
+        self.files.lock().unwrap().insert(index, w);
+        Ok(())
+    }
+    fn discard(&self, _: u32, _: Vec<u8>) {}
+}
+
+fn random_behaviour(rng: &mut ChaCha8Rng, fragment_size: u64) -> Behaviour {
+    let upload = fragment_size + 64;
+    match rng.random_range(0..16) {
+        0..=7 => Behaviour::Honest,
+        8 => Behaviour::Refuses,
+        9 => Behaviour::DealTimeout,
+        10 => Behaviour::Vanished,
+        11 => Behaviour::BreaksUpload(rng.random_range(0..upload)),
+        12 => Behaviour::StallsUpload(rng.random_range(0..upload)),
+        // Past the request frame (whose flip would name another fragment).
+        13 | 14 => Behaviour::FlipsUpload(rng.random_range(44..upload)),
+        _ => Behaviour::BadSignature,
+    }
+}
+
+fn run(seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let k = rng.random_range(2..=4usize);
+    let m = rng.random_range(1..=2usize);
+    let n = k + m;
+    let size = rng.random_range(1..300_000u64);
+    let data: Vec<u8> = (0..size).map(|_| rng.random()).collect();
+    let key = ObjectKey::from_bytes(rng.random());
+    let mut files: Vec<Vec<u8>> = vec![Vec::new(); n];
+    let object = sherd_fragments::encode_with_key(
+        &data[..],
+        size,
+        Params::new(k, m).unwrap(),
+        &key,
+        &mut files,
+        &mut |_| {},
+    )
+    .unwrap();
+    let fragment_size = object.layout.fragment_size;
+
+    let mut nodes = HashMap::new();
+    let mut candidates = Vec::new();
+    let mut behaviours = HashMap::new();
+    for i in 0..8u8 {
+        let signing = SigningKey::from_bytes(&rng.random());
+        let address = Address::from(&signing.verifying_key());
+        let b = random_behaviour(&mut rng, fragment_size);
+        let capacity = if b == Behaviour::Refuses { 0 } else { 1 << 30 };
+        let provider = Provider::new(
+            signing,
+            MemoryStore::default(),
+            Chain { capacity },
+            PolicyConfig::default(),
+            4,
+        )
+        .unwrap();
+        nodes.insert(
+            address,
+            Arc::new(Node {
+                provider,
+                behaviour: Mutex::new(b),
+                serve_fault: Mutex::new(Fault::None),
+            }),
+        );
+        behaviours.insert(address, b);
+        candidates.push(Candidate {
+            endpoint: Endpoint {
+                address,
+                peer_id: vec![i],
+                multiaddrs: vec![vec![i]],
+            },
+            ad: ad(1 << 30),
+            recent_misses: 0,
+        });
+    }
+    let net = Net {
+        nodes: Arc::new(nodes),
+        serving: Arc::default(),
+    };
+    let selection = select(
+        &candidates,
+        &Needs {
+            fragment_size,
+            duration_epochs: 5,
+            max_price: Amount(10),
+            count: n,
+            spares: 8 - n,
+            exclude: vec![],
+        },
+    )
+    .unwrap();
+    let honest = behaviours
+        .values()
+        .filter(|b| **b == Behaviour::Honest)
+        .count();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let client = Address([0xc1; 32]);
+    let fragments: Vec<Vec<u8>> = files.clone();
+    let request = PutRequest {
+        chain_id: ChainId::new(CHAIN).unwrap(),
+        client,
+        nonce: seed,
+        object: &object,
+        duration_epochs: 5,
+        price: selection.price,
+        fragments: &fragments,
+        providers: selection
+            .ranked
+            .iter()
+            .map(|c| c.endpoint.clone())
+            .collect(),
+    };
+    let result = runtime.block_on(async {
+        let result = place(&net, &request, &Quiet).await;
+        net.settle().await;
+        result
+    });
+    let contract_id = sherd_ledger::state::market::contract_id(&client, seed);
+
+    // Nothing half-written anywhere, whatever happened.
+    for node in net.nodes.values() {
+        assert_eq!(
+            node.provider.store().writing(),
+            0,
+            "seed {seed}: a leaked upload"
+        );
+    }
+    let placed = match result {
+        Err(e) => {
+            assert!(
+                honest < n,
+                "seed {seed}: {honest} honest providers for {n} fragments, yet: {e}"
+            );
+            return;
+        }
+        Ok((placed, failures)) => {
+            assert!(
+                honest >= n,
+                "seed {seed}: placed with only {honest} honest providers"
+            );
+            // Spares are taken in rank order, one per failure: the failures
+            // are the dishonest providers ranked before the n-th honest one.
+            let mut seen = 0;
+            let tried = selection
+                .ranked
+                .iter()
+                .position(|c| {
+                    seen += usize::from(behaviours[&c.endpoint.address] == Behaviour::Honest);
+                    seen == n
+                })
+                .unwrap()
+                + 1;
+            assert_eq!(failures.len(), tried - n, "seed {seed}: {failures:?}");
+            placed
+        }
+    };
+    // Every fragment is with an honest provider, whose store holds exactly
+    // the fragment file the client encoded; nobody else kept anything.
+    let mut holders = BTreeMap::new();
+    for p in &placed {
+        assert_eq!(
+            behaviours[&p.provider.address],
+            Behaviour::Honest,
+            "seed {seed}"
+        );
+        let node = &net.nodes[&p.provider.address];
+        let fkey = FragmentKey {
+            contract_id,
+            index: p.index,
+        };
+        assert_eq!(
+            node.provider.store().file(&fkey).as_deref(),
+            Some(&files[p.index as usize][..]),
+            "seed {seed}: fragment {} as stored",
+            p.index
+        );
+        holders.insert(p.provider.address, p.index);
+    }
+    // A provider whose acceptance the client could not use (a bad
+    // signature) stored the fragment and waits for a contract that never
+    // names it: it holds it as pending, and drops it once the reservation
+    // runs out. Nobody else kept anything.
+    let expiry = 10 + PolicyConfig::default().reservation_blocks + 1;
+    for (address, node) in net.nodes.iter() {
+        if holders.contains_key(address) {
+            continue;
+        }
+        let records = node.provider.store().records().unwrap();
+        let b = behaviours[address];
+        if b != Behaviour::BadSignature {
+            assert!(records.is_empty(), "seed {seed}: {b:?} kept something");
+        }
+        for r in &records {
+            assert!(
+                matches!(r.state, sherd_market::store::FragmentState::Pending { .. }),
+                "seed {seed}: an unused fragment is active"
+            );
+        }
+        node.provider.maintain(expiry, true).unwrap();
+        assert!(
+            node.provider.store().records().unwrap().is_empty(),
+            "seed {seed}: kept past expiry"
+        );
+    }
+
+    // Get: some holders rot or vanish.
+    let mut good = 0;
+    let mut corrupted = Vec::new();
+    for p in &placed {
+        let node = &net.nodes[&p.provider.address];
+        match rng.random_range(0..5) {
+            0 => {
+                let at = rng.random_range(0..fragment_size as usize);
+                node.provider.store().corrupt(
+                    &FragmentKey {
+                        contract_id,
+                        index: p.index,
+                    },
+                    at,
+                );
+                corrupted.push(p.provider.address);
+            }
+            1 => *node.behaviour.lock().unwrap() = Behaviour::Vanished,
+            2 => {
+                *node.serve_fault.lock().unwrap() =
+                    Fault::BreakAfter(rng.random_range(0..fragment_size))
+            }
+            _ => good += 1,
+        }
+    }
+    let sources: Vec<Source> = placed
+        .iter()
+        .map(|p| Source {
+            index: p.index,
+            root: Hash(object.fragment_roots[p.index as usize]),
+            endpoint: p.provider.clone(),
+        })
+        .collect();
+    let sink = Sink::default();
+    let fetched = runtime.block_on(fetch(
+        &net,
+        contract_id,
+        fragment_size,
+        k,
+        sources,
+        &sink,
+        &Quiet,
+    ));
+    match fetched {
+        Err(e) => assert!(
+            good < k,
+            "seed {seed}: {good} good holders, k = {k}, yet: {e}"
+        ),
+        Ok(report) => {
+            assert!(
+                good >= k,
+                "seed {seed}: read with {good} good holders, k = {k}"
+            );
+            for f in &report.failures {
+                if f.corrupt {
+                    assert!(
+                        corrupted.contains(&f.provider),
+                        "seed {seed}: an honest provider named corrupt"
+                    );
+                }
+            }
+            for address in &corrupted {
+                if report.failures.iter().any(|f| f.provider == *address) {
+                    assert!(
+                        report
+                            .failures
+                            .iter()
+                            .any(|f| f.provider == *address && f.corrupt),
+                        "seed {seed}: a rotten provider is named as corrupt"
+                    );
+                }
+            }
+            let got = sink.files.lock().unwrap();
+            let sources: Vec<Option<&Vec<u8>>> = (0..n as u32).map(|i| got.get(&i)).collect();
+            let mut out = Vec::new();
+            sherd_fragments::decode(&object, &key, &sources, &mut out, &mut |_| {}).unwrap();
+            assert_eq!(out, data, "seed {seed}: the bytes came back");
+        }
+    }
+}
+
+#[test]
+fn puts_and_gets_survive_faulty_providers_over_many_seeds() {
+    for seed in 0..96 {
+        run(seed);
+    }
+}
