@@ -12,10 +12,13 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
+mod chain;
 mod fragments;
 mod fsutil;
 mod node;
 mod output;
+mod provider;
+mod storage;
 mod testnet;
 mod wallet;
 
@@ -37,6 +40,12 @@ enum Command {
     /// Wallets: create and restore keys, see balances, send, stake and
     /// delegate through a node.
     Wallet(wallet::Args),
+    /// Store files on providers and read them back: `sherd storage put FILE`,
+    /// `sherd storage get ID --out FILE`, `ls`, `status`.
+    Storage(storage::Args),
+    /// Run a storage provider: `sherd provider init`, `advertise`, `status`.
+    #[command(subcommand)]
+    Provider(provider::Command),
     /// Run a node (`sherd node run --dev`: a local single-validator dev chain).
     #[command(subcommand)]
     Node(node::Command),
@@ -48,11 +57,18 @@ enum Command {
     Testnet(testnet::Command),
 }
 
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    sherd_node::now_ms()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fragments(command) => fragments::run(command),
         Command::Wallet(args) => wallet::run(args),
+        Command::Storage(args) => storage::run(args),
+        Command::Provider(command) => provider::run(command),
         Command::Node(command) => node::run(command),
         Command::Testnet(command) => testnet::run(command),
         Command::Bench(command) => bench::run(command),

@@ -25,6 +25,19 @@ pub struct InitArgs {
     /// `validator.bls`.
     #[arg(long, default_value_t = 0)]
     pub full_nodes: usize,
+    /// Number of storage providers, after the full nodes: non-validating
+    /// nodes with a `[provider]` section and a `provider.key`, funded in the
+    /// genesis; each registers and advertises itself when it starts.
+    #[arg(long, default_value_t = 0)]
+    pub providers: usize,
+    /// Blocks per storage-proof period [default: 20]; short periods show
+    /// proofs, misses and slashing within a minute.
+    #[arg(long, value_name = "BLOCKS")]
+    pub proof_period: Option<u64>,
+    /// Blocks at the start of each period in which its proofs are accepted
+    /// [default: 10, or half of --proof-period].
+    #[arg(long, value_name = "BLOCKS")]
+    pub proof_window: Option<u64>,
     /// Directory to create (must be empty or absent).
     #[arg(long)]
     pub out: PathBuf,
@@ -58,21 +71,27 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                     api_port: args.api_port,
                     chain_id: args.chain_id.clone(),
                     epoch_length: args.epoch_length,
+                    providers: args.providers,
+                    proof_period: args.proof_period,
+                    proof_window: args.proof_window,
                 },
             )?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&nodes)?);
             } else {
                 println!(
-                    "testnet `{}`: {} validators and {} full nodes in {}",
+                    "testnet `{}`: {} validators, {} full nodes and {} storage providers in {}",
                     args.chain_id,
                     args.validators,
                     args.full_nodes,
+                    args.providers,
                     args.out.display()
                 );
                 for n in &nodes {
                     let role = if n.validator {
                         "validator"
+                    } else if n.provider.is_some() {
+                        "provider"
                     } else {
                         "full node"
                     };

@@ -335,35 +335,11 @@ impl Ctx {
     /// The password: `--password-file`, `SHERD_PASSWORD`, or a prompt
     /// (twice when `confirm`).
     fn password(&self, name: &str, confirm: bool) -> Result<Zeroizing<String>> {
-        let password = if let Some(file) = &self.opts.password_file {
-            let text =
-                Zeroizing::new(fs::read_to_string(file).with_context(|| {
-                    format!("cannot read the password file {}", file.display())
-                })?);
-            Zeroizing::new(text.lines().next().unwrap_or_default().to_owned())
-        } else if let Ok(env) = std::env::var("SHERD_PASSWORD") {
-            Zeroizing::new(env)
-        } else {
-            let ask = |prompt: &str| {
-                rpassword::prompt_password(prompt).map(Zeroizing::new).context(
-                    "cannot read a password from the terminal: use --password-file FILE or SHERD_PASSWORD",
-                )
-            };
-            let first = ask(&format!("password for wallet `{name}`: "))?;
-            if confirm && *ask("repeat the password: ")? != *first {
-                bail!("the two passwords differ; nothing was written");
-            }
-            first
-        };
-        if confirm && password.is_empty() {
-            bail!("the password is empty: choose one, it encrypts the wallet's keys");
-        }
-        Ok(password)
+        password(self.opts.password_file.as_deref(), name, confirm)
     }
 
     fn unlock(&self, keystore: &Keystore) -> Result<WalletKey> {
-        let password = self.password(keystore.name(), false)?;
-        Ok(keystore.unlock(password.as_bytes())?.key)
+        unlock(keystore, self.opts.password_file.as_deref())
     }
 
     fn create(&self, name: &str, mnemonic: &Mnemonic, account: u32) -> Result<Keystore> {
@@ -677,6 +653,45 @@ impl Ctx {
             ExitCode::SUCCESS
         })
     }
+}
+
+/// The password of wallet `name`: from `password_file` (its first line),
+/// then `SHERD_PASSWORD`, then a prompt (twice when `confirm`).
+pub(crate) fn password(
+    password_file: Option<&Path>,
+    name: &str,
+    confirm: bool,
+) -> Result<Zeroizing<String>> {
+    let password = if let Some(file) = password_file {
+        let text = Zeroizing::new(
+            fs::read_to_string(file)
+                .with_context(|| format!("cannot read the password file {}", file.display()))?,
+        );
+        Zeroizing::new(text.lines().next().unwrap_or_default().to_owned())
+    } else if let Ok(env) = std::env::var("SHERD_PASSWORD") {
+        Zeroizing::new(env)
+    } else {
+        let ask = |prompt: &str| {
+            rpassword::prompt_password(prompt).map(Zeroizing::new).context(
+                "cannot read a password from the terminal: use --password-file FILE or SHERD_PASSWORD",
+            )
+        };
+        let first = ask(&format!("password for wallet `{name}`: "))?;
+        if confirm && *ask("repeat the password: ")? != *first {
+            bail!("the two passwords differ; nothing was written");
+        }
+        first
+    };
+    if confirm && password.is_empty() {
+        bail!("the password is empty: choose one, it encrypts the wallet's keys");
+    }
+    Ok(password)
+}
+
+/// Unlocks `keystore` with its password (see [`password`]).
+pub(crate) fn unlock(keystore: &Keystore, password_file: Option<&Path>) -> Result<WalletKey> {
+    let password = password(password_file, keystore.name(), false)?;
+    Ok(keystore.unlock(password.as_bytes())?.key)
 }
 
 fn account_json(account: &AccountInfo) -> Value {

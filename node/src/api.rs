@@ -19,9 +19,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use sherd_ledger::state::{Contract, Validator};
 use sherd_ledger::tx::kind::Transfer;
-use sherd_ledger::{
-    Address, Amount, Block, Hash, StateView, Transaction, TxBody, TxKind, VerifiedTx,
-};
+use sherd_ledger::{Address, Amount, Block, Hash, StateView, Transaction, TxKind, VerifiedTx};
 
 use crate::mempool::MempoolError;
 use crate::shared::Shared;
@@ -73,13 +71,19 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    fn internal(error: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "api.internal");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             error.to_string(),
         )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
     }
 }
 
@@ -115,6 +119,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/endpoints/{addr}", get(endpoint))
         .route("/v1/faucet", post(faucet))
         .route("/v1/node", get(node_identity))
+        .route("/v1/provider", get(provider_status))
         .route("/metrics", get(metrics))
         .fallback(|| async {
             ApiError::not_found("no such route; see the API table in node/README.md")
@@ -616,25 +621,68 @@ async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
 
 async fn providers(State(shared): State<Arc<Shared>>) -> ApiResult {
     let state = shared.db.state();
-    let list: Vec<Value> = StateView::new(&state)
-        .providers()
-        .map_err(ApiError::internal)?
+    let view = StateView::new(&state);
+    // Misses on fragments each provider still holds under a running
+    // contract: what clients rank providers by.
+    let mut misses: HashMap<Address, u64> = HashMap::new();
+    for c in view.contracts().map_err(ApiError::internal)? {
+        for f in &c.fragments {
+            if f.status == sherd_ledger::state::FragmentStatus::Active {
+                let m = misses.entry(f.provider).or_default();
+                *m = m.saturating_add(u64::from(f.misses));
+            }
+        }
+    }
+    let mut list = Vec::new();
+    for (address, ad) in view.providers().map_err(ApiError::internal)? {
+        let endpoint = view
+            .endpoint(&address)
+            .map_err(ApiError::internal)?
+            .map(|e| endpoint_json(&address, &e));
+        list.push(json!({
+            "provider": address.to_string(),
+            "capacity_bytes": ad.capacity_bytes,
+            "used_bytes": ad.used_bytes,
+            "price_per_gib_epoch": ad.price_per_gib_epoch.to_string(),
+            "price_per_gib_epoch_base": ad.price_per_gib_epoch.0,
+            "collateral_per_gib": ad.collateral_per_gib.to_string(),
+            "collateral_per_gib_base": ad.collateral_per_gib.0,
+            "min_duration_epochs": ad.min_duration_epochs,
+            "max_duration_epochs": ad.max_duration_epochs,
+            "updated_at": ad.updated_at,
+            "recent_misses": misses.get(&address).copied().unwrap_or(0),
+            "endpoint": endpoint,
+        }));
+    }
+    ok(json!({ "providers": list }))
+}
+
+/// An endpoint as JSON: the libp2p text forms, and the binary forms in hex
+/// (what a client dials with).
+fn endpoint_json(principal: &Address, e: &sherd_ledger::state::Endpoint) -> Value {
+    // Binary libp2p forms on chain; their text forms here (hex if a
+    // registrant stored something else).
+    let multiaddrs: Vec<String> = e
+        .multiaddrs
         .iter()
-        .map(|(address, ad)| {
-            json!({
-                "provider": address.to_string(),
-                "capacity_bytes": ad.capacity_bytes,
-                "used_bytes": ad.used_bytes,
-                "price_per_gib_epoch": ad.price_per_gib_epoch.to_string(),
-                "price_per_gib_epoch_base": ad.price_per_gib_epoch.0,
-                "collateral_per_gib": ad.collateral_per_gib.to_string(),
-                "collateral_per_gib_base": ad.collateral_per_gib.0,
-                "min_duration_epochs": ad.min_duration_epochs,
-                "max_duration_epochs": ad.max_duration_epochs,
-            })
+        .map(|m| {
+            libp2p::Multiaddr::try_from(m.0.clone())
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| hex::encode(&m.0))
         })
         .collect();
-    ok(json!({ "providers": list }))
+    let peer_id = libp2p::PeerId::from_bytes(&e.peer_id)
+        .map(|p| p.to_string())
+        .unwrap_or_else(|_| hex::encode(&e.peer_id));
+    json!({
+        "principal": principal.to_string(),
+        "role": e.role.name(),
+        "peer_id": peer_id,
+        "peer_id_hex": hex::encode(&e.peer_id),
+        "multiaddrs": multiaddrs,
+        "multiaddrs_hex": e.multiaddrs.iter().map(|m| hex::encode(&m.0)).collect::<Vec<_>>(),
+        "updated_at": e.updated_at,
+    })
 }
 
 fn contract_json(c: &Contract) -> Value {
@@ -703,27 +751,7 @@ async fn endpoint(
             "{address} has no registered endpoint"
         )));
     };
-    // Binary libp2p forms on chain; their text forms here (hex if a
-    // registrant stored something else).
-    let multiaddrs: Vec<String> = e
-        .multiaddrs
-        .iter()
-        .map(|m| {
-            libp2p::Multiaddr::try_from(m.0.clone())
-                .map(|a| a.to_string())
-                .unwrap_or_else(|_| hex::encode(&m.0))
-        })
-        .collect();
-    let peer_id = libp2p::PeerId::from_bytes(&e.peer_id)
-        .map(|p| p.to_string())
-        .unwrap_or_else(|_| hex::encode(&e.peer_id));
-    ok(json!({
-        "principal": address.to_string(),
-        "role": e.role.name(),
-        "peer_id": peer_id,
-        "multiaddrs": multiaddrs,
-        "updated_at": e.updated_at,
-    }))
+    ok(endpoint_json(&address, &e))
 }
 
 /// `GET /v1/node`: this node's libp2p identity, for registering it on
@@ -748,6 +776,20 @@ async fn node_identity(State(shared): State<Arc<Shared>>) -> ApiResult {
         "listen": listen_text,
         "listen_hex": listen.iter().map(hex::encode).collect::<Vec<_>>(),
     }))
+}
+
+/// `GET /v1/provider`: this node's storage provider: terms, what the chain
+/// has of it, what it holds, proofs and earnings.
+async fn provider_status(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let Some(runtime) = shared.provider.get().cloned() else {
+        return Err(ApiError::not_found(
+            "this node is not a storage provider (no [provider] in its config.toml; see `sherd provider init`)",
+        ));
+    };
+    let report = tokio::task::spawn_blocking(move || runtime.report())
+        .await
+        .map_err(ApiError::internal)?;
+    ok(serde_json::to_value(report).map_err(ApiError::internal)?)
 }
 
 fn faucet_amount(value: Option<&Value>) -> Result<Amount, ApiError> {
@@ -826,39 +868,16 @@ async fn faucet(
         last.retain(|_, at| now.saturating_duration_since(*at) < FAUCET_INTERVAL);
         last.insert(address, now);
     }
-    let sender = Address::from(&faucet.key.verifying_key());
-    let state = shared.db.state();
-    let next = StateView::new(&state)
-        .account(&sender)
-        .map_err(ApiError::internal)?
-        .nonce;
-    let hash = {
-        // The faucet's next nonce: after its pending transactions.
-        let nonce = {
-            let pool = shared.mempool();
-            let mut nonce = next;
-            while pool_has_nonce(&pool, &sender, nonce) {
-                nonce = nonce.saturating_add(1);
-            }
-            nonce
-        };
-        let body = TxBody {
-            chain_id: shared.params.chain_id.clone(),
-            sender,
-            nonce,
-            fee: shared.params.min_fee,
-            kind: TxKind::Transfer(Transfer {
-                to: address,
-                amount,
-            }),
-        };
-        let tx = body.sign(&faucet.key).map_err(ApiError::internal)?;
-        admit(&shared, tx).inspect_err(|_| {
+    let transfer = TxKind::Transfer(Transfer {
+        to: address,
+        amount,
+    });
+    let hash =
+        crate::duties::sign_and_submit(&shared, &faucet.key, transfer).inspect_err(|_| {
             // A refused grant does not count against the address.
             let mut last = faucet.last.lock().unwrap_or_else(|p| p.into_inner());
             last.remove(&address);
-        })?
-    };
+        })?;
     tracing::info!(to = %address, %amount, tx = %hash, "api.faucet: granted");
     let (a, b) = (amount.to_string(), amount.0);
     Ok((
@@ -866,10 +885,6 @@ async fn faucet(
         Json(json!({ "hash": hash.to_string(), "amount": a, "amount_base": b })),
     )
         .into_response())
-}
-
-fn pool_has_nonce(pool: &crate::mempool::Mempool, sender: &Address, nonce: u64) -> bool {
-    pool.has_nonce(sender, nonce)
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {

@@ -19,13 +19,25 @@ use tokio::sync::{mpsc, watch};
 
 use crate::shared::Shared;
 
-/// Signs `kind` with `key` at the sender's next free nonce and admits it.
-fn submit(shared: &Shared, key: &SigningKey, kind: TxKind) -> Result<sherd_ledger::Hash, String> {
+/// Signs `kind` with `key` at the sender's next free nonce (after its
+/// transactions already in the mempool), offering the chain's minimum fee,
+/// and admits it to the mempool (and gossip). The one way the node signs
+/// its own transactions: the faucet, the duties here, and a provider's
+/// advertisements and proofs.
+pub(crate) fn sign_and_submit(
+    shared: &Shared,
+    key: &SigningKey,
+    kind: TxKind,
+) -> Result<sherd_ledger::Hash, crate::api::ApiError> {
     let sender = Address::from(&key.verifying_key());
+    // One signer at a time per node: two tasks signing for one key must not
+    // pick the same nonce.
+    static SIGNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = SIGNING.lock().unwrap_or_else(|p| p.into_inner());
     let state = shared.db.state();
     let mut nonce = StateView::new(&state)
         .account(&sender)
-        .map_err(|e| e.to_string())?
+        .map_err(crate::api::ApiError::internal)?
         .nonce;
     {
         let pool = shared.mempool();
@@ -41,8 +53,12 @@ fn submit(shared: &Shared, key: &SigningKey, kind: TxKind) -> Result<sherd_ledge
         kind,
     }
     .sign(key)
-    .map_err(|e| e.to_string())?;
-    crate::api::admit(shared, tx).map_err(|e| e.code().to_string())
+    .map_err(crate::api::ApiError::internal)?;
+    crate::api::admit(shared, tx)
+}
+
+fn submit(shared: &Shared, key: &SigningKey, kind: TxKind) -> Result<sherd_ledger::Hash, String> {
+    sign_and_submit(shared, key, kind).map_err(|e| e.to_string())
 }
 
 /// Starts the duties task.

@@ -11,6 +11,9 @@
 //!                         for its owner (the node itself reads its operator
 //!                         address from the validator set)
 //! <home>/faucet.key       the faucet's key (0600), on the node that serves the faucet
+//! <home>/provider.key     a storage provider's account key (0600): it signs deal
+//!                         acceptances, advertisements and proofs
+//! <home>/fragments/       a storage provider's fragments (see [`crate::provider::disk`])
 //! <home>/db/              parity-db
 //! ```
 //!
@@ -21,6 +24,11 @@
 //! listen = ["/ip4/127.0.0.1/tcp/30333"]           # libp2p listen addresses
 //! bootnodes = ["/ip4/127.0.0.1/tcp/30334/p2p/12D3Koo…"]   # peers dialed at start
 //! log_file = "node.log"                           # optional, relative to the home
+//!
+//! [provider]                                      # optional: a storage provider
+//! capacity = "10GiB"                              # see crate::provider::config
+//! price_per_gib_epoch = "0.001"
+//! collateral_per_gib = "1"
 //! ```
 //!
 //! Unknown keys are an error, so a typo does not silently fall back to a
@@ -35,11 +43,12 @@ use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 use sherd_consensus::bls::SecretKey;
 use sherd_ledger::genesis::{GenesisAccount, GenesisValidator};
-use sherd_ledger::{Address, ChainId, ChainParams, Genesis};
+use sherd_ledger::{Address, Amount, ChainId, ChainParams, Genesis};
 
 use crate::dev::{
     random32, read_bls, read_ed25519, tokens, write_bls, write_ed25519, write_private,
 };
+use crate::provider::config::{ByteSize, ProviderSection};
 
 /// The `config.toml` of a node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +64,9 @@ pub struct FileConfig {
     /// Log file, relative to the home.
     #[serde(default)]
     pub log_file: Option<PathBuf>,
+    /// Storage provider terms, when this node is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderSection>,
 }
 
 /// A networked node's home, opened.
@@ -75,6 +87,8 @@ pub struct NodeHome {
     pub bls: SecretKey,
     /// The faucet key, if this node serves the faucet.
     pub faucet: Option<SigningKey>,
+    /// The provider key, if this node is a storage provider.
+    pub provider_key: Option<SigningKey>,
 }
 
 impl std::fmt::Debug for NodeHome {
@@ -141,6 +155,15 @@ impl NodeHome {
         } else {
             None
         };
+        let provider_key = match &config.provider {
+            Some(section) => {
+                section
+                    .check()
+                    .map_err(|e| anyhow::anyhow!("{}: [provider]: {e}", config_path.display()))?;
+                Some(crate::provider::read_key(home)?)
+            }
+            None => None,
+        };
         Ok(Self {
             home: home.to_path_buf(),
             config,
@@ -150,6 +173,7 @@ impl NodeHome {
             node_key,
             bls,
             faucet,
+            provider_key,
         })
     }
 
@@ -189,6 +213,29 @@ pub struct TestnetPlan {
     pub chain_id: String,
     /// Blocks per epoch.
     pub epoch_length: u64,
+    /// Storage providers (non-validating nodes with a `[provider]`
+    /// section, funded in the genesis), after the full nodes.
+    pub providers: usize,
+    /// Blocks per storage-proof period (`None`: the dev default).
+    pub proof_period: Option<u64>,
+    /// Blocks of a period in which its proofs are accepted (`None`: the
+    /// dev default, or half the period when the period is given).
+    pub proof_window: Option<u64>,
+}
+
+/// The `[provider]` terms of a testnet's providers.
+pub fn testnet_provider_section() -> ProviderSection {
+    ProviderSection {
+        storage_dir: PathBuf::from("fragments"),
+        capacity: ByteSize(16 << 30),
+        price_per_gib_epoch: Amount(1_000_000),
+        collateral_per_gib: Amount(1_000_000_000),
+        min_duration_epochs: 1,
+        max_duration_epochs: 1_000,
+        max_fragment_size: None,
+        reservation_blocks: Some(300),
+        max_uploads: None,
+    }
 }
 
 /// One node of a new testnet.
@@ -204,6 +251,8 @@ pub struct TestnetNode {
     pub p2p: String,
     /// Its operator address, if a validator.
     pub operator: Option<String>,
+    /// Its provider address, if a storage provider.
+    pub provider: Option<String>,
 }
 
 /// Creates `out/genesis.json`, `out/faucet.key` and one home per node
@@ -213,7 +262,10 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
     if plan.validators == 0 {
         bail!("a testnet needs at least one validator");
     }
-    let total = plan.validators.saturating_add(plan.full_nodes);
+    let total = plan
+        .validators
+        .saturating_add(plan.full_nodes)
+        .saturating_add(plan.providers);
     if usize::from(u16::MAX - plan.p2p_port.max(plan.api_port)) < total {
         bail!(
             "{total} nodes do not fit above ports {} and {}",
@@ -231,6 +283,15 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
     let chain_id = ChainId::new(&plan.chain_id).map_err(|e| anyhow::anyhow!("chain id: {e}"))?;
     let mut params = ChainParams::dev(chain_id);
     params.epoch_length = plan.epoch_length;
+    if let Some(period) = plan.proof_period {
+        params.proof_period = period;
+        params.proof_window = plan.proof_window.unwrap_or((period / 2).max(1));
+    } else if let Some(window) = plan.proof_window {
+        params.proof_window = window;
+    }
+    params.validate().map_err(|e| {
+        anyhow::anyhow!("{e} (check --epoch-length, --proof-period and --proof-window)")
+    })?;
     let faucet = SigningKey::from_bytes(&random32()?);
     write_ed25519(&out.join("faucet.key"), &faucet)?;
     let mut accounts = vec![GenesisAccount {
@@ -263,7 +324,17 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
         } else {
             None
         };
-        keys.push((node_key, validator));
+        let provider = if i >= plan.validators.saturating_add(plan.full_nodes) {
+            let key = SigningKey::from_bytes(&random32()?);
+            accounts.push(GenesisAccount {
+                address: Address::from(&key.verifying_key()),
+                balance: tokens(1_000),
+            });
+            Some(key)
+        } else {
+            None
+        };
+        keys.push((node_key, validator, provider));
     }
     let genesis = Genesis {
         genesis_time_ms: crate::now_ms(),
@@ -288,9 +359,9 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
         .iter()
         .take(2)
         .enumerate()
-        .map(|(i, (k, _))| p2p_addr(i, k))
+        .map(|(i, (k, _, _))| p2p_addr(i, k))
         .collect::<anyhow::Result<_>>()?;
-    for (i, (node_key, validator)) in keys.iter().enumerate() {
+    for (i, (node_key, validator, provider_key)) in keys.iter().enumerate() {
         let home = out.join(format!("node{i}"));
         std::fs::create_dir_all(&home)?;
         write_ed25519(&home.join("node.key"), node_key)?;
@@ -308,6 +379,11 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
             write_ed25519(&home.join("faucet.key"), &faucet)?;
         }
         std::fs::write(home.join("genesis.json"), &genesis_json)?;
+        let mut provider = None;
+        if let Some(key) = provider_key {
+            write_ed25519(&home.join("provider.key"), key)?;
+            provider = Some(Address::from(&key.verifying_key()).to_string());
+        }
         let own = p2p_addr(i, node_key)?;
         let config = FileConfig {
             api: SocketAddr::from(([127, 0, 0, 1], plan.api_port.saturating_add(offset(i)))),
@@ -317,6 +393,7 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
             )],
             bootnodes: seeds.iter().filter(|s| **s != own).cloned().collect(),
             log_file: Some(PathBuf::from("node.log")),
+            provider: provider.is_some().then(testnet_provider_section),
         };
         let text = toml::to_string_pretty(&config)?;
         write_private(&home.join("config.toml"), &text)?;
@@ -326,6 +403,7 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
             api: format!("http://{}", config.api),
             p2p: own,
             operator,
+            provider,
         });
     }
     Ok(nodes)
@@ -384,10 +462,93 @@ pub fn init_node(home: &Path, plan: &JoinPlan) -> anyhow::Result<(libp2p::PeerId
         listen: vec![listen.to_string()],
         bootnodes: plan.bootnodes.clone(),
         log_file: Some(PathBuf::from("node.log")),
+        provider: None,
     };
     write_private(&home.join("config.toml"), &toml::to_string_pretty(&config)?)?;
     Ok((
         peer_id(&node_key)?,
         hex::encode(bls.public_key().to_bytes()),
     ))
+}
+
+/// What `sherd provider init` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderInit {
+    /// The provider's account (fund it for fees and collateral).
+    pub address: String,
+    /// The key file.
+    pub key_file: PathBuf,
+    /// Whether the key was made now (or was there already).
+    pub new_key: bool,
+    /// The section written.
+    pub section: ProviderSection,
+}
+
+/// Makes the node of `home` a storage provider: writes `section` as the
+/// `[provider]` of its `config.toml` (replacing one only when `replace`),
+/// and creates `provider.key` unless it exists (or `key` is given, which
+/// is written instead; an existing different key is an error).
+pub fn init_provider(
+    home: &Path,
+    section: &ProviderSection,
+    key: Option<&SigningKey>,
+    replace: bool,
+) -> anyhow::Result<ProviderInit> {
+    section
+        .check()
+        .map_err(|e| anyhow::anyhow!("the provider terms are invalid: {e}"))?;
+    let config_path = home.join("config.toml");
+    let text = std::fs::read_to_string(&config_path).with_context(|| {
+        format!(
+            "cannot read {}: make the node first with `sherd node init` (or `sherd testnet init`)",
+            config_path.display()
+        )
+    })?;
+    let mut config: FileConfig = toml::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a valid node configuration",
+            config_path.display()
+        )
+    })?;
+    if config.provider.is_some() && !replace {
+        bail!(
+            "{} already has a [provider] section: change terms with `sherd provider advertise`, or pass --force to replace it",
+            config_path.display()
+        );
+    }
+    let key_file = home.join("provider.key");
+    let (signing, new_key) = match (key_file.exists(), key) {
+        (true, given) => {
+            let existing = read_ed25519(&key_file)?;
+            if given.is_some_and(|k| k.to_bytes() != existing.to_bytes()) {
+                bail!(
+                    "{} holds another key: remove it first if you mean to replace the provider's account",
+                    key_file.display()
+                );
+            }
+            (existing, false)
+        }
+        (false, Some(given)) => {
+            write_ed25519(&key_file, given)?;
+            (given.clone(), true)
+        }
+        (false, None) => {
+            let fresh = SigningKey::from_bytes(&random32()?);
+            write_ed25519(&key_file, &fresh)?;
+            (fresh, true)
+        }
+    };
+    config.provider = Some(section.clone());
+    let updated = toml::to_string_pretty(&config)?;
+    let tmp = home.join(".config.toml.new");
+    let _ = std::fs::remove_file(&tmp);
+    write_private(&tmp, &updated)?;
+    std::fs::rename(&tmp, &config_path)
+        .with_context(|| format!("cannot replace {}", config_path.display()))?;
+    Ok(ProviderInit {
+        address: Address::from(&signing.verifying_key()).to_string(),
+        key_file,
+        new_key,
+        section: section.clone(),
+    })
 }

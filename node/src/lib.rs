@@ -18,6 +18,7 @@ pub mod journal;
 pub mod mempool;
 pub mod net;
 mod p2p;
+pub mod provider;
 pub mod shared;
 pub mod store;
 

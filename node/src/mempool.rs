@@ -48,6 +48,8 @@ struct Pending {
     vtx: VerifiedTx,
     seq: u64,
     added: Instant,
+    /// When it was last gossiped by [`Mempool::reannounce`] (or added).
+    announced: Instant,
 }
 
 /// The mempool (see the module docs).
@@ -202,6 +204,7 @@ impl Mempool {
             vtx,
             seq: self.seq,
             added: Instant::now(),
+            announced: Instant::now(),
         };
         if let Some(old) = self
             .by_sender
@@ -332,6 +335,28 @@ impl Mempool {
             .collect();
         self.remove(&old);
         old.len()
+    }
+
+    /// Up to `limit` transactions pending for `after` since they were added
+    /// or last announced, oldest first, marked announced at `now`: the
+    /// network gossips them again, so a transaction that was published
+    /// before the node had peers (or whose message was lost) still reaches
+    /// the validators.
+    pub fn reannounce(&mut self, now: Instant, after: Duration, limit: usize) -> Vec<VerifiedTx> {
+        let mut due: Vec<&mut Pending> = self
+            .by_sender
+            .values_mut()
+            .flat_map(|q| q.values_mut())
+            .filter(|p| now.saturating_duration_since(p.announced) >= after)
+            .collect();
+        due.sort_by_key(|p| p.seq);
+        due.into_iter()
+            .take(limit)
+            .map(|p| {
+                p.announced = now;
+                p.vtx.clone()
+            })
+            .collect()
     }
 
     /// Whether `sender` has a transaction with `nonce` pending.

@@ -14,7 +14,16 @@
 //!   and a rejected message lowers its sender's score;
 //! * `/sherd/sync/1` request-response: a length-delimited request and
 //!   response of opaque bytes (the node's sync messages), at most
-//!   [`MAX_REQUEST`] and [`MAX_RESPONSE`] bytes.
+//!   [`MAX_REQUEST`] and [`MAX_RESPONSE`] bytes;
+//! * on a storage provider only, `/sherd/deal/1` request-response (the
+//!   deal messages of `sherd_market::wire`, at most
+//!   `sherd_market::wire::MAX_DEAL_MESSAGE` bytes each way) and
+//!   `/sherd/fragment/1` streams (fragment uploads and ranged downloads,
+//!   framed by `sherd_market::transfer`), handed to the provider as plain
+//!   byte streams ([`FragmentStream`]).
+//!
+//! A client that stores files is a light peer of its own ([`light`]): it
+//! speaks only the deal and fragment protocols, as a dialer.
 //!
 //! A peer the node penalizes [`BAN_STRIKES`] times is disconnected and
 //! blocked until the node restarts.
@@ -33,6 +42,9 @@ use libp2p::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+pub mod light;
+pub mod timed;
+
 /// Largest sync request, in bytes.
 pub const MAX_REQUEST: usize = 64 << 10;
 /// Largest sync response, in bytes.
@@ -47,6 +59,8 @@ pub const BAN_STRIKES: u32 = 5;
 pub const SYNC_PROTOCOL: &str = "/sherd/sync/1";
 /// The identify protocol version string.
 pub const PROTOCOL_VERSION: &str = "/sherd/1.0.0";
+/// Largest deal request or response, in bytes.
+pub const MAX_DEAL: usize = sherd_market::wire::MAX_DEAL_MESSAGE;
 
 /// A gossip topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,6 +115,16 @@ pub enum NetEvent {
         /// Where the answer goes.
         reply: Reply,
     },
+    /// A deal request (providers only); answer with
+    /// [`NetHandle::respond_deal`].
+    Deal {
+        /// Who asks.
+        peer: PeerId,
+        /// The request bytes.
+        request: Vec<u8>,
+        /// Where the answer goes.
+        reply: DealReply,
+    },
     /// A connection to `peer` was established.
     Connected(PeerId),
     /// The last connection to `peer` closed.
@@ -112,6 +136,24 @@ pub enum NetEvent {
 /// Where an answer to a sync request goes.
 #[derive(Debug)]
 pub struct Reply(request_response::ResponseChannel<Vec<u8>>);
+
+/// Where an answer to a deal request goes.
+#[derive(Debug)]
+pub struct DealReply(request_response::ResponseChannel<Vec<u8>>);
+
+/// An inbound `/sherd/fragment/1` stream: a bidirectional byte stream
+/// (`futures` `AsyncRead + AsyncWrite`).
+pub type FragmentStream = libp2p::Stream;
+
+/// Opens and accepts raw protocol streams (a `libp2p_stream::Control`).
+#[derive(Clone)]
+pub struct StreamControl(libp2p_stream::Control);
+
+impl std::fmt::Debug for StreamControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamControl")
+    }
+}
 
 /// Why a network operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +213,10 @@ enum Command {
         reply: Reply,
         response: Vec<u8>,
     },
+    RespondDeal {
+        reply: DealReply,
+        response: Vec<u8>,
+    },
     Penalize {
         peer: PeerId,
     },
@@ -187,6 +233,7 @@ enum Command {
 pub struct NetHandle {
     commands: mpsc::Sender<Command>,
     peer_id: PeerId,
+    streams: StreamControl,
 }
 
 impl std::fmt::Debug for Command {
@@ -247,6 +294,24 @@ impl NetHandle {
         self.send(Command::Respond { reply, response }).await
     }
 
+    /// Answers a deal request.
+    pub async fn respond_deal(&self, reply: DealReply, response: Vec<u8>) -> Result<(), NetError> {
+        self.send(Command::RespondDeal { reply, response }).await
+    }
+
+    /// Inbound `/sherd/fragment/1` streams, with the peer that opened each.
+    /// Only one taker: a second call fails.
+    pub fn accept_fragments(
+        &self,
+    ) -> Result<impl futures::Stream<Item = (PeerId, FragmentStream)> + Send + Unpin, NetError>
+    {
+        self.streams
+            .0
+            .clone()
+            .accept(StreamProtocol::new(sherd_market::wire::FRAGMENT_PROTOCOL))
+            .map_err(|_| NetError::Build("fragment streams are already taken".into()))
+    }
+
     /// Counts a misbehaviour of `peer`; after [`BAN_STRIKES`] it is blocked.
     pub async fn penalize(&self, peer: PeerId) -> Result<(), NetError> {
         self.send(Command::Penalize { peer }).await
@@ -276,6 +341,9 @@ pub struct NetConfig {
     pub bootnodes: Vec<Multiaddr>,
     /// The chain id, part of the topic names.
     pub chain_id: String,
+    /// Whether this node is a storage provider: it answers the deal
+    /// protocol and accepts fragment streams.
+    pub provider: bool,
 }
 
 #[derive(NetworkBehaviour)]
@@ -285,12 +353,31 @@ struct Behaviour {
     ping: ping::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
     gossipsub: gossipsub::Behaviour,
-    sync: request_response::Behaviour<SyncCodec>,
+    sync: request_response::Behaviour<FrameCodec>,
+    deal: request_response::Behaviour<FrameCodec>,
+    streams: libp2p_stream::Behaviour,
 }
 
-/// Length-delimited opaque bytes: `u32_be(len) ‖ bytes`.
-#[derive(Debug, Clone, Copy, Default)]
-struct SyncCodec;
+/// Length-delimited opaque bytes, `u32_be(len) ‖ bytes`, with a limit
+/// each way checked before anything is allocated.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameCodec {
+    max_request: usize,
+    max_response: usize,
+}
+
+impl FrameCodec {
+    /// The sync protocol's limits.
+    pub(crate) const SYNC: Self = Self {
+        max_request: MAX_REQUEST,
+        max_response: MAX_RESPONSE,
+    };
+    /// The deal protocol's limits.
+    pub(crate) const DEAL: Self = Self {
+        max_request: MAX_DEAL,
+        max_response: MAX_DEAL,
+    };
+}
 
 async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
     io: &mut T,
@@ -329,7 +416,7 @@ async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
 }
 
 #[async_trait::async_trait]
-impl request_response::Codec for SyncCodec {
+impl request_response::Codec for FrameCodec {
     type Protocol = StreamProtocol;
     type Request = Vec<u8>;
     type Response = Vec<u8>;
@@ -338,14 +425,14 @@ impl request_response::Codec for SyncCodec {
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_frame(io, MAX_REQUEST).await
+        read_frame(io, self.max_request).await
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_frame(io, MAX_RESPONSE).await
+        read_frame(io, self.max_response).await
     }
 
     async fn write_request<T>(
@@ -357,7 +444,7 @@ impl request_response::Codec for SyncCodec {
     where
         T: futures::AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &req, MAX_REQUEST).await
+        write_frame(io, &req, self.max_request).await
     }
 
     async fn write_response<T>(
@@ -369,11 +456,29 @@ impl request_response::Codec for SyncCodec {
     where
         T: futures::AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &res, MAX_RESPONSE).await
+        write_frame(io, &res, self.max_response).await
     }
 }
 
-fn build_swarm(keypair: identity::Keypair) -> Result<Swarm<Behaviour>, NetError> {
+/// The deal protocol's behaviour: answering (`Full`) on a provider,
+/// asking only (`Outbound`) elsewhere.
+pub(crate) fn deal_behaviour(serve: bool) -> request_response::Behaviour<FrameCodec> {
+    let support = if serve {
+        request_response::ProtocolSupport::Full
+    } else {
+        request_response::ProtocolSupport::Outbound
+    };
+    request_response::Behaviour::with_codec(
+        FrameCodec::DEAL,
+        [(
+            StreamProtocol::new(sherd_market::wire::DEAL_PROTOCOL),
+            support,
+        )],
+        request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
+    )
+}
+
+fn build_swarm(keypair: identity::Keypair, provider: bool) -> Result<Swarm<Behaviour>, NetError> {
     let build = |e: &dyn std::fmt::Display| NetError::Build(e.to_string());
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
@@ -433,7 +538,7 @@ fn build_swarm(keypair: identity::Keypair) -> Result<Swarm<Behaviour>, NetError>
                 kad,
                 gossipsub,
                 sync: request_response::Behaviour::with_codec(
-                    SyncCodec,
+                    FrameCodec::SYNC,
                     [(
                         StreamProtocol::new(SYNC_PROTOCOL),
                         request_response::ProtocolSupport::Full,
@@ -441,6 +546,8 @@ fn build_swarm(keypair: identity::Keypair) -> Result<Swarm<Behaviour>, NetError>
                     request_response::Config::default()
                         .with_request_timeout(Duration::from_secs(30)),
                 ),
+                deal: deal_behaviour(provider),
+                streams: libp2p_stream::Behaviour::new(),
             })
         })
         .map_err(|e| build(&e))?
@@ -479,7 +586,8 @@ fn check_port_free(addr: &Multiaddr) -> Result<(), NetError> {
 /// a bootnode address has no peer id.
 pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), NetError> {
     let peer_id = config.keypair.public().to_peer_id();
-    let mut swarm = build_swarm(config.keypair)?;
+    let mut swarm = build_swarm(config.keypair, config.provider)?;
+    let streams = StreamControl(swarm.behaviour().streams.new_control());
     let topics: HashMap<gossipsub::TopicHash, Topic> = [Topic::Transactions, Topic::Consensus]
         .into_iter()
         .map(|t| {
@@ -566,7 +674,14 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
         connected: HashSet::new(),
     };
     tokio::spawn(task.run());
-    Ok((NetHandle { commands, peer_id }, events))
+    Ok((
+        NetHandle {
+            commands,
+            peer_id,
+            streams,
+        },
+        events,
+    ))
 }
 
 struct Task {
@@ -640,6 +755,9 @@ impl Task {
             }
             Command::Respond { reply, response } => {
                 let _ = behaviour.sync.send_response(reply.0, response);
+            }
+            Command::RespondDeal { reply, response } => {
+                let _ = behaviour.deal.send_response(reply.0, response);
             }
             Command::Penalize { peer } => {
                 let strikes = self.strikes.entry(peer).or_default();
@@ -741,6 +859,18 @@ impl Task {
                     None
                 }
             },
+            SwarmEvent::Behaviour(BehaviourEvent::Deal(request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            })) => Some(NetEvent::Deal {
+                peer,
+                request,
+                reply: DealReply(channel),
+            }),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(
                 request_response::Event::OutboundFailure {
                     peer,

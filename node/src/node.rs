@@ -166,6 +166,7 @@ pub async fn run_dev(config: DevConfig) -> anyhow::Result<DevNode> {
         dev: true,
         net: None,
         duties: None,
+        provider: None,
         config,
     })
     .await
@@ -185,6 +186,17 @@ pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
         listen: home.listen.clone(),
         bootnodes: home.bootnodes.clone(),
         chain_id: home.genesis.params.chain_id.to_string(),
+        provider: home.config.provider.is_some(),
+    };
+    let provider = match (&home.config.provider, &home.provider_key) {
+        (Some(section), Some(key)) => Some(crate::provider::ProviderStart {
+            home: home.home.clone(),
+            section: section.clone(),
+            key: key.clone(),
+            peer_id: Vec::new(),
+            listen: Vec::new(),
+        }),
+        _ => None,
     };
     let mut config = DevConfig::new(home.home.clone(), home.config.api);
     config.idle_interval = crate::actor::IDLE_INTERVAL;
@@ -199,6 +211,7 @@ pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
         dev: false,
         net: Some(net),
         duties,
+        provider,
         config,
     })
     .await
@@ -215,6 +228,8 @@ struct Start {
     net: Option<crate::net::NetConfig>,
     /// The operator key that signs the node's own transactions.
     duties: Option<ed25519_dalek::SigningKey>,
+    /// The storage provider to run, if this node is one.
+    provider: Option<crate::provider::ProviderStart>,
     config: DevConfig,
 }
 
@@ -228,6 +243,7 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
         dev,
         net,
         duties,
+        provider,
         config,
     } = start;
     let db = Arc::new(
@@ -278,7 +294,24 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
             peer_id.to_bytes(),
             listen.iter().map(|a| a.to_vec()).collect(),
         ));
+        let deals = provider.as_ref().map(|_| {
+            let (sender, receiver) = tokio::sync::mpsc::channel(crate::provider::DEAL_QUEUE);
+            let _ = shared.deals.set(sender);
+            receiver
+        });
         let peer = crate::p2p::start(net, shared.clone(), shutdown.subscribe()).await?;
+        if let (Some(mut start), Some(deals)) = (provider, deals) {
+            start.peer_id = peer_id.to_bytes();
+            start.listen = listen.iter().map(|a| a.to_vec()).collect();
+            let runtime = crate::provider::start(
+                shared.clone(),
+                &peer.handle,
+                deals,
+                start,
+                shutdown.subscribe(),
+            )?;
+            let _ = shared.provider.set(runtime);
+        }
         actor.set_net(peer);
         if let Some(key) = duties {
             let (sink, evidence) = tokio::sync::mpsc::unbounded_channel();

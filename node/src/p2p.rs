@@ -37,6 +37,11 @@ const TX_BATCH_WAIT: Duration = Duration::from_millis(3);
 const TX_GOSSIP_WAIT: Duration = Duration::from_millis(4);
 /// Bytes after which a gossip batch is published without waiting.
 const TX_GOSSIP_BYTES: usize = 1 << 20;
+/// A transaction still pending this long after it was last gossiped is
+/// gossiped again (it may have been published before the node had peers).
+const REANNOUNCE_AFTER: Duration = Duration::from_secs(4);
+/// Most transactions gossiped again per round.
+const REANNOUNCE_LIMIT: usize = 1_024;
 
 /// Starts libp2p and the task that routes between it, the actor and the
 /// mempool; answers the actor's side.
@@ -56,6 +61,7 @@ pub async fn start(
         let mut batch = Received::default();
         let mut flush_at = Instant::now();
         let mut outgoing = Outgoing::default();
+        let mut reannounce = tokio::time::interval(REANNOUNCE_AFTER);
         loop {
             let flush = async {
                 if batch.txs == 0 {
@@ -74,6 +80,24 @@ pub async fn start(
                     admit_batch(&handle, &shared, std::mem::take(&mut batch)).await;
                 }
                 _ = publish => outgoing.publish(&handle).await,
+                _ = reannounce.tick() => {
+                    let stale = shared.mempool().reannounce(
+                        std::time::Instant::now(),
+                        REANNOUNCE_AFTER,
+                        REANNOUNCE_LIMIT,
+                    );
+                    if !stale.is_empty() {
+                        tracing::debug!(count = stale.len(), "net.gossip: announcing pending transactions again");
+                    }
+                    for vtx in stale {
+                        if let Ok(bytes) = vtx.tx().to_bytes() {
+                            outgoing.push(bytes);
+                        }
+                    }
+                    if !outgoing.txs.is_empty() {
+                        outgoing.publish(&handle).await;
+                    }
+                }
                 _ = shutdown.changed() => {
                     if *shutdown.borrow() {
                         return;
@@ -219,6 +243,24 @@ async fn route(
                 }
             }
         }
+        NetEvent::Deal {
+            peer,
+            request,
+            reply,
+        } => match shared.deals.get() {
+            Some(deals) => {
+                if let Err(mpsc::error::TrySendError::Full((_, _, reply))) =
+                    deals.try_send((peer, request, reply))
+                {
+                    let _ = handle
+                        .respond_deal(reply, crate::provider::busy_answer())
+                        .await;
+                }
+            }
+            // Not a provider: the request is dropped, which the asker sees
+            // as a failed request (the protocol is not even offered).
+            None => tracing::debug!(%peer, "net.deal: not a provider"),
+        },
         NetEvent::Connected(peer) => tracing::info!(%peer, "net.peer: connected"),
         NetEvent::Disconnected(peer) => tracing::info!(%peer, "net.peer: disconnected"),
         NetEvent::Listening(addr) => tracing::info!(%addr, "net.listen: listening"),

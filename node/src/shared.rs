@@ -91,6 +91,10 @@ pub struct Shared {
     pub identity: std::sync::OnceLock<(Vec<u8>, Vec<Vec<u8>>)>,
     /// Where admitted transactions go to be gossiped, when networked.
     pub tx_gossip: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+    /// Where deal requests go, on a storage provider.
+    pub deals: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::provider::DealInbound>>,
+    /// The storage provider, when this node is one.
+    pub provider: std::sync::OnceLock<Arc<crate::provider::ProviderRuntime>>,
 }
 
 impl Shared {
@@ -115,6 +119,8 @@ impl Shared {
             metrics: Metrics::default(),
             tx_gossip: std::sync::OnceLock::new(),
             identity: std::sync::OnceLock::new(),
+            deals: std::sync::OnceLock::new(),
+            provider: std::sync::OnceLock::new(),
         }
     }
 

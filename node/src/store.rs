@@ -10,6 +10,10 @@
 //! | `META` (5) | hash | `head`, `genesis`, `epoch` | [`Head`], genesis id, [`EpochInfo`] |
 //! | `JOURNAL` (6) | btree | sequence `u64_be` | consensus journal entry (`Wire` encoding) |
 //! | `PROPOSED` (7) | btree | consensus block id | parent consensus id ‖ wire bytes of a block this validator proposed, not yet final |
+//! | `FRAGMENTS` (8) | btree | contract id ‖ `u32_be(index)` (and the provider's own `0xff`-prefixed keys) | a stored fragment's index entry (`sherd_market::store::FragmentRecord`); the provider's counters |
+//!
+//! A database made before `FRAGMENTS` existed gets the column added when it
+//! is opened.
 //!
 //! Every write goes through [`NodeDb::commit`], which returns only once the
 //! commit is a record of the fsynced write-ahead log: parity-db is opened
@@ -44,8 +48,10 @@ pub mod col {
     pub const JOURNAL: u8 = 6;
     /// Blocks proposed, not yet final.
     pub const PROPOSED: u8 = 7;
+    /// A storage provider's fragment index.
+    pub const FRAGMENTS: u8 = 8;
     /// Number of columns.
-    pub const COUNT: u8 = 8;
+    pub const COUNT: u8 = 9;
 }
 
 /// Meta keys.
@@ -140,7 +146,13 @@ impl NodeDb {
     /// Opens (or creates) the database in `path`.
     pub fn open(path: &Path) -> Result<Self, DbError> {
         let mut options = Options::with_columns(path, col::COUNT);
-        for c in [col::STATE, col::ACCOUNT_TXS, col::JOURNAL, col::PROPOSED] {
+        for c in [
+            col::STATE,
+            col::ACCOUNT_TXS,
+            col::JOURNAL,
+            col::PROPOSED,
+            col::FRAGMENTS,
+        ] {
             if let Some(column) = options.columns.get_mut(usize::from(c)) {
                 *column = ColumnOptions {
                     btree_index: true,
@@ -148,6 +160,10 @@ impl NodeDb {
                 };
             }
         }
+        Self::add_missing_columns(&options).map_err(|source| DbError::Db {
+            path: path.display().to_string(),
+            source,
+        })?;
         options.sync_wal = true;
         options.sync_data = true;
         // The node drives the pipeline itself so that `commit` can wait for
@@ -182,6 +198,27 @@ impl NodeDb {
             inner,
             flusher: Some(flusher),
         })
+    }
+
+    /// Adds the columns a database made by an earlier version lacks (they
+    /// are only ever appended), before it is opened.
+    fn add_missing_columns(wanted: &Options) -> Result<(), parity_db::Error> {
+        let Some(meta) = Options::load_metadata(&wanted.path)? else {
+            return Ok(());
+        };
+        if meta.columns.len() >= wanted.columns.len() {
+            return Ok(());
+        }
+        let mut options = wanted.clone();
+        options.columns.truncate(meta.columns.len());
+        for column in wanted.columns.iter().skip(meta.columns.len()) {
+            tracing::info!(
+                column = options.columns.len(),
+                "db.open: adding a column made by a newer version"
+            );
+            Db::add_column(&mut options, column.clone())?;
+        }
+        Ok(())
     }
 
     /// Commits `ops`, with every staged write before them, atomically and

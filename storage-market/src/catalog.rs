@@ -252,6 +252,44 @@ impl Catalog {
         self.dir.join(format!("{id}.json"))
     }
 
+    /// Writes `entry` (replacing the one of the same id) whole or not at
+    /// all: a temporary file (mode 0600) beside it, fsynced, renamed over,
+    /// the directory fsynced. The directory is created (0700) if needed.
+    pub fn write(&self, entry: &Entry) -> Result<PathBuf, CatalogError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CatalogError::Io { path, source }
+        };
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&self.dir).map_err(io(&self.dir))?;
+        let path = self.path(&entry.id);
+        let mut suffix = [0u8; 4];
+        getrandom::fill(&mut suffix).map_err(|e| CatalogError::Randomness(e.to_string()))?;
+        let tmp = self
+            .dir
+            .join(format!(".{}.json.tmp-{}", entry.id, hex::encode(suffix)));
+        let written = (|| {
+            use std::io::Write;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&tmp)?;
+            file.write_all(entry.to_json().as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(&self.dir)?.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(&path)(e));
+        }
+        Ok(path)
+    }
+
     /// Every entry, by name; unreadable ones as errors (so `ls` can say so).
     pub fn list(&self) -> Result<Vec<Result<Entry, CatalogError>>, CatalogError> {
         let read = match std::fs::read_dir(&self.dir) {

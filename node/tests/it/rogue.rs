@@ -54,6 +54,9 @@ fn testnet(dir: &std::path::Path, chain_id: &str, full_nodes: u16) -> Vec<Testne
             api_port: api,
             chain_id: chain_id.into(),
             epoch_length: 100,
+            providers: 0,
+            proof_period: None,
+            proof_window: None,
         },
     )
     .unwrap()
@@ -65,6 +68,7 @@ async fn rogue_peer(
     chain_id: &str,
 ) -> (net::NetHandle, tokio::sync::mpsc::Receiver<NetEvent>) {
     net::start(NetConfig {
+        provider: false,
         keypair: libp2p::identity::Keypair::generate_ed25519(),
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         bootnodes: vec![bootnode.parse().unwrap()],

@@ -1,0 +1,947 @@
+//! `sherd storage`: put a file on providers, get it back, list and inspect
+//! what this machine stored.
+//!
+//! The client is a light libp2p peer of its own (`sherd_node::net::light`):
+//! it reads the chain through a node's HTTP API, dials the providers
+//! directly, and submits its `CreateContract` through the node. The logic
+//! (selection, placement with spares, verified parallel fetch) is
+//! `sherd_market`'s; this module is the front end: files, wallet, progress,
+//! messages.
+//!
+//! What was stored is kept in the local catalog (`--catalog`, default
+//! `$SHERD_HOME/catalog` or `~/.sherd/catalog`): the object's manifest and
+//! its key sealed to the owner's wallet key (never in plaintext on disk).
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Subcommand;
+use indicatif::ProgressBar;
+use serde_json::{json, Value};
+use sherd_fragments::{commit::tree_levels, file::write_trailer, Params};
+use sherd_ledger::{
+    state::market::{contract_id, per_gib_cost},
+    tx::kind::{CreateContract, FragmentDeal},
+    Address, Amount, ChainId, Hash, TxBody, TxKind,
+};
+use sherd_market::{
+    catalog::{self, Catalog, Entry, EntryState},
+    client::{
+        get::{fetch, FetchEvents, FetchFailure, FetchSink, Source},
+        placement::Failure,
+        put::{place, PutEvents, PutRequest},
+        select::{select, Needs},
+    },
+    object::{encode_into, fragment_file},
+};
+use sherd_node::net::light::{LightPeer, Timeouts};
+use sherd_wallet::{client::TxOutcome, NodeClient, WalletDir, DEFAULT_FEE, DEFAULT_NODE_URL};
+
+use crate::chain::{self, ContractView};
+use crate::{output, wallet};
+
+/// `sherd storage [OPTIONS] COMMAND`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    opts: Options,
+}
+
+#[derive(Debug, clap::Args)]
+struct Options {
+    /// The node's HTTP API.
+    #[arg(long, global = true, value_name = "URL", env = "SHERD_NODE", default_value = DEFAULT_NODE_URL)]
+    node: String,
+    /// Directory of the keystore files [default: $SHERD_HOME/wallets, else ~/.sherd/wallets].
+    #[arg(long, global = true, value_name = "DIR")]
+    wallet_dir: Option<PathBuf>,
+    /// The catalog of stored objects [default: beside the wallets, `catalog/`].
+    #[arg(long, global = true, value_name = "DIR")]
+    catalog: Option<PathBuf>,
+    /// Read the wallet password from FILE (its first line) instead of
+    /// prompting; the SHERD_PASSWORD variable works too.
+    #[arg(long, global = true, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Store a file: encrypt it, erasure-code it into K + M fragments, place
+    /// them on providers, record the contract, and wait until it is final.
+    Put {
+        /// The file.
+        file: PathBuf,
+        /// Data fragments: any K rebuild the file.
+        #[arg(long = "data", short = 'k', value_name = "K", default_value_t = 4)]
+        data: usize,
+        /// Parity fragments: up to M providers may vanish.
+        #[arg(long = "parity", short = 'm', value_name = "M", default_value_t = 2)]
+        parity: usize,
+        /// How long to store it, in epochs.
+        #[arg(long, value_name = "E", default_value_t = 10)]
+        epochs: u64,
+        /// The most to pay per GiB per epoch [default: any advertised price].
+        #[arg(long, value_name = "AMOUNT")]
+        max_price: Option<Amount>,
+        /// The paying wallet [default: the only wallet].
+        #[arg(long, value_name = "WALLET")]
+        from: Option<String>,
+        /// Seconds to wait for the contract to be final.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        timeout: u64,
+    },
+    /// Read a stored file back from its providers into OUT.
+    Get {
+        /// The object id (or its first 8+ hex digits).
+        id: String,
+        /// Where to write the file (must not exist).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: PathBuf,
+        /// The owner's wallet [default: the object's owner, by address].
+        #[arg(long, value_name = "WALLET")]
+        from: Option<String>,
+    },
+    /// The objects this machine stored, with their state on chain.
+    Ls,
+    /// An object's contract: every fragment's provider, status, proofs and
+    /// escrow left.
+    Status {
+        /// The object id (or its first 8+ hex digits).
+        id: String,
+    },
+}
+
+/// Runs `sherd storage …`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let ctx = Ctx::new(args.opts)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match args.command {
+        Command::Put {
+            file,
+            data,
+            parity,
+            epochs,
+            max_price,
+            from,
+            timeout,
+        } => runtime.block_on(ctx.put(PutArgs {
+            file,
+            data,
+            parity,
+            epochs,
+            max_price,
+            from,
+            timeout,
+        })),
+        Command::Get { id, out, from } => runtime.block_on(ctx.get(&id, &out, from.as_deref())),
+        Command::Ls => ctx.ls(),
+        Command::Status { id } => ctx.status(&id),
+    }
+}
+
+struct PutArgs {
+    file: PathBuf,
+    data: usize,
+    parity: usize,
+    epochs: u64,
+    max_price: Option<Amount>,
+    from: Option<String>,
+    timeout: u64,
+}
+
+struct Ctx {
+    opts: Options,
+    wallets: WalletDir,
+    catalog: Catalog,
+}
+
+/// Removes a directory tree when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Ctx {
+    fn new(opts: Options) -> Result<Self> {
+        let root = match &opts.wallet_dir {
+            Some(dir) => dir.clone(),
+            None => WalletDir::default_root().ok_or_else(|| {
+                anyhow!("no wallet directory: set SHERD_HOME or HOME, or pass --wallet-dir DIR")
+            })?,
+        };
+        let catalog = match &opts.catalog {
+            Some(dir) => dir.clone(),
+            None => root
+                .parent()
+                .map(|p| p.join("catalog"))
+                .unwrap_or_else(|| PathBuf::from("catalog")),
+        };
+        Ok(Self {
+            wallets: WalletDir::new(root),
+            catalog: Catalog::new(catalog),
+            opts,
+        })
+    }
+
+    fn client(&self) -> Result<NodeClient> {
+        Ok(NodeClient::new(&self.opts.node)?)
+    }
+
+    /// The wallet named `from`, or the only one.
+    fn wallet_name(&self, from: Option<&str>) -> Result<String> {
+        if let Some(name) = from {
+            return Ok(name.to_string());
+        }
+        let names = self.wallets.names()?;
+        match names.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => bail!(
+                "no wallet in {}: create one with `sherd wallet new NAME`",
+                self.wallets.root().display()
+            ),
+            _ => bail!(
+                "{} wallets in {}: choose one with --from ({})",
+                names.len(),
+                self.wallets.root().display(),
+                names.join(", ")
+            ),
+        }
+    }
+
+    async fn put(&self, args: PutArgs) -> Result<ExitCode> {
+        let started = Instant::now();
+        let meta = fs::metadata(&args.file)
+            .with_context(|| format!("cannot read {}", args.file.display()))?;
+        if !meta.is_file() {
+            bail!("{} is not a file", args.file.display());
+        }
+        let size = meta.len();
+        if size == 0 {
+            bail!(
+                "{} is empty: there is nothing to store",
+                args.file.display()
+            );
+        }
+        let params = Params::new(args.data, args.parity)
+            .map_err(|e| anyhow!("--data {} --parity {}: {e}", args.data, args.parity))?;
+        let layout = params.layout(size).ok_or_else(|| {
+            anyhow!(
+                "{} is too large for {}+{}",
+                args.file.display(),
+                args.data,
+                args.parity
+            )
+        })?;
+        if args.epochs == 0 {
+            bail!("--epochs must be at least 1");
+        }
+        let name = self.wallet_name(args.from.as_deref())?;
+        let keystore = self.wallets.load(&name)?;
+        let owner = keystore.address();
+        let client = self.client()?;
+        let status = client.status()?;
+        let chain_id: ChainId = status
+            .chain_id
+            .parse()
+            .map_err(|e| anyhow!("the node reports chain id `{}`: {e}", status.chain_id))?;
+
+        // Providers and money, before anything is encoded or sent.
+        let n = params.total();
+        let candidates = chain::candidates(&client)?;
+        let spares = candidates.len().saturating_sub(n).min(n.max(4));
+        let selection = select(
+            &candidates,
+            &Needs {
+                fragment_size: layout.fragment_size,
+                duration_epochs: args.epochs,
+                max_price: args.max_price.unwrap_or(Amount::MAX),
+                count: n,
+                spares,
+                exclude: Vec::new(),
+            },
+        )
+        .map_err(|e| anyhow!("not enough storage providers: {e}"))?;
+        let escrow_each = per_gib_cost(selection.price, layout.fragment_size, args.epochs)
+            .ok_or_else(|| anyhow!("the escrow overflows: store less, or for fewer epochs"))?;
+        let escrow = escrow_each
+            .0
+            .checked_mul(n as u64)
+            .map(Amount)
+            .ok_or_else(|| anyhow!("the escrow overflows"))?;
+        let needed = escrow
+            .checked_add(DEFAULT_FEE)
+            .ok_or_else(|| anyhow!("the escrow overflows"))?;
+        let account = client.account(&owner)?;
+        if account.balance < needed {
+            bail!(
+                "wallet `{name}` ({owner}) has {}, storing {} as {}+{} for {} epochs at {} per GiB-epoch needs {needed} (escrow {escrow} + fee {DEFAULT_FEE}){}; nothing was sent",
+                account.balance,
+                output::bytes(size),
+                args.data,
+                args.parity,
+                args.epochs,
+                selection.price,
+                if status.faucet {
+                    format!("; on this chain `sherd wallet faucet {name}` can fund it")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
+
+        // Encrypt and encode into a private scratch directory.
+        let scratch = self.catalog.dir().join(".incoming");
+        fs::create_dir_all(&scratch)
+            .with_context(|| format!("cannot create {}", scratch.display()))?;
+        let work = TempDir(scratch.join(format!("put-{}-{}", std::process::id(), crate::now_ms())));
+        fs::create_dir(&work.0).with_context(|| format!("cannot create {}", work.0.display()))?;
+        let input = File::open(&args.file)
+            .with_context(|| format!("cannot open {}", args.file.display()))?;
+        let bar = output::progress(size, self.opts.json, "encoding");
+        let dir = work.0.clone();
+        let (object, object_key) = tokio::task::spawn_blocking({
+            let bar = bar.clone();
+            move || {
+                encode_into(input, size, params, &dir, &mut |done| {
+                    bar.set_position(done)
+                })
+            }
+        })
+        .await
+        .context("the encoder stopped")??;
+        bar.finish_and_clear();
+        let fragments: Vec<File> = (0..n)
+            .map(|i| {
+                let path = work.0.join(fragment_file(i));
+                File::open(&path).with_context(|| format!("cannot reopen {}", path.display()))
+            })
+            .collect::<Result<_>>()?;
+
+        // Place every fragment (spares step in for failures).
+        let nonce = account.nonce;
+        let id = contract_id(&owner, nonce);
+        let peer = LightPeer::start(Timeouts::default())?;
+        let request = PutRequest {
+            chain_id: chain_id.clone(),
+            client: owner,
+            nonce,
+            object: &object,
+            duration_epochs: args.epochs,
+            price: selection.price,
+            fragments: &fragments,
+            providers: selection
+                .ranked
+                .iter()
+                .map(|c| c.endpoint.clone())
+                .collect(),
+        };
+        let total = layout.fragment_size.saturating_mul(n as u64);
+        let events = PutProgress::new(
+            output::progress(total, self.opts.json, "uploading"),
+            n,
+            self.opts.json,
+        );
+        let placed = place(&peer, &request, &events).await;
+        events.bar.finish_and_clear();
+        let (placed, failures) = placed.map_err(|e| anyhow!("{e}; nothing was paid"))?;
+
+        // Record the contract.
+        let deals: Vec<FragmentDeal> = placed
+            .iter()
+            .map(|p| FragmentDeal {
+                root: Hash(object.fragment_roots[p.index as usize]),
+                provider: p.provider.address,
+                acceptance: p.signature,
+            })
+            .collect();
+        let kind = TxKind::CreateContract(CreateContract {
+            fragments: deals,
+            ..sherd_market::client::put::proposal(&request, 0).terms()
+        });
+        let tx = TxBody {
+            chain_id: chain_id.clone(),
+            sender: owner,
+            nonce,
+            fee: DEFAULT_FEE,
+            kind,
+        }
+        .sign(key.signing_key())?;
+        let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
+        let mut entry = Entry {
+            version: catalog::VERSION,
+            id,
+            name: args
+                .file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            size,
+            chain_id: chain_id.to_string(),
+            owner: owner.to_string(),
+            created_ms: crate::now_ms(),
+            state: EntryState::Pending,
+            tx: Some(tx.id()?),
+            manifest: object.manifest(),
+            sealed_key: catalog::seal(&secret, &id, &object.root, &object_key)?,
+        };
+        // The key is kept before the contract is sent: a crash after this
+        // point still leaves a way to read the file back.
+        self.catalog.write(&entry)?;
+        let hash = client
+            .submit(&tx)
+            .map_err(|e| anyhow!("the contract was not accepted by the node: {e}"))?;
+        let done = client
+            .wait_for_finality(&hash, Duration::from_secs(args.timeout))
+            .map_err(|e| anyhow!("{e}; the object is in the catalog as pending: `sherd storage status {id}` shows whether the contract arrived"))?;
+        if done.outcome == Some(TxOutcome::Failed) {
+            entry.state = EntryState::Failed;
+            self.catalog.write(&entry)?;
+            bail!(
+                "the contract failed on chain: {} (only the fee was paid; the providers drop the fragments when their reservation ends)",
+                done.reason.as_deref().unwrap_or("no reason given")
+            );
+        }
+        entry.state = EntryState::Active;
+        self.catalog.write(&entry)?;
+        let elapsed = started.elapsed();
+        if self.opts.json {
+            output::json(&json!({
+                "id": id.to_string(),
+                "name": entry.name,
+                "size": size,
+                "k": args.data,
+                "m": args.parity,
+                "fragment_size": layout.fragment_size,
+                "epochs": args.epochs,
+                "price_per_gib_epoch": selection.price.to_string(),
+                "escrow": escrow.to_string(),
+                "tx": hash.to_string(),
+                "height": done.height,
+                "providers": placed.iter().map(|p| json!({"index": p.index, "provider": p.provider.address.to_string()})).collect::<Vec<_>>(),
+                "failures": failures.iter().map(failure_json).collect::<Vec<_>>(),
+                "seconds": elapsed.as_secs_f64(),
+            }));
+        } else {
+            println!(
+                "stored {} ({}) as {}+{} fragments of {} on {} providers for {} epochs; escrow {escrow} (tx {hash}, final at height {})",
+                entry.name,
+                output::bytes(size),
+                args.data,
+                args.parity,
+                output::bytes(layout.fragment_size),
+                placed.len(),
+                args.epochs,
+                done.height.unwrap_or(0),
+            );
+            if !failures.is_empty() {
+                println!("{} attempt(s) failed and went to spares", failures.len());
+            }
+            println!("object id: {id}");
+            println!(
+                "read it back: sherd storage get {} --out FILE",
+                &id.to_string()[..16]
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    async fn get(&self, id: &str, out: &Path, from: Option<&str>) -> Result<ExitCode> {
+        let started = Instant::now();
+        if fs::symlink_metadata(out).is_ok() {
+            bail!("{} already exists: choose another --out", out.display());
+        }
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            bail!("the directory of {} does not exist", out.display());
+        }
+        let entry = self.catalog.find(id)?;
+        let object = entry
+            .object()
+            .map_err(|e| anyhow!("the catalog entry of {} is damaged: {e}", entry.id))?;
+        let name = match from {
+            Some(name) => name.to_string(),
+            None => self.owner_wallet(&entry)?,
+        };
+        let keystore = self.wallets.load(&name)?;
+        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
+        let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
+        let object_key = entry.key(&secret, &keystore.address())?;
+        drop(secret);
+
+        let client = self.client()?;
+        let contract = chain::contract(&client, &entry.id)?.ok_or_else(|| {
+            anyhow!(
+                "the chain at {} has no contract {}: it failed or was never sent (`sherd storage ls`)",
+                client.url(),
+                entry.id
+            )
+        })?;
+        if contract.object_root != Hash(object.root)
+            || contract.fragment_size != object.layout.fragment_size
+        {
+            bail!(
+                "contract {} is not this object's: the catalog entry and the chain disagree",
+                entry.id
+            );
+        }
+        let endpoints = chain::endpoints(&client, contract.fragments.iter().map(|f| f.provider))?;
+        let mut sources = Vec::new();
+        let mut missing = Vec::new();
+        for (index, f) in contract.fragments.iter().enumerate() {
+            match endpoints.get(&f.provider) {
+                Some(endpoint) => sources.push(Source {
+                    index: index as u32,
+                    root: f.root,
+                    endpoint: endpoint.clone(),
+                }),
+                None => missing.push(index),
+            }
+        }
+        let k = object.layout.params.data();
+        let scratch = self.catalog.dir().join(".incoming");
+        fs::create_dir_all(&scratch)
+            .with_context(|| format!("cannot create {}", scratch.display()))?;
+        let work = TempDir(scratch.join(format!("get-{}-{}", std::process::id(), crate::now_ms())));
+        fs::create_dir(&work.0).with_context(|| format!("cannot create {}", work.0.display()))?;
+        let sink = DirSink {
+            dir: work.0.clone(),
+        };
+        let peer = LightPeer::start(Timeouts::default())?;
+        let total = object.layout.fragment_size.saturating_mul(k as u64);
+        let events = FetchProgress::new(
+            output::progress(total, self.opts.json, "fetching"),
+            object.layout.params.total(),
+            self.opts.json,
+        );
+        let report = fetch(
+            &peer,
+            entry.id,
+            object.layout.fragment_size,
+            k,
+            sources,
+            &sink,
+            &events,
+        )
+        .await;
+        events.bar.finish_and_clear();
+        let report = report.map_err(|e| {
+            anyhow!(
+                "{e}{}",
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!("; fragments {missing:?} have providers without an endpoint")
+                }
+            )
+        })?;
+
+        // Decode into a temporary beside OUT, then rename: OUT appears whole
+        // or not at all.
+        let files: Vec<Option<File>> = (0..object.layout.params.total())
+            .map(|i| {
+                report
+                    .good
+                    .contains(&(i as u32))
+                    .then(|| File::open(work.0.join(fragment_file(i))).ok())
+                    .flatten()
+            })
+            .collect();
+        let partial = parent.join(format!(
+            ".{}.partial-{}",
+            out.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            std::process::id()
+        ));
+        let written = (|| -> Result<()> {
+            let file = File::create(&partial)
+                .with_context(|| format!("cannot create {}", partial.display()))?;
+            let mut writer = BufWriter::with_capacity(1 << 20, file);
+            let sources: Vec<Option<&File>> = files.iter().map(Option::as_ref).collect();
+            sherd_fragments::decode(&object, &object_key, &sources, &mut writer, &mut |_| {})
+                .map_err(|e| anyhow!("the fragments do not decode: {e}"))?;
+            let file = writer.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            fs::rename(&partial, out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            Ok(())
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&partial);
+            return Err(e);
+        }
+        let elapsed = started.elapsed();
+        if self.opts.json {
+            output::json(&json!({
+                "id": entry.id.to_string(),
+                "out": out.display().to_string(),
+                "size": object.layout.size,
+                "fragments": report.good,
+                "failures": report.failures.iter().map(fetch_failure_json).collect::<Vec<_>>(),
+                "seconds": elapsed.as_secs_f64(),
+            }));
+        } else {
+            for f in &report.failures {
+                eprintln!(
+                    "fragment {} at {}: {}{}",
+                    f.index,
+                    f.provider,
+                    f.reason,
+                    if f.corrupt {
+                        " (it served wrong bytes)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            println!(
+                "wrote {} ({}) from {} fragments in {:.1} s",
+                out.display(),
+                output::bytes(object.layout.size),
+                report.good.len(),
+                elapsed.as_secs_f64()
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// The wallet whose address owns `entry`.
+    fn owner_wallet(&self, entry: &Entry) -> Result<String> {
+        for name in self.wallets.names()? {
+            if let Ok(ks) = self.wallets.load(&name) {
+                if ks.address().to_string() == entry.owner {
+                    return Ok(name);
+                }
+            }
+        }
+        bail!(
+            "no wallet in {} owns object {} (its owner is {}): restore that wallet, or pass --from",
+            self.wallets.root().display(),
+            entry.id,
+            entry.owner
+        )
+    }
+
+    fn ls(&self) -> Result<ExitCode> {
+        let entries = self.catalog.list()?;
+        let client = self.client().ok();
+        let mut rows = Vec::new();
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    eprintln!("warning: {e}");
+                    continue;
+                }
+            };
+            let chain = client.as_ref().map(|c| chain::contract(c, &entry.id));
+            let (state, fragments) = match chain {
+                None => ("node unreachable".to_string(), None),
+                Some(Err(e)) => (format!("node error: {e}"), None),
+                Some(Ok(None)) => (
+                    if entry.state == EntryState::Failed {
+                        "failed".into()
+                    } else {
+                        "no contract on chain".into()
+                    },
+                    None,
+                ),
+                Some(Ok(Some(c))) => (c.summary(), Some(c)),
+            };
+            rows.push((entry, state, fragments));
+        }
+        if self.opts.json {
+            let list: Vec<Value> = rows
+                .iter()
+                .map(|(e, state, c)| {
+                    json!({
+                        "id": e.id.to_string(),
+                        "name": e.name,
+                        "size": e.size,
+                        "owner": e.owner,
+                        "chain_id": e.chain_id,
+                        "created_ms": e.created_ms,
+                        "catalog_state": e.state.name(),
+                        "chain_state": state,
+                        "k": e.manifest.data_fragments,
+                        "m": e.manifest.parity_fragments,
+                        "active_fragments": c.as_ref().map(|c| c.active()),
+                    })
+                })
+                .collect();
+            output::json(
+                &json!({ "catalog": self.catalog.dir().display().to_string(), "objects": list }),
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        if rows.is_empty() {
+            println!(
+                "no objects in {} (store one with `sherd storage put FILE`)",
+                self.catalog.dir().display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        for (e, state, _) in &rows {
+            println!(
+                "{}  {:>10}  {}+{}  {:<24}  {}",
+                &e.id.to_string()[..16],
+                output::bytes(e.size),
+                e.manifest.data_fragments,
+                e.manifest.parity_fragments,
+                e.name,
+                state
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn status(&self, id: &str) -> Result<ExitCode> {
+        let client = self.client()?;
+        let (id, name) = match self.catalog.find(id) {
+            Ok(entry) => (entry.id, Some(entry.name)),
+            Err(catalog_error) => match id.parse::<Hash>() {
+                Ok(id) => (id, None),
+                Err(_) => return Err(catalog_error.into()),
+            },
+        };
+        let contract = chain::contract(&client, &id)?
+            .ok_or_else(|| anyhow!("the chain has no contract {id}"))?;
+        if self.opts.json {
+            let mut value = contract.raw.clone();
+            value["name"] = name.into();
+            value["summary"] = contract.summary().into();
+            output::json(&value);
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!(
+            "object    {id}{}",
+            name.map(|n| format!("  ({n})")).unwrap_or_default()
+        );
+        println!(
+            "contract  {}+{} fragments of {}, client {}, periods {}..={}",
+            contract.k,
+            contract.m,
+            output::bytes(contract.fragment_size),
+            contract.client,
+            contract.first_period,
+            contract.last_period
+        );
+        println!("state     {}", contract.summary());
+        println!("  #  provider                                                          status   misses  proven  escrow left");
+        for (i, f) in contract.fragments.iter().enumerate() {
+            println!(
+                "{i:>3}  {:<64}  {:<7}  {:>6}  {:>6}  {}",
+                f.provider.to_string(),
+                f.status,
+                f.misses,
+                f.proven
+                    .checked_sub(1)
+                    .map_or("-".into(), |p| format!("p{p}")),
+                f.escrow_left
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn failure_json(f: &Failure) -> Value {
+    json!({"fragment": f.fragment, "provider": f.provider.to_string(), "reason": f.reason})
+}
+
+fn fetch_failure_json(f: &FetchFailure) -> Value {
+    json!({"fragment": f.index, "provider": f.provider.to_string(), "corrupt": f.corrupt, "reason": f.reason})
+}
+
+/// Upload progress: one bar over every fragment's bytes.
+struct PutProgress {
+    bar: ProgressBar,
+    sent: Mutex<Vec<u64>>,
+    quiet: bool,
+}
+
+impl PutProgress {
+    fn new(bar: ProgressBar, n: usize, quiet: bool) -> Self {
+        Self {
+            bar,
+            sent: Mutex::new(vec![0; n]),
+            quiet,
+        }
+    }
+}
+
+impl PutEvents for PutProgress {
+    fn sent(&self, fragment: u32, sent: u64) {
+        let mut all = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = all.get_mut(fragment as usize) {
+            *slot = sent;
+        }
+        self.bar.set_position(all.iter().sum());
+    }
+    fn placed(&self, _: u32, _: &Address) {}
+    fn failed(&self, failure: &Failure) {
+        let mut all = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = all.get_mut(failure.fragment as usize) {
+            *slot = 0;
+        }
+        if !self.quiet {
+            self.bar.suspend(|| {
+                eprintln!(
+                    "fragment {} at {} failed: {}; trying a spare",
+                    failure.fragment, failure.provider, failure.reason
+                )
+            });
+        }
+    }
+}
+
+/// Download progress.
+struct FetchProgress {
+    bar: ProgressBar,
+    received: Mutex<Vec<u64>>,
+    quiet: bool,
+}
+
+impl FetchProgress {
+    fn new(bar: ProgressBar, n: usize, quiet: bool) -> Self {
+        Self {
+            bar,
+            received: Mutex::new(vec![0; n]),
+            quiet,
+        }
+    }
+}
+
+impl FetchEvents for FetchProgress {
+    fn received(&self, index: u32, received: u64) {
+        let mut all = self.received.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = all.get_mut(index as usize) {
+            *slot = received;
+        }
+        self.bar.set_position(all.iter().sum());
+    }
+    fn done(&self, _: u32) {}
+    fn failed(&self, failure: &FetchFailure) {
+        let mut all = self.received.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = all.get_mut(failure.index as usize) {
+            *slot = 0;
+        }
+        if !self.quiet {
+            self.bar.suspend(|| {
+                eprintln!(
+                    "fragment {} at {}: {}{}; trying another",
+                    failure.index,
+                    failure.provider,
+                    failure.reason,
+                    if failure.corrupt {
+                        " (wrong bytes)"
+                    } else {
+                        ""
+                    }
+                )
+            });
+        }
+    }
+}
+
+/// Fetched fragments as files in a scratch directory, each written as a
+/// `.partial` and renamed once whole and checked.
+struct DirSink {
+    dir: PathBuf,
+}
+
+impl DirSink {
+    fn partial(&self, index: u32) -> PathBuf {
+        self.dir
+            .join(format!("{}.partial", fragment_file(index as usize)))
+    }
+}
+
+impl FetchSink for DirSink {
+    type Writer = BufWriter<File>;
+
+    fn create(&self, index: u32) -> std::io::Result<Self::Writer> {
+        Ok(BufWriter::with_capacity(
+            1 << 20,
+            File::create(self.partial(index))?,
+        ))
+    }
+
+    fn finish(
+        &self,
+        index: u32,
+        mut writer: Self::Writer,
+        footer: &sherd_fragments::Footer,
+        leaves: &[sherd_fragments::commit::Hash],
+    ) -> std::io::Result<()> {
+        write_trailer(&mut writer, &tree_levels(leaves), footer)?;
+        writer.flush()?;
+        drop(writer);
+        fs::rename(
+            self.partial(index),
+            self.dir.join(fragment_file(index as usize)),
+        )
+    }
+
+    fn discard(&self, index: u32, writer: Self::Writer) {
+        drop(writer);
+        let _ = fs::remove_file(self.partial(index));
+    }
+}
+
+impl ContractView {
+    /// A one-line state: active fragments of `k + m`, lost ones, ended.
+    pub fn summary(&self) -> String {
+        let n = self.fragments.len();
+        let active = self.active();
+        let lost = self.fragments.iter().filter(|f| f.status == "lost").count();
+        let ended = self.fragments.iter().all(|f| f.status == "ended");
+        if ended {
+            return "ended".into();
+        }
+        let health = if self.m == 0 {
+            String::new()
+        } else {
+            format!(
+                ", health {:.0} %",
+                100.0 * (active as f64 - f64::from(self.k)) / f64::from(self.m)
+            )
+        };
+        format!(
+            "{active} of {n} fragments active{}{health}",
+            if lost > 0 {
+                format!(", {lost} lost")
+            } else {
+                String::new()
+            }
+        )
+    }
+
+    /// Fragments active.
+    pub fn active(&self) -> usize {
+        self.fragments
+            .iter()
+            .filter(|f| f.status == "active")
+            .count()
+    }
+}

@@ -1,0 +1,745 @@
+//! A storage provider inside the node: a `sherd node` whose `config.toml`
+//! has a `[provider]` section ([`config`]).
+//!
+//! The market logic is `sherd_market`'s ([`Provider`]: deal policy,
+//! verified uploads, downloads, keeping the store in step with the chain;
+//! [`Prover`]: which fragments to prove in each period). This module is the
+//! IO around it:
+//!
+//! * the fragment store on disk ([`disk`]), indexed in the node's parity-db;
+//! * the chain as the provider sees it ([`NodeChain`]): the committed state
+//!   of this node;
+//! * `/sherd/deal/1` requests (from the network task, through
+//!   [`crate::shared::Shared::deals`]) and `/sherd/fragment/1` streams, each
+//!   stream with an idle limit and at most [`MAX_STREAMS`] at once;
+//! * the duties, after every final block: keep the store in step with the
+//!   chain (confirm, expire, release), prove every challenged fragment and
+//!   submit the proofs in `SubmitProofs` batches signed with
+//!   `<home>/provider.key`, resend what did not land; and every few seconds
+//!   register the endpoint and (re-)advertise the terms when the chain's
+//!   differ from the section's.
+//!
+//! What it did is counted ([`ProviderRuntime::report`], served at
+//! `GET /v1/provider`) and the prover's totals survive restarts (kept in
+//! the fragment column).
+
+pub mod config;
+pub mod disk;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use futures::StreamExt;
+use serde::Serialize;
+use sherd_ledger::{
+    state::{Contract, FragmentStatus},
+    tx::kind::{ProofAnswer, RegisterEndpoint, Role, SubmitProofs, MAX_PROOFS_PER_TX},
+    Address, Amount, Hash, StateView, TxKind,
+};
+use sherd_market::{
+    provider::{prover, ChainFacts, Prover, ProverStats, Provider, ProviderChain},
+    store::{FragmentKey, FragmentState, FragmentStore},
+    wire::{self, DealRequest, DealResponse, Refusal},
+};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use crate::net::{timed::Timed, DealReply, NetHandle};
+use crate::shared::Shared;
+use config::{ProviderSection, DEFAULT_MAX_UPLOADS};
+use disk::DiskStore;
+
+/// Fragment streams served at once; more are closed at once.
+pub const MAX_STREAMS: usize = 64;
+/// A fragment stream that makes no progress for this long is dropped.
+pub const STREAM_IDLE: Duration = Duration::from_secs(30);
+/// Deal requests waiting to be answered, at most; more are refused as busy.
+pub const DEAL_QUEUE: usize = 256;
+/// Blocks to wait for a submitted proof before sending it again.
+pub const RESUBMIT_AFTER: u64 = 3;
+/// Largest `SubmitProofs` transaction the prover builds, about.
+const BATCH_BYTES: usize = 1 << 20;
+/// How often the follower looks for a new final block.
+const POLL: Duration = Duration::from_millis(200);
+/// How often registration and terms are checked against the chain.
+const CHECK_TERMS: Duration = Duration::from_secs(5);
+/// Every this many blocks, maintenance also releases fragments whose
+/// contract ended or moved them.
+const FULL_MAINTENANCE_EVERY: u64 = 10;
+
+/// A deal request from the network, with where its answer goes.
+pub type DealInbound = (libp2p::PeerId, Vec<u8>, DealReply);
+
+/// The provider as the node runs it.
+pub type NodeProvider = Provider<DiskStore, NodeChain>;
+
+/// The chain as a provider sees it: this node's committed state.
+#[derive(Debug)]
+pub struct NodeChain {
+    shared: Arc<Shared>,
+    address: Address,
+}
+
+impl ProviderChain for NodeChain {
+    fn facts(&self, contract_id: &Hash) -> Result<ChainFacts, String> {
+        let height = self.shared.committed_status().head.height;
+        let state = self.shared.db.state();
+        let view = StateView::new(&state);
+        Ok(ChainFacts {
+            chain_id: self.shared.params.chain_id.clone(),
+            height,
+            ad: view.provider(&self.address).map_err(|e| e.to_string())?,
+            balance: view
+                .find_account(&self.address)
+                .map_err(|e| e.to_string())?
+                .map_or(Amount::ZERO, |a| a.balance),
+            contract_exists: view
+                .contract(contract_id)
+                .map_err(|e| e.to_string())?
+                .is_some(),
+        })
+    }
+
+    fn contract(&self, id: &Hash) -> Result<Option<Contract>, String> {
+        let state = self.shared.db.state();
+        StateView::new(&state)
+            .contract(id)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Totals that survive restarts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Totals {
+    prover: ProverStats,
+    /// Base units earned by accepted proofs (escrow share + reward).
+    earned: u64,
+}
+
+const TOTALS: &[u8] = b"totals";
+
+impl Totals {
+    fn to_bytes(self) -> Vec<u8> {
+        [
+            self.prover.submitted,
+            self.prover.accepted,
+            self.prover.missed,
+            self.prover.periods,
+            self.earned,
+        ]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let mut words = bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
+        let mut next = || words.next();
+        Some(Self {
+            prover: ProverStats {
+                submitted: next()?,
+                accepted: next()?,
+                missed: next()?,
+                periods: next()?,
+            },
+            earned: next()?,
+        })
+    }
+}
+
+/// The provider's moving parts, shared by its tasks and the API.
+#[derive(Debug)]
+pub struct ProviderRuntime {
+    /// The market service.
+    pub provider: Arc<NodeProvider>,
+    /// The terms from `config.toml`.
+    pub section: ProviderSection,
+    shared: Arc<Shared>,
+    key: SigningKey,
+    prover: Mutex<Prover>,
+    earned: AtomicU64,
+    /// Escrow left of each held fragment when last seen, to count what an
+    /// accepted proof paid.
+    escrow_seen: Mutex<HashMap<FragmentKey, (u64, Amount)>>,
+    /// Challenges that could not be proven (file gone or damaged).
+    pub unprovable: AtomicU64,
+    /// Proof batches the mempool refused.
+    pub refused_batches: AtomicU64,
+    /// Fragment streams turned away because [`MAX_STREAMS`] were open.
+    pub streams_refused: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What `GET /v1/provider` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderReport {
+    /// The provider's account.
+    pub address: String,
+    /// Where fragments are kept.
+    pub storage_dir: String,
+    /// Terms from the configuration.
+    pub terms: ProviderSection,
+    /// Whether the chain has this provider's endpoint.
+    pub registered: bool,
+    /// The chain's advertisement: capacity and bytes under contract.
+    pub capacity_bytes: Option<u64>,
+    /// Bytes under contract, on chain.
+    pub used_bytes: Option<u64>,
+    /// Whether the chain's terms are the configuration's.
+    pub advertised: bool,
+    /// The account's spendable balance, base units.
+    pub balance_base: u64,
+    /// Fragments held under an active contract.
+    pub fragments_active: usize,
+    /// Fragments stored and waiting for their contract.
+    pub fragments_pending: usize,
+    /// Bytes of fragment data held.
+    pub bytes_held: u64,
+    /// Reservations (not yet uploaded) and their bytes.
+    pub reservations: usize,
+    /// Proofs put in transactions (retries included).
+    pub proofs_submitted: u64,
+    /// Challenges the chain recorded as proven.
+    pub proofs_accepted: u64,
+    /// Challenges missed.
+    pub proofs_missed: u64,
+    /// Challenges that could not be proven (missing or damaged file).
+    pub proofs_unprovable: u64,
+    /// The period being proven, and its challenged / proven counts.
+    pub period: Option<u64>,
+    /// Challenged in the current period.
+    pub period_challenged: usize,
+    /// Proven in the current period.
+    pub period_proven: usize,
+    /// Earned by accepted proofs, base units.
+    pub earned_base: u64,
+    /// Earned, as text.
+    pub earned: String,
+    /// Deals reserved since start.
+    pub deals_reserved: u64,
+    /// Deals refused since start.
+    pub deals_refused: u64,
+    /// Uploads stored since start.
+    pub uploads_stored: u64,
+    /// Uploads failed since start.
+    pub uploads_failed: u64,
+    /// Downloads served since start.
+    pub downloads_served: u64,
+    /// Pending fragments dropped since start (their contract never came).
+    pub expired: u64,
+    /// Fragments released since start (contract ended or moved them).
+    pub released: u64,
+}
+
+impl ProviderRuntime {
+    /// The provider's account.
+    pub fn address(&self) -> Address {
+        self.provider.address()
+    }
+
+    /// Everything `GET /v1/provider` shows.
+    pub fn report(&self) -> ProviderReport {
+        let address = self.address();
+        let state = self.shared.db.state();
+        let view = StateView::new(&state);
+        let ad = view.provider(&address).ok().flatten();
+        let registered = view
+            .endpoint(&address)
+            .ok()
+            .flatten()
+            .is_some_and(|e| e.role == Role::Provider);
+        let balance = view
+            .find_account(&address)
+            .ok()
+            .flatten()
+            .map_or(0, |a| a.balance.0);
+        let records = self.provider.store().records().unwrap_or_default();
+        let active = records
+            .iter()
+            .filter(|r| r.state == FragmentState::Active)
+            .count();
+        let bytes_held = records
+            .iter()
+            .fold(0u64, |sum, r| sum.saturating_add(r.proposal.fragment_size));
+        let (_, _, pending) = self.provider.pending();
+        let prover = lock(&self.prover);
+        let stats = prover.stats();
+        let (challenged, proven) = prover.progress();
+        let earned = self.earned.load(Ordering::Relaxed);
+        let s = &self.provider.stats;
+        ProviderReport {
+            address: address.to_string(),
+            storage_dir: self.provider.store().dir().display().to_string(),
+            terms: self.section.clone(),
+            registered,
+            capacity_bytes: ad.as_ref().map(|a| a.capacity_bytes),
+            used_bytes: ad.as_ref().map(|a| a.used_bytes),
+            advertised: ad.as_ref().is_some_and(|a| self.same_terms(a)),
+            balance_base: balance,
+            fragments_active: active,
+            fragments_pending: records.len().saturating_sub(active),
+            bytes_held,
+            reservations: pending.saturating_sub(records.len().saturating_sub(active)),
+            proofs_submitted: stats.submitted,
+            proofs_accepted: stats.accepted,
+            proofs_missed: stats.missed,
+            proofs_unprovable: self.unprovable.load(Ordering::Relaxed),
+            period: prover.period(),
+            period_challenged: challenged,
+            period_proven: proven,
+            earned_base: earned,
+            earned: Amount(earned).to_string(),
+            deals_reserved: s.reserved.load(Ordering::Relaxed),
+            deals_refused: s.refused.load(Ordering::Relaxed),
+            uploads_stored: s.stored.load(Ordering::Relaxed),
+            uploads_failed: s.uploads_failed.load(Ordering::Relaxed),
+            downloads_served: s.served.load(Ordering::Relaxed),
+            expired: s.expired.load(Ordering::Relaxed),
+            released: s.released.load(Ordering::Relaxed),
+        }
+    }
+
+    fn same_terms(&self, ad: &sherd_ledger::state::ProviderAd) -> bool {
+        let want = self.section.advertisement();
+        ad.capacity_bytes == want.capacity_bytes
+            && ad.price_per_gib_epoch == want.price_per_gib_epoch
+            && ad.collateral_per_gib == want.collateral_per_gib
+            && ad.min_duration_epochs == want.min_duration_epochs
+            && ad.max_duration_epochs == want.max_duration_epochs
+    }
+
+    fn save_totals(&self) {
+        let totals = Totals {
+            prover: lock(&self.prover).stats(),
+            earned: self.earned.load(Ordering::Relaxed),
+        };
+        if let Err(e) = self.provider.store().set_own(TOTALS, totals.to_bytes()) {
+            tracing::warn!(error = %e, "provider.totals: not saved");
+        }
+    }
+}
+
+/// Everything [`start`] needs.
+#[derive(Debug)]
+pub struct ProviderStart {
+    /// The node's home (the storage dir is relative to it).
+    pub home: std::path::PathBuf,
+    /// The `[provider]` section.
+    pub section: ProviderSection,
+    /// `provider.key`.
+    pub key: SigningKey,
+    /// The node's libp2p peer id, binary.
+    pub peer_id: Vec<u8>,
+    /// Its listen addresses, binary.
+    pub listen: Vec<Vec<u8>>,
+}
+
+/// Opens the store and starts the provider's tasks: deals (from `deals`),
+/// fragment streams, and the duties after every final block.
+pub fn start(
+    shared: Arc<Shared>,
+    net: &NetHandle,
+    deals: mpsc::Receiver<DealInbound>,
+    start: ProviderStart,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Arc<ProviderRuntime>> {
+    use anyhow::Context;
+    start
+        .section
+        .check()
+        .map_err(|e| anyhow::anyhow!("config.toml [provider]: {e}"))?;
+    let dir = if start.section.storage_dir.is_absolute() {
+        start.section.storage_dir.clone()
+    } else {
+        start.home.join(&start.section.storage_dir)
+    };
+    let (store, recovery) = DiskStore::open(&dir, shared.db.clone())
+        .with_context(|| format!("cannot open the fragment store in {}", dir.display()))?;
+    if recovery != disk::Recovery::default() {
+        tracing::warn!(
+            partial = recovery.partial,
+            orphans = recovery.orphans,
+            missing = recovery.missing,
+            "provider.store: cleaned up after an unclean stop"
+        );
+    }
+    let totals = store
+        .own(TOTALS)
+        .ok()
+        .flatten()
+        .and_then(|b| Totals::from_bytes(&b))
+        .unwrap_or_default();
+    let address = Address::from(&start.key.verifying_key());
+    let chain = NodeChain {
+        shared: shared.clone(),
+        address,
+    };
+    let provider = Provider::new(
+        start.key.clone(),
+        store,
+        chain,
+        start.section.policy(),
+        start.section.max_uploads.unwrap_or(DEFAULT_MAX_UPLOADS),
+    )
+    .context("cannot read the fragment index")?;
+    let runtime = Arc::new(ProviderRuntime {
+        provider: Arc::new(provider),
+        section: start.section.clone(),
+        shared: shared.clone(),
+        key: start.key.clone(),
+        prover: Mutex::new(Prover::new(address, RESUBMIT_AFTER).with_stats(totals.prover)),
+        earned: AtomicU64::new(totals.earned),
+        escrow_seen: Mutex::new(HashMap::new()),
+        unprovable: AtomicU64::new(0),
+        refused_batches: AtomicU64::new(0),
+        streams_refused: AtomicU64::new(0),
+    });
+    let held = runtime
+        .provider
+        .store()
+        .records()
+        .map(|r| r.len())
+        .unwrap_or(0);
+    tracing::info!(%address, dir = %dir.display(), held, "provider.start: serving deals and fragments");
+    spawn_deals(runtime.clone(), net.clone(), deals, shutdown.clone());
+    spawn_streams(runtime.clone(), net, shutdown.clone())?;
+    spawn_duties(
+        runtime.clone(),
+        RegisterEndpoint {
+            role: Role::Provider,
+            peer_id: start.peer_id,
+            multiaddrs: start
+                .listen
+                .into_iter()
+                .map(sherd_ledger::tx::kind::Multiaddr)
+                .collect(),
+        },
+        shutdown,
+    );
+    Ok(runtime)
+}
+
+fn spawn_deals(
+    runtime: Arc<ProviderRuntime>,
+    net: NetHandle,
+    mut deals: mpsc::Receiver<DealInbound>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let (peer, bytes, reply) = tokio::select! {
+                _ = shutdown.changed() => return,
+                next = deals.recv() => match next {
+                    Some(next) => next,
+                    None => return,
+                },
+            };
+            let response = match wire::decode::<DealRequest>(&bytes, wire::MAX_DEAL_MESSAGE) {
+                Ok(request) => {
+                    let provider = runtime.provider.clone();
+                    // It reads the state and may sign: off the async workers.
+                    tokio::task::spawn_blocking(move || provider.deal(request))
+                        .await
+                        .unwrap_or_else(|e| DealResponse::Refused(Refusal::internal(e.to_string())))
+                }
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "provider.deal: a request that does not decode");
+                    DealResponse::Refused(Refusal::invalid(format!(
+                        "the request does not decode: {e}"
+                    )))
+                }
+            };
+            match wire::encode(&response) {
+                Ok(bytes) => {
+                    let _ = net.respond_deal(reply, bytes).await;
+                }
+                Err(e) => tracing::error!(error = %e, "provider.deal: cannot encode an answer"),
+            }
+        }
+    });
+}
+
+/// The answer to a deal request the provider has no room to look at.
+pub fn busy_answer() -> Vec<u8> {
+    wire::encode(&DealResponse::Refused(Refusal::busy(
+        "too many deal requests waiting; try again",
+    )))
+    .unwrap_or_default()
+}
+
+fn spawn_streams(
+    runtime: Arc<ProviderRuntime>,
+    net: &NetHandle,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut incoming = net.accept_fragments()?;
+    let slots = Arc::new(Semaphore::new(MAX_STREAMS));
+    tokio::spawn(async move {
+        loop {
+            let (peer, stream) = tokio::select! {
+                _ = shutdown.changed() => return,
+                next = incoming.next() => match next {
+                    Some(next) => next,
+                    None => return,
+                },
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                runtime.streams_refused.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, "provider.stream: too many open, closed");
+                drop(stream);
+                continue;
+            };
+            let provider = runtime.provider.clone();
+            tokio::spawn(async move {
+                let stream = Timed::new(stream, STREAM_IDLE);
+                if let Err(e) = provider.serve_stream(stream).await {
+                    tracing::debug!(%peer, error = %e, "provider.stream: ended with an error");
+                }
+                drop(slot);
+            });
+        }
+    });
+    Ok(())
+}
+
+fn spawn_duties(
+    runtime: Arc<ProviderRuntime>,
+    endpoint: RegisterEndpoint,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        let mut poll = tokio::time::interval(POLL);
+        let mut terms = tokio::time::interval(CHECK_TERMS);
+        let mut last = None;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() {
+                        runtime.save_totals();
+                        return;
+                    }
+                }
+                _ = terms.tick() => check_terms(&runtime, &endpoint),
+                _ = poll.tick() => {
+                    let height = runtime.shared.committed_status().head.height;
+                    if last == Some(height) {
+                        continue;
+                    }
+                    last = Some(height);
+                    let r = runtime.clone();
+                    if let Err(e) = tokio::task::spawn_blocking(move || after_block(&r, height)).await {
+                        tracing::error!(error = %e, "provider.duty: panicked");
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Registers the endpoint, then advertises the section's terms, whenever
+/// the chain's differ; one transaction at a time.
+fn check_terms(runtime: &ProviderRuntime, endpoint: &RegisterEndpoint) {
+    let address = runtime.address();
+    let shared = &runtime.shared;
+    let state = shared.db.state();
+    let view = StateView::new(&state);
+    let Ok(Some(account)) = view.find_account(&address) else {
+        tracing::warn!(%address, "provider.terms: the provider account has no funds yet; send it tokens for fees and collateral");
+        return;
+    };
+    if shared.mempool().has_nonce(&address, account.nonce) {
+        return;
+    }
+    let registered = view.endpoint(&address).ok().flatten();
+    let current = registered.as_ref().is_some_and(|e| {
+        e.role == endpoint.role
+            && e.peer_id == endpoint.peer_id
+            && e.multiaddrs == endpoint.multiaddrs
+    });
+    let kind = if !current {
+        TxKind::RegisterEndpoint(endpoint.clone())
+    } else if !view
+        .provider(&address)
+        .ok()
+        .flatten()
+        .is_some_and(|ad| runtime.same_terms(&ad))
+    {
+        TxKind::AdvertiseCapacity(runtime.section.advertisement())
+    } else {
+        return;
+    };
+    let what = kind.name();
+    match crate::duties::sign_and_submit(shared, &runtime.key, kind) {
+        Ok(hash) => tracing::info!(tx = %hash, what, "provider.terms: submitted"),
+        Err(e) => tracing::warn!(error = %e, what, "provider.terms: not submitted"),
+    }
+}
+
+/// The duties after final block `height`: maintenance, then proofs.
+fn after_block(runtime: &ProviderRuntime, height: u64) {
+    let full = height % FULL_MAINTENANCE_EVERY == 0;
+    match runtime.provider.maintain(height, full) {
+        Ok(done) if done != Default::default() => {
+            tracing::info!(
+                height,
+                confirmed = done.confirmed,
+                expired = done.expired,
+                released = done.released,
+                "provider.maintain: store follows the chain"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "provider.maintain: failed"),
+    }
+    prove(runtime, height);
+}
+
+fn prove(runtime: &ProviderRuntime, height: u64) {
+    let shared = &runtime.shared;
+    let params = &shared.params;
+    let state = shared.db.state();
+    let view = StateView::new(&state);
+    let records = match runtime.provider.store().records() {
+        Ok(records) => records,
+        Err(e) => {
+            tracing::error!(error = %e, "provider.prove: cannot read the index");
+            return;
+        }
+    };
+    let held: Vec<(FragmentKey, Contract)> = records
+        .iter()
+        .filter(|r| r.state == FragmentState::Active)
+        .filter_map(|r| {
+            let key = r.key();
+            Some((key, view.contract(&key.contract_id).ok().flatten()?))
+        })
+        .collect();
+    count_earnings(runtime, &held);
+    let seed = prover::open_period(params, height).and_then(|p| view.period_seed(p).ok().flatten());
+    let tick = lock(&runtime.prover).tick(params, height, seed.as_ref(), &held);
+    if let Some(closed) = &tick.closed {
+        for key in &closed.missed {
+            tracing::warn!(period = closed.period, fragment = %key, "provider.prove: challenge missed");
+        }
+        if closed.accepted.is_empty() && closed.missed.is_empty() {
+            tracing::debug!(
+                period = closed.period,
+                "provider.prove: period closed, nothing challenged"
+            );
+        } else {
+            tracing::info!(
+                period = closed.period,
+                accepted = closed.accepted.len(),
+                missed = closed.missed.len(),
+                "provider.prove: period closed"
+            );
+            runtime.save_totals();
+        }
+    }
+    if tick.prove.is_empty() {
+        return;
+    }
+    let mut answers = Vec::with_capacity(tick.prove.len());
+    for challenge in &tick.prove {
+        match make_proof(runtime, challenge) {
+            Ok(answer) => answers.push(answer),
+            Err(reason) => {
+                runtime.unprovable.fetch_add(1, Ordering::Relaxed);
+                lock(&runtime.prover).unprovable(&challenge.key, height);
+                tracing::error!(fragment = %challenge.key, period = challenge.period, %reason, "provider.prove: cannot prove a held fragment");
+            }
+        }
+    }
+    for batch in prover::batches(answers, MAX_PROOFS_PER_TX, BATCH_BYTES) {
+        let keys: Vec<FragmentKey> = batch
+            .iter()
+            .map(|a| FragmentKey {
+                contract_id: a.contract_id,
+                index: a.fragment_index,
+            })
+            .collect();
+        let count = batch.len();
+        match crate::duties::sign_and_submit(
+            shared,
+            &runtime.key,
+            TxKind::SubmitProofs(SubmitProofs { proofs: batch }),
+        ) {
+            Ok(hash) => {
+                lock(&runtime.prover).submitted(keys, height);
+                tracing::info!(tx = %hash, count, height, "provider.prove: proofs submitted");
+            }
+            Err(e) => {
+                runtime.refused_batches.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, count, "provider.prove: proofs not submitted; retrying next block");
+            }
+        }
+    }
+}
+
+fn make_proof(
+    runtime: &ProviderRuntime,
+    challenge: &prover::Challenge,
+) -> Result<ProofAnswer, String> {
+    let file = runtime
+        .provider
+        .store()
+        .open(&challenge.key)
+        .map_err(|e| e.to_string())?
+        .ok_or("its file is missing")?;
+    let (_, proof) =
+        sherd_fragments::file::prove(&file, challenge.chunk).map_err(|e| e.to_string())?;
+    Ok(ProofAnswer {
+        contract_id: challenge.key.contract_id,
+        fragment_index: challenge.key.index,
+        period: challenge.period,
+        proof: proof.to_bytes(),
+    })
+}
+
+/// Counts what accepted proofs paid: a fragment whose `proven` moved on
+/// since it was last seen earned the escrow it lost plus the proof reward.
+fn count_earnings(runtime: &ProviderRuntime, held: &[(FragmentKey, Contract)]) {
+    let reward = runtime.shared.params.proof_reward.0;
+    let mut seen = lock(&runtime.escrow_seen);
+    let mut earned = 0u64;
+    for (key, contract) in held {
+        let Some(f) = contract.fragments.get(key.index as usize) else {
+            continue;
+        };
+        if f.status != FragmentStatus::Active {
+            continue;
+        }
+        if let Some((proven, escrow)) = seen.insert(*key, (f.proven, f.escrow_left)) {
+            if f.proven > proven {
+                earned = earned
+                    .saturating_add(escrow.0.saturating_sub(f.escrow_left.0))
+                    .saturating_add(reward);
+            }
+        }
+    }
+    seen.retain(|key, _| held.iter().any(|(k, _)| k == key));
+    if earned > 0 {
+        runtime.earned.fetch_add(earned, Ordering::Relaxed);
+    }
+}
+
+/// Reads `<home>/provider.key`, or says how to make one.
+pub fn read_key(home: &Path) -> anyhow::Result<SigningKey> {
+    let path = home.join("provider.key");
+    if !path.exists() {
+        anyhow::bail!(
+            "config.toml has a [provider] section but {} does not exist: run `sherd provider init --home {}`",
+            path.display(),
+            home.display()
+        );
+    }
+    crate::dev::read_ed25519(&path)
+}
