@@ -37,7 +37,8 @@ pub use genesis::{Genesis, GenesisError, GenesisState};
 pub use hash::Hash;
 pub use state::{
     apply_block, audit, Account, ApplyError, BlockContext, BlockError, BlockExecutor, BlockOutput,
-    BlockResult, FailReason, Outcome, Receipt, Rejection, StateError, StateView,
+    BlockResult, FailReason, Outcome, ProofPayment, ProofRejection, ProofVerdict, Receipt,
+    Rejection, StateError, StateView,
 };
 pub use store::{ChangeSet, MemoryStore, StateStore, StoreError};
 pub use tx::{SignError, Transaction, TxBody, TxKind};

@@ -20,6 +20,11 @@
 //!   kind's effects are all undone.
 //! * **Succeeded**: fee paid, nonce used, effects kept.
 //!
+//! `SubmitProofs` is the one kind judged in parts: each proof of the batch
+//! is accepted or refused on its own, the receipt carries one
+//! [`ProofVerdict`] per entry ([`Receipt::proofs`]), and the transaction
+//! fails only if no entry is accepted ([`market`]).
+//!
 //! End of every block, in this order:
 //!
 //! 1. The block's fees and the block reward (new currency) go to the
@@ -45,6 +50,7 @@ pub(crate) mod staking;
 
 use std::collections::BTreeMap;
 
+pub use market::{ProofPayment, ProofRejection, ProofVerdict};
 use records::Record;
 pub use records::{
     Account, ChainState, Contract, ContractFragment, Endpoint, EpochSet, FragmentStatus,
@@ -296,7 +302,9 @@ pub enum FailReason {
         /// The id.
         id: Hash,
     },
-    /// A storage proof that is not accepted.
+    /// No storage proof of a `SubmitProofs` is accepted: the first refused
+    /// entry (the receipt's [`Receipt::proofs`] has every entry's verdict),
+    /// or an empty batch.
     #[error("proof {index} ({contract} fragment {fragment}) is refused: {reason}")]
     BadProof {
         /// Position in the batch.
@@ -306,7 +314,7 @@ pub enum FailReason {
         /// The fragment.
         fragment: u32,
         /// Why.
-        reason: String,
+        reason: ProofRejection,
     },
     /// A repair that cannot be made.
     #[error("repair refused: {reason}")]
@@ -340,6 +348,10 @@ pub struct Receipt {
     pub fee: Amount,
     /// What happened.
     pub outcome: Outcome,
+    /// For `SubmitProofs`: one verdict per entry of the batch, in batch
+    /// order, whether the transaction succeeded (some accepted) or failed
+    /// (none accepted). Empty for every other kind and for an empty batch.
+    pub proofs: Vec<ProofVerdict>,
 }
 
 /// Why [`BlockExecutor::apply`] gave no receipt.
@@ -709,7 +721,8 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
         self.overlay.keep_tx();
         self.fees = fees;
 
-        let outcome = match self.execute(&sender, body.nonce, &body.kind)? {
+        let mut proofs = Vec::new();
+        let outcome = match self.execute(&sender, body.nonce, &body.kind, &mut proofs)? {
             Ok(()) => {
                 self.overlay.keep_tx();
                 Outcome::Success
@@ -723,11 +736,19 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
             tx_id: vtx.id(),
             fee: body.fee,
             outcome,
+            proofs,
         })
     }
 
-    /// The kind's effects, written to the transaction layer.
-    fn execute(&mut self, sender: &Address, nonce: u64, kind: &TxKind) -> KindResult {
+    /// The kind's effects, written to the transaction layer; a
+    /// `SubmitProofs` also pushes its per-proof verdicts to `proofs`.
+    fn execute(
+        &mut self,
+        sender: &Address,
+        nonce: u64,
+        kind: &TxKind,
+        proofs: &mut Vec<ProofVerdict>,
+    ) -> KindResult {
         match kind {
             TxKind::Transfer(t) => self.transfer(sender, t),
             TxKind::Stake(s) => self.stake(sender, s),
@@ -737,7 +758,7 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
             TxKind::RegisterEndpoint(e) => self.register_endpoint(sender, e),
             TxKind::AdvertiseCapacity(a) => self.advertise(sender, a),
             TxKind::CreateContract(c) => self.create_contract(sender, nonce, c),
-            TxKind::SubmitProofs(p) => self.submit_proofs(sender, p),
+            TxKind::SubmitProofs(p) => self.submit_proofs(sender, p, proofs),
             TxKind::RepairFragment(r) => self.repair(sender, r),
             TxKind::Evidence(e) => self.evidence(e),
         }

@@ -23,6 +23,21 @@
 //! `escrow_left / periods_left` of the fragment's escrow plus the chain's
 //! `proof_reward` (new currency).
 //!
+//! **Each proof on its own.** The entries of one `SubmitProofs` are judged
+//! independently, in order: an entry that is stale (another period, a
+//! closed window), for someone else's or an unknown fragment, already
+//! proven (a second entry for the same fragment in one batch is refused
+//! this way; the first counts) or wrong (does not decode, proves another
+//! chunk) is refused with its [`ProofRejection`], and does not undo or
+//! block the others. The receipt lists a [`ProofVerdict`] per entry, in
+//! batch order ([`Receipt::proofs`](super::Receipt::proofs)): accepted
+//! with what it paid, or refused with why. The transaction **succeeds** if
+//! at least one entry is accepted (the refused ones change nothing); it
+//! **fails** with [`FailReason::BadProof`] naming the first refused entry
+//! if none is accepted (every verdict is still in the receipt), and with
+//! [`ProofRejection::EmptyBatch`] (no verdicts) if the batch is empty. The
+//! fee is paid in every case.
+//!
 //! **Misses.** After the window's last block, every active fragment that
 //! was challenged in `p` (its provider took it before the period began) and
 //! not proven misses: the client gets back that period's escrow share, and
@@ -51,7 +66,8 @@ use crate::{
     hash::Hash,
     store::StateStore,
     tx::kind::{
-        AdvertiseCapacity, CreateContract, RegisterEndpoint, RepairFragment, Role, SubmitProofs,
+        AdvertiseCapacity, CreateContract, ProofAnswer, RegisterEndpoint, RepairFragment, Role,
+        SubmitProofs,
     },
 };
 
@@ -136,6 +152,144 @@ pub fn per_gib_cost(per_gib: Amount, bytes: u64, factor: u64) -> Option<Amount> 
     u64::try_from(cost).ok().map(Amount)
 }
 
+/// What became of one entry of a `SubmitProofs` batch (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofVerdict {
+    /// The entry's position in the batch.
+    pub index: usize,
+    /// The contract it answers for.
+    pub contract: Hash,
+    /// The fragment it answers for.
+    pub fragment: u32,
+    /// Accepted with its payment, or refused with why.
+    pub result: Result<ProofPayment, ProofRejection>,
+}
+
+impl ProofVerdict {
+    /// Whether the proof was accepted.
+    pub fn is_accepted(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+impl std::fmt::Display for ProofVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "proof {} ({} fragment {}) ",
+            self.index, self.contract, self.fragment
+        )?;
+        match &self.result {
+            Ok(paid) => write!(f, "is accepted: {paid}"),
+            Err(reason) => write!(f, "is refused: {reason}"),
+        }
+    }
+}
+
+/// What an accepted proof paid its provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProofPayment {
+    /// The period's share of the fragment's escrow, `escrow_left / periods_left`.
+    pub escrow: Amount,
+    /// The chain's `proof_reward` (new currency).
+    pub reward: Amount,
+}
+
+impl std::fmt::Display for ProofPayment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} from escrow + {} reward", self.escrow, self.reward)
+    }
+}
+
+/// Why an entry of a `SubmitProofs` batch is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofRejection {
+    /// The batch has no entries (the transaction fails; there is no verdict).
+    #[error("the batch is empty")]
+    EmptyBatch,
+    /// The entry answers another period than the current one.
+    #[error("it is for period {found}, the current period is {current}")]
+    WrongPeriod {
+        /// The block's period.
+        current: u64,
+        /// The entry's.
+        found: u64,
+    },
+    /// The current period's proof window is over.
+    #[error("the proof window of period {period} has closed")]
+    WindowClosed {
+        /// The current period.
+        period: u64,
+    },
+    /// The period has no challenge seed (the state has no record of its
+    /// first block).
+    #[error("period {period} has no challenge seed")]
+    NoSeed {
+        /// The current period.
+        period: u64,
+    },
+    /// No contract has this id.
+    #[error("no such contract")]
+    UnknownContract,
+    /// The contract is not challenged in the current period.
+    #[error("the contract is challenged in periods {first}..={last}")]
+    NotInContract {
+        /// Its first challenged period.
+        first: u64,
+        /// Its last.
+        last: u64,
+    },
+    /// The contract has no fragment with this index.
+    #[error("no such fragment: the contract has {fragments}")]
+    UnknownFragment {
+        /// How many fragments the contract has.
+        fragments: usize,
+    },
+    /// The sender does not store the fragment.
+    #[error("the fragment is stored by {provider}")]
+    NotTheProvider {
+        /// Who does.
+        provider: Address,
+    },
+    /// The fragment is lost or its contract ended.
+    #[error("the fragment is {}", status.name())]
+    NotActive {
+        /// Its status.
+        status: FragmentStatus,
+    },
+    /// The provider took the fragment during this period: it is challenged
+    /// from the next one.
+    #[error("the fragment is not challenged before the next period")]
+    NotYetChallenged {
+        /// The height at which the provider took it.
+        since: u64,
+    },
+    /// The fragment is already proven for this period (by an earlier
+    /// transaction or an earlier entry of the same batch).
+    #[error("already proven for this period")]
+    AlreadyProven,
+    /// The contract's fragment size holds no chunk.
+    #[error("the fragment has no chunks")]
+    NoChunks,
+    /// The proof bytes are not a proof.
+    #[error("proof does not decode: {0}")]
+    Undecodable(sherd_fragments::ProofError),
+    /// The proof does not prove the challenged chunk against the fragment root.
+    #[error("proof of chunk {chunk} does not verify: {error}")]
+    WrongChunk {
+        /// The challenged chunk.
+        chunk: u64,
+        /// What the check found.
+        error: sherd_fragments::ProofError,
+    },
+    /// Paying the provider would overflow its balance.
+    #[error("the payment would overflow the balance of {provider}")]
+    Overflow {
+        /// The provider.
+        provider: Address,
+    },
+}
+
 fn signed_by(address: &Address, message: &[u8], signature: &Signature) -> bool {
     VerifyingKey::from_bytes(address.as_bytes())
         .map(|key| key.verify_strict(message, signature).is_ok())
@@ -146,6 +300,16 @@ fn invalid_contract(reason: impl Into<String>) -> KindResult {
     Ok(Err(FailReason::InvalidContract {
         reason: reason.into(),
     }))
+}
+
+/// The current proof period as a `SubmitProofs` sees it.
+struct Window {
+    /// The block's period.
+    period: u64,
+    /// Whether the block is inside the period's proof window.
+    open: bool,
+    /// The period's challenge seed.
+    seed: Option<Hash>,
 }
 
 impl<S: StateStore> BlockExecutor<'_, S> {
@@ -352,122 +516,172 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             .saturating_add(self.params.proof_window.saturating_sub(1))
     }
 
-    pub(super) fn submit_proofs(&mut self, sender: &Address, batch: &SubmitProofs) -> KindResult {
+    /// Judges every entry of `batch` on its own (see the module docs),
+    /// pushing one verdict per entry to `verdicts`.
+    pub(super) fn submit_proofs(
+        &mut self,
+        sender: &Address,
+        batch: &SubmitProofs,
+        verdicts: &mut Vec<ProofVerdict>,
+    ) -> KindResult {
         if batch.proofs.is_empty() {
             return Ok(Err(FailReason::BadProof {
                 index: 0,
                 contract: Hash::default(),
                 fragment: 0,
-                reason: "the batch is empty".into(),
+                reason: ProofRejection::EmptyBatch,
             }));
         }
         let height = self.ctx.height;
         let period = self.params.period_of(height);
-        let window_open = height
-            < period
-                .saturating_mul(self.params.proof_period)
-                .saturating_add(self.params.proof_window);
-        let seed = self
-            .overlay
-            .get::<Hash>(&records::period_seed_key(period))?;
+        let window = Window {
+            period,
+            open: height
+                < period
+                    .saturating_mul(self.params.proof_period)
+                    .saturating_add(self.params.proof_window),
+            seed: self
+                .overlay
+                .get::<Hash>(&records::period_seed_key(period))?,
+        };
+        verdicts.reserve(batch.proofs.len());
+        let mut accepted = false;
+        let mut first_refusal = None;
         for (index, answer) in batch.proofs.iter().enumerate() {
-            let bad = |reason: String| {
-                Ok(Err(FailReason::BadProof {
-                    index,
-                    contract: answer.contract_id,
-                    fragment: answer.fragment_index,
-                    reason,
-                }))
-            };
-            if answer.period != period {
-                return bad(format!(
-                    "it is for period {}, the current period is {period}",
-                    answer.period
-                ));
+            let result = self.judge_proof(sender, answer, &window)?;
+            match &result {
+                Ok(_) => accepted = true,
+                Err(reason) if first_refusal.is_none() => {
+                    first_refusal = Some(FailReason::BadProof {
+                        index,
+                        contract: answer.contract_id,
+                        fragment: answer.fragment_index,
+                        reason: reason.clone(),
+                    });
+                }
+                Err(_) => {}
             }
-            if !window_open {
-                return bad(format!("the proof window of period {period} has closed"));
-            }
-            let Some(seed) = seed else {
-                return bad(format!("period {period} has no challenge seed"));
-            };
-            let ckey = records::contract_key(&answer.contract_id);
-            let Some(mut contract) = self.overlay.get::<Contract>(&ckey)? else {
-                return bad("no such contract".into());
-            };
-            if !(contract.first_period..=contract.last_period).contains(&period) {
-                return bad(format!(
-                    "the contract is challenged in periods {}..={}",
-                    contract.first_period, contract.last_period
-                ));
-            }
-            let period_start = period.saturating_mul(self.params.proof_period);
-            let periods_left = contract
-                .last_period
-                .saturating_sub(period)
-                .saturating_add(1);
-            let n_chunks = contract
-                .fragment_size
-                .checked_div(sherd_fragments::CHUNK_SIZE as u64)
-                .unwrap_or(0);
-            let Some(fragment) = usize::try_from(answer.fragment_index)
-                .ok()
-                .and_then(|i| contract.fragments.get_mut(i))
-            else {
-                return bad("no such fragment".into());
-            };
-            if fragment.provider != *sender {
-                return bad(format!("the fragment is stored by {}", fragment.provider));
-            }
-            if fragment.status != FragmentStatus::Active {
-                return bad(format!("the fragment is {}", fragment.status.name()));
-            }
-            if fragment.since >= period_start {
-                return bad("the fragment is not challenged before the next period".into());
-            }
-            if fragment.proven == period.saturating_add(1) {
-                return bad("already proven for this period".into());
-            }
-            let Some(chunk) = sherd_fragments::challenge_index(
-                seed.as_bytes(),
-                answer.contract_id.as_bytes(),
-                answer.fragment_index,
-                period,
-                n_chunks,
-            ) else {
-                return bad("the fragment has no chunks".into());
-            };
-            let proof = match sherd_fragments::Proof::from_bytes(&answer.proof) {
-                Ok(proof) => proof,
-                Err(e) => return bad(format!("proof does not decode: {e}")),
-            };
-            if let Err(e) =
-                sherd_fragments::check(fragment.root.as_bytes(), n_chunks, chunk, &proof)
-            {
-                return bad(format!("proof of chunk {chunk} does not verify: {e}"));
-            }
-            let payment = Amount(
+            verdicts.push(ProofVerdict {
+                index,
+                contract: answer.contract_id,
+                fragment: answer.fragment_index,
+                result,
+            });
+        }
+        match first_refusal {
+            Some(reason) if !accepted => Ok(Err(reason)),
+            _ => Ok(Ok(())),
+        }
+    }
+
+    /// Checks one proof and, if it is good, pays for it. A refused proof
+    /// writes nothing: every check comes before the first write.
+    fn judge_proof(
+        &mut self,
+        sender: &Address,
+        answer: &ProofAnswer,
+        window: &Window,
+    ) -> Result<Result<ProofPayment, ProofRejection>, StateError> {
+        let period = window.period;
+        if answer.period != period {
+            return Ok(Err(ProofRejection::WrongPeriod {
+                current: period,
+                found: answer.period,
+            }));
+        }
+        if !window.open {
+            return Ok(Err(ProofRejection::WindowClosed { period }));
+        }
+        let Some(seed) = window.seed else {
+            return Ok(Err(ProofRejection::NoSeed { period }));
+        };
+        let ckey = records::contract_key(&answer.contract_id);
+        let Some(mut contract) = self.overlay.get::<Contract>(&ckey)? else {
+            return Ok(Err(ProofRejection::UnknownContract));
+        };
+        if !(contract.first_period..=contract.last_period).contains(&period) {
+            return Ok(Err(ProofRejection::NotInContract {
+                first: contract.first_period,
+                last: contract.last_period,
+            }));
+        }
+        let period_start = period.saturating_mul(self.params.proof_period);
+        let periods_left = contract
+            .last_period
+            .saturating_sub(period)
+            .saturating_add(1);
+        let n_chunks = contract
+            .fragment_size
+            .checked_div(sherd_fragments::CHUNK_SIZE as u64)
+            .unwrap_or(0);
+        let fragments = contract.fragments.len();
+        let Some(fragment) = usize::try_from(answer.fragment_index)
+            .ok()
+            .and_then(|i| contract.fragments.get_mut(i))
+        else {
+            return Ok(Err(ProofRejection::UnknownFragment { fragments }));
+        };
+        if fragment.provider != *sender {
+            return Ok(Err(ProofRejection::NotTheProvider {
+                provider: fragment.provider,
+            }));
+        }
+        if fragment.status != FragmentStatus::Active {
+            return Ok(Err(ProofRejection::NotActive {
+                status: fragment.status,
+            }));
+        }
+        if fragment.since >= period_start {
+            return Ok(Err(ProofRejection::NotYetChallenged {
+                since: fragment.since,
+            }));
+        }
+        if fragment.proven == period.saturating_add(1) {
+            return Ok(Err(ProofRejection::AlreadyProven));
+        }
+        let Some(chunk) = sherd_fragments::challenge_index(
+            seed.as_bytes(),
+            answer.contract_id.as_bytes(),
+            answer.fragment_index,
+            period,
+            n_chunks,
+        ) else {
+            return Ok(Err(ProofRejection::NoChunks));
+        };
+        let proof = match sherd_fragments::Proof::from_bytes(&answer.proof) {
+            Ok(proof) => proof,
+            Err(e) => return Ok(Err(ProofRejection::Undecodable(e))),
+        };
+        if let Err(error) =
+            sherd_fragments::check(fragment.root.as_bytes(), n_chunks, chunk, &proof)
+        {
+            return Ok(Err(ProofRejection::WrongChunk { chunk, error }));
+        }
+        let payment = ProofPayment {
+            escrow: Amount(
                 fragment
                     .escrow_left
                     .0
                     .checked_div(periods_left)
                     .unwrap_or(0),
-            );
-            fragment.escrow_left = fragment
-                .escrow_left
-                .checked_sub(payment)
-                .ok_or(StateError::SupplyOverflow)?;
-            fragment.proven = period.saturating_add(1);
-            let earned = payment
-                .checked_add(self.params.proof_reward)
-                .ok_or(StateError::SupplyOverflow)?;
-            self.overlay.put(ckey, &contract)?;
-            if let Err(reason) = self.overlay.credit(sender, earned)? {
-                return Ok(Err(reason));
-            }
-            self.overlay.issue(self.params.proof_reward)?;
+            ),
+            reward: self.params.proof_reward,
+        };
+        let earned = payment
+            .escrow
+            .checked_add(payment.reward)
+            .ok_or(StateError::SupplyOverflow)?;
+        if self.overlay.credit(sender, earned)?.is_err() {
+            return Ok(Err(ProofRejection::Overflow { provider: *sender }));
         }
-        Ok(Ok(()))
+        fragment.escrow_left = fragment
+            .escrow_left
+            .checked_sub(payment.escrow)
+            .ok_or(StateError::SupplyOverflow)?;
+        fragment.proven = period.saturating_add(1);
+        self.overlay.put(ckey, &contract)?;
+        self.overlay.issue(payment.reward)?;
+        Ok(Ok(payment))
     }
 
     pub(super) fn repair(&mut self, sender: &Address, r: &RepairFragment) -> KindResult {

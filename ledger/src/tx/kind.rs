@@ -21,7 +21,7 @@
 //! The codec checks structure only (lengths, tags); what a value means
 //! (commission ≤ 100 %, `k + m` fragments, a proof that verifies, a
 //! provider's acceptance signature) is checked when the transaction is
-//! applied. Only `Transfer` is applied so far: see [`crate::state`].
+//! applied: see [`crate::state`].
 
 use ed25519_dalek::Signature;
 

@@ -1,13 +1,14 @@
 //! The storage market through whole blocks: endpoints, advertisements,
 //! contracts with provider acceptances, storage proofs against real
-//! fragments, misses, loss, repair and settlement.
+//! fragments, misses, loss, repair and settlement, and batches of proofs
+//! judged entry by entry.
 
 use ed25519_dalek::Signer;
 use sherd_fragments::{file, Params};
 use sherd_ledger::{
     state::{
         market::{acceptance_message, contract_id, repair_message},
-        FragmentStatus,
+        FragmentStatus, ProofPayment, ProofRejection, Receipt,
     },
     tx::kind::{
         AdvertiseCapacity, CreateContract, FragmentDeal, Multiaddr, ProofAnswer, RegisterEndpoint,
@@ -55,10 +56,16 @@ fn object() -> Object {
 }
 
 fn send(chain: &mut TestChain, from: u8, kind: TxKind) -> Outcome {
+    send_for_receipt(chain, from, kind).outcome
+}
+
+/// Sends one transaction in a block of its own and answers its receipt.
+fn send_for_receipt(chain: &mut TestChain, from: u8, kind: TxKind) -> Receipt {
     let nonce = chain.account(from).nonce;
     let result = chain.block(&[tx(from, nonce, kind)]);
     assert!(result.rejected.is_empty(), "{:?}", result.rejected);
-    result.receipts[0].outcome.clone()
+    assert_eq!(result.receipts.len(), 1);
+    result.receipts[0].clone()
 }
 
 fn become_provider(chain: &mut TestChain, i: u8, capacity: u64) {
@@ -421,4 +428,250 @@ fn a_proof_of_an_unchallenged_chunk_is_refused() {
     chain.run_to(10);
     let right = prove(&chain, &object, &id, 0, 2);
     assert_eq!(submit(&mut chain, 3, vec![right]), Outcome::Success);
+}
+
+/// Two contracts for the same object with the same providers, created in
+/// blocks 2 and 3 (period 0), so each provider holds fragment `i` of both
+/// and is first challenged in period 1.
+fn two_contracts(chain: &mut TestChain, object: &Object) -> (Hash, Hash) {
+    let mut ids = [Hash::default(); 2];
+    for id in &mut ids {
+        let c = contract(chain, object, &PROVIDERS, 2);
+        *id = contract_id(&addr(CLIENT), chain.account(CLIENT).nonce);
+        assert_eq!(
+            send(chain, CLIENT, TxKind::CreateContract(c)),
+            Outcome::Success
+        );
+    }
+    assert_eq!(chain.height, 3);
+    (ids[0], ids[1])
+}
+
+/// A well-formed proof of the chunk after the challenged one.
+fn prove_wrong_chunk(
+    chain: &TestChain,
+    object: &Object,
+    contract: &Hash,
+    index: u32,
+    period: u64,
+) -> (ProofAnswer, u64) {
+    let seed = chain.view().period_seed(period).unwrap().unwrap();
+    let n_chunks = object.fragment_size / 1024;
+    let challenged =
+        sherd_fragments::challenge_index(&seed.0, &contract.0, index, period, n_chunks).unwrap();
+    let (_, proof) = file::prove(
+        &object.fragments[index as usize],
+        (challenged + 1) % n_chunks,
+    )
+    .unwrap();
+    let answer = ProofAnswer {
+        proof: proof.to_bytes(),
+        ..prove(chain, object, contract, index, period)
+    };
+    (answer, challenged)
+}
+
+fn escrow_each(object: &Object) -> u64 {
+    (PRICE as u128 * object.fragment_size as u128 * 2).div_ceil(1 << 30) as u64
+}
+
+fn fragment(chain: &TestChain, id: &Hash, index: usize) -> sherd_ledger::state::ContractFragment {
+    chain.view().contract(id).unwrap().unwrap().fragments[index]
+}
+
+#[test]
+fn a_wrong_chunk_in_a_batch_does_not_forfeit_the_good_proof() {
+    let (mut chain, object) = market();
+    let (a, b) = two_contracts(&mut chain, &object);
+    chain.run_to(5);
+    let before = chain.balance(3);
+    let good = prove(&chain, &object, &a, 0, 1);
+    let (wrong, challenged) = prove_wrong_chunk(&chain, &object, &b, 0, 1);
+    let receipt = send_for_receipt(
+        &mut chain,
+        3,
+        TxKind::SubmitProofs(SubmitProofs {
+            proofs: vec![wrong, good],
+        }),
+    );
+    assert_eq!(receipt.outcome, Outcome::Success);
+    assert_eq!(receipt.proofs.len(), 2);
+    let (refused, accepted) = (&receipt.proofs[0], &receipt.proofs[1]);
+    assert_eq!(
+        (refused.index, refused.contract, refused.fragment),
+        (0, b, 0)
+    );
+    assert!(
+        matches!(
+            refused.result,
+            Err(ProofRejection::WrongChunk { chunk, .. }) if chunk == challenged
+        ),
+        "{refused}"
+    );
+    assert_eq!(
+        (accepted.index, accepted.contract, accepted.fragment),
+        (1, a, 0)
+    );
+    let paid = ProofPayment {
+        escrow: Amount(escrow_each(&object) / 4),
+        reward: Amount(100),
+    };
+    assert_eq!(accepted.result, Ok(paid));
+    assert!(accepted.is_accepted() && !refused.is_accepted());
+    assert_eq!(
+        chain.balance(3),
+        before + paid.escrow.base_units() + 100 - MIN_FEE
+    );
+    assert_eq!(fragment(&chain, &a, 0).proven, 2);
+    assert_eq!(fragment(&chain, &b, 0).proven, 0);
+    assert_eq!(
+        refused.to_string(),
+        format!(
+            "proof 0 ({b} fragment 0) is refused: {}",
+            refused.result.as_ref().unwrap_err()
+        )
+    );
+
+    // At the end of the window only the refused one is a miss.
+    chain.run_to(7);
+    assert_eq!(fragment(&chain, &a, 0).misses, 0);
+    assert_eq!(fragment(&chain, &b, 0).misses, 1);
+    chain.assert_balanced();
+}
+
+#[test]
+fn a_stale_entry_does_not_make_the_others_miss() {
+    let (mut chain, object) = market();
+    let (a, b) = two_contracts(&mut chain, &object);
+    // Period 1: provider 3 proves fragment 0 of both contracts.
+    chain.run_to(5);
+    let both = vec![
+        prove(&chain, &object, &a, 0, 1),
+        prove(&chain, &object, &b, 0, 1),
+    ];
+    let receipt = send_for_receipt(
+        &mut chain,
+        3,
+        TxKind::SubmitProofs(SubmitProofs { proofs: both }),
+    );
+    assert_eq!(receipt.outcome, Outcome::Success);
+    assert!(receipt.proofs.iter().all(|v| v.is_accepted()));
+
+    // Period 2 (blocks 10..=14, window 10..=12): a batch that starts with a
+    // proof left over from period 1 and then answers period 2 for `a`.
+    chain.run_to(10);
+    let stale = prove(&chain, &object, &b, 0, 1);
+    let fresh = prove(&chain, &object, &a, 0, 2);
+    let receipt = send_for_receipt(
+        &mut chain,
+        3,
+        TxKind::SubmitProofs(SubmitProofs {
+            proofs: vec![stale, fresh],
+        }),
+    );
+    assert_eq!(receipt.outcome, Outcome::Success);
+    assert_eq!(
+        receipt.proofs[0].result,
+        Err(ProofRejection::WrongPeriod {
+            current: 2,
+            found: 1
+        })
+    );
+    assert!(receipt.proofs[1].is_accepted());
+    chain.run_to(12);
+    assert_eq!(fragment(&chain, &a, 0).misses, 0, "the fresh proof counted");
+    assert_eq!(
+        fragment(&chain, &b, 0).misses,
+        1,
+        "period 2 of b was not answered"
+    );
+    chain.assert_balanced();
+}
+
+#[test]
+fn a_batch_of_only_bad_entries_fails_with_the_first_reason_and_pays_the_fee() {
+    let (mut chain, object) = market();
+    let (a, b) = two_contracts(&mut chain, &object);
+    chain.run_to(5);
+    let before = chain.account(3);
+    let supply = chain.view().supply().unwrap();
+    let (wrong, challenged) = prove_wrong_chunk(&chain, &object, &a, 0, 1);
+    let someone_elses = prove(&chain, &object, &b, 1, 1);
+    let receipt = send_for_receipt(
+        &mut chain,
+        3,
+        TxKind::SubmitProofs(SubmitProofs {
+            proofs: vec![wrong, someone_elses],
+        }),
+    );
+    let Outcome::Failed(FailReason::BadProof {
+        index: 0,
+        contract,
+        fragment: 0,
+        reason: ProofRejection::WrongChunk { chunk, .. },
+    }) = receipt.outcome
+    else {
+        panic!("{:?}", receipt.outcome);
+    };
+    assert_eq!((contract, chunk), (a, challenged));
+    assert_eq!(receipt.proofs.len(), 2, "every entry has its verdict");
+    assert_eq!(
+        receipt.proofs[1].result,
+        Err(ProofRejection::NotTheProvider { provider: addr(4) })
+    );
+    assert_eq!(receipt.fee, Amount(MIN_FEE));
+    let after = chain.account(3);
+    assert_eq!(
+        after.balance.base_units(),
+        before.balance.base_units() - MIN_FEE
+    );
+    assert_eq!(after.nonce, before.nonce + 1);
+    assert_eq!(chain.view().supply().unwrap().issued, supply.issued);
+    assert_eq!(fragment(&chain, &a, 0).proven, 0);
+
+    // An empty batch fails too, with no verdict.
+    let receipt = send_for_receipt(
+        &mut chain,
+        3,
+        TxKind::SubmitProofs(SubmitProofs { proofs: vec![] }),
+    );
+    assert!(matches!(
+        receipt.outcome,
+        Outcome::Failed(FailReason::BadProof {
+            reason: ProofRejection::EmptyBatch,
+            ..
+        })
+    ));
+    assert!(receipt.proofs.is_empty());
+    assert_eq!(chain.balance(3), before.balance.base_units() - 2 * MIN_FEE);
+    chain.assert_balanced();
+}
+
+#[test]
+fn a_duplicate_entry_is_refused_and_the_first_counts() {
+    let (mut chain, object) = market();
+    let (a, _) = two_contracts(&mut chain, &object);
+    chain.run_to(5);
+    let before = chain.balance(3);
+    let answer = prove(&chain, &object, &a, 0, 1);
+    let receipt = send_for_receipt(
+        &mut chain,
+        3,
+        TxKind::SubmitProofs(SubmitProofs {
+            proofs: vec![answer.clone(), answer],
+        }),
+    );
+    assert_eq!(receipt.outcome, Outcome::Success);
+    assert!(receipt.proofs[0].is_accepted());
+    assert_eq!(receipt.proofs[1].result, Err(ProofRejection::AlreadyProven));
+    assert_eq!(
+        chain.balance(3),
+        before + escrow_each(&object) / 4 + 100 - MIN_FEE,
+        "paid once"
+    );
+    assert_eq!(
+        fragment(&chain, &a, 0).escrow_left.base_units(),
+        escrow_each(&object) - escrow_each(&object) / 4
+    );
+    chain.assert_balanced();
 }
