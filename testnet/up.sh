@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Start a local testnet on 127.0.0.1: N validators, each in its own home,
-# with its own parity-db, libp2p port and API port; logs in each home's
-# node.log. The first run creates the testnet (`sherd testnet init`); later
-# runs restart it from its data.
+# Start a local testnet on 127.0.0.1: V validators and P storage providers,
+# each node in its own home, with its own parity-db, libp2p port and API
+# port; logs in each home's node.log. The first run creates the testnet
+# (`sherd testnet init`); later runs restart it from its data. It returns
+# once every node answers and every provider is registered and advertised
+# on chain, so `sherd storage put` works at once.
 #
-#   testnet/up.sh [N]           # default 4 validators, in $SHERD_TESTNET or testnet/.local
-#   testnet/status.sh           # heights, finalized heights and peers
+#   testnet/up.sh [V] [P]       # default 4 validators and 6 providers, in $SHERD_TESTNET or testnet/.local
+#   PROOF_PERIOD=6 PROOF_WINDOW=3 testnet/up.sh   # short proof periods (blocks): watch proofs,
+#                               # misses and slashing within a minute (new testnets only)
+#   testnet/status.sh           # heights, finalized heights, providers
 #   testnet/down.sh             # stop (data kept)
 set -euo pipefail
 
 N=${1:-4}
+PROVIDERS=${2:-6}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${SHERD_TESTNET:-$ROOT/testnet/.local}
 P2P_PORT=${P2P_PORT:-30333}
@@ -24,8 +29,12 @@ cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p sherd
 SHERD="$ROOT/target/release/sherd"
 
 if [ ! -f "$DIR/genesis.json" ]; then
-  echo "==> creating a testnet of $N validators in $DIR"
-  "$SHERD" testnet init --validators "$N" --out "$DIR" --p2p-port "$P2P_PORT" --api-port "$API_PORT" >/dev/null
+  echo "==> creating a testnet of $N validators and $PROVIDERS providers in $DIR"
+  proof=()
+  [ -n "${PROOF_PERIOD:-}" ] && proof+=(--proof-period "$PROOF_PERIOD")
+  [ -n "${PROOF_WINDOW:-}" ] && proof+=(--proof-window "$PROOF_WINDOW")
+  "$SHERD" testnet init --validators "$N" --providers "$PROVIDERS" --out "$DIR" \
+    --p2p-port "$P2P_PORT" --api-port "$API_PORT" ${proof[@]+"${proof[@]}"} >/dev/null
 fi
 
 started=()
@@ -56,9 +65,32 @@ for home in "${started[@]}"; do
   fi
 done
 
+# Providers register their endpoint and advertise their terms by themselves
+# once the chain runs: wait until the chain lists every one of them.
+want=$(grep -l '^\[provider\]' "$DIR"/node*/config.toml 2>/dev/null | wc -l)
+if [ "$want" -gt 0 ]; then
+  api0=$(api_of "$DIR/node0")
+  have=0
+  for _ in $(seq 1 300); do
+    have=$(curl -fsS "http://$api0/v1/providers" 2>/dev/null \
+      | python3 -c 'import json,sys; print(sum(1 for p in json.load(sys.stdin)["providers"] if p.get("endpoint")))' 2>/dev/null || echo 0)
+    [ "$have" -ge "$want" ] && break
+    sleep 0.2
+  done
+  if [ "$have" -lt "$want" ]; then
+    echo "only $have of $want providers are registered and advertised after 60 s; see their node.log" >&2
+    exit 1
+  fi
+fi
+
 echo "==> testnet running in $DIR"
 for home in "$DIR"/node*; do
   [ -f "$home/config.toml" ] || continue
-  echo "    $(basename "$home")  api http://$(api_of "$home")  pid $(cat "$home/pid")  log $home/node.log"
+  role=validator
+  grep -q '^\[provider\]' "$home/config.toml" && role=provider
+  [ -f "$home/validator.key" ] || [ "$role" = provider ] || role="full node"
+  echo "    $(basename "$home")  $role  api http://$(api_of "$home")  pid $(cat "$home/pid")  log $home/node.log"
 done
 echo "    faucet: POST http://$(api_of "$DIR/node0")/v1/faucet   (sherd wallet faucet NAME --node http://$(api_of "$DIR/node0"))"
+[ "$want" -gt 0 ] && echo "    $want providers advertised: sherd storage put FILE --node http://$(api_of "$DIR/node0")"
+true

@@ -69,6 +69,9 @@ const CHECK_TERMS: Duration = Duration::from_secs(5);
 /// Every this many blocks, maintenance also releases fragments whose
 /// contract ended or moved them.
 const FULL_MAINTENANCE_EVERY: u64 = 10;
+/// A head older than this means the node is still catching up (after a
+/// restart): proofs made from its state would be for periods long closed.
+const STALE_HEAD: Duration = Duration::from_secs(20);
 
 /// A deal request from the network, with where its answer goes.
 pub type DealInbound = (libp2p::PeerId, Vec<u8>, DealReply);
@@ -604,6 +607,16 @@ fn after_block(runtime: &ProviderRuntime, height: u64) {
 
 fn prove(runtime: &ProviderRuntime, height: u64) {
     let shared = &runtime.shared;
+    let head = shared.committed_status().head;
+    let age = crate::now_ms().saturating_sub(head.timestamp_ms);
+    if u128::from(age) > STALE_HEAD.as_millis() {
+        tracing::debug!(
+            height,
+            age_ms = age,
+            "provider.prove: the node is catching up; proving waits"
+        );
+        return;
+    }
     let params = &shared.params;
     let state = shared.db.state();
     let view = StateView::new(&state);

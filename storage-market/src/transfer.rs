@@ -182,6 +182,9 @@ where
     match (answer, sent) {
         (Ok(UploadResponse::Refused(reason)), _) => Err(TransferError::Refused(reason)),
         (Ok(UploadResponse::Stored), sent) => sent,
+        // The answer could not be read: that error says more than ours
+        // (which may only be that the answer came early).
+        (Err(e), Err(TransferError::Corrupt(_))) => Err(TransferError::Io(e)),
         (Err(_), Err(e)) => Err(e),
         (Err(e), Ok(())) => Err(TransferError::Io(e)),
     }

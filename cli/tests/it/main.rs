@@ -1,6 +1,8 @@
 //! End-to-end tests of the `sherd` binary.
 
+mod cluster;
 mod fragments;
 mod node;
+mod storage;
 mod testnet;
 mod wallet;

@@ -3,20 +3,20 @@
 //!
 //! ```text
 //! <storage dir>/incoming/<contract>-<index>.part-<random>   an upload being written
-//! <storage dir>/fragments/<contract>-<index>.frag           a committed fragment file
+//! <storage dir>/data/<contract>-<index>.frag                a committed fragment file
 //! ```
 //!
 //! The promise of [`FragmentStore`], kept across `kill -9`:
 //!
 //! * **a committed fragment is never lost**: [`commit`](FragmentStore::commit)
-//!   fsyncs the file, renames it into `fragments/`, fsyncs the directory,
+//!   fsyncs the file, renames it into `data/`, fsyncs the directory,
 //!   and only then commits its index entry (durably: the node's commit
 //!   returns once the write-ahead log is fsynced). The provider signs its
 //!   acceptance only after that.
 //! * **a half-written fragment is never served**: uploads live under
 //!   `incoming/` until they are whole, and a fragment is opened only when
 //!   its index entry exists. At start, [`DiskStore::open`] deletes whatever
-//!   is left in `incoming/` and every file of `fragments/` without an index
+//!   is left in `incoming/` and every file of `data/` without an index
 //!   entry (a crash between the rename and the index commit).
 //!
 //! Removal deletes the index entry first, then the file, so a crash in
@@ -125,7 +125,7 @@ impl DiskStore {
     }
 
     fn fragments(&self) -> PathBuf {
-        self.dir.join("fragments")
+        self.dir.join("data")
     }
 
     /// Where a committed fragment's file is.

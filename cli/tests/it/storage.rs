@@ -1,0 +1,574 @@
+//! The storage market with real processes on 127.0.0.1: validators and
+//! providers from `sherd testnet init`, a client that is the `sherd`
+//! binary in a fresh `HOME`.
+//!
+//! * A 64 MiB file put as 4+2 comes back byte-identical, and again with
+//!   two providers killed (`kill -9`); providers never hold the plaintext;
+//!   the killed providers restart with their fragments and prove again.
+//! * A provider whose fragment file is deleted misses its proofs: it is
+//!   slashed, the client refunded, the fragment lost after
+//!   `max_missed_proofs`, while the others keep being paid.
+//! * Bad input: too few providers, a wallet that cannot pay, an unknown
+//!   object, the wrong wallet, an existing output; a provider that does not
+//!   answer and one killed in the middle of an upload (their fragments go
+//!   to spares, nothing half-written stays).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::cluster::{free_range, homes, wait_until, Node};
+use super::node::get;
+
+/// A testnet of `validators` validators and `providers` providers, and a
+/// client home.
+struct Net {
+    _dir: tempfile::TempDir,
+    nodes: Vec<Node>,
+    /// Provider addresses by node index.
+    providers: Vec<(usize, String)>,
+    client: PathBuf,
+    node_url: String,
+}
+
+impl Net {
+    fn start(validators: usize, providers: usize, proof_period: u64, proof_window: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let net = dir.path().join("net");
+        let count = u16::try_from(validators + providers).unwrap();
+        let (p2p, api) = (free_range(count), free_range(count));
+        let out = Command::new(env!("CARGO_BIN_EXE_sherd"))
+            .args(["testnet", "init", "--epoch-length", "24", "--json", "--out"])
+            .arg(&net)
+            .args(["--validators", &validators.to_string()])
+            .args(["--providers", &providers.to_string()])
+            .args(["--proof-period", &proof_period.to_string()])
+            .args(["--proof-window", &proof_window.to_string()])
+            .args([
+                "--p2p-port",
+                &p2p.to_string(),
+                "--api-port",
+                &api.to_string(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let providers: Vec<(usize, String)> = plan
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some((i, n["provider"].as_str()?.to_string())))
+            .collect();
+        let mut nodes = homes(&net, api, count);
+        for node in &mut nodes {
+            node.start();
+        }
+        let client = dir.path().join("client");
+        std::fs::create_dir_all(&client).unwrap();
+        let net = Self {
+            node_url: format!("http://{}", nodes[0].api),
+            _dir: dir,
+            nodes,
+            providers,
+            client,
+        };
+        let want = net.providers.len();
+        wait_until(
+            &net.nodes,
+            "every provider registered and advertised",
+            || {
+                get(net.nodes[0].api, "/v1/providers").is_some_and(|v| {
+                    v["providers"].as_array().is_some_and(|ps| {
+                        ps.iter().filter(|p| !p["endpoint"].is_null()).count() == want
+                    })
+                })
+            },
+        );
+        net
+    }
+
+    /// Runs `sherd ARGS` as the client (fresh HOME, the testnet's node).
+    fn sherd(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sherd"))
+            .args(args)
+            .env("HOME", &self.client)
+            .env_remove("SHERD_HOME")
+            .env("SHERD_PASSWORD", "correct horse")
+            .env("SHERD_NODE", &self.node_url)
+            .output()
+            .unwrap()
+    }
+
+    /// `sherd ARGS --json`, which must succeed.
+    fn ok(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.sherd(&all);
+        assert!(
+            out.status.success(),
+            "sherd {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.tails()
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "sherd {args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// `sherd ARGS`, which must fail; answers its stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.sherd(args);
+        assert!(
+            !out.status.success(),
+            "sherd {args:?} should fail, printed:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn tails(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let log = n.log();
+                let tail: Vec<&str> = log.lines().rev().take(8).collect();
+                format!(
+                    "--- {} ---\n{}",
+                    n.home.display(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn node_of(&self, provider: &str) -> usize {
+        self.providers
+            .iter()
+            .find(|(_, a)| a == provider)
+            .map(|(i, _)| *i)
+            .unwrap_or_else(|| panic!("{provider} is not one of the testnet's providers"))
+    }
+
+    fn contract(&self, id: &str) -> Value {
+        get(self.nodes[0].api, &format!("/v1/contracts/{id}")).expect("the contract is on chain")
+    }
+
+    fn balance(&self, address: &str) -> u64 {
+        get(self.nodes[0].api, &format!("/v1/accounts/{address}")).unwrap()["balance_base"]
+            .as_u64()
+            .unwrap()
+    }
+
+    fn provider_report(&self, node: usize) -> Option<Value> {
+        get(self.nodes[node].api, "/v1/provider")
+    }
+}
+
+/// Random bytes with `marker` written at several places.
+fn file_with_marker(path: &Path, size: usize, marker: &[u8]) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut data: Vec<u8> = (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    for at in [0, size / 3, size / 2, size - marker.len()] {
+        data[at..at + marker.len()].copy_from_slice(marker);
+    }
+    std::fs::write(path, &data).unwrap();
+    data
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_file_comes_back_after_providers_vanish_and_a_provider_that_loses_it_is_slashed() {
+    let net = Net::start(4, 6, 12, 6);
+    net.ok(&["wallet", "new", "alice"]);
+    net.ok(&["wallet", "faucet", "alice"]);
+    let alice = net.ok(&["wallet", "address", "alice"])["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Put 64 MiB as 4+2, get it back.
+    const MARKER: &[u8] = b"SHERD-PLAINTEXT-MARKER-0x5eed-never-on-a-provider";
+    let original = net.client.join("original.bin");
+    let data = file_with_marker(&original, 64 << 20, MARKER);
+    let put = net.ok(&[
+        "storage",
+        "put",
+        original.to_str().unwrap(),
+        "--data",
+        "4",
+        "--parity",
+        "2",
+        "--epochs",
+        "10",
+    ]);
+    let id = put["id"].as_str().unwrap().to_string();
+    assert_eq!(put["providers"].as_array().unwrap().len(), 6, "{put}");
+    let back = net.client.join("back.bin");
+    net.ok(&["storage", "get", &id, "--out", back.to_str().unwrap()]);
+    assert!(
+        std::fs::read(&back).unwrap() == data,
+        "the bytes came back different"
+    );
+
+    // Providers hold ciphertext only: the marker is in no file of theirs
+    // (fragments, their index, logs).
+    for (node, _) in &net.providers {
+        for file in files_under(&net.nodes[*node].home) {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(
+                !contains(&bytes, MARKER),
+                "the plaintext marker is in {}",
+                file.display()
+            );
+        }
+    }
+
+    // Two providers killed: still byte-identical (from the other four).
+    let contract = net.contract(&id);
+    let holders: Vec<String> = contract["fragments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["provider"].as_str().unwrap().to_string())
+        .collect();
+    let mut net = net;
+    let killed = [net.node_of(&holders[0]), net.node_of(&holders[4])];
+    for &n in &killed {
+        net.nodes[n].kill_9();
+    }
+    let back2 = net.client.join("back2.bin");
+    let got = net.ok(&["storage", "get", &id, "--out", back2.to_str().unwrap()]);
+    assert!(
+        std::fs::read(&back2).unwrap() == data,
+        "the bytes came back different with two providers down"
+    );
+    assert!(
+        got["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| holders.contains(&f["provider"].as_str().unwrap().to_string())),
+        "{got}"
+    );
+
+    // Restarted after kill -9, they keep their fragments and prove again.
+    let proven = |net: &Net, index: usize| {
+        net.contract(&id)["fragments"][index]["proven"]
+            .as_u64()
+            .unwrap()
+    };
+    let proven_before = [proven(&net, 0), proven(&net, 4)];
+    for &n in &killed {
+        net.nodes[n].start();
+    }
+    wait_until(
+        &net.nodes,
+        "the restarted providers to prove a later period",
+        || proven(&net, 0) > proven_before[0] && proven(&net, 4) > proven_before[1],
+    );
+    for &n in &killed {
+        let report = net.provider_report(n).unwrap();
+        assert_eq!(report["fragments_active"], 1, "{report}");
+        assert!(report["proofs_accepted"].as_u64().unwrap() >= 1, "{report}");
+    }
+
+    // A provider loses its fragment file: it misses, is slashed, and the
+    // fragment is lost; the client is refunded; the others are still paid.
+    let victim = holders[2].clone();
+    let victim_node = net.node_of(&victim);
+    let data_dir = net.nodes[victim_node].home.join("fragments").join("data");
+    let removed: Vec<PathBuf> = files_under(&data_dir);
+    assert_eq!(
+        removed.len(),
+        1,
+        "one fragment file at {}",
+        data_dir.display()
+    );
+    std::fs::remove_file(&removed[0]).unwrap();
+    let client_before = net.balance(&alice);
+    let before = net.contract(&id);
+    let collateral_before = before["fragments"][2]["collateral_left_base"]
+        .as_u64()
+        .unwrap();
+    let others_before: Vec<u64> = (0..6)
+        .map(|i| before["fragments"][i]["proven"].as_u64().unwrap())
+        .collect();
+    wait_until(
+        &net.nodes,
+        "the fragment without its file to be lost",
+        || net.contract(&id)["fragments"][2]["status"] == "lost",
+    );
+    let after = net.contract(&id);
+    let lost = &after["fragments"][2];
+    assert_eq!(
+        lost["collateral_left_base"], 0,
+        "all its collateral is slashed: {lost}"
+    );
+    assert!(collateral_before > 0);
+    assert!(lost["misses"].as_u64().unwrap() >= 3, "{lost}");
+    assert!(
+        net.balance(&alice) > client_before,
+        "the client got refunds and a share of the slash"
+    );
+    for i in [0usize, 1, 3, 4, 5] {
+        assert!(
+            after["fragments"][i]["proven"].as_u64().unwrap() > others_before[i],
+            "fragment {i} kept being proven and paid: {}",
+            after["fragments"][i]
+        );
+        assert_eq!(after["fragments"][i]["status"], "active");
+    }
+    let report = net.provider_report(victim_node).unwrap();
+    assert!(
+        report["proofs_unprovable"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
+    let status = net.ok(&["storage", "status", &id]);
+    assert!(
+        status["summary"].as_str().unwrap().contains("1 lost"),
+        "{status}"
+    );
+
+    // Still readable from the five left.
+    let back3 = net.client.join("back3.bin");
+    net.ok(&["storage", "get", &id, "--out", back3.to_str().unwrap()]);
+    assert!(std::fs::read(&back3).unwrap() == data);
+}
+
+#[test]
+fn bad_input_is_refused_and_failed_providers_are_replaced_by_spares() {
+    let mut net = Net::start(1, 8, 12, 6);
+    net.ok(&["wallet", "new", "alice"]);
+    net.ok(&["wallet", "new", "bob"]);
+    net.ok(&["wallet", "faucet", "alice"]);
+    let alice = net.ok(&["wallet", "address", "alice"])["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = net.client.join("photo.bin");
+    let data = file_with_marker(&file, 3 << 20, b"x");
+    let path = file.to_str().unwrap();
+
+    // Too few providers for 7+3: a clear error before anything is sent.
+    let before = net.balance(&alice);
+    let e = net.fails(&[
+        "storage", "put", path, "--from", "alice", "--data", "7", "--parity", "3",
+    ]);
+    assert!(
+        e.contains("not enough storage providers") && e.contains("10 are needed"),
+        "{e}"
+    );
+    // More than anyone charges.
+    let e = net.fails(&[
+        "storage",
+        "put",
+        path,
+        "--from",
+        "alice",
+        "--max-price",
+        "0.000000001",
+    ]);
+    assert!(e.contains("too expensive"), "{e}");
+    // A wallet that cannot pay.
+    let e = net.fails(&["storage", "put", path, "--from", "bob"]);
+    assert!(e.contains("nothing was sent") && e.contains("needs"), "{e}");
+    // Bad geometry, an empty file, a missing file.
+    let e = net.fails(&["storage", "put", path, "--from", "alice", "--data", "1"]);
+    assert!(e.contains("--data 1"), "{e}");
+    let empty = net.client.join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    let e = net.fails(&["storage", "put", empty.to_str().unwrap(), "--from", "alice"]);
+    assert!(e.contains("is empty"), "{e}");
+    let e = net.fails(&["storage", "put", "/nonexistent/file", "--from", "alice"]);
+    assert!(e.contains("cannot read /nonexistent/file"), "{e}");
+    assert_eq!(net.balance(&alice), before, "nothing was spent");
+    assert_eq!(
+        net.ok(&["storage", "ls"])["objects"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // One provider does not answer (stopped), one is killed in the middle of
+    // its upload: both fragments go to spares.
+    let big = net.client.join("big.bin");
+    let big_data = file_with_marker(&big, 48 << 20, b"y");
+    let ranked: Vec<String> = get(net.nodes[0].api, "/v1/providers").unwrap()["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["provider"].as_str().unwrap().to_string())
+        .collect();
+    // Every provider has the same terms and no misses: the ranking is by
+    // address, so the first two by address are certainly asked first.
+    let mut by_address = ranked.clone();
+    by_address.sort_by_key(|a| a.parse::<sherd_ledger::Address>().unwrap().0);
+    let stalled = net.node_of(&by_address[0]);
+    let dropped = net.node_of(&by_address[1]);
+    let stalled_pid = net.nodes[stalled].child.as_ref().unwrap().id();
+    assert!(Command::new("kill")
+        .args(["-STOP", &stalled_pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let mut put = Command::new(env!("CARGO_BIN_EXE_sherd"))
+        .args([
+            "storage",
+            "put",
+            big.to_str().unwrap(),
+            "--from",
+            "alice",
+            "--data",
+            "2",
+            "--parity",
+            "1",
+            "--json",
+        ])
+        .env("HOME", &net.client)
+        .env_remove("SHERD_HOME")
+        .env("SHERD_PASSWORD", "correct horse")
+        .env("SHERD_NODE", &net.node_url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let incoming = net.nodes[dropped].home.join("fragments").join("incoming");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let receiving = files_under(&incoming)
+            .iter()
+            .any(|f| std::fs::metadata(f).is_ok_and(|m| m.len() > (1 << 20)));
+        if receiving {
+            net.nodes[dropped].kill_9();
+            break;
+        }
+        if let Ok(Some(_)) = put.try_wait() {
+            let out = put.wait_with_output().unwrap();
+            panic!(
+                "the put ended before the provider received anything:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the provider never started receiving"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = put.wait_with_output().unwrap();
+    assert!(Command::new("kill")
+        .args(["-CONT", &stalled_pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let put: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failures = put["failures"].as_array().unwrap();
+    let failed: Vec<&str> = failures
+        .iter()
+        .map(|f| f["provider"].as_str().unwrap())
+        .collect();
+    assert!(
+        failed.contains(&by_address[0].as_str()),
+        "the stalled provider failed: {put}"
+    );
+    assert!(
+        failed.contains(&by_address[1].as_str()),
+        "the dropped provider failed: {put}"
+    );
+    let holders: Vec<&str> = put["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["provider"].as_str().unwrap())
+        .collect();
+    assert!(
+        !holders.contains(&by_address[0].as_str()) && !holders.contains(&by_address[1].as_str()),
+        "{put}"
+    );
+    let id = put["id"].as_str().unwrap().to_string();
+    let back = net.client.join("big.back");
+    net.ok(&["storage", "get", &id, "--out", back.to_str().unwrap()]);
+    assert!(std::fs::read(&back).unwrap() == big_data);
+
+    // The killed provider restarts with nothing half-written, nothing kept.
+    net.nodes[dropped].start();
+    wait_until(&net.nodes, "the killed provider to answer again", || {
+        net.provider_report(dropped).is_some()
+    });
+    assert!(
+        files_under(&incoming).is_empty(),
+        "a partial upload survived the restart"
+    );
+    assert_eq!(net.provider_report(dropped).unwrap()["fragments_active"], 0);
+
+    // Reading: an unknown id, the wrong wallet, an existing output.
+    let e = net.fails(&["storage", "get", "deadbeefdeadbeef", "--out", "/tmp/never"]);
+    assert!(e.contains("no object deadbeefdeadbeef"), "{e}");
+    let e = net.fails(&[
+        "storage",
+        "get",
+        &id,
+        "--from",
+        "bob",
+        "--out",
+        net.client.join("x").to_str().unwrap(),
+    ]);
+    assert!(e.contains("does not open with wallet"), "{e}");
+    assert!(!net.client.join("x").exists());
+    let e = net.fails(&["storage", "get", &id, "--out", back.to_str().unwrap()]);
+    assert!(e.contains("already exists"), "{e}");
+    let e = net.fails(&["storage", "status", "0123456789abcdef"]);
+    assert!(e.contains("no object"), "{e}");
+    let listed = net.ok(&["storage", "ls"]);
+    assert_eq!(
+        listed["objects"][0]["chain_state"], "3 of 3 fragments active, health 100 %",
+        "{listed}"
+    );
+    drop(data);
+}
