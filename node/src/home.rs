@@ -36,10 +36,9 @@ use serde::{Deserialize, Serialize};
 use sherd_consensus::bls::SecretKey;
 use sherd_ledger::genesis::{GenesisAccount, GenesisValidator};
 use sherd_ledger::{Address, ChainId, ChainParams, Genesis};
+use sherd_wallet::keyfile::{read_bls, read_ed25519, write_bls, write_ed25519, write_new_private};
 
-use crate::dev::{
-    random32, read_bls, read_ed25519, tokens, write_bls, write_ed25519, write_private,
-};
+use crate::dev::{random32, tokens};
 
 /// The `config.toml` of a node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -319,7 +318,7 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
             log_file: Some(PathBuf::from("node.log")),
         };
         let text = toml::to_string_pretty(&config)?;
-        write_private(&home.join("config.toml"), &text)?;
+        write_new_private(&home.join("config.toml"), text.as_bytes())?;
         nodes.push(TestnetNode {
             home,
             validator: validator.is_some(),
@@ -385,7 +384,10 @@ pub fn init_node(home: &Path, plan: &JoinPlan) -> anyhow::Result<(libp2p::PeerId
         bootnodes: plan.bootnodes.clone(),
         log_file: Some(PathBuf::from("node.log")),
     };
-    write_private(&home.join("config.toml"), &toml::to_string_pretty(&config)?)?;
+    write_new_private(
+        &home.join("config.toml"),
+        toml::to_string_pretty(&config)?.as_bytes(),
+    )?;
     Ok((
         peer_id(&node_key)?,
         hex::encode(bls.public_key().to_bytes()),
