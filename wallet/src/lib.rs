@@ -10,7 +10,9 @@
 //!   0600) and the plain key files of node homes (ed25519, BLS), which the
 //!   node reads and writes through it;
 //! * [`build`]: building and signing `Transfer`, `Stake`, `Delegate`,
-//!   `Undelegate` and `Withdraw` with the ledger's own signing;
+//!   `Undelegate`, `Withdraw`, `RegisterEndpoint` and the market's
+//!   `AdvertiseCapacity`, `CreateContract`, `SubmitProofs` and
+//!   `RepairFragment` with the ledger's own signing;
 //! * [`client`]: a blocking client of the node's HTTP API.
 //!
 //! Secrets (entropy, seeds, derived keys) live in zeroizing buffers and no
