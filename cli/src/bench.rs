@@ -61,20 +61,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn read_key(path: &PathBuf) -> anyhow::Result<SigningKey> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a key file", path.display()))?;
-    let hex_key = value["secret_key"]
-        .as_str()
-        .with_context(|| format!("{} has no secret_key", path.display()))?;
-    let mut secret = [0u8; 32];
-    hex::decode_to_slice(hex_key, &mut secret)
-        .with_context(|| format!("{}: secret_key is not 64 hex digits", path.display()))?;
-    Ok(SigningKey::from_bytes(&secret))
-}
-
 fn transfer(
     chain: &ChainId,
     key: &SigningKey,
@@ -174,7 +160,7 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     if args.batch == Some(0) || args.batch > Some(sherd_node::api::MAX_SUBMIT_BATCH) {
         bail!("--batch must be 1 to {}", sherd_node::api::MAX_SUBMIT_BATCH);
     }
-    let faucet = read_key(&args.faucet_key)?;
+    let faucet = sherd_wallet::keyfile::read_ed25519(&args.faucet_key)?;
     let client = NodeClient::with_timeout(&args.nodes[0], Duration::from_secs(10))?;
     let status = client.status()?;
     let chain = ChainId::new(&status.chain_id).map_err(|e| anyhow::anyhow!("{e}"))?;

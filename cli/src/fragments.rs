@@ -21,6 +21,8 @@ use sherd_fragments::{
     challenge_index, check, check_fragment, decode, encode, file, FragmentStatus, KeyFile,
     Manifest, Object, Params, Proof,
 };
+use sherd_wallet::keyfile::{self, PrivateFile};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{
     fsutil::{self, Cleanup},
@@ -311,14 +313,11 @@ fn encode_cmd(args: EncodeArgs) -> Result<ExitCode> {
         &tmp.join(MANIFEST),
         object.manifest().to_json().as_bytes(),
         false,
-        false,
     )?;
-    fsutil::write_atomic(
-        &key_path,
-        KeyFile::new(&object, &key).to_json().as_bytes(),
-        true,
-        false,
-    )?;
+    let mut key_file = KeyFile::new(&object, &key);
+    let key_json = Zeroizing::new(key_file.to_json());
+    key_file.key.zeroize();
+    keyfile::write_new_private(&key_path, key_json.as_bytes())?;
     if let Err(e) = fs::rename(&tmp, &args.out) {
         let _ = fs::remove_file(&key_path);
         return Err(e)
@@ -435,12 +434,9 @@ fn decode_cmd(args: DecodeArgs) -> Result<ExitCode> {
     let sources: Vec<Option<&File>> = files.iter().map(Option::as_ref).collect();
 
     let started = Instant::now();
-    let tmp = fsutil::partial(&args.out);
-    // The plaintext is readable by its owner only; the guard is armed once
-    // the temporary is ours.
-    let out =
-        fsutil::create_private(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let mut guard = Cleanup::new(tmp.clone());
+    // The plaintext is readable by its owner only, and appears whole or not
+    // at all: an error or a failed decode removes the temporary.
+    let out = PrivateFile::create(&args.out)?;
     let mut writer = BufWriter::with_capacity(1 << 20, out);
     let bar = output::progress(object.layout.size, args.json, "decoding");
     let report = decode(&object, &key, &sources, &mut writer, &mut |done| {
@@ -449,11 +445,12 @@ fn decode_cmd(args: DecodeArgs) -> Result<ExitCode> {
     .with_context(|| format!("cannot decode {}", args.dir.display()))?;
     bar.finish_and_clear();
     let out = writer.into_inner().map_err(|e| e.into_error())?;
-    out.sync_all()?;
-    fs::rename(&tmp, &args.out)
-        .with_context(|| format!("cannot move the output to {}", args.out.display()))?;
-    guard.disarm();
-    fsutil::sync_parent(&args.out);
+    if args.force {
+        out.commit_replace()
+    } else {
+        out.commit_new()
+    }
+    .with_context(|| format!("cannot move the output to {}", args.out.display()))?;
 
     let seconds = started.elapsed().as_secs_f64();
     let k = object.layout.params.data();
@@ -530,7 +527,7 @@ fn prove_cmd(args: ProveArgs) -> Result<ExitCode> {
     let text = serde_json::to_string_pretty(&proof_file)? + "\n";
     match &args.out {
         Some(out) => {
-            fsutil::write_atomic(out, text.as_bytes(), false, args.force)?;
+            fsutil::write_atomic(out, text.as_bytes(), args.force)?;
             eprintln!(
                 "proof of chunk {} of fragment {} written to {} ({} bytes encoded)",
                 args.chunk,

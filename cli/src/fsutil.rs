@@ -1,4 +1,6 @@
-//! Files that appear whole or not at all.
+//! Files that appear whole or not at all, for outputs that hold no secret
+//! (manifests, proofs, fragment directories); secrets are written by
+//! `sherd_wallet::keyfile`.
 //!
 //! Every output is first written under a temporary name beside its final
 //! place (`NAME.partial-PID`), synced, then renamed; on any error the
@@ -58,15 +60,6 @@ pub fn create_new(path: &Path) -> io::Result<File> {
     OpenOptions::new().write(true).create_new(true).open(path)
 }
 
-/// Creates a new file that only its owner can read (mode 0600 on Unix).
-pub fn create_private(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
-}
-
 /// Fails unless `path` is free: absent, or (when `allow_empty_dir`) an empty directory.
 pub fn ensure_free(path: &Path, allow_empty_dir: bool, what: &str) -> Result<()> {
     match fs::symlink_metadata(path) {
@@ -89,20 +82,15 @@ pub fn ensure_free(path: &Path, allow_empty_dir: bool, what: &str) -> Result<()>
     }
 }
 
-/// Writes `bytes` to `path` whole: temporary file, sync, rename. With
-/// `private`, the file is readable by its owner only; without `replace`, an
-/// existing `path` is an error.
-pub fn write_atomic(path: &Path, bytes: &[u8], private: bool, replace: bool) -> Result<()> {
+/// Writes `bytes` to `path` whole: temporary file, sync, rename. Without
+/// `replace`, an existing `path` is an error. For outputs that hold no
+/// secret: files that do are written with `sherd_wallet::keyfile`.
+pub fn write_atomic(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
     if !replace {
         ensure_free(path, false, "file")?;
     }
     let tmp = partial(path);
-    let mut file = if private {
-        create_private(&tmp)
-    } else {
-        create_new(&tmp)
-    }
-    .with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut file = create_new(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     // Armed only once the temporary is ours: never remove what we did not create.
     let mut guard = Cleanup::new(tmp.clone());
     file.write_all(bytes)
@@ -143,15 +131,15 @@ mod tests {
         let theirs = partial(&target);
         fs::create_dir(&theirs).unwrap();
         fs::write(theirs.join("precious"), b"not ours").unwrap();
-        assert!(write_atomic(&target, b"data", false, true).is_err());
+        assert!(write_atomic(&target, b"data", true).is_err());
         assert_eq!(fs::read(theirs.join("precious")).unwrap(), b"not ours");
         assert!(!target.exists());
 
         fs::remove_dir_all(&theirs).unwrap();
-        write_atomic(&target, b"data", true, false).unwrap();
+        write_atomic(&target, b"data", false).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"data");
         assert!(
-            write_atomic(&target, b"other", false, false).is_err(),
+            write_atomic(&target, b"other", false).is_err(),
             "no clobber without replace"
         );
         assert_eq!(fs::read(&target).unwrap(), b"data");

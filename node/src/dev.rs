@@ -12,17 +12,18 @@
 //! "<64 hex>", "address": "sherd1…" }`, and for the BLS key the format of
 //! `sherd-wallet`'s validator key files (`"scheme": "bls12-381-g1-pop"`,
 //! `"secret_key"`, `"public_key"`), so it can be passed to
-//! `sherd wallet stake --validator-key`.
+//! `sherd wallet stake --validator-key`. They are read and written by
+//! [`sherd_wallet::keyfile`]: written atomically and never overwritten,
+//! and refused on reading when other users may read them.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use ed25519_dalek::SigningKey;
-use serde::{Deserialize, Serialize};
 use sherd_consensus::bls::SecretKey;
 use sherd_ledger::genesis::{GenesisAccount, GenesisValidator};
 use sherd_ledger::{Address, Amount, ChainId, ChainParams, Genesis};
+use sherd_wallet::keyfile::{read_bls, read_ed25519, write_bls, write_ed25519};
 
 /// Chain id of the dev chain.
 pub const DEV_CHAIN_ID: &str = "sherd-dev";
@@ -57,88 +58,10 @@ impl std::fmt::Debug for DevHome {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct Ed25519File {
-    version: u32,
-    scheme: String,
-    secret_key: String,
-    address: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct BlsFile {
-    version: u32,
-    scheme: String,
-    secret_key: String,
-    public_key: String,
-}
-
 pub(crate) fn random32() -> anyhow::Result<[u8; 32]> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
     Ok(bytes)
-}
-
-/// Writes `text` to `path` with mode 0600, refusing to overwrite.
-pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
-}
-
-pub(crate) fn read_ed25519(path: &Path) -> anyhow::Result<SigningKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read key file {}", path.display()))?;
-    let file: Ed25519File = serde_json::from_str(&text)
-        .with_context(|| format!("key file {} is not valid", path.display()))?;
-    let mut secret = [0u8; 32];
-    hex::decode_to_slice(&file.secret_key, &mut secret).with_context(|| {
-        format!(
-            "key file {}: secret_key is not 64 hex digits",
-            path.display()
-        )
-    })?;
-    Ok(SigningKey::from_bytes(&secret))
-}
-
-pub(crate) fn write_ed25519(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
-    let file = Ed25519File {
-        version: 1,
-        scheme: "ed25519".into(),
-        secret_key: hex::encode(key.to_bytes()),
-        address: Address::from(&key.verifying_key()).to_string(),
-    };
-    write_private(path, &serde_json::to_string_pretty(&file)?)
-}
-
-pub(crate) fn read_bls(path: &Path) -> anyhow::Result<SecretKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read key file {}", path.display()))?;
-    let file: BlsFile = serde_json::from_str(&text)
-        .with_context(|| format!("key file {} is not valid", path.display()))?;
-    let bytes = hex::decode(&file.secret_key)
-        .with_context(|| format!("key file {}: secret_key is not hex", path.display()))?;
-    SecretKey::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("key file {}: {e}", path.display()))
-}
-
-pub(crate) fn write_bls(path: &Path, key: &SecretKey) -> anyhow::Result<()> {
-    let file = BlsFile {
-        version: 1,
-        scheme: "bls12-381-g1-pop".into(),
-        secret_key: hex::encode(key.to_bytes()),
-        public_key: hex::encode(key.public_key().to_bytes()),
-    };
-    write_private(path, &serde_json::to_string_pretty(&file)?)
 }
 
 /// Whole tokens as an amount.

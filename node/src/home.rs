@@ -44,10 +44,9 @@ use serde::{Deserialize, Serialize};
 use sherd_consensus::bls::SecretKey;
 use sherd_ledger::genesis::{GenesisAccount, GenesisValidator};
 use sherd_ledger::{Address, Amount, ChainId, ChainParams, Genesis};
+use sherd_wallet::keyfile::{read_bls, read_ed25519, write_bls, write_ed25519, write_new_private};
 
-use crate::dev::{
-    random32, read_bls, read_ed25519, tokens, write_bls, write_ed25519, write_private,
-};
+use crate::dev::{random32, tokens};
 use crate::provider::config::{ByteSize, ProviderSection};
 
 /// The `config.toml` of a node.
@@ -396,7 +395,7 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
             provider: provider.is_some().then(testnet_provider_section),
         };
         let text = toml::to_string_pretty(&config)?;
-        write_private(&home.join("config.toml"), &text)?;
+        write_new_private(&home.join("config.toml"), text.as_bytes())?;
         nodes.push(TestnetNode {
             home,
             validator: validator.is_some(),
@@ -464,7 +463,10 @@ pub fn init_node(home: &Path, plan: &JoinPlan) -> anyhow::Result<(libp2p::PeerId
         log_file: Some(PathBuf::from("node.log")),
         provider: None,
     };
-    write_private(&home.join("config.toml"), &toml::to_string_pretty(&config)?)?;
+    write_new_private(
+        &home.join("config.toml"),
+        toml::to_string_pretty(&config)?.as_bytes(),
+    )?;
     Ok((
         peer_id(&node_key)?,
         hex::encode(bls.public_key().to_bytes()),
@@ -540,11 +542,10 @@ pub fn init_provider(
     };
     config.provider = Some(section.clone());
     let updated = toml::to_string_pretty(&config)?;
-    let tmp = home.join(".config.toml.new");
-    let _ = std::fs::remove_file(&tmp);
-    write_private(&tmp, &updated)?;
-    std::fs::rename(&tmp, &config_path)
-        .with_context(|| format!("cannot replace {}", config_path.display()))?;
+    let mut file = sherd_wallet::keyfile::PrivateFile::create(&config_path)?;
+    std::io::Write::write_all(&mut file, updated.as_bytes())
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    file.commit_replace()?;
     Ok(ProviderInit {
         address: Address::from(&signing.verifying_key()).to_string(),
         key_file,

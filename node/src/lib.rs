@@ -6,6 +6,10 @@
 //! ([`exec`]), the mempool ([`mempool`]), the HTTP JSON API ([`api`],
 //! contract in the crate README), libp2p in one task ([`net`]) with its
 //! wire formats ([`gossip`]), and node homes and testnets ([`home`]).
+//!
+//! Crates: `node ──► ledger, consensus, wallet` — key files and secret
+//! writes come from [`sherd_wallet::keyfile`] (the wallet owns keys and
+//! their files; DESIGN §2 drew no `node ──► wallet` edge).
 
 pub mod actor;
 pub mod api;

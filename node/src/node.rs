@@ -178,7 +178,7 @@ pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
     let home = crate::home::NodeHome::open(home)?;
     let bls = &home.bls;
     let duties = match home.home.join("validator.key") {
-        path if path.exists() => Some(crate::dev::read_ed25519(&path)?),
+        path if path.exists() => Some(sherd_wallet::keyfile::read_ed25519(&path)?),
         _ => None,
     };
     let net = crate::net::NetConfig {

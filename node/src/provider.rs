@@ -754,5 +754,5 @@ pub fn read_key(home: &Path) -> anyhow::Result<SigningKey> {
             home.display()
         );
     }
-    crate::dev::read_ed25519(&path)
+    Ok(sherd_wallet::keyfile::read_ed25519(&path)?)
 }

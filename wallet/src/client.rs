@@ -19,10 +19,10 @@ use sherd_ledger::{Address, Amount, EncodeError, Hash, Transaction};
 use ureq::Agent;
 
 pub use types::{
-    AccountInfo, BlockInfo, FaucetReceipt, Status, TxInfo, TxOutcome, TxStatus, Unbonding,
-    ValidatorInfo, Validators,
+    AccountInfo, BlockInfo, ContractInfo, EndpointInfo, FaucetReceipt, FragmentInfo, ProviderInfo,
+    Status, TxInfo, TxOutcome, TxStatus, Unbonding, ValidatorInfo, Validators,
 };
-use types::{ApiErrorBody, BatchSubmitted, Submitted, TxList};
+use types::{ApiErrorBody, BatchSubmitted, ProviderList, Submitted, TxList};
 
 /// The local dev node.
 pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:8545";
@@ -319,6 +319,57 @@ impl NodeClient {
         self.call("/v1/validators", None)
     }
 
+    /// `GET /v1/providers`: every provider's advertisement.
+    pub fn providers(&self) -> Result<Vec<ProviderInfo>, ClientError> {
+        self.call::<ProviderList>("/v1/providers", None)
+            .map(|l| l.providers)
+    }
+
+    /// `GET /v1/contracts/{id}`; `None` if the chain has no such contract.
+    /// The answer is checked to be the contract asked for, its fragments
+    /// numbered in order.
+    pub fn contract(&self, id: &Hash) -> Result<Option<ContractInfo>, ClientError> {
+        let path = format!("/v1/contracts/{id}");
+        let contract: ContractInfo = match self.call(&path, None) {
+            Ok(contract) => contract,
+            Err(ClientError::Api { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let malformed = |reason: String| ClientError::Malformed {
+            url: format!("{}{path}", self.base),
+            reason,
+        };
+        if contract.id != *id {
+            return Err(malformed(format!("contract {} for {id}", contract.id)));
+        }
+        if let Some((position, f)) = contract
+            .fragments
+            .iter()
+            .enumerate()
+            .find(|(i, f)| usize::try_from(f.index).ok() != Some(*i))
+        {
+            return Err(malformed(format!(
+                "fragment {} listed at position {position}",
+                f.index
+            )));
+        }
+        Ok(Some(contract))
+    }
+
+    /// `GET /v1/endpoints/{addr}`; `None` if `address` registered none.
+    pub fn endpoint(&self, address: &Address) -> Result<Option<EndpointInfo>, ClientError> {
+        let path = format!("/v1/endpoints/{address}");
+        match self.call::<EndpointInfo>(&path, None) {
+            Ok(e) if e.principal == *address => Ok(Some(e)),
+            Ok(e) => Err(ClientError::Malformed {
+                url: format!("{}{path}", self.base),
+                reason: format!("the endpoint of {} for {address}", e.principal),
+            }),
+            Err(ClientError::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `GET /v1/blocks/{height|latest}`.
     pub fn block(&self, block: BlockRef) -> Result<BlockInfo, ClientError> {
         match block {
@@ -474,6 +525,79 @@ mod tests {
         let err = client.status().unwrap_err();
         assert!(matches!(err, ClientError::Malformed { .. }), "{err}");
         server.join().unwrap();
+    }
+
+    #[test]
+    fn market_reads_answer_typed_values_and_none_when_unknown() {
+        use sherd_ledger::{state::FragmentStatus, tx::kind::Role};
+        let a = Address([1; 32]);
+        let b = Address([2; 32]);
+        let id = Hash([9; 32]);
+        let contract = format!(
+            r#"{{"id":"{id}","client":"{a}","object_root":"{root}","k":2,"m":1,"fragment_size":49152,
+                "price_per_gib_epoch":"1","price_per_gib_epoch_base":1000000000,"start_height":4,
+                "first_period":1,"last_period":8,"fragments":[
+                {{"index":0,"root":"{root}","provider":"{b}","status":"lost","escrow_left":"0.000001",
+                  "escrow_left_base":1000,"collateral_left":"0","collateral_left_base":0,"misses":3,"proven":0,"since":4}}]}}"#,
+            root = Hash([3; 32]),
+        );
+        let (url, server) = serve(vec![
+            (
+                200,
+                format!(
+                    r#"{{"providers":[{{"provider":"{b}","capacity_bytes":100,"used_bytes":40,
+                    "price_per_gib_epoch":"0.000001","price_per_gib_epoch_base":1000,
+                    "collateral_per_gib":"0.000002","collateral_per_gib_base":2000,
+                    "min_duration_epochs":1,"max_duration_epochs":9}}]}}"#
+                ),
+            ),
+            (200, contract.clone()),
+            (
+                404,
+                format!(r#"{{"error":"no contract {id}","code":"not_found"}}"#),
+            ),
+            (
+                200,
+                contract.replace(
+                    &format!("\"id\":\"{id}\""),
+                    &format!("\"id\":\"{}\"", Hash([8; 32])),
+                ),
+            ),
+            (
+                200,
+                format!(
+                    r#"{{"principal":"{b}","role":"provider","peer_id":"12D3KooW","multiaddrs":["/ip4/127.0.0.1/tcp/1"],"updated_at":7}}"#
+                ),
+            ),
+            (404, r#"{"error":"no endpoint","code":"not_found"}"#.into()),
+            (500, r#"{"error":"disk on fire","code":"internal"}"#.into()),
+        ]);
+        let client = NodeClient::new(&url).unwrap();
+        let providers = client.providers().unwrap();
+        assert_eq!(providers.len(), 1);
+        assert_eq!(providers[0].provider, b);
+        assert_eq!(providers[0].price_per_gib_epoch, Amount(1000));
+        assert_eq!(providers[0].collateral_per_gib, Amount(2000));
+        assert_eq!(providers[0].free_bytes(), 60);
+        let got = client.contract(&id).unwrap().unwrap();
+        assert_eq!(got.client, a);
+        assert_eq!(got.fragments[0].status, FragmentStatus::Lost);
+        assert_eq!(got.fragments[0].escrow_left, Amount(1000));
+        let record = got.to_contract();
+        assert_eq!(record.id, id);
+        assert_eq!(record.fragments[0].misses, 3);
+        assert_eq!(client.contract(&id).unwrap(), None);
+        let err = client.contract(&id).unwrap_err();
+        assert!(matches!(err, ClientError::Malformed { .. }), "{err}");
+        let endpoint = client.endpoint(&b).unwrap().unwrap();
+        assert_eq!(endpoint.role, Role::Provider);
+        assert_eq!(endpoint.updated_at, 7);
+        assert_eq!(client.endpoint(&a).unwrap(), None);
+        assert_eq!(client.endpoint(&a).unwrap_err().code(), Some("internal"));
+        let seen = server.join().unwrap();
+        assert!(seen[0].starts_with("GET /v1/providers "), "{}", seen[0]);
+        assert!(seen[1].starts_with(&format!("GET /v1/contracts/{id} ")));
+        assert!(seen[4].starts_with(&format!("GET /v1/endpoints/{b} ")));
     }
 
     #[test]

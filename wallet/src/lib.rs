@@ -6,8 +6,13 @@
 //! * [`keystore`]: the encrypted keystore file (Argon2id + ChaCha20-Poly1305);
 //! * [`store`]: the wallet directory, one keystore per wallet;
 //! * [`validator_key`]: BLS validator key files for `Stake`;
+//! * [`keyfile`]: every secret sherd writes to disk (atomically, mode
+//!   0600) and the plain key files of node homes (ed25519, BLS), which the
+//!   node reads and writes through it;
 //! * [`build`]: building and signing `Transfer`, `Stake`, `Delegate`,
-//!   `Undelegate` and `Withdraw` with the ledger's own signing;
+//!   `Undelegate`, `Withdraw`, `RegisterEndpoint` and the market's
+//!   `AdvertiseCapacity`, `CreateContract`, `SubmitProofs` and
+//!   `RepairFragment` with the ledger's own signing;
 //! * [`client`]: a blocking client of the node's HTTP API.
 //!
 //! Secrets (entropy, seeds, derived keys) live in zeroizing buffers and no
@@ -15,7 +20,7 @@
 
 pub mod build;
 pub mod client;
-mod fsutil;
+pub mod keyfile;
 pub mod keys;
 pub mod keystore;
 pub mod mnemonic;
@@ -24,6 +29,7 @@ pub mod validator_key;
 
 pub use build::{BuildError, TxParams, DEFAULT_FEE};
 pub use client::{BlockRef, ClientError, NodeClient, DEFAULT_NODE_URL};
+pub use keyfile::{KeyFileError, PrivateFile};
 pub use keys::{DerivationPath, WalletKey, COIN_TYPE};
 pub use keystore::{KdfParams, Keystore, KeystoreError, Unlocked};
 pub use mnemonic::{Mnemonic, MnemonicError};

@@ -13,7 +13,7 @@ use std::{
 };
 
 use crate::{
-    fsutil,
+    keyfile::{self, KeyFileError},
     keys::DerivationPath,
     keystore::{KdfParams, Keystore, KeystoreError},
     mnemonic::Mnemonic,
@@ -57,6 +57,9 @@ pub enum StoreError {
         /// What went wrong.
         source: io::Error,
     },
+    /// Writing the keystore file failed.
+    #[error(transparent)]
+    File(KeyFileError),
     /// The keystore itself.
     #[error(transparent)]
     Keystore(#[from] KeystoreError),
@@ -232,15 +235,15 @@ impl WalletDir {
     pub fn save(&self, keystore: &Keystore) -> Result<PathBuf, StoreError> {
         let name = keystore.name();
         check_name(name)?;
-        fsutil::create_private_dir(&self.root).map_err(self.io(&self.root))?;
+        keyfile::create_private_dir(&self.root).map_err(StoreError::File)?;
         let path = self.keystore_path(name);
-        match fsutil::write_new_private(&path, keystore.to_json().as_bytes()) {
+        match keyfile::write_new_private(&path, keystore.to_json().as_bytes()) {
             Ok(()) => Ok(path),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(StoreError::AlreadyExists {
+            Err(KeyFileError::AlreadyExists { .. }) => Err(StoreError::AlreadyExists {
                 name: name.into(),
                 path,
             }),
-            Err(e) => Err(self.io(&path)(e)),
+            Err(e) => Err(StoreError::File(e)),
         }
     }
 }

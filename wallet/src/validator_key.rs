@@ -6,58 +6,48 @@
 //!
 //! The secret is the 32-byte big-endian scalar of `sherd_consensus::bls`
 //! (the IETF `_POP_` ciphersuite); the public key is a convenience, checked
-//! against the secret on load. The file is written atomically, mode 0600,
-//! and never overwritten. A new key is IETF `KeyGen` over 32 random bytes.
+//! against the secret on load. The format, the node's `validator.bls`, is
+//! read and written by [`crate::keyfile`]: atomically, mode 0600, never
+//! overwritten, and refused when others may read it. A new key is IETF
+//! `KeyGen` over 32 random bytes.
 
-use std::{fmt, fs, io, path::Path};
+use std::{fmt, path::Path};
 
-use serde::{Deserialize, Serialize};
 use sherd_consensus::bls::{SecretKey, PUBLIC_KEY_BYTES, SIGNATURE_BYTES};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
-use crate::fsutil;
+use crate::keyfile::{self, KeyFileError};
 
 /// Version of the validator key file format.
-pub const VALIDATOR_KEY_VERSION: u32 = 1;
-const SCHEME: &str = "bls12-381-g1-pop";
+pub const VALIDATOR_KEY_VERSION: u32 = keyfile::KEY_FILE_VERSION;
 
 /// Why a validator key file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ValidatorKeyError {
-    /// Reading or writing failed.
-    #[error("cannot access validator key {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// What went wrong.
-        source: io::Error,
-    },
     /// The file exists.
     #[error("validator key {path} already exists; pass it with --validator-key or remove it")]
     AlreadyExists {
         /// The file.
         path: String,
     },
-    /// Not a validator key file.
-    #[error("validator key {path} is malformed: {problem}")]
-    Malformed {
-        /// The file.
-        path: String,
-        /// What is wrong.
-        problem: String,
-    },
+    /// Reading or writing the file failed, or it is not a validator key
+    /// file, or others may read it.
+    #[error(transparent)]
+    File(KeyFileError),
     /// The operating system gave no randomness.
     #[error("cannot get randomness from the operating system: {0}")]
     Random(String),
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyJson {
-    version: u32,
-    scheme: String,
-    secret_key: String,
-    public_key: String,
+impl From<KeyFileError> for ValidatorKeyError {
+    fn from(e: KeyFileError) -> Self {
+        match e {
+            KeyFileError::AlreadyExists { path } => Self::AlreadyExists {
+                path: path.display().to_string(),
+            },
+            e => Self::File(e),
+        }
+    }
 }
 
 /// A BLS validator key (zeroed on drop, never printed).
@@ -101,70 +91,20 @@ impl ValidatorKey {
         &self.secret
     }
 
-    /// Reads a key file.
+    /// Reads a key file (refused if other users may read it).
     pub fn load(path: &Path) -> Result<Self, ValidatorKeyError> {
-        let shown = path.display().to_string();
-        let malformed = |problem: String| ValidatorKeyError::Malformed {
-            path: shown.clone(),
-            problem,
-        };
-        let bytes = Zeroizing::new(fs::read(path).map_err(|source| ValidatorKeyError::Io {
-            path: shown.clone(),
-            source,
-        })?);
-        let doc: KeyJson = serde_json::from_slice(&bytes)
-            .map_err(|e| malformed(format!("not a key file ({e})")))?;
-        let doc_secret = Zeroizing::new(doc.secret_key);
-        if doc.version != VALIDATOR_KEY_VERSION || doc.scheme != SCHEME {
-            return Err(malformed(format!(
-                "version {} scheme `{}`, expected version {VALIDATOR_KEY_VERSION} scheme `{SCHEME}`",
-                doc.version, doc.scheme
-            )));
-        }
-        let raw = Zeroizing::new(
-            hex::decode(doc_secret.as_str())
-                .map_err(|e| malformed(format!("`secret_key` is not hex: {e}")))?,
-        );
-        let secret =
-            SecretKey::from_bytes(&raw).map_err(|e| malformed(format!("`secret_key`: {e}")))?;
-        let key = Self { secret };
-        if hex::encode(key.public_key()) != doc.public_key.to_ascii_lowercase() {
-            return Err(malformed(
-                "`public_key` does not belong to `secret_key`".into(),
-            ));
-        }
-        Ok(key)
+        Ok(Self {
+            secret: keyfile::read_bls(path)?,
+        })
     }
 
-    /// Writes the key to a new file (mode 0600); fails if it exists.
+    /// Writes the key to a new file (mode 0600, in a private directory if
+    /// it has to be made); fails if it exists.
     pub fn save_new(&self, path: &Path) -> Result<(), ValidatorKeyError> {
-        let shown = path.display().to_string();
-        let mut doc = KeyJson {
-            version: VALIDATOR_KEY_VERSION,
-            scheme: SCHEME.into(),
-            secret_key: hex::encode(self.secret.to_bytes()),
-            public_key: hex::encode(self.public_key()),
-        };
-        let text = Zeroizing::new(serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n");
-        doc.secret_key.zeroize();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fsutil::create_private_dir(parent).map_err(|source| ValidatorKeyError::Io {
-                path: shown.clone(),
-                source,
-            })?;
+            keyfile::create_private_dir(parent)?;
         }
-        fsutil::write_new_private(path, text.as_bytes()).map_err(|source| {
-            if source.kind() == io::ErrorKind::AlreadyExists {
-                ValidatorKeyError::AlreadyExists {
-                    path: shown.clone(),
-                }
-            } else {
-                ValidatorKeyError::Io {
-                    path: shown.clone(),
-                    source,
-                }
-            }
-        })
+        Ok(keyfile::write_bls(path, &self.secret)?)
     }
 
     /// Loads `path`, or creates a new key there if there is no file.
@@ -181,6 +121,8 @@ impl ValidatorKey {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use sherd_consensus::bls::{ProofOfPossession, PublicKey};
 
     use super::*;
@@ -210,7 +152,7 @@ mod tests {
             &hex::encode(other.public_key()),
         );
         let bad_path = dir.path().join("bad.json");
-        fs::write(&bad_path, bad).unwrap();
+        keyfile::write_new_private(&bad_path, bad.as_bytes()).unwrap();
         let err = ValidatorKey::load(&bad_path).unwrap_err();
         assert!(err.to_string().contains("does not belong"), "{err}");
     }

@@ -54,7 +54,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".partial-"))
+        .filter(|n| n.contains(".partial-") || n.contains(".tmp-"))
         .collect()
 }
 

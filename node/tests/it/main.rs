@@ -4,5 +4,6 @@
 mod dev_chain;
 mod http;
 mod journal;
+mod market;
 mod rogue;
 mod store;

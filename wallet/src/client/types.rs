@@ -4,8 +4,12 @@
 //! the base units are what these types read (as a JSON number or a decimal
 //! string). Unknown fields are ignored, so a node may add fields.
 
-use serde::{Deserialize, Deserializer, Serialize};
-use sherd_ledger::Amount;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sherd_ledger::{
+    state::{Contract, ContractFragment, FragmentStatus},
+    tx::kind::Role,
+    Address, Amount, Hash,
+};
 
 /// Reads base units given as a JSON number or a string of digits.
 fn base_units<'de, D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
@@ -24,7 +28,7 @@ fn base_units<'de, D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
     }
 }
 
-fn amount_out<S: serde::Serializer>(a: &Amount, s: S) -> Result<S::Ok, S::Error> {
+fn amount_out<S: Serializer>(a: &Amount, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(a.base_units())
 }
 
@@ -279,6 +283,201 @@ pub struct BlockInfo {
     pub state_root: String,
     /// Transaction ids (hex).
     pub txs: Vec<String>,
+}
+
+/// One provider's advertisement, in `GET /v1/providers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderInfo {
+    /// The provider's address.
+    pub provider: Address,
+    /// Bytes offered in all.
+    pub capacity_bytes: u64,
+    /// Bytes under contract now.
+    pub used_bytes: u64,
+    /// The least price per GiB-epoch it accepts.
+    #[serde(
+        rename = "price_per_gib_epoch_base",
+        deserialize_with = "base_units",
+        serialize_with = "amount_out"
+    )]
+    pub price_per_gib_epoch: Amount,
+    /// Collateral it locks per GiB stored.
+    #[serde(
+        rename = "collateral_per_gib_base",
+        deserialize_with = "base_units",
+        serialize_with = "amount_out"
+    )]
+    pub collateral_per_gib: Amount,
+    /// The shortest contract it takes, in epochs.
+    pub min_duration_epochs: u64,
+    /// The longest, in epochs.
+    pub max_duration_epochs: u64,
+}
+
+impl ProviderInfo {
+    /// Bytes it can still take.
+    pub fn free_bytes(&self) -> u64 {
+        self.capacity_bytes.saturating_sub(self.used_bytes)
+    }
+}
+
+/// `{ "providers": [...] }` of `/v1/providers`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ProviderList {
+    pub providers: Vec<ProviderInfo>,
+}
+
+fn status_in<'de, D: Deserializer<'de>>(d: D) -> Result<FragmentStatus, D::Error> {
+    let name = String::deserialize(d)?;
+    [
+        FragmentStatus::Active,
+        FragmentStatus::Lost,
+        FragmentStatus::Ended,
+    ]
+    .into_iter()
+    .find(|s| s.name() == name)
+    .ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "`{name}` is not a fragment status (active, lost, ended)"
+        ))
+    })
+}
+
+fn status_out<S: Serializer>(status: &FragmentStatus, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(status.name())
+}
+
+fn role_in<'de, D: Deserializer<'de>>(d: D) -> Result<Role, D::Error> {
+    let name = String::deserialize(d)?;
+    [Role::Validator, Role::Provider]
+        .into_iter()
+        .find(|r| r.name() == name)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`{name}` is not an endpoint role (validator, provider)"
+            ))
+        })
+}
+
+fn role_out<S: Serializer>(role: &Role, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(role.name())
+}
+
+/// One fragment of a contract, in `GET /v1/contracts/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FragmentInfo {
+    /// Its index in the contract.
+    pub index: u32,
+    /// Its Merkle root.
+    pub root: Hash,
+    /// Who stores it.
+    pub provider: Address,
+    /// `active`, `lost` (waits for a repair) or `ended`.
+    #[serde(deserialize_with = "status_in", serialize_with = "status_out")]
+    pub status: FragmentStatus,
+    /// Escrow not yet paid out for it.
+    #[serde(
+        rename = "escrow_left_base",
+        deserialize_with = "base_units",
+        serialize_with = "amount_out"
+    )]
+    pub escrow_left: Amount,
+    /// The provider's collateral still locked for it.
+    #[serde(
+        rename = "collateral_left_base",
+        deserialize_with = "base_units",
+        serialize_with = "amount_out"
+    )]
+    pub collateral_left: Amount,
+    /// Proofs its current provider missed.
+    pub misses: u32,
+    /// `period + 1` of the last accepted proof (0: none yet).
+    pub proven: u64,
+    /// Height at which its current provider took it.
+    pub since: u64,
+}
+
+/// `GET /v1/contracts/{id}`: a contract as the chain stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractInfo {
+    /// Its id.
+    pub id: Hash,
+    /// The client who pays.
+    pub client: Address,
+    /// The object root.
+    pub object_root: Hash,
+    /// Data fragments.
+    pub k: u16,
+    /// Parity fragments.
+    pub m: u16,
+    /// Bytes per fragment.
+    pub fragment_size: u64,
+    /// The price per GiB-epoch.
+    #[serde(
+        rename = "price_per_gib_epoch_base",
+        deserialize_with = "base_units",
+        serialize_with = "amount_out"
+    )]
+    pub price_per_gib_epoch: Amount,
+    /// Height of the block that created it.
+    pub start_height: u64,
+    /// Its first challenged proof period.
+    pub first_period: u64,
+    /// Its last; it settles after that period's window.
+    pub last_period: u64,
+    /// The fragments, in index order.
+    pub fragments: Vec<FragmentInfo>,
+}
+
+impl ContractInfo {
+    /// The ledger's record of the contract (what
+    /// [`crate::build::repair_fragment`] checks a repair against).
+    pub fn to_contract(&self) -> Contract {
+        Contract {
+            id: self.id,
+            client: self.client,
+            object_root: self.object_root,
+            k: self.k,
+            m: self.m,
+            fragment_size: self.fragment_size,
+            price_per_gib_epoch: self.price_per_gib_epoch,
+            start_height: self.start_height,
+            first_period: self.first_period,
+            last_period: self.last_period,
+            fragments: self
+                .fragments
+                .iter()
+                .map(|f| ContractFragment {
+                    root: f.root,
+                    provider: f.provider,
+                    status: f.status,
+                    escrow_left: f.escrow_left,
+                    collateral_left: f.collateral_left,
+                    misses: f.misses,
+                    proven: f.proven,
+                    since: f.since,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `GET /v1/endpoints/{addr}`: where a principal is reachable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointInfo {
+    /// Whose endpoint.
+    pub principal: Address,
+    /// `validator` or `provider`.
+    #[serde(deserialize_with = "role_in", serialize_with = "role_out")]
+    pub role: Role,
+    /// The libp2p peer id, as text (`12D3Koo…`; hex if the registrant
+    /// stored bytes that are not a peer id).
+    pub peer_id: String,
+    /// Its multiaddrs, as text (`/ip4/…/tcp/…`; hex for bytes that are
+    /// not a multiaddr).
+    pub multiaddrs: Vec<String>,
+    /// Height of the block that registered it.
+    pub updated_at: u64,
 }
 
 /// The error body of every failing route.
