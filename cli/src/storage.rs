@@ -27,7 +27,7 @@ use sherd_fragments::{commit::tree_levels, file::write_trailer, Params};
 use sherd_ledger::{
     state::market::{contract_id, per_gib_cost},
     tx::kind::{CreateContract, FragmentDeal},
-    Address, Amount, ChainId, Hash, TxBody, TxKind,
+    Address, Amount, ChainId, Hash,
 };
 use sherd_market::{
     catalog::{self, Catalog, Entry, EntryState},
@@ -40,9 +40,13 @@ use sherd_market::{
     object::{encode_into, fragment_file},
 };
 use sherd_node::net::light::{LightPeer, Timeouts};
-use sherd_wallet::{client::TxOutcome, NodeClient, WalletDir, DEFAULT_FEE, DEFAULT_NODE_URL};
+use sherd_wallet::{
+    build::{self, TxParams},
+    client::TxOutcome,
+    NodeClient, WalletDir, DEFAULT_FEE, DEFAULT_NODE_URL,
+};
 
-use crate::chain::{self, ContractView};
+use crate::chain;
 use crate::{output, wallet};
 
 /// `sherd storage [OPTIONS] COMMAND`.
@@ -372,18 +376,18 @@ impl Ctx {
                 acceptance: p.signature,
             })
             .collect();
-        let kind = TxKind::CreateContract(CreateContract {
-            fragments: deals,
-            ..sherd_market::client::put::proposal(&request, 0).terms()
-        });
-        let tx = TxBody {
-            chain_id: chain_id.clone(),
-            sender: owner,
-            nonce,
-            fee: DEFAULT_FEE,
-            kind,
-        }
-        .sign(key.signing_key())?;
+        let tx = build::create_contract(
+            &key,
+            &TxParams {
+                chain_id: chain_id.clone(),
+                nonce,
+                fee: DEFAULT_FEE,
+            },
+            CreateContract {
+                fragments: deals,
+                ..sherd_market::client::put::proposal(&request, 0).terms()
+            },
+        )?;
         let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
         let mut entry = Entry {
             version: catalog::VERSION,
@@ -490,7 +494,7 @@ impl Ctx {
         drop(secret);
 
         let client = self.client()?;
-        let contract = chain::contract(&client, &entry.id)?.ok_or_else(|| {
+        let contract = client.contract(&entry.id)?.ok_or_else(|| {
             anyhow!(
                 "the chain at {} has no contract {}: it failed or was never sent (`sherd storage ls`)",
                 client.url(),
@@ -655,7 +659,7 @@ impl Ctx {
                     continue;
                 }
             };
-            let chain = client.as_ref().map(|c| chain::contract(c, &entry.id));
+            let chain = client.as_ref().map(|c| c.contract(&entry.id));
             let (state, fragments) = match chain {
                 None => ("node unreachable".to_string(), None),
                 Some(Err(e)) => (format!("node error: {e}"), None),
@@ -667,7 +671,7 @@ impl Ctx {
                     },
                     None,
                 ),
-                Some(Ok(Some(c))) => (c.summary(), Some(c)),
+                Some(Ok(Some(c))) => (chain::summary(&c), Some(c)),
             };
             rows.push((entry, state, fragments));
         }
@@ -686,7 +690,7 @@ impl Ctx {
                         "chain_state": state,
                         "k": e.manifest.data_fragments,
                         "m": e.manifest.parity_fragments,
-                        "active_fragments": c.as_ref().map(|c| c.active()),
+                        "active_fragments": c.as_ref().map(chain::active),
                     })
                 })
                 .collect();
@@ -725,12 +729,13 @@ impl Ctx {
                 Err(_) => return Err(catalog_error.into()),
             },
         };
-        let contract = chain::contract(&client, &id)?
+        let contract = client
+            .contract(&id)?
             .ok_or_else(|| anyhow!("the chain has no contract {id}"))?;
         if self.opts.json {
-            let mut value = contract.raw.clone();
+            let mut value = serde_json::to_value(&contract)?;
             value["name"] = name.into();
-            value["summary"] = contract.summary().into();
+            value["summary"] = chain::summary(&contract).into();
             output::json(&value);
             return Ok(ExitCode::SUCCESS);
         }
@@ -747,13 +752,13 @@ impl Ctx {
             contract.first_period,
             contract.last_period
         );
-        println!("state     {}", contract.summary());
+        println!("state     {}", chain::summary(&contract));
         println!("  #  provider                                                          status   misses  proven  escrow left");
         for (i, f) in contract.fragments.iter().enumerate() {
             println!(
                 "{i:>3}  {:<64}  {:<7}  {:>6}  {:>6}  {}",
                 f.provider.to_string(),
-                f.status,
+                f.status.name(),
                 f.misses,
                 f.proven
                     .checked_sub(1)
@@ -906,42 +911,5 @@ impl FetchSink for DirSink {
     fn discard(&self, index: u32, writer: Self::Writer) {
         drop(writer);
         let _ = fs::remove_file(self.partial(index));
-    }
-}
-
-impl ContractView {
-    /// A one-line state: active fragments of `k + m`, lost ones, ended.
-    pub fn summary(&self) -> String {
-        let n = self.fragments.len();
-        let active = self.active();
-        let lost = self.fragments.iter().filter(|f| f.status == "lost").count();
-        let ended = self.fragments.iter().all(|f| f.status == "ended");
-        if ended {
-            return "ended".into();
-        }
-        let health = if self.m == 0 {
-            String::new()
-        } else {
-            format!(
-                ", health {:.0} %",
-                100.0 * (active as f64 - f64::from(self.k)) / f64::from(self.m)
-            )
-        };
-        format!(
-            "{active} of {n} fragments active{}{health}",
-            if lost > 0 {
-                format!(", {lost} lost")
-            } else {
-                String::new()
-            }
-        )
-    }
-
-    /// Fragments active.
-    pub fn active(&self) -> usize {
-        self.fragments
-            .iter()
-            .filter(|f| f.status == "active")
-            .count()
     }
 }

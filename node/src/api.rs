@@ -295,7 +295,40 @@ fn tx_json(tx: &Transaction, hash: &Hash, location: Option<&TxLocation>) -> Valu
         "kind": snake_case(body.kind.name()),
         "outcome": location.map(|l| if l.failure.is_some() { "failed" } else { "success" }),
         "reason": location.and_then(|l| l.failure.clone()),
+        "proofs": location.map(|l| proofs_json(tx, &l.proofs)).unwrap_or_default(),
     })
+}
+
+/// A `SubmitProofs`'s per-proof verdicts, with the proof each is about.
+fn proofs_json(tx: &Transaction, verdicts: &[crate::store::ProofOutcome]) -> Vec<Value> {
+    let TxKind::SubmitProofs(batch) = &tx.body.kind else {
+        return Vec::new();
+    };
+    verdicts
+        .iter()
+        .zip(&batch.proofs)
+        .zip(0u32..)
+        .map(|((v, p), index)| {
+            let mut out = json!({
+                "index": index,
+                "contract": p.contract_id.to_string(),
+                "fragment": p.fragment_index,
+                "period": p.period,
+            });
+            match v {
+                crate::store::ProofOutcome::Accepted { escrow, reward } => {
+                    out["outcome"] = "accepted".into();
+                    out["escrow_paid_base"] = (*escrow).into();
+                    out["reward_base"] = (*reward).into();
+                }
+                crate::store::ProofOutcome::Refused(reason) => {
+                    out["outcome"] = "refused".into();
+                    out["reason"] = reason.clone().into();
+                }
+            }
+            out
+        })
+        .collect()
 }
 
 /// A finalized transaction: its location and the transaction.

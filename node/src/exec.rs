@@ -187,6 +187,17 @@ pub fn finalize_ops(
                 Outcome::Success => None,
                 Outcome::Failed(reason) => Some(reason.to_string()),
             },
+            proofs: receipt
+                .proofs
+                .iter()
+                .map(|v| match &v.result {
+                    Ok(paid) => crate::store::ProofOutcome::Accepted {
+                        escrow: paid.escrow.0,
+                        reward: paid.reward.0,
+                    },
+                    Err(why) => crate::store::ProofOutcome::Refused(why.to_string()),
+                })
+                .collect(),
         };
         ops.push((
             col::TXS,

@@ -784,18 +784,58 @@ pub struct TxLocation {
     pub index: u32,
     /// `None`: success; `Some(reason)`: failed.
     pub failure: Option<String>,
+    /// A `SubmitProofs`'s verdict on each of its proofs, in batch order
+    /// (empty for other kinds).
+    pub proofs: Vec<ProofOutcome>,
+}
+
+/// What the ledger decided about one proof of a `SubmitProofs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProofOutcome {
+    /// Accepted: the provider was paid this escrow share and reward (base
+    /// units).
+    Accepted {
+        /// Escrow paid.
+        escrow: u64,
+        /// New currency issued.
+        reward: u64,
+    },
+    /// Refused, with the ledger's reason.
+    Refused(String),
 }
 
 impl TxLocation {
-    /// Encoding.
+    /// Encoding: `u64 height ‖ u32 index ‖ tag`, the tag 0 (success) or
+    /// 1 (failed, then the reason) when there are no proof verdicts, 2
+    /// (success) or 3 (failed, then the reason) followed by `u32 count ‖
+    /// verdicts` (each `u8 0 ‖ u64 escrow ‖ u64 reward`, or `u8 1 ‖
+    /// reason`). Locations written before verdicts existed read as before.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = self.height.to_le_bytes().to_vec();
         out.extend_from_slice(&self.index.to_le_bytes());
+        let verdicts = u8::from(!self.proofs.is_empty()) * 2;
         match &self.failure {
-            None => out.push(0),
+            None => out.push(verdicts),
             Some(reason) => {
-                out.push(1);
+                out.push(1 + verdicts);
                 bin::put_bytes(&mut out, reason.as_bytes());
+            }
+        }
+        if !self.proofs.is_empty() {
+            let count = u32::try_from(self.proofs.len()).unwrap_or(u32::MAX);
+            out.extend_from_slice(&count.to_le_bytes());
+            for p in self.proofs.iter().take(count as usize) {
+                match p {
+                    ProofOutcome::Accepted { escrow, reward } => {
+                        out.push(0);
+                        out.extend_from_slice(&escrow.to_le_bytes());
+                        out.extend_from_slice(&reward.to_le_bytes());
+                    }
+                    ProofOutcome::Refused(reason) => {
+                        out.push(1);
+                        bin::put_bytes(&mut out, reason.as_bytes());
+                    }
+                }
             }
         }
         out
@@ -806,15 +846,31 @@ impl TxLocation {
         let mut r = bin::Reader(bytes);
         let height = r.u64()?;
         let index = r.u32()?;
-        let failure = match r.u8()? {
-            0 => None,
-            1 => Some(String::from_utf8(r.bytes()?.to_vec()).ok()?),
+        let tag = r.u8()?;
+        let failure = match tag {
+            0 | 2 => None,
+            1 | 3 => Some(String::from_utf8(r.bytes()?.to_vec()).ok()?),
             _ => return None,
         };
+        let mut proofs = Vec::new();
+        if tag >= 2 {
+            let count = r.u32()?;
+            for _ in 0..count {
+                proofs.push(match r.u8()? {
+                    0 => ProofOutcome::Accepted {
+                        escrow: r.u64()?,
+                        reward: r.u64()?,
+                    },
+                    1 => ProofOutcome::Refused(String::from_utf8(r.bytes()?.to_vec()).ok()?),
+                    _ => return None,
+                });
+            }
+        }
         r.done().then_some(Self {
             height,
             index,
             failure,
+            proofs,
         })
     }
 }
@@ -870,17 +926,35 @@ mod tests {
         assert_eq!(StoredBlock::from_bytes(&stored.to_bytes()), Some(stored));
         assert_eq!(StoredBlock::from_bytes(&[0xff; 8]), None);
 
+        let verdicts = vec![
+            ProofOutcome::Accepted {
+                escrow: 7,
+                reward: 1_000,
+            },
+            ProofOutcome::Refused("already proven for this period".into()),
+        ];
         for failure in [None, Some("insufficient funds".to_string())] {
-            let location = TxLocation {
-                height: 5,
-                index: 2,
-                failure,
-            };
-            assert_eq!(TxLocation::from_bytes(&location.to_bytes()), Some(location));
+            for proofs in [Vec::new(), verdicts.clone()] {
+                let location = TxLocation {
+                    height: 5,
+                    index: 2,
+                    failure: failure.clone(),
+                    proofs,
+                };
+                assert_eq!(TxLocation::from_bytes(&location.to_bytes()), Some(location));
+            }
         }
+        // A location written before verdicts existed still reads.
+        let mut old = 5u64.to_le_bytes().to_vec();
+        old.extend_from_slice(&2u32.to_le_bytes());
+        old.push(0);
+        assert_eq!(TxLocation::from_bytes(&old).unwrap().proofs, Vec::new());
         let mut bad_tag = vec![0; 12];
-        bad_tag.push(2);
+        bad_tag.push(4);
         assert_eq!(TxLocation::from_bytes(&bad_tag), None);
+        let mut truncated = vec![0; 12];
+        truncated.push(2);
+        assert_eq!(TxLocation::from_bytes(&truncated), None);
         assert_eq!(TxLocation::from_bytes(&[0; 11]), None);
     }
 

@@ -152,6 +152,9 @@ pub struct TxInfo {
     /// Why it failed.
     #[serde(default)]
     pub reason: Option<String>,
+    /// A `SubmitProofs`'s verdict on each of its proofs, once finalized.
+    #[serde(default)]
+    pub proofs: Vec<ProofVerdictInfo>,
 }
 
 impl TxInfo {
@@ -312,6 +315,15 @@ pub struct ProviderInfo {
     pub min_duration_epochs: u64,
     /// The longest, in epochs.
     pub max_duration_epochs: u64,
+    /// Height of its last advertisement.
+    #[serde(default)]
+    pub updated_at: u64,
+    /// Proofs it missed on fragments it still holds under running contracts.
+    #[serde(default)]
+    pub recent_misses: u64,
+    /// Where it is reached, if it registered an endpoint.
+    #[serde(default)]
+    pub endpoint: Option<EndpointInfo>,
 }
 
 impl ProviderInfo {
@@ -319,6 +331,30 @@ impl ProviderInfo {
     pub fn free_bytes(&self) -> u64 {
         self.capacity_bytes.saturating_sub(self.used_bytes)
     }
+}
+
+/// The ledger's verdict on one proof of a `SubmitProofs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofVerdictInfo {
+    /// Its place in the batch.
+    pub index: u32,
+    /// The contract it proves.
+    pub contract: Hash,
+    /// The fragment.
+    pub fragment: u32,
+    /// The period.
+    pub period: u64,
+    /// `accepted` or `refused`.
+    pub outcome: String,
+    /// Escrow paid for it, base units (accepted only).
+    #[serde(default)]
+    pub escrow_paid_base: Option<u64>,
+    /// New currency issued for it, base units (accepted only).
+    #[serde(default)]
+    pub reward_base: Option<u64>,
+    /// Why it was refused.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// `{ "providers": [...] }` of `/v1/providers`.
@@ -476,6 +512,12 @@ pub struct EndpointInfo {
     /// Its multiaddrs, as text (`/ip4/…/tcp/…`; hex for bytes that are
     /// not a multiaddr).
     pub multiaddrs: Vec<String>,
+    /// The peer id as stored on chain, hex.
+    #[serde(default)]
+    pub peer_id_hex: String,
+    /// The multiaddrs as stored on chain, hex: what a client dials.
+    #[serde(default)]
+    pub multiaddrs_hex: Vec<String>,
     /// Height of the block that registered it.
     pub updated_at: u64,
 }
