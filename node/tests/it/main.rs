@@ -5,5 +5,6 @@ mod dev_chain;
 mod http;
 mod journal;
 mod market;
+mod provider;
 mod rogue;
 mod store;
