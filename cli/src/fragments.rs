@@ -18,24 +18,20 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sherd_fragments::{
-    challenge_index, check, check_fragment, decode, encode, file, FragmentStatus, KeyFile,
-    Manifest, Object, Params, Proof,
+    challenge_index, check, check_fragment, decode, encode, file, FragmentStatus, KeyFile, Object,
+    Params, Proof,
 };
 use sherd_wallet::keyfile::{self, PrivateFile};
 use zeroize::{Zeroize, Zeroizing};
+
+use sherd_market::object::{
+    self, check_key_path, check_object_dir, default_key_path, fragment_file, MANIFEST,
+};
 
 use crate::{
     fsutil::{self, Cleanup},
     output,
 };
-
-/// Name of the manifest inside an object directory.
-pub const MANIFEST: &str = "manifest.json";
-
-/// The file name of fragment `index`.
-pub fn fragment_file(index: usize) -> String {
-    format!("fragment-{index:04}.sherd")
-}
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -198,61 +194,9 @@ pub fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-/// `DIR.key` beside the directory.
-fn default_key_path(dir: &Path) -> PathBuf {
-    let mut name = dir
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "object".into());
-    name.push(".key");
-    dir.with_file_name(name)
-}
-
-/// An object directory must have a name of its own: not `.`, `..` or `/`.
-fn check_object_dir(dir: &Path) -> Result<()> {
-    match dir.components().next_back() {
-        Some(std::path::Component::Normal(_)) => Ok(()),
-        _ => bail!(
-            "--out {} must name a new directory, e.g. --out photo",
-            dir.display()
-        ),
-    }
-}
-
-/// The key file goes in an existing directory, outside the object directory.
-fn check_key_path(key: &Path, dir: &Path) -> Result<()> {
-    if key.starts_with(dir) {
-        bail!("the key file {} must not be inside the object directory {}: it would travel with the fragments", key.display(), dir.display());
-    }
-    let parent = match key.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !parent.is_dir() {
-        bail!(
-            "cannot write the key file {}: {} is not a directory",
-            key.display(),
-            parent.display()
-        );
-    }
-    Ok(())
-}
-
 /// Reads and checks `DIR/manifest.json`.
 pub fn load_manifest(path: &Path) -> Result<Object> {
-    let file = if path.is_dir() {
-        path.join(MANIFEST)
-    } else {
-        path.to_path_buf()
-    };
-    let bytes = fs::read(&file).with_context(|| {
-        format!(
-            "cannot read the manifest {}: is this a directory made by `sherd fragments encode`?",
-            file.display()
-        )
-    })?;
-    Manifest::from_json(&bytes)
-        .with_context(|| format!("{} is not a usable manifest", file.display()))
+    Ok(object::load_manifest(path)?)
 }
 
 fn encode_cmd(args: EncodeArgs) -> Result<ExitCode> {
@@ -360,26 +304,14 @@ fn encode_cmd(args: EncodeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the fragment files of an object. A file that is absent or cannot
-/// be opened is `None` (the latter with a warning): like a lost fragment, the
-/// others may still rebuild the object.
+/// Opens the fragment files of an object (see [`object::open_fragments`]),
+/// warning on stderr about those that exist but cannot be opened.
 fn open_fragments(dir: &Path, object: &Object) -> Vec<Option<File>> {
-    (0..object.layout.params.total())
-        .map(|i| {
-            let path = dir.join(fragment_file(i));
-            match File::open(&path) {
-                Ok(file) => Some(file),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => {
-                    eprintln!(
-                        "warning: cannot open {} ({e}): treating fragment {i} as missing",
-                        path.display()
-                    );
-                    None
-                }
-            }
-        })
-        .collect()
+    let (files, warnings) = object::open_fragments(dir, object);
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    files
 }
 
 /// The statuses as JSON; `inspected` when every byte was checked (`inspect`),

@@ -13,10 +13,13 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args as ClapArgs, Subcommand};
 use serde_json::Value;
-use sherd_ledger::{Amount, ChainId, TxBody, TxKind};
+use sherd_ledger::{Amount, ChainId};
 use sherd_node::home::{init_provider, FileConfig};
 use sherd_node::provider::config::{ByteSize, ProviderSection};
-use sherd_wallet::{NodeClient, DEFAULT_FEE};
+use sherd_wallet::{
+    build::{self, TxParams},
+    NodeClient, DEFAULT_FEE,
+};
 
 use crate::output;
 
@@ -235,14 +238,15 @@ fn advertise(args: AdvertiseArgs) -> Result<ExitCode> {
             account.balance
         );
     }
-    let tx = TxBody {
-        chain_id,
-        sender: address,
-        nonce: account.nonce,
-        fee: DEFAULT_FEE,
-        kind: TxKind::AdvertiseCapacity(section.advertisement()),
-    }
-    .sign(&key)?;
+    let tx = build::advertise_capacity(
+        &key,
+        &TxParams {
+            chain_id,
+            nonce: account.nonce,
+            fee: DEFAULT_FEE,
+        },
+        section.advertisement(),
+    )?;
     let hash = client.submit(&tx)?;
     let done = client.wait_for_finality(&hash, Duration::from_secs(args.timeout))?;
     if done.outcome == Some(sherd_wallet::client::TxOutcome::Failed) {
