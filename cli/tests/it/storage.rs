@@ -565,10 +565,175 @@ fn bad_input_is_refused_and_failed_providers_are_replaced_by_spares() {
     assert!(e.contains("already exists"), "{e}");
     let e = net.fails(&["storage", "status", "0123456789abcdef"]);
     assert!(e.contains("no object"), "{e}");
+    // A provider's own commands: status, new terms on chain, init's checks.
+    let (pnode, paddress) = net.providers[0].clone();
+    let home = net.nodes[pnode].home.clone();
+    let home = home.to_str().unwrap();
+    let status = net.ok(&["provider", "status", "--home", home]);
+    assert_eq!(status["address"], paddress.as_str());
+    assert_eq!(status["registered"], true, "{status}");
+    assert_eq!(status["advertised"], true, "{status}");
+    let advertised = net.ok(&[
+        "provider",
+        "advertise",
+        "--home",
+        home,
+        "--price",
+        "0.002",
+        "--max-epochs",
+        "500",
+    ]);
+    assert_eq!(
+        advertised["terms"]["price_per_gib_epoch"], "0.002",
+        "{advertised}"
+    );
+    let ad = get(net.nodes[0].api, "/v1/providers").unwrap()["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == paddress.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (
+            ad["price_per_gib_epoch"].as_str(),
+            ad["max_duration_epochs"].as_u64()
+        ),
+        (Some("0.002"), Some(500)),
+        "{ad}"
+    );
+    let config = std::fs::read_to_string(net.nodes[pnode].home.join("config.toml")).unwrap();
+    assert!(
+        config.contains("price_per_gib_epoch = \"0.002\""),
+        "the config follows the chain:\n{config}"
+    );
+    let e = net.fails(&[
+        "provider",
+        "advertise",
+        "--home",
+        home,
+        "--min-epochs",
+        "600",
+    ]);
+    assert!(e.contains("empty range"), "{e}");
+    let e = net.fails(&[
+        "provider",
+        "init",
+        "--home",
+        home,
+        "--capacity",
+        "1GiB",
+        "--price",
+        "1",
+        "--collateral",
+        "1",
+    ]);
+    assert!(e.contains("already has a [provider] section"), "{e}");
+    let e = net.fails(&[
+        "provider",
+        "init",
+        "--home",
+        "/nonexistent",
+        "--capacity",
+        "1GiB",
+        "--price",
+        "1",
+        "--collateral",
+        "1",
+    ]);
+    assert!(e.contains("sherd node init"), "{e}");
+    let e = net.fails(&[
+        "provider",
+        "init",
+        "--home",
+        home,
+        "--capacity",
+        "10GB",
+        "--price",
+        "1",
+        "--collateral",
+        "1",
+    ]);
+    assert!(e.contains("is not a size"), "{e}");
+    let e = net.fails(&["provider", "status", "--node", &net.node_url]);
+    assert!(e.contains("not a storage provider"), "{e}");
+    // A new home made by `sherd node init` becomes a provider.
+    let fresh = net.client.join("newprovider");
+    let genesis = net.nodes[0].home.join("genesis.json");
+    let boot = format!("/ip4/127.0.0.1/tcp/1/p2p/{}", libp2p_peer_placeholder());
+    let out = net.sherd(&[
+        "node",
+        "init",
+        "--genesis",
+        genesis.to_str().unwrap(),
+        "--bootnode",
+        &boot,
+        "--home",
+        fresh.to_str().unwrap(),
+        "--api",
+        "127.0.0.1:1",
+        "--p2p",
+        "/ip4/127.0.0.1/tcp/2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made = net.ok(&[
+        "provider",
+        "init",
+        "--home",
+        fresh.to_str().unwrap(),
+        "--capacity",
+        "2GiB",
+        "--price",
+        "0.001",
+        "--collateral",
+        "1",
+        "--max-epochs",
+        "50",
+    ]);
+    assert_eq!(made["new_key"], true, "{made}");
+    let key = fresh.join("provider.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let config = std::fs::read_to_string(fresh.join("config.toml")).unwrap();
+    assert!(
+        config.contains("[provider]") && config.contains("capacity = \"2GiB\""),
+        "{config}"
+    );
+    let again = net.ok(&[
+        "provider",
+        "init",
+        "--home",
+        fresh.to_str().unwrap(),
+        "--capacity",
+        "3GiB",
+        "--price",
+        "0.001",
+        "--collateral",
+        "1",
+        "--force",
+    ]);
+    assert_eq!(
+        (again["new_key"].as_bool(), again["address"].as_str()),
+        (Some(false), made["address"].as_str()),
+        "the key is kept"
+    );
+
     let listed = net.ok(&["storage", "ls"]);
     assert_eq!(
         listed["objects"][0]["chain_state"], "3 of 3 fragments active, health 100 %",
         "{listed}"
     );
     drop(data);
+}
+
+/// A well-formed peer id (for a bootnode address that is never dialed).
+fn libp2p_peer_placeholder() -> &'static str {
+    "12D3KooWK49yC9gN68fme9kvM8cinhC6KVjGXHaXhsUKDpCvyESf"
 }
