@@ -358,7 +358,7 @@ impl Ctx {
                 .collect(),
         };
         let total = layout.fragment_size.saturating_mul(n as u64);
-        let events = PutProgress::new(
+        let events = Progress::new(
             output::progress(total, self.opts.json, "uploading"),
             n,
             self.opts.json,
@@ -533,7 +533,7 @@ impl Ctx {
         };
         let peer = LightPeer::start(Timeouts::default())?;
         let total = object.layout.fragment_size.saturating_mul(k as u64);
-        let events = FetchProgress::new(
+        let events = Progress::new(
             output::progress(total, self.opts.json, "fetching"),
             object.layout.params.total(),
             self.opts.json,
@@ -778,94 +778,73 @@ fn fetch_failure_json(f: &FetchFailure) -> Value {
     json!({"fragment": f.index, "provider": f.provider.to_string(), "corrupt": f.corrupt, "reason": f.reason})
 }
 
-/// Upload progress: one bar over every fragment's bytes.
-struct PutProgress {
+/// Transfer progress: one bar over every fragment's bytes (uploads or
+/// downloads); a failed attempt starts its fragment's count again.
+struct Progress {
     bar: ProgressBar,
-    sent: Mutex<Vec<u64>>,
+    moved: Mutex<Vec<u64>>,
     quiet: bool,
 }
 
-impl PutProgress {
+impl Progress {
     fn new(bar: ProgressBar, n: usize, quiet: bool) -> Self {
         Self {
             bar,
-            sent: Mutex::new(vec![0; n]),
+            moved: Mutex::new(vec![0; n]),
             quiet,
+        }
+    }
+
+    fn set(&self, fragment: u32, bytes: u64) {
+        let mut all = self.moved.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = all.get_mut(fragment as usize) {
+            *slot = bytes;
+        }
+        self.bar.set_position(all.iter().sum());
+    }
+
+    fn failed(&self, fragment: u32, message: String) {
+        self.set(fragment, 0);
+        if !self.quiet {
+            self.bar.suspend(|| eprintln!("{message}"));
         }
     }
 }
 
-impl PutEvents for PutProgress {
+impl PutEvents for Progress {
     fn sent(&self, fragment: u32, sent: u64) {
-        let mut all = self.sent.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(slot) = all.get_mut(fragment as usize) {
-            *slot = sent;
-        }
-        self.bar.set_position(all.iter().sum());
+        self.set(fragment, sent);
     }
     fn placed(&self, _: u32, _: &Address) {}
-    fn failed(&self, failure: &Failure) {
-        let mut all = self.sent.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(slot) = all.get_mut(failure.fragment as usize) {
-            *slot = 0;
-        }
-        if !self.quiet {
-            self.bar.suspend(|| {
-                eprintln!(
-                    "fragment {} at {} failed: {}; trying a spare",
-                    failure.fragment, failure.provider, failure.reason
-                )
-            });
-        }
+    fn failed(&self, f: &Failure) {
+        Progress::failed(
+            self,
+            f.fragment,
+            format!(
+                "fragment {} at {} failed: {}; trying a spare",
+                f.fragment, f.provider, f.reason
+            ),
+        );
     }
 }
 
-/// Download progress.
-struct FetchProgress {
-    bar: ProgressBar,
-    received: Mutex<Vec<u64>>,
-    quiet: bool,
-}
-
-impl FetchProgress {
-    fn new(bar: ProgressBar, n: usize, quiet: bool) -> Self {
-        Self {
-            bar,
-            received: Mutex::new(vec![0; n]),
-            quiet,
-        }
-    }
-}
-
-impl FetchEvents for FetchProgress {
+impl FetchEvents for Progress {
     fn received(&self, index: u32, received: u64) {
-        let mut all = self.received.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(slot) = all.get_mut(index as usize) {
-            *slot = received;
-        }
-        self.bar.set_position(all.iter().sum());
+        self.set(index, received);
     }
     fn done(&self, _: u32) {}
-    fn failed(&self, failure: &FetchFailure) {
-        let mut all = self.received.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(slot) = all.get_mut(failure.index as usize) {
-            *slot = 0;
-        }
-        if !self.quiet {
-            self.bar.suspend(|| {
-                eprintln!(
-                    "fragment {} at {}: {}{}; trying another",
-                    failure.index,
-                    failure.provider,
-                    failure.reason,
-                    if failure.corrupt {
-                        " (wrong bytes)"
-                    } else {
-                        ""
-                    }
-                )
-            });
-        }
+    fn failed(&self, f: &FetchFailure) {
+        Progress::failed(
+            self,
+            f.index,
+            format!(
+                "fragment {} at {}: {}{}; trying another",
+                f.index,
+                f.provider,
+                f.reason,
+                if f.corrupt { " (wrong bytes)" } else { "" }
+            ),
+        );
     }
 }
 

@@ -34,7 +34,7 @@ use std::{
     time::Duration,
 };
 
-use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures::{AsyncWriteExt, StreamExt};
 use libp2p::{
     allow_block_list, gossipsub, identify, identity, kad, noise, ping, request_response,
     swarm::{NetworkBehaviour, SwarmEvent},
@@ -379,24 +379,6 @@ impl FrameCodec {
     };
 }
 
-async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
-    io: &mut T,
-    max: usize,
-) -> io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    io.read_exact(&mut len).await?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes is over the limit of {max}"),
-        ));
-    }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
-    Ok(buf)
-}
-
 async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
     io: &mut T,
     data: &[u8],
@@ -425,14 +407,14 @@ impl request_response::Codec for FrameCodec {
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_frame(io, self.max_request).await
+        sherd_market::transfer::read_frame(io, self.max_request).await
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_frame(io, self.max_response).await
+        sherd_market::transfer::read_frame(io, self.max_response).await
     }
 
     async fn write_request<T>(
