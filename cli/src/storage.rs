@@ -753,12 +753,13 @@ impl Ctx {
             contract.last_period
         );
         println!("state     {}", chain::summary(&contract));
-        println!("  #  provider                                                          status   misses  proven  escrow left");
+        println!("  #  provider                                                          status   proofs ok  missed  last  escrow left");
         for (i, f) in contract.fragments.iter().enumerate() {
             println!(
-                "{i:>3}  {:<64}  {:<7}  {:>6}  {:>6}  {}",
+                "{i:>3}  {:<64}  {:<7}  {:>9}  {:>6}  {:>4}  {}",
                 f.provider.to_string(),
                 f.status.name(),
+                f.accepted,
                 f.misses,
                 f.proven
                     .checked_sub(1)

@@ -734,6 +734,7 @@ fn contract_json(c: &Contract) -> Value {
                 "collateral_left": f.collateral_left.to_string(),
                 "collateral_left_base": f.collateral_left.0,
                 "misses": f.misses,
+                "accepted": f.accepted,
                 "proven": f.proven,
                 "since": f.since,
             })

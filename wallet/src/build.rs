@@ -818,6 +818,7 @@ mod tests {
                     escrow_left: Amount(5),
                     collateral_left: Amount(5),
                     misses: 0,
+                    accepted: 0,
                     proven: 0,
                     since: 10,
                 })

@@ -471,6 +471,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
                 escrow_left: escrow_each,
                 collateral_left: collateral,
                 misses: 0,
+                accepted: 0,
                 proven: 0,
                 since: self.ctx.height,
             });
@@ -679,6 +680,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             .checked_sub(payment.escrow)
             .ok_or(StateError::SupplyOverflow)?;
         fragment.proven = period.saturating_add(1);
+        fragment.accepted = fragment.accepted.saturating_add(1);
         self.overlay.put(ckey, &contract)?;
         self.overlay.issue(payment.reward)?;
         Ok(Ok(payment))
@@ -757,6 +759,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
                 status: FragmentStatus::Active,
                 collateral_left: collateral,
                 misses: 0,
+                accepted: 0,
                 proven: 0,
                 since: self.ctx.height,
                 ..fragment

@@ -506,6 +506,8 @@ pub struct ContractFragment {
     pub collateral_left: Amount,
     /// Proofs missed by the current provider.
     pub misses: u32,
+    /// Proofs accepted from the current provider.
+    pub accepted: u32,
     /// `period + 1` of the last proof accepted (0: none yet).
     pub proven: u64,
     /// Height at which the current provider took it: it is challenged only
@@ -521,6 +523,7 @@ impl Encode for ContractFragment {
         w.u64(self.escrow_left.0);
         w.u64(self.collateral_left.0);
         w.u32(self.misses);
+        w.u32(self.accepted);
         w.u64(self.proven);
         w.u64(self.since);
         Ok(())
@@ -546,6 +549,7 @@ impl Decode for ContractFragment {
             escrow_left: Amount(r.u64("ContractFragment.escrow_left")?),
             collateral_left: Amount(r.u64("ContractFragment.collateral_left")?),
             misses: r.u32("ContractFragment.misses")?,
+            accepted: r.u32("ContractFragment.accepted")?,
             proven: r.u64("ContractFragment.proven")?,
             since: r.u64("ContractFragment.since")?,
         })

@@ -195,6 +195,7 @@ fn chain_vectors() -> Value {
             escrow_left: Amount(500),
             collateral_left: Amount(600),
             misses: 1,
+            accepted: 0,
             proven: 4,
             since: 12,
         }],

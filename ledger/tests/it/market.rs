@@ -525,6 +525,12 @@ fn a_wrong_chunk_in_a_batch_does_not_forfeit_the_good_proof() {
     assert_eq!(fragment(&chain, &a, 0).proven, 2);
     assert_eq!(fragment(&chain, &b, 0).proven, 0);
     assert_eq!(
+        fragment(&chain, &a, 0).accepted,
+        1,
+        "the accepted proof is counted"
+    );
+    assert_eq!(fragment(&chain, &b, 0).accepted, 0);
+    assert_eq!(
         refused.to_string(),
         format!(
             "proof 0 ({b} fragment 0) is refused: {}",
@@ -628,6 +634,7 @@ fn a_batch_of_only_bad_entries_fails_with_the_first_reason_and_pays_the_fee() {
     assert_eq!(after.nonce, before.nonce + 1);
     assert_eq!(chain.view().supply().unwrap().issued, supply.issued);
     assert_eq!(fragment(&chain, &a, 0).proven, 0);
+    assert_eq!(fragment(&chain, &a, 0).accepted, 0);
 
     // An empty batch fails too, with no verdict.
     let receipt = send_for_receipt(

@@ -327,6 +327,7 @@ mod tests {
                     escrow_left: Amount(10),
                     collateral_left: Amount(10),
                     misses: 0,
+                    accepted: 0,
                     proven,
                     since,
                 })

@@ -427,6 +427,9 @@ pub struct FragmentInfo {
     pub collateral_left: Amount,
     /// Proofs its current provider missed.
     pub misses: u32,
+    /// Proofs accepted from its current provider.
+    #[serde(default)]
+    pub accepted: u32,
     /// `period + 1` of the last accepted proof (0: none yet).
     pub proven: u64,
     /// Height at which its current provider took it.
@@ -490,6 +493,7 @@ impl ContractInfo {
                     escrow_left: f.escrow_left,
                     collateral_left: f.collateral_left,
                     misses: f.misses,
+                    accepted: f.accepted,
                     proven: f.proven,
                     since: f.since,
                 })
