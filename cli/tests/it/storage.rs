@@ -362,10 +362,9 @@ fn a_file_comes_back_after_providers_vanish_and_a_provider_that_loses_it_is_slas
             after["fragments"][i]
         );
     }
-    assert_eq!(
-        lost["accepted"].as_u64().unwrap() + lost["misses"].as_u64().unwrap() >= 4,
-        true,
-        "{lost}"
+    assert!(
+        lost["accepted"].as_u64().unwrap() >= 1,
+        "it proved before its file went: {lost}"
     );
     let report = net.provider_report(victim_node).unwrap();
     assert!(
