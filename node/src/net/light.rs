@@ -273,10 +273,8 @@ impl Task {
                 peer_id: Some(peer),
                 error,
                 ..
-            } => {
-                if !self.swarm.is_connected(&peer) {
-                    self.connected(peer, Err(error.to_string()));
-                }
+            } if !self.swarm.is_connected(&peer) => {
+                self.connected(peer, Err(error.to_string()));
             }
             SwarmEvent::Behaviour(LightBehaviourEvent::Deal(event)) => match event {
                 request_response::Event::Message {
