@@ -17,8 +17,9 @@
 //! to the output file fsynced and in place. MiB/s are the file's size over
 //! the median time; the ratios put / encode and get / decode (of the
 //! medians) say how much of the local speed survives the network, the
-//! providers and the chain. The local steps run in every round, right
-//! before the network's, so that both meet the machine in the same state.
+//! providers and the chain. The local steps run in every round, before the
+//! network's in odd rounds and after them in even ones, so that neither
+//! always meets the machine as the other left it.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Write};
@@ -35,7 +36,7 @@ use sherd_market::object::{encode_into, fragment_file, MANIFEST};
 use sherd_wallet::{client::TxOutcome, Mnemonic, NodeClient, WalletDir, WalletKey, DEFAULT_FEE};
 
 use crate::output;
-use crate::storage::{Ctx, PutArgs, Wallet};
+use crate::storage::{Ctx, Fetched, PutArgs, Stored, Wallet};
 
 /// `sherd bench storage`.
 #[derive(Debug, ClapArgs)]
@@ -349,29 +350,40 @@ pub fn run(args: StorageArgs) -> Result<ExitCode> {
     let mut gets = Vec::new();
     for i in 0..args.count {
         // Local: the fragments toolkit's encode and decode of the same
-        // file, right before the network's, so that both meet the same
-        // machine (the disk's state above all).
-        let local_dir = scratch.path(&format!("local-{i}"))?;
-        let local_out = scratch.path(&format!("local-{i}.out"))?;
-        let (encode, decode) = local(&input, args.size, params, &local_dir, &local_out)?;
-        if hash_file(&local_out)? != digest {
-            bail!("the local decode is not the file");
-        }
-        fs::remove_file(&local_out)?;
-        locals.push((encode, decode));
-
-        // Network: sherd storage put, then get.
-        let stored = runtime
-            .block_on(ctx.store(&put_args, wallet()))
-            .with_context(|| format!("put {}", i + 1))?;
-        let out = scratch.path(&format!("get-{i}"))?;
-        let fetched = runtime
-            .block_on(ctx.fetch_to(&stored.id.to_string(), &out, wallet()))
-            .with_context(|| format!("get {}", i + 1))?;
-        if hash_file(&out)? != digest {
-            bail!("get {} answered a file that is not the one put", i + 1);
-        }
-        fs::remove_file(&out)?;
+        // file. Network: sherd storage put, then get. They take turns at
+        // going first (local first in odd rounds), so that neither always
+        // meets the machine (the page cache, the disk) as the other left it.
+        let local_round = |scratch: &mut Scratch| -> Result<(Duration, Duration)> {
+            let dir = scratch.path(&format!("local-{i}"))?;
+            let out = scratch.path(&format!("local-{i}.out"))?;
+            let times = local(&input, args.size, params, &dir, &out)?;
+            if hash_file(&out)? != digest {
+                bail!("the local decode is not the file");
+            }
+            fs::remove_file(&out)?;
+            Ok(times)
+        };
+        let network_round = |scratch: &mut Scratch| -> Result<(Stored, Fetched)> {
+            let stored = runtime
+                .block_on(ctx.store(&put_args, wallet()))
+                .with_context(|| format!("put {}", i + 1))?;
+            let out = scratch.path(&format!("get-{i}"))?;
+            let fetched = runtime
+                .block_on(ctx.fetch_to(&stored.id.to_string(), &out, wallet()))
+                .with_context(|| format!("get {}", i + 1))?;
+            if hash_file(&out)? != digest {
+                bail!("get {} answered a file that is not the one put", i + 1);
+            }
+            fs::remove_file(&out)?;
+            Ok((stored, fetched))
+        };
+        let ((encode, decode), (stored, fetched)) = if i % 2 == 0 {
+            let local = local_round(&mut scratch)?;
+            (local, network_round(&mut scratch)?)
+        } else {
+            let network = network_round(&mut scratch)?;
+            (local_round(&mut scratch)?, network)
+        };
         if !args.json {
             eprintln!(
                 "{}: encode {:.0} ms, decode {:.0} ms; put {:.0} ms ({} failed attempts), get {:.0} ms",
@@ -383,6 +395,7 @@ pub fn run(args: StorageArgs) -> Result<ExitCode> {
                 ms(fetched.timings.total)
             );
         }
+        locals.push((encode, decode));
         puts.push(stored);
         gets.push(fetched);
     }
