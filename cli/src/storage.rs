@@ -13,7 +13,7 @@
 //! its key sealed to the owner's wallet key (never in plaintext on disk).
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -39,6 +39,7 @@ use sherd_market::{
     },
     object::{encode_into, fragment_file},
 };
+use sherd_node::direct::DirectWriter;
 use sherd_node::net::light::{LightPeer, Timeouts};
 use sherd_wallet::{
     build::{self, TxParams},
@@ -1043,7 +1044,8 @@ impl FetchEvents for FetchProgress {
 }
 
 /// Fetched fragments as files in a scratch directory, each written as a
-/// `.partial` and renamed once whole and checked.
+/// `.partial` (straight to the disk: they are read once, by the decode)
+/// and renamed once whole and checked.
 struct DirSink {
     dir: PathBuf,
 }
@@ -1056,13 +1058,12 @@ impl DirSink {
 }
 
 impl FetchSink for DirSink {
-    type Writer = BufWriter<File>;
+    type Writer = DirectWriter;
 
     fn create(&self, index: u32) -> std::io::Result<Self::Writer> {
-        Ok(BufWriter::with_capacity(
-            1 << 20,
-            File::create(self.partial(index))?,
-        ))
+        let path = self.partial(index);
+        let _ = fs::remove_file(&path);
+        DirectWriter::create_new(&path)
     }
 
     fn finish(
@@ -1073,8 +1074,7 @@ impl FetchSink for DirSink {
         leaves: &[sherd_fragments::commit::Hash],
     ) -> std::io::Result<()> {
         write_trailer(&mut writer, &tree_levels(leaves), footer)?;
-        writer.flush()?;
-        drop(writer);
+        drop(writer.finish()?);
         fs::rename(
             self.partial(index),
             self.dir.join(fragment_file(index as usize)),

@@ -22,21 +22,19 @@
 //! Removal deletes the index entry first, then the file, so a crash in
 //! between leaves an orphan file, removed at the next start.
 //!
-//! An upload is written with `O_DIRECT` (where the file system has it), in
-//! aligned pieces of [`WRITE_PIECE`] bytes: a fragment goes from the
-//! stream to the disk without a copy in the page cache, so a large one
-//! never sits in memory as dirty pages waiting for the final fsync, and
-//! the fsync itself has little left to do. (On the development VM,
-//! buffered writes cost 5-10x the CPU of direct ones: see BENCHMARKS.md.)
+//! An upload is written with `O_DIRECT` where the file system has it
+//! ([`crate::direct`]): a fragment goes from the stream to the disk without
+//! a copy in the page cache, so a large one never sits in memory as dirty
+//! pages waiting for the final fsync, and the fsync has little left to do.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sherd_market::store::{FragmentKey, FragmentRecord, FragmentState, FragmentStore, StoreError};
 
+use crate::direct::DirectWriter;
 use crate::store::{col, NodeDb};
 
 /// Index keys of the provider's own records start with this byte (fragment
@@ -50,136 +48,22 @@ pub struct DiskStore {
     db: Arc<NodeDb>,
 }
 
-/// Bytes of an upload gathered before they go to the disk in one write.
-pub const WRITE_PIECE: usize = 1 << 20;
-/// What `O_DIRECT` wants buffers, offsets and lengths aligned to: the
-/// device's logical block (4 KiB covers every common one).
-const ALIGN: usize = 4096;
-
-/// An upload being written: bytes gather in an aligned buffer and go to
-/// the file a whole piece at a time; the last, partial block with
-/// [`FragmentStore::commit`].
+/// An upload being written (see [`crate::direct`]).
+#[derive(Debug)]
 pub struct DiskWriter {
     key: FragmentKey,
-    path: PathBuf,
-    file: File,
-    /// Whether `file` was opened with `O_DIRECT`.
-    direct: bool,
-    /// `WRITE_PIECE + ALIGN` bytes; the piece starts at `start`, aligned.
-    buf: Vec<u8>,
-    start: usize,
-    /// Bytes gathered in the piece.
-    len: usize,
-    /// Bytes written to the file (a multiple of `ALIGN` until the end).
-    written: u64,
-}
-
-impl std::fmt::Debug for DiskWriter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DiskWriter")
-            .field("key", &self.key)
-            .field("path", &self.path)
-            .field("direct", &self.direct)
-            .field("written", &self.written)
-            .field("pending", &self.len)
-            .finish()
-    }
-}
-
-impl DiskWriter {
-    fn new(key: FragmentKey, path: PathBuf) -> io::Result<Self> {
-        let open = |direct: bool| {
-            let mut options = OpenOptions::new();
-            options.write(true).create_new(true);
-            if direct {
-                options.custom_flags(libc::O_DIRECT);
-            }
-            options.open(&path)
-        };
-        let buf = vec![0u8; WRITE_PIECE + ALIGN];
-        let start = buf.as_ptr().align_offset(ALIGN);
-        let (file, direct) = match open(start < ALIGN) {
-            Ok(file) => (file, start < ALIGN),
-            // No O_DIRECT on this file system (the file may have been
-            // created before the flag was refused: it is ours).
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                let _ = fs::remove_file(&path);
-                (open(false)?, false)
-            }
-            Err(e) => return Err(e),
-        };
-        Ok(Self {
-            key,
-            path,
-            file,
-            direct,
-            start: if direct { start } else { 0 },
-            buf,
-            len: 0,
-            written: 0,
-        })
-    }
-
-    /// Writes the first `len` bytes of the piece at `written`. A direct
-    /// write the device refuses (an alignment it wants larger) reopens the
-    /// file without `O_DIRECT` and goes on.
-    fn write_out(&mut self, len: usize) -> io::Result<()> {
-        let piece = &self.buf[self.start..self.start + len];
-        match self.file.write_all_at(piece, self.written) {
-            Err(e) if self.direct && e.raw_os_error() == Some(libc::EINVAL) => {
-                self.file = OpenOptions::new().write(true).open(&self.path)?;
-                self.direct = false;
-                self.file.write_all_at(piece, self.written)
-            }
-            other => other,
-        }
-    }
-
-    /// Writes the piece if it is full.
-    fn write_full(&mut self) -> io::Result<()> {
-        if self.len == WRITE_PIECE {
-            self.write_out(WRITE_PIECE)?;
-            self.written += WRITE_PIECE as u64;
-            self.len = 0;
-        }
-        Ok(())
-    }
-
-    /// Writes what is left (padded to a whole block for `O_DIRECT`, then
-    /// cut back to size) and fsyncs the file.
-    fn finish(mut self) -> io::Result<()> {
-        let size = self.written + self.len as u64;
-        let len = if self.direct {
-            let padded = self.len.next_multiple_of(ALIGN);
-            self.buf[self.start + self.len..self.start + padded].fill(0);
-            padded
-        } else {
-            self.len
-        };
-        if len > 0 {
-            self.write_out(len)?;
-        }
-        if len != self.len {
-            self.file.set_len(size)?;
-        }
-        self.file.sync_all()
-    }
+    file: DirectWriter,
 }
 
 impl Write for DiskWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(WRITE_PIECE - self.len);
-        let at = self.start + self.len;
-        self.buf[at..at + n].copy_from_slice(&data[..n]);
-        self.len += n;
-        self.write_full()?;
-        Ok(n)
+        self.file.write(data)
     }
 
     /// Whole pieces are written as they fill; the rest waits for
     /// [`FragmentStore::commit`], which writes and fsyncs it.
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.file.flush()
     }
 }
 
@@ -306,12 +190,18 @@ impl FragmentStore for DiskStore {
         let path = self
             .incoming()
             .join(format!("{}.part-{}", key.name(), hex::encode(suffix)));
-        Ok(DiskWriter::new(*key, path)?)
+        Ok(DiskWriter {
+            key: *key,
+            file: DirectWriter::create_new(&path)?,
+        })
     }
 
     fn commit(&self, writer: DiskWriter, record: &FragmentRecord) -> Result<(), StoreError> {
-        let (path, key) = (writer.path.clone(), writer.key);
-        let result = writer.finish().and_then(|()| {
+        let DiskWriter { key, file } = writer;
+        let path = file.path().to_path_buf();
+        let result = file.finish().and_then(|file| {
+            file.sync_all()?;
+            drop(file);
             fs::rename(&path, self.path(&key))?;
             sync_dir(&self.fragments())
         });
@@ -331,7 +221,7 @@ impl FragmentStore for DiskStore {
     }
 
     fn abort(&self, _: &FragmentKey, writer: DiskWriter) {
-        let path = writer.path.clone();
+        let path = writer.file.path().to_path_buf();
         drop(writer);
         let _ = fs::remove_file(path);
     }
@@ -395,6 +285,7 @@ mod tests {
     use sherd_market::wire::Proposal;
 
     use super::*;
+    use crate::direct::{ALIGN, WRITE_PIECE};
 
     fn record(key: FragmentKey, fragment_size: u64) -> FragmentRecord {
         FragmentRecord {
@@ -430,9 +321,7 @@ mod tests {
             0,
             1,
             ALIGN - 1,
-            ALIGN,
             ALIGN + 7,
-            WRITE_PIECE - 1,
             WRITE_PIECE,
             WRITE_PIECE + 1,
             3 * WRITE_PIECE + 16 * 1024 + 4_000,
