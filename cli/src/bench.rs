@@ -2,6 +2,12 @@
 //! transfers at a target rate and measure finalized transactions per
 //! second and finality latency (submission → the block holding the
 //! transaction is seen final through the API).
+//!
+//! `sherd bench storage` ([`storage`]): put and get one random file
+//! through the real client path, next to the local encode and decode of
+//! the same file.
+
+mod storage;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,6 +28,10 @@ use sherd_wallet::client::{BlockRef, ClientError, NodeClient};
 pub enum Command {
     /// Load a running chain with transfers and report throughput and finality.
     Load(LoadArgs),
+    /// Encode and decode a random file locally, then put it on the chain's
+    /// providers and get it back (`sherd storage put/get`'s own code),
+    /// and report MiB/s of each, their ratios and put/get latencies.
+    Storage(storage::StorageArgs),
 }
 
 /// `sherd bench load`.
@@ -58,10 +68,11 @@ pub struct LoadArgs {
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Load(args) => load(args),
+        Command::Storage(args) => storage::run(args),
     }
 }
 
-fn transfer(
+pub(crate) fn transfer(
     chain: &ChainId,
     key: &SigningKey,
     nonce: u64,
@@ -81,7 +92,7 @@ fn transfer(
     .sign(key)?)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

@@ -13,7 +13,7 @@
 //! its key sealed to the owner's wallet key (never in plaintext on disk).
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -39,11 +39,12 @@ use sherd_market::{
     },
     object::{encode_into, fragment_file},
 };
+use sherd_node::direct::DirectWriter;
 use sherd_node::net::light::{LightPeer, Timeouts};
 use sherd_wallet::{
     build::{self, TxParams},
     client::TxOutcome,
-    NodeClient, WalletDir, DEFAULT_FEE, DEFAULT_NODE_URL,
+    NodeClient, WalletDir, WalletKey, DEFAULT_FEE, DEFAULT_NODE_URL,
 };
 
 use crate::chain;
@@ -157,17 +158,74 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
 }
 
-struct PutArgs {
-    file: PathBuf,
-    data: usize,
-    parity: usize,
-    epochs: u64,
-    max_price: Option<Amount>,
-    from: Option<String>,
-    timeout: u64,
+/// What `sherd storage put` is asked to do.
+pub(crate) struct PutArgs {
+    pub file: PathBuf,
+    pub data: usize,
+    pub parity: usize,
+    pub epochs: u64,
+    pub max_price: Option<Amount>,
+    pub from: Option<String>,
+    pub timeout: u64,
 }
 
-struct Ctx {
+/// Whose key pays for a put or opens a get: a wallet of the wallet
+/// directory (by name, or the only one / the object's owner), unlocked
+/// with its password when needed; or a key already at hand (`sherd bench
+/// storage`'s own funded account).
+pub(crate) enum Wallet<'a> {
+    /// `--from NAME`, or the default.
+    Named(Option<&'a str>),
+    /// This key, named `name` in messages.
+    Key { name: &'a str, key: &'a WalletKey },
+}
+
+/// What a put did, and how long each step took.
+pub(crate) struct Stored {
+    pub id: Hash,
+    pub entry: Entry,
+    pub size: u64,
+    pub fragment_size: u64,
+    pub price: Amount,
+    pub escrow: Amount,
+    pub tx: Hash,
+    pub height: Option<u64>,
+    pub placed: Vec<sherd_market::client::put::Placed>,
+    pub failures: Vec<Failure>,
+    pub timings: PutTimings,
+}
+
+/// The steps of a put: chain reads and provider selection, encoding (and
+/// fsync of the fragments), placing every fragment (propose, upload,
+/// acceptance), and recording the contract until it is final.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PutTimings {
+    pub prepare: Duration,
+    pub encode: Duration,
+    pub upload: Duration,
+    pub finality: Duration,
+    pub total: Duration,
+}
+
+/// What a get did, and how long each step took.
+pub(crate) struct Fetched {
+    pub id: Hash,
+    pub size: u64,
+    pub report: sherd_market::client::get::FetchReport,
+    pub timings: GetTimings,
+}
+
+/// The steps of a get: chain reads, fetching and checking `k` fragments,
+/// decoding them into the output (fsynced and renamed into place).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GetTimings {
+    pub prepare: Duration,
+    pub fetch: Duration,
+    pub decode: Duration,
+    pub total: Duration,
+}
+
+pub(crate) struct Ctx {
     opts: Options,
     wallets: WalletDir,
     catalog: Catalog,
@@ -204,6 +262,24 @@ impl Ctx {
         })
     }
 
+    /// A context for a program rather than a person (`sherd bench
+    /// storage`): the node at `node`, the catalog in `catalog`, no wallet
+    /// directory of its own (keys come as [`Wallet::Key`]), no progress bars.
+    pub(crate) fn unattended(node: &str, catalog: PathBuf) -> Self {
+        let root = catalog.join("wallets");
+        Self {
+            wallets: WalletDir::new(root.clone()),
+            catalog: Catalog::new(catalog.clone()),
+            opts: Options {
+                node: node.to_string(),
+                wallet_dir: Some(root),
+                catalog: Some(catalog),
+                password_file: None,
+                json: true,
+            },
+        }
+    }
+
     fn client(&self) -> Result<NodeClient> {
         Ok(NodeClient::new(&self.opts.node)?)
     }
@@ -230,6 +306,67 @@ impl Ctx {
     }
 
     async fn put(&self, args: PutArgs) -> Result<ExitCode> {
+        let stored = self
+            .store(&args, Wallet::Named(args.from.as_deref()))
+            .await?;
+        let Stored {
+            id,
+            entry,
+            size,
+            fragment_size,
+            price,
+            escrow,
+            tx: hash,
+            height,
+            placed,
+            failures,
+            timings,
+        } = stored;
+        if self.opts.json {
+            output::json(&json!({
+                "id": id.to_string(),
+                "name": entry.name,
+                "size": size,
+                "k": args.data,
+                "m": args.parity,
+                "fragment_size": fragment_size,
+                "epochs": args.epochs,
+                "price_per_gib_epoch": price.to_string(),
+                "escrow": escrow.to_string(),
+                "tx": hash.to_string(),
+                "height": height,
+                "providers": placed.iter().map(|p| json!({"index": p.index, "provider": p.provider.address.to_string()})).collect::<Vec<_>>(),
+                "failures": failures.iter().map(failure_json).collect::<Vec<_>>(),
+                "seconds": timings.total.as_secs_f64(),
+            }));
+        } else {
+            println!(
+                "stored {} ({}) as {}+{} fragments of {} on {} providers for {} epochs; escrow {escrow} (tx {hash}, final at height {})",
+                entry.name,
+                output::bytes(size),
+                args.data,
+                args.parity,
+                output::bytes(fragment_size),
+                placed.len(),
+                args.epochs,
+                height.unwrap_or(0),
+            );
+            if !failures.is_empty() {
+                println!("{} attempt(s) failed and went to spares", failures.len());
+            }
+            println!("object id: {id}");
+            println!(
+                "read it back: sherd storage get {} --out FILE",
+                &id.to_string()[..16]
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Stores `args.file` paid by `wallet`: the whole of `sherd storage
+    /// put` but its report (messages of refusals and failures are the
+    /// command's).
+    pub(crate) async fn store(&self, args: &PutArgs, wallet: Wallet<'_>) -> Result<Stored> {
         let started = Instant::now();
         let meta = fs::metadata(&args.file)
             .with_context(|| format!("cannot read {}", args.file.display()))?;
@@ -256,9 +393,15 @@ impl Ctx {
         if args.epochs == 0 {
             bail!("--epochs must be at least 1");
         }
-        let name = self.wallet_name(args.from.as_deref())?;
-        let keystore = self.wallets.load(&name)?;
-        let owner = keystore.address();
+        let (name, keystore, owner) = match wallet {
+            Wallet::Named(from) => {
+                let name = self.wallet_name(from)?;
+                let keystore = self.wallets.load(&name)?;
+                let owner = keystore.address();
+                (name, Some(keystore), owner)
+            }
+            Wallet::Key { name, key } => (name.to_string(), None, key.address()),
+        };
         let client = self.client()?;
         let status = client.status()?;
         let chain_id: ChainId = status
@@ -309,9 +452,19 @@ impl Ctx {
                 }
             );
         }
-        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
+        let unlocked;
+        let key = match (&keystore, &wallet) {
+            (_, Wallet::Key { key, .. }) => *key,
+            (Some(keystore), _) => {
+                unlocked = wallet::unlock(keystore, self.opts.password_file.as_deref())?;
+                &unlocked
+            }
+            (None, Wallet::Named(_)) => bail!("no wallet to pay with"),
+        };
 
         // Encrypt and encode into a private scratch directory.
+        let encoding = Instant::now();
+        let prepare = encoding.duration_since(started);
         let scratch = self.catalog.dir().join(".incoming");
         fs::create_dir_all(&scratch)
             .with_context(|| format!("cannot create {}", scratch.display()))?;
@@ -332,6 +485,8 @@ impl Ctx {
         .await
         .context("the encoder stopped")??;
         bar.finish_and_clear();
+        let uploading = Instant::now();
+        let encode = uploading.duration_since(encoding);
         let fragments: Vec<File> = (0..n)
             .map(|i| {
                 let path = work.0.join(fragment_file(i));
@@ -366,6 +521,8 @@ impl Ctx {
         let placed = place(&peer, &request, &events).await;
         events.bar.finish_and_clear();
         let (placed, failures) = placed.map_err(|e| anyhow!("{e}; nothing was paid"))?;
+        let recording = Instant::now();
+        let upload = recording.duration_since(uploading);
 
         // Record the contract.
         let deals: Vec<FragmentDeal> = placed
@@ -377,7 +534,7 @@ impl Ctx {
             })
             .collect();
         let tx = build::create_contract(
-            &key,
+            key,
             &TxParams {
                 chain_id: chain_id.clone(),
                 nonce,
@@ -425,49 +582,77 @@ impl Ctx {
         }
         entry.state = EntryState::Active;
         self.catalog.write(&entry)?;
-        let elapsed = started.elapsed();
+        let done_at = Instant::now();
+        Ok(Stored {
+            id,
+            entry,
+            size,
+            fragment_size: layout.fragment_size,
+            price: selection.price,
+            escrow,
+            tx: hash,
+            height: done.height,
+            placed,
+            failures,
+            timings: PutTimings {
+                prepare,
+                encode,
+                upload,
+                finality: done_at.duration_since(recording),
+                total: done_at.duration_since(started),
+            },
+        })
+    }
+
+    async fn get(&self, id: &str, out: &Path, from: Option<&str>) -> Result<ExitCode> {
+        let Fetched {
+            id,
+            size,
+            report,
+            timings,
+        } = self.fetch_to(id, out, Wallet::Named(from)).await?;
         if self.opts.json {
             output::json(&json!({
                 "id": id.to_string(),
-                "name": entry.name,
+                "out": out.display().to_string(),
                 "size": size,
-                "k": args.data,
-                "m": args.parity,
-                "fragment_size": layout.fragment_size,
-                "epochs": args.epochs,
-                "price_per_gib_epoch": selection.price.to_string(),
-                "escrow": escrow.to_string(),
-                "tx": hash.to_string(),
-                "height": done.height,
-                "providers": placed.iter().map(|p| json!({"index": p.index, "provider": p.provider.address.to_string()})).collect::<Vec<_>>(),
-                "failures": failures.iter().map(failure_json).collect::<Vec<_>>(),
-                "seconds": elapsed.as_secs_f64(),
+                "fragments": report.good,
+                "failures": report.failures.iter().map(fetch_failure_json).collect::<Vec<_>>(),
+                "seconds": timings.total.as_secs_f64(),
             }));
         } else {
-            println!(
-                "stored {} ({}) as {}+{} fragments of {} on {} providers for {} epochs; escrow {escrow} (tx {hash}, final at height {})",
-                entry.name,
-                output::bytes(size),
-                args.data,
-                args.parity,
-                output::bytes(layout.fragment_size),
-                placed.len(),
-                args.epochs,
-                done.height.unwrap_or(0),
-            );
-            if !failures.is_empty() {
-                println!("{} attempt(s) failed and went to spares", failures.len());
+            for f in &report.failures {
+                eprintln!(
+                    "fragment {} at {}: {}{}",
+                    f.index,
+                    f.provider,
+                    f.reason,
+                    if f.corrupt {
+                        " (it served wrong bytes)"
+                    } else {
+                        ""
+                    }
+                );
             }
-            println!("object id: {id}");
             println!(
-                "read it back: sherd storage get {} --out FILE",
-                &id.to_string()[..16]
+                "wrote {} ({}) from {} fragments in {:.1} s",
+                out.display(),
+                output::bytes(size),
+                report.good.len(),
+                timings.total.as_secs_f64()
             );
         }
         Ok(ExitCode::SUCCESS)
     }
 
-    async fn get(&self, id: &str, out: &Path, from: Option<&str>) -> Result<ExitCode> {
+    /// Reads object `id` back into `out` with `wallet`'s key: the whole of
+    /// `sherd storage get` but its report.
+    pub(crate) async fn fetch_to(
+        &self,
+        id: &str,
+        out: &Path,
+        wallet: Wallet<'_>,
+    ) -> Result<Fetched> {
         let started = Instant::now();
         if fs::symlink_metadata(out).is_ok() {
             bail!("{} already exists: choose another --out", out.display());
@@ -483,14 +668,21 @@ impl Ctx {
         let object = entry
             .object()
             .map_err(|e| anyhow!("the catalog entry of {} is damaged: {e}", entry.id))?;
-        let name = match from {
-            Some(name) => name.to_string(),
-            None => self.owner_wallet(&entry)?,
+        let unlocked;
+        let key = match wallet {
+            Wallet::Key { key, .. } => key,
+            Wallet::Named(from) => {
+                let name = match from {
+                    Some(name) => name.to_string(),
+                    None => self.owner_wallet(&entry)?,
+                };
+                let keystore = self.wallets.load(&name)?;
+                unlocked = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
+                &unlocked
+            }
         };
-        let keystore = self.wallets.load(&name)?;
-        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
         let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
-        let object_key = entry.key(&secret, &keystore.address())?;
+        let object_key = entry.key(&secret, &key.address())?;
         drop(secret);
 
         let client = self.client()?;
@@ -532,6 +724,7 @@ impl Ctx {
             dir: work.0.clone(),
         };
         let peer = LightPeer::start(Timeouts::default())?;
+        let fetching = Instant::now();
         let total = object.layout.fragment_size.saturating_mul(k as u64);
         let events = Progress::new(
             output::progress(total, self.opts.json, "fetching"),
@@ -559,6 +752,8 @@ impl Ctx {
                 }
             )
         })?;
+
+        let decoding = Instant::now();
 
         // Decode into a temporary beside OUT, then rename: OUT appears whole
         // or not at all.
@@ -595,39 +790,18 @@ impl Ctx {
             let _ = fs::remove_file(&partial);
             return Err(e);
         }
-        let elapsed = started.elapsed();
-        if self.opts.json {
-            output::json(&json!({
-                "id": entry.id.to_string(),
-                "out": out.display().to_string(),
-                "size": object.layout.size,
-                "fragments": report.good,
-                "failures": report.failures.iter().map(fetch_failure_json).collect::<Vec<_>>(),
-                "seconds": elapsed.as_secs_f64(),
-            }));
-        } else {
-            for f in &report.failures {
-                eprintln!(
-                    "fragment {} at {}: {}{}",
-                    f.index,
-                    f.provider,
-                    f.reason,
-                    if f.corrupt {
-                        " (it served wrong bytes)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            println!(
-                "wrote {} ({}) from {} fragments in {:.1} s",
-                out.display(),
-                output::bytes(object.layout.size),
-                report.good.len(),
-                elapsed.as_secs_f64()
-            );
-        }
-        Ok(ExitCode::SUCCESS)
+        let done = Instant::now();
+        Ok(Fetched {
+            id: entry.id,
+            size: object.layout.size,
+            report,
+            timings: GetTimings {
+                prepare: fetching.duration_since(started),
+                fetch: decoding.duration_since(fetching),
+                decode: done.duration_since(decoding),
+                total: done.duration_since(started),
+            },
+        })
     }
 
     /// The wallet whose address owns `entry`.
@@ -850,7 +1024,8 @@ impl FetchEvents for Progress {
 }
 
 /// Fetched fragments as files in a scratch directory, each written as a
-/// `.partial` and renamed once whole and checked.
+/// `.partial` (straight to the disk: they are read once, by the decode)
+/// and renamed once whole and checked.
 struct DirSink {
     dir: PathBuf,
 }
@@ -863,13 +1038,12 @@ impl DirSink {
 }
 
 impl FetchSink for DirSink {
-    type Writer = BufWriter<File>;
+    type Writer = DirectWriter;
 
     fn create(&self, index: u32) -> std::io::Result<Self::Writer> {
-        Ok(BufWriter::with_capacity(
-            1 << 20,
-            File::create(self.partial(index))?,
-        ))
+        let path = self.partial(index);
+        let _ = fs::remove_file(&path);
+        DirectWriter::create_new(&path)
     }
 
     fn finish(
@@ -880,8 +1054,7 @@ impl FetchSink for DirSink {
         leaves: &[sherd_fragments::commit::Hash],
     ) -> std::io::Result<()> {
         write_trailer(&mut writer, &tree_levels(leaves), footer)?;
-        writer.flush()?;
-        drop(writer);
+        drop(writer.finish()?);
         fs::rename(
             self.partial(index),
             self.dir.join(fragment_file(index as usize)),

@@ -198,192 +198,301 @@ fn signatures(c: &mut Criterion) {
     group.finish();
 }
 
-/// `SubmitProofs` with 1,000 proofs: one provider answers the challenge of
-/// its fragment in each of 1,000 contracts, in one transaction.
-fn proofs(c: &mut Criterion) {
-    use ed25519_dalek::Signer;
-    use sherd_fragments::{file, Params};
-    use sherd_ledger::{
-        state::market::{acceptance_message, contract_id},
-        tx::kind::{
-            AdvertiseCapacity, CreateContract, FragmentDeal, Multiaddr, ProofAnswer,
-            RegisterEndpoint, Role, SubmitProofs,
-        },
-        StateStore, StateView,
-    };
+/// A state in which `providers` providers each hold one fragment of every
+/// one of `contracts` contracts (objects coded `providers - 1 + 1`, every
+/// contract the same `object_size` object), in the open window of the
+/// first challenged period; and for each provider a `SubmitProofs` answering
+/// the challenge of its fragment of every contract (one transaction per
+/// provider, nonce 2).
+struct ProofBlock {
+    store: MemoryStore,
+    ctx: BlockContext,
+    /// One `SubmitProofs` per provider, signatures checked.
+    txs: Vec<sherd_ledger::VerifiedTx>,
+    /// What the ledger checks for each proof, for the raw baseline: the
+    /// fragment root, its chunk count, the challenge's inputs and the
+    /// proof bytes.
+    raw: Vec<RawProof>,
+}
 
-    const CONTRACTS: u64 = 1_000;
+struct RawProof {
+    root: [u8; 32],
+    n_chunks: u64,
+    seed: [u8; 32],
+    contract: [u8; 32],
+    fragment: u32,
+    period: u64,
+    proof: Vec<u8>,
+}
+
+impl ProofBlock {
+    fn new(providers: usize, contracts: u64, object_size: usize, submitting: usize) -> Self {
+        use ed25519_dalek::Signer;
+        use sherd_fragments::{file, Params};
+        use sherd_ledger::{
+            state::market::{acceptance_message, contract_id},
+            tx::kind::{
+                AdvertiseCapacity, CreateContract, FragmentDeal, Multiaddr, ProofAnswer,
+                RegisterEndpoint, Role, SubmitProofs,
+            },
+            StateStore, StateView,
+        };
+
+        let k = providers - 1;
+        let data: Vec<u8> = (0..object_size as u32).map(|i| (i % 251) as u8).collect();
+        let mut files = vec![Vec::new(); providers];
+        let (object, _) = sherd_fragments::encode(
+            &data[..],
+            data.len() as u64,
+            Params::with_shard_size(k, 1, 16 * 1024).expect("params"),
+            &mut files,
+            &mut |_| {},
+        )
+        .expect("encodes");
+        let fragment_size = file::read_footer(&files[0]).expect("footer").fragment_size;
+
+        let client = key(1_000_000);
+        let provider_keys: Vec<SigningKey> =
+            (1_000_001..1_000_001 + providers as u64).map(key).collect();
+        let mut accounts: Vec<Address> = vec![Address::from(&key(0).verifying_key())];
+        accounts.push(Address::from(&client.verifying_key()));
+        accounts.extend(
+            provider_keys
+                .iter()
+                .map(|k| Address::from(&k.verifying_key())),
+        );
+        let mut genesis = genesis(&accounts);
+        for a in &mut genesis.accounts {
+            a.balance = Amount(1_000_000_000_000_000);
+        }
+        let params = genesis.params.clone();
+        let mut store = MemoryStore::new();
+        genesis.write(&mut store).expect("genesis");
+        let proposer = accounts[0];
+        let run = |store: &mut MemoryStore, height: &mut u64, txs: Vec<Transaction>| {
+            *height += 1;
+            let height = *height;
+            let verified = verify_batch(txs).expect("valid");
+            let ctx = BlockContext {
+                height,
+                epoch: params.epoch_of(height),
+                proposer,
+                timestamp_ms: height,
+                beacon_seed: Hash::digest(&height.to_le_bytes()),
+            };
+            let result = apply_block(&*store, ctx, &verified).expect("applies");
+            assert!(result.rejected.is_empty(), "{:?}", result.rejected);
+            store.commit(result.output.changes).expect("commits");
+            height
+        };
+        let sign = |k: &SigningKey, nonce: u64, kind: TxKind| {
+            TxBody {
+                chain_id: params.chain_id.clone(),
+                sender: Address::from(&k.verifying_key()),
+                nonce,
+                fee: Amount(1_000),
+                kind,
+            }
+            .sign(k)
+            .expect("signable")
+        };
+        let mut setup = vec![];
+        for p in &provider_keys {
+            setup.push(sign(
+                p,
+                0,
+                TxKind::RegisterEndpoint(RegisterEndpoint {
+                    role: Role::Provider,
+                    peer_id: vec![1; 38],
+                    multiaddrs: vec![Multiaddr(vec![4, 127, 0, 0, 1])],
+                }),
+            ));
+            setup.push(sign(
+                p,
+                1,
+                TxKind::AdvertiseCapacity(AdvertiseCapacity {
+                    capacity_bytes: 1 << 50,
+                    price_per_gib_epoch: Amount(1_000),
+                    collateral_per_gib: Amount(1_000),
+                    min_duration_epochs: 1,
+                    max_duration_epochs: 100,
+                }),
+            ));
+        }
+        let mut height = 0;
+        run(&mut store, &mut height, setup);
+        let client_address = Address::from(&client.verifying_key());
+        let mut creates = vec![];
+        let mut ids = vec![];
+        for nonce in 0..contracts {
+            let id = contract_id(&client_address, nonce);
+            let mut contract = CreateContract {
+                object_root: Hash(object.root),
+                k: k as u16,
+                m: 1,
+                fragment_size,
+                duration_epochs: 10,
+                price_per_gib_epoch: Amount(1_000),
+                fragments: vec![],
+            };
+            contract.fragments = provider_keys
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let root = Hash(object.fragment_roots[i]);
+                    let message = acceptance_message(
+                        &params.chain_id,
+                        &id,
+                        &client_address,
+                        &contract,
+                        i as u32,
+                        &root,
+                    )
+                    .expect("encodable");
+                    FragmentDeal {
+                        root,
+                        provider: Address::from(&p.verifying_key()),
+                        acceptance: p.sign(&message),
+                    }
+                })
+                .collect();
+            creates.push(sign(&client, nonce, TxKind::CreateContract(contract)));
+            ids.push(id);
+        }
+        let mut created = 0;
+        for block in creates.chunks(1_000) {
+            created = run(&mut store, &mut height, block.to_vec());
+        }
+        // Into the first challenged period, after its seed is known.
+        let period = params.period_of(created) + 1;
+        while height < period * params.proof_period {
+            run(&mut store, &mut height, vec![]);
+        }
+        let seed = StateView::new(&store)
+            .period_seed(period)
+            .expect("readable")
+            .expect("seeded");
+        let n_chunks = fragment_size / 1024;
+        let mut raw = Vec::new();
+        let txs = provider_keys
+            .iter()
+            .take(submitting)
+            .enumerate()
+            .map(|(index, p)| {
+                let answers: Vec<ProofAnswer> = ids
+                    .iter()
+                    .map(|id| {
+                        let chunk = sherd_fragments::challenge_index(
+                            &seed.0,
+                            &id.0,
+                            index as u32,
+                            period,
+                            n_chunks,
+                        )
+                        .expect("chunks");
+                        let (_, proof) = file::prove(&files[index], chunk).expect("proves");
+                        raw.push(RawProof {
+                            root: object.fragment_roots[index],
+                            n_chunks,
+                            seed: seed.0,
+                            contract: id.0,
+                            fragment: index as u32,
+                            period,
+                            proof: proof.to_bytes(),
+                        });
+                        ProofAnswer {
+                            contract_id: *id,
+                            fragment_index: index as u32,
+                            period,
+                            proof: proof.to_bytes(),
+                        }
+                    })
+                    .collect();
+                sign(p, 2, TxKind::SubmitProofs(SubmitProofs { proofs: answers }))
+            })
+            .collect();
+        let txs = verify_batch(txs).expect("valid");
+        let ctx = BlockContext {
+            height: height + 1,
+            epoch: params.epoch_of(height + 1),
+            proposer,
+            timestamp_ms: height + 1,
+            beacon_seed: Hash([9; 32]),
+        };
+        Self {
+            store,
+            ctx,
+            txs,
+            raw,
+        }
+    }
+
+    /// Applies the block (every transaction must succeed with every proof
+    /// accepted).
+    fn apply(&self) -> sherd_ledger::BlockOutput {
+        let result = apply_block(&self.store, self.ctx, &self.txs).expect("applies");
+        for receipt in &result.receipts {
+            assert_eq!(
+                receipt.outcome,
+                sherd_ledger::Outcome::Success,
+                "{:?}",
+                receipt.outcome
+            );
+        }
+        assert!(result.rejected.is_empty(), "{:?}", result.rejected);
+        result.output
+    }
+
+    /// The raw library's share of the work: name each challenged chunk,
+    /// decode each proof and check it against its fragment root.
+    fn check_raw(&self) {
+        for r in &self.raw {
+            let chunk = sherd_fragments::challenge_index(
+                &r.seed,
+                &r.contract,
+                r.fragment,
+                r.period,
+                r.n_chunks,
+            )
+            .expect("chunks");
+            let proof = sherd_fragments::Proof::from_bytes(&r.proof).expect("decodes");
+            sherd_fragments::check(&r.root, r.n_chunks, chunk, &proof).expect("valid");
+        }
+    }
+}
+
+/// `SubmitProofs` through `apply_block` (the `BlockExecutor`), proofs
+/// verified and paid, next to the raw checks of the same proofs:
+///
+/// * `proofs=1000`: one provider answers the challenge of its fragment in
+///   each of 1,000 contracts, in one transaction (objects coded 2 + 1,
+///   48 KiB fragments);
+/// * `proofs=10000,txs=10`: a block of ten providers' transactions of
+///   1,000 proofs each, one fragment of each of 1,000 contracts per
+///   provider (objects coded 9 + 1, 1 MiB fragments: 1,024 chunks).
+fn proofs(c: &mut Criterion) {
     let mut group = c.benchmark_group("ledger::submit_proofs");
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(5));
 
-    // A 40 KiB object coded 2 + 1 with 16 KiB shards: 48 KiB fragments.
-    let data: Vec<u8> = (0..40 * 1024u32).map(|i| (i % 251) as u8).collect();
-    let mut files = vec![Vec::new(); 3];
-    let (object, _) = sherd_fragments::encode(
-        &data[..],
-        data.len() as u64,
-        Params::with_shard_size(2, 1, 16 * 1024).expect("params"),
-        &mut files,
-        &mut |_| {},
-    )
-    .expect("encodes");
-    let fragment_size = file::read_footer(&files[0]).expect("footer").fragment_size;
-
-    let client = key(1_000_000);
-    let providers: Vec<SigningKey> = (1_000_001..1_000_004).map(key).collect();
-    let mut accounts: Vec<Address> = vec![Address::from(&key(0).verifying_key())];
-    accounts.push(Address::from(&client.verifying_key()));
-    accounts.extend(providers.iter().map(|k| Address::from(&k.verifying_key())));
-    let mut genesis = genesis(&accounts);
-    for a in &mut genesis.accounts {
-        a.balance = Amount(1_000_000_000_000_000);
-    }
-    let params = genesis.params.clone();
-    let mut store = MemoryStore::new();
-    genesis.write(&mut store).expect("genesis");
-    let proposer = accounts[0];
-    let run = |store: &mut MemoryStore, height: &mut u64, txs: Vec<Transaction>| {
-        *height += 1;
-        let height = *height;
-        let verified = verify_batch(txs).expect("valid");
-        let ctx = BlockContext {
-            height,
-            epoch: params.epoch_of(height),
-            proposer,
-            timestamp_ms: height,
-            beacon_seed: Hash::digest(&height.to_le_bytes()),
-        };
-        let result = apply_block(&*store, ctx, &verified).expect("applies");
-        assert!(result.rejected.is_empty(), "{:?}", result.rejected);
-        store.commit(result.output.changes).expect("commits");
-        height
-    };
-    let sign = |k: &SigningKey, nonce: u64, kind: TxKind| {
-        TxBody {
-            chain_id: params.chain_id.clone(),
-            sender: Address::from(&k.verifying_key()),
-            nonce,
-            fee: Amount(1_000),
-            kind,
-        }
-        .sign(k)
-        .expect("signable")
-    };
-    let mut setup = vec![];
-    for p in &providers {
-        setup.push(sign(
-            p,
-            0,
-            TxKind::RegisterEndpoint(RegisterEndpoint {
-                role: Role::Provider,
-                peer_id: vec![1; 38],
-                multiaddrs: vec![Multiaddr(vec![4, 127, 0, 0, 1])],
-            }),
-        ));
-        setup.push(sign(
-            p,
-            1,
-            TxKind::AdvertiseCapacity(AdvertiseCapacity {
-                capacity_bytes: 1 << 40,
-                price_per_gib_epoch: Amount(1_000),
-                collateral_per_gib: Amount(1_000),
-                min_duration_epochs: 1,
-                max_duration_epochs: 100,
-            }),
-        ));
-    }
-    let mut height = 0;
-    run(&mut store, &mut height, setup);
-    let client_address = Address::from(&client.verifying_key());
-    let mut creates = vec![];
-    let mut ids = vec![];
-    for nonce in 0..CONTRACTS {
-        let id = contract_id(&client_address, nonce);
-        let mut contract = CreateContract {
-            object_root: Hash(object.root),
-            k: 2,
-            m: 1,
-            fragment_size,
-            duration_epochs: 10,
-            price_per_gib_epoch: Amount(1_000),
-            fragments: vec![],
-        };
-        contract.fragments = providers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let root = Hash(object.fragment_roots[i]);
-                let message = acceptance_message(
-                    &params.chain_id,
-                    &id,
-                    &client_address,
-                    &contract,
-                    i as u32,
-                    &root,
-                )
-                .expect("encodable");
-                FragmentDeal {
-                    root,
-                    provider: Address::from(&p.verifying_key()),
-                    acceptance: p.sign(&message),
-                }
-            })
-            .collect();
-        creates.push(sign(&client, nonce, TxKind::CreateContract(contract)));
-        ids.push(id);
-    }
-    let created = run(&mut store, &mut height, creates);
-    // Into the first challenged period, after its seed is known.
-    let period = params.period_of(created) + 1;
-    while height < period * params.proof_period {
-        run(&mut store, &mut height, vec![]);
-    }
-    let seed = StateView::new(&store)
-        .period_seed(period)
-        .expect("readable")
-        .expect("seeded");
-    let n_chunks = fragment_size / 1024;
-    let answers: Vec<ProofAnswer> = ids
-        .iter()
-        .map(|id| {
-            let chunk = sherd_fragments::challenge_index(&seed.0, &id.0, 0, period, n_chunks)
-                .expect("chunks");
-            let (_, proof) = file::prove(&files[0], chunk).expect("proves");
-            ProofAnswer {
-                contract_id: *id,
-                fragment_index: 0,
-                period,
-                proof: proof.to_bytes(),
-            }
-        })
-        .collect();
-    let submit = verify(sign(
-        &providers[0],
-        2,
-        TxKind::SubmitProofs(SubmitProofs { proofs: answers }),
-    ))
-    .expect("valid");
-    let ctx = BlockContext {
-        height: height + 1,
-        epoch: params.epoch_of(height + 1),
-        proposer,
-        timestamp_ms: height + 1,
-        beacon_seed: Hash([9; 32]),
-    };
-    group.throughput(Throughput::Elements(CONTRACTS));
+    let one_tx = ProofBlock::new(3, 1_000, 40 * 1024, 1);
+    group.throughput(Throughput::Elements(1_000));
     group.bench_function(BenchmarkId::new("ledger", "proofs=1000"), |b| {
-        b.iter(|| {
-            let result = apply_block(&store, ctx, std::slice::from_ref(&submit)).expect("applies");
-            assert_eq!(
-                result.receipts[0].outcome,
-                sherd_ledger::Outcome::Success,
-                "{:?}",
-                result.receipts[0].outcome
-            );
-            black_box(result.output)
-        })
+        b.iter(|| black_box(one_tx.apply()))
+    });
+    group.bench_function(BenchmarkId::new("raw-check", "proofs=1000"), |b| {
+        b.iter(|| one_tx.check_raw())
+    });
+
+    let ten = ProofBlock::new(10, 1_000, 9 << 20, 10);
+    assert_eq!(ten.raw.len(), 10_000);
+    group.throughput(Throughput::Elements(10_000));
+    group.bench_function(BenchmarkId::new("ledger", "proofs=10000,txs=10"), |b| {
+        b.iter(|| black_box(ten.apply()))
+    });
+    group.bench_function(BenchmarkId::new("raw-check", "proofs=10000"), |b| {
+        b.iter(|| ten.check_raw())
     });
     group.finish();
 }

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use futures::StreamExt;
+use futures::{future::Either, StreamExt};
 use serde::Serialize;
 use sherd_ledger::{
     state::{Contract, FragmentStatus},
@@ -501,9 +501,21 @@ fn spawn_streams(
                 continue;
             };
             let provider = runtime.provider.clone();
-            tokio::spawn(async move {
-                let stream = Timed::new(stream, STREAM_IDLE);
-                if let Err(e) = provider.serve_stream(stream).await {
+            let mut stop = shutdown.clone();
+            // On the blocking pool, not an async worker: between its awaits
+            // a stream writes, reads and fsyncs its fragment file (and
+            // commits the index), which would stall every other task of
+            // the node on the worker it ran on. The stream itself is
+            // driven by its connection's task as before; it ends when the
+            // node stops (an upload cut short is left in `incoming/`,
+            // removed at the next start).
+            tokio::task::spawn_blocking(move || {
+                let serve = provider.serve_stream(Timed::new(stream, STREAM_IDLE));
+                let stop = stop.changed();
+                futures::pin_mut!(serve, stop);
+                if let Either::Left((Err(e), _)) =
+                    futures::executor::block_on(futures::future::select(serve, stop))
+                {
                     tracing::debug!(%peer, error = %e, "provider.stream: ended with an error");
                 }
                 drop(slot);

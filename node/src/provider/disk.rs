@@ -21,14 +21,20 @@
 //!
 //! Removal deletes the index entry first, then the file, so a crash in
 //! between leaves an orphan file, removed at the next start.
+//!
+//! An upload is written with `O_DIRECT` where the file system has it
+//! ([`crate::direct`]): a fragment goes from the stream to the disk without
+//! a copy in the page cache, so a large one never sits in memory as dirty
+//! pages waiting for the final fsync, and the fsync has little left to do.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::fs::{self, File};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sherd_market::store::{FragmentKey, FragmentRecord, FragmentState, FragmentStore, StoreError};
 
+use crate::direct::DirectWriter;
 use crate::store::{col, NodeDb};
 
 /// Index keys of the provider's own records start with this byte (fragment
@@ -42,18 +48,20 @@ pub struct DiskStore {
     db: Arc<NodeDb>,
 }
 
-/// An upload being written.
+/// An upload being written (see [`crate::direct`]).
 #[derive(Debug)]
 pub struct DiskWriter {
     key: FragmentKey,
-    path: PathBuf,
-    file: BufWriter<File>,
+    file: DirectWriter,
 }
 
 impl Write for DiskWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.write(buf)
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.file.write(data)
     }
+
+    /// Whole pieces are written as they fill; the rest waits for
+    /// [`FragmentStore::commit`], which writes and fsyncs it.
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
@@ -182,26 +190,21 @@ impl FragmentStore for DiskStore {
         let path = self
             .incoming()
             .join(format!("{}.part-{}", key.name(), hex::encode(suffix)));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
         Ok(DiskWriter {
             key: *key,
-            path,
-            file: BufWriter::with_capacity(1 << 20, file),
+            file: DirectWriter::create_new(&path)?,
         })
     }
 
     fn commit(&self, writer: DiskWriter, record: &FragmentRecord) -> Result<(), StoreError> {
-        let DiskWriter { key, path, file } = writer;
-        let result = (|| {
-            let file = file.into_inner().map_err(|e| e.into_error())?;
+        let DiskWriter { key, file } = writer;
+        let path = file.path().to_path_buf();
+        let result = file.finish().and_then(|file| {
             file.sync_all()?;
             drop(file);
             fs::rename(&path, self.path(&key))?;
             sync_dir(&self.fragments())
-        })();
+        });
         if let Err(e) = result {
             let _ = fs::remove_file(&path);
             return Err(StoreError::Io(e));
@@ -218,8 +221,8 @@ impl FragmentStore for DiskStore {
     }
 
     fn abort(&self, _: &FragmentKey, writer: DiskWriter) {
-        let DiskWriter { path, file, .. } = writer;
-        drop(file);
+        let path = writer.file.path().to_path_buf();
+        drop(writer);
         let _ = fs::remove_file(path);
     }
 
@@ -273,5 +276,82 @@ impl FragmentStore for DiskStore {
             .filter(|(key, _)| key.len() == 36)
             .map(|(_, value)| FragmentRecord::from_bytes(&value).map_err(index_err))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sherd_ledger::{Address, Amount, ChainId, Hash};
+    use sherd_market::wire::Proposal;
+
+    use super::*;
+    use crate::direct::{ALIGN, WRITE_PIECE};
+
+    fn record(key: FragmentKey, fragment_size: u64) -> FragmentRecord {
+        FragmentRecord {
+            proposal: Proposal {
+                chain_id: ChainId::new("sherd-test").unwrap(),
+                client: Address([1; 32]),
+                nonce: 0,
+                object_root: Hash([2; 32]),
+                k: 1,
+                m: 1,
+                shard_size: 16 * 1024,
+                object_size: fragment_size,
+                fragment_size,
+                duration_epochs: 1,
+                price_per_gib_epoch: Amount(1),
+                index: key.index,
+                fragment_root: Hash([3; 32]),
+            },
+            state: FragmentState::Pending { expires_height: 9 },
+            stored_at: 1,
+        }
+    }
+
+    /// Whatever the sizes and the write pattern, a committed file holds
+    /// exactly the bytes written; an aborted one is gone, and neither
+    /// leaves anything in `incoming/`.
+    #[test]
+    fn committed_files_hold_exactly_what_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(NodeDb::open(&dir.path().join("db")).unwrap());
+        let (store, _) = DiskStore::open(&dir.path().join("fragments"), db).unwrap();
+        let sizes = [
+            0,
+            1,
+            ALIGN - 1,
+            ALIGN + 7,
+            WRITE_PIECE,
+            WRITE_PIECE + 1,
+            3 * WRITE_PIECE + 16 * 1024 + 4_000,
+        ];
+        for (i, &size) in sizes.iter().enumerate() {
+            let key = FragmentKey {
+                contract_id: Hash([i as u8; 32]),
+                index: i as u32,
+            };
+            let data: Vec<u8> = (0..size).map(|j| (j * 31 + i) as u8).collect();
+            let mut writer = store.create(&key).unwrap();
+            // Uneven writes, as the transfer's groups and trailer come.
+            for part in data.chunks(16 * 1024 + 32) {
+                writer.write_all(part).unwrap();
+            }
+            writer.flush().unwrap();
+            store.commit(writer, &record(key, size as u64)).unwrap();
+            let file = store.open(&key).unwrap().expect("committed");
+            assert_eq!(file.metadata().unwrap().len(), size as u64, "size {size}");
+            assert_eq!(fs::read(store.path(&key)).unwrap(), data, "size {size}");
+        }
+        let key = FragmentKey {
+            contract_id: Hash([0xaa; 32]),
+            index: 0,
+        };
+        let mut writer = store.create(&key).unwrap();
+        writer.write_all(&vec![7u8; WRITE_PIECE + 5]).unwrap();
+        store.abort(&key, writer);
+        assert!(store.open(&key).unwrap().is_none());
+        assert_eq!(fs::read_dir(store.incoming()).unwrap().count(), 0);
+        assert_eq!(store.records().unwrap().len(), sizes.len());
     }
 }
