@@ -50,6 +50,9 @@ use sherd_wallet::{
 use crate::chain;
 use crate::{output, wallet};
 
+/// How often a put asks the node whether its contract is final.
+const FINALITY_POLL: Duration = Duration::from_millis(25);
+
 /// `sherd storage [OPTIONS] COMMAND`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -569,8 +572,10 @@ impl Ctx {
         let hash = client
             .submit(&tx)
             .map_err(|e| anyhow!("the contract was not accepted by the node: {e}"))?;
+        // Polled often: the chain finalizes in about 100 ms, and a put of a
+        // small file is mostly this wait (the wallet's 250 ms made it most).
         let done = client
-            .wait_for_finality(&hash, Duration::from_secs(args.timeout))
+            .wait_for_finality_every(&hash, Duration::from_secs(args.timeout), FINALITY_POLL)
             .map_err(|e| anyhow!("{e}; the object is in the catalog as pending: `sherd storage status {id}` shows whether the contract arrived"))?;
         if done.outcome == Some(TxOutcome::Failed) {
             entry.state = EntryState::Failed;
