@@ -274,7 +274,7 @@ impl Task {
                 error,
                 ..
             } if !self.swarm.is_connected(&peer) => {
-                self.connected(peer, Err(error.to_string()));
+                self.connected(peer, Err(dial_error(&error)));
             }
             SwarmEvent::Behaviour(LightBehaviourEvent::Deal(event)) => match event {
                 request_response::Event::Message {
@@ -300,5 +300,25 @@ impl Task {
             },
             _ => {}
         }
+    }
+}
+
+/// A dial failure for a person: each address tried with the innermost
+/// cause (`connection refused`), not libp2p's nested wrappers.
+fn dial_error(error: &libp2p::swarm::DialError) -> String {
+    fn root(e: &(dyn std::error::Error + 'static)) -> String {
+        let mut cause = e;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        cause.to_string()
+    }
+    match error {
+        libp2p::swarm::DialError::Transport(tries) if !tries.is_empty() => tries
+            .iter()
+            .map(|(addr, e)| format!("{addr}: {}", root(e)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => root(other),
     }
 }
