@@ -36,8 +36,9 @@ use sherd_market::{
         placement::Failure,
         put::{place, PutEvents, PutRequest},
         select::{select, Needs},
+        source::{self, Streamed},
     },
-    object::{encode_into, fragment_file},
+    object::fragment_file,
 };
 use sherd_node::direct::DirectWriter;
 use sherd_node::net::light::{LightPeer, Timeouts};
@@ -467,37 +468,29 @@ impl Ctx {
             (None, Wallet::Named(_)) => bail!("no wallet to pay with"),
         };
 
-        // Encrypt and encode into a private scratch directory.
+        // Encrypt and code once to fix the roots; the uploads then code the
+        // stripes again as they send them (nothing is written to disk: see
+        // sherd_market::client::source).
         let encoding = Instant::now();
         let prepare = encoding.duration_since(started);
-        let scratch = self.catalog.dir().join(".incoming");
-        fs::create_dir_all(&scratch)
-            .with_context(|| format!("cannot create {}", scratch.display()))?;
-        let work = TempDir(scratch.join(format!("put-{}-{}", std::process::id(), crate::now_ms())));
-        fs::create_dir(&work.0).with_context(|| format!("cannot create {}", work.0.display()))?;
         let input = File::open(&args.file)
             .with_context(|| format!("cannot open {}", args.file.display()))?;
+        let reader = input
+            .try_clone()
+            .with_context(|| format!("cannot open {}", args.file.display()))?;
         let bar = output::progress(size, self.opts.json, "encoding");
-        let dir = work.0.clone();
-        let (object, object_key) = tokio::task::spawn_blocking({
+        let (object, object_key, trailers) = tokio::task::spawn_blocking({
             let bar = bar.clone();
-            move || {
-                encode_into(input, size, params, &dir, &mut |done| {
-                    bar.set_position(done)
-                })
-            }
+            move || source::plan(reader, size, params, &mut |done| bar.set_position(done))
         })
         .await
-        .context("the encoder stopped")??;
+        .context("the encoder stopped")?
+        .with_context(|| format!("cannot encode {}", args.file.display()))?;
         bar.finish_and_clear();
         let uploading = Instant::now();
         let encode = uploading.duration_since(encoding);
-        let fragments: Vec<File> = (0..n)
-            .map(|i| {
-                let path = work.0.join(fragment_file(i));
-                File::open(&path).with_context(|| format!("cannot reopen {}", path.display()))
-            })
-            .collect::<Result<_>>()?;
+        let streamed = Streamed::new(&object, &object_key, &input, trailers)?;
+        let fragments = streamed.fragments();
 
         // Place every fragment (spares step in for failures).
         let nonce = account.nonce;

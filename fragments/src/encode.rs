@@ -211,6 +211,95 @@ pub fn encode_with_key<R: Read + Send, W: Write + Send>(
     })
 }
 
+/// Codes single stripes of an encoding again, from its plaintext, for a
+/// caller that streams fragments as they are needed instead of keeping them
+/// (a put sends them to providers after a first pass under
+/// [`encode_with_key`] fixed the roots).
+///
+/// With the same plaintext, layout and key the bytes are the first pass's,
+/// byte for byte. If the plaintext changed in between, the group hashes of
+/// the new stripe differ from the first pass's leaves: the caller must
+/// compare them before it lets any byte of the stripe out, since a changed
+/// segment sealed under the same nonce would expose both versions.
+pub struct Restriper<'a, S: crate::ReadAt + ?Sized> {
+    layout: Layout,
+    cipher: SegmentCipher,
+    plaintext: &'a S,
+}
+
+impl<S: crate::ReadAt + ?Sized> std::fmt::Debug for Restriper<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Restriper")
+            .field("layout", &self.layout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, S: crate::ReadAt + ?Sized> Restriper<'a, S> {
+    /// Stripes of the object `layout` describes, encrypted under `key`, read
+    /// from `plaintext` (the whole object, from offset 0).
+    pub fn new(layout: Layout, key: &ObjectKey, plaintext: &'a S) -> Self {
+        Self {
+            layout,
+            cipher: key.sealer(),
+            plaintext,
+        }
+    }
+
+    /// The layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Codes stripe `index` into `shards` (all `k + m` shards back to back,
+    /// `layout.shard_size(index)` bytes each) and `hashes` (the group hashes
+    /// of every shard, shard after shard). Pass the buffers of an earlier
+    /// stripe back in to save allocating and clearing them.
+    pub fn stripe(
+        &self,
+        index: u64,
+        shards: &mut Vec<u8>,
+        hashes: &mut Vec<Hash>,
+    ) -> Result<(), EncodeError> {
+        if index >= self.layout.stripes {
+            return Err(EncodeError::Read(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("stripe {index} of {}", self.layout.stripes),
+            )));
+        }
+        let shard = self.layout.shard_size(index);
+        let len = shard * self.layout.params.total();
+        if shards.len() != len || index + 1 == self.layout.stripes {
+            // As in `read_stripe`: only the last stripe has padding to zero.
+            shards.clear();
+            shards.resize(len, 0);
+        }
+        let mut offset = self.layout.stripe_start(index);
+        for segment in self.layout.segments(index) {
+            let start = segment.shard * shard;
+            self.plaintext
+                .read_exact_at(&mut shards[start..start + segment.len], offset)
+                .map_err(|e| match e.kind() {
+                    io::ErrorKind::UnexpectedEof => EncodeError::InputShort {
+                        read: offset,
+                        expected: self.layout.size,
+                    },
+                    _ => EncodeError::Read(e),
+                })?;
+            offset += segment.len as u64;
+        }
+        let mut stripe = Stripe {
+            index,
+            shards: std::mem::take(shards),
+            hashes: std::mem::take(hashes),
+        };
+        let coded = seal_and_code(&self.layout, &self.cipher, &mut stripe);
+        *shards = stripe.shards;
+        *hashes = stripe.hashes;
+        coded
+    }
+}
+
 /// Stripes per batch: up to two per thread, as long as a batch stays under
 /// [`BATCH_BYTES`] (three batches are in flight, so memory stays under
 /// `3 × max(BATCH_BYTES, one stripe)`).

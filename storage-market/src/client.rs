@@ -5,3 +5,4 @@ pub mod get;
 pub mod placement;
 pub mod put;
 pub mod select;
+pub mod source;

@@ -180,6 +180,9 @@ where
         ),
     };
     match (answer, sent) {
+        // Our own side failed first: the provider's refusal only says the
+        // upload ended short.
+        (_, Err(e @ TransferError::Local(_))) => Err(e),
         (Ok(UploadResponse::Refused(reason)), _) => Err(TransferError::Refused(reason)),
         (Ok(UploadResponse::Stored), sent) => sent,
         // The answer could not be read: that error says more than ours

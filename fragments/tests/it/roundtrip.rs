@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 use sherd_fragments::{
-    check_fragment, file, manifest::Manifest, FragmentStatus, ObjectKey, Params, CHUNK_SIZE,
+    check_fragment, encode::Restriper, file, manifest::Manifest, FragmentStatus, ObjectKey, Params,
+    CHUNK_SIZE,
 };
 
 use crate::{decode_from_memory, encode_to_memory, object_bytes};
@@ -138,5 +139,60 @@ fn every_chunk_of_a_fragment_file_proves() {
                 sherd_fragments::proof_len(n_chunks, index).unwrap()
             );
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Coding a stripe again from the plaintext gives the first encoding's
+    /// bytes and group hashes, for every stripe including a short last one;
+    /// a changed plaintext byte changes the hashes of its stripe.
+    #[test]
+    fn restriped_stripes_are_the_encoding(
+        k in 2usize..6,
+        m in 1usize..4,
+        size in 1usize..150_000,
+        seed in any::<u64>(),
+    ) {
+        let shard = 16384 * (1 + (seed % 2) as u32);
+        let params = Params::with_shard_size(k, m, shard).unwrap();
+        let data = object_bytes(size, seed);
+        let key = ObjectKey::from_bytes([seed as u8 ^ 0x5a; 32]);
+        let (object, files) = encode_to_memory(&data, params, &key);
+        let layout = object.layout;
+        let groups = layout.fragment_size.div_ceil(sherd_fragments::GROUP_SIZE as u64) as usize;
+        let leaves: Vec<&[u8]> = files
+            .iter()
+            .map(|f| &f[layout.fragment_size as usize..][..groups * 32])
+            .collect();
+        let restriper = Restriper::new(layout, &key, &data[..]);
+        let (mut shards, mut hashes) = (Vec::new(), Vec::new());
+        for s in 0..layout.stripes {
+            restriper.stripe(s, &mut shards, &mut hashes).unwrap();
+            let len = layout.shard_size(s);
+            let at = layout.shard_offset(s) as usize;
+            let per_shard = len.div_ceil(sherd_fragments::GROUP_SIZE);
+            let first = at / sherd_fragments::GROUP_SIZE;
+            for (i, file) in files.iter().enumerate() {
+                prop_assert_eq!(&shards[i * len..(i + 1) * len], &file[at..at + len]);
+                for g in 0..per_shard {
+                    prop_assert_eq!(
+                        &hashes[i * per_shard + g][..],
+                        &leaves[i][(first + g) * 32..(first + g + 1) * 32]
+                    );
+                }
+            }
+        }
+        let flip = (seed as usize) % size;
+        let mut edited = data.clone();
+        edited[flip] ^= 1;
+        let changed = Restriper::new(layout, &key, &edited[..]);
+        let stripe = (flip as u64) / (layout.stripe_plaintext(0));
+        let mut again = Vec::new();
+        changed.stripe(stripe, &mut shards, &mut again).unwrap();
+        restriper.stripe(stripe, &mut shards, &mut hashes).unwrap();
+        prop_assert_ne!(&again, &hashes);
+        prop_assert!(restriper.stripe(layout.stripes, &mut shards, &mut hashes).is_err());
     }
 }

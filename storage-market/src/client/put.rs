@@ -13,7 +13,7 @@ use sherd_ledger::{Address, Amount, ChainId, Hash};
 
 use super::placement::{Attempt, Failure, Placement};
 use crate::{
-    transfer,
+    transfer::{self, TransferError},
     transport::{Endpoint, Transport},
     wire::{DealRequest, DealResponse, Proposal},
 };
@@ -85,6 +85,35 @@ pub enum PutError {
     /// the object.
     #[error("{0}")]
     Invalid(String),
+    /// Our own side failed (the fragment could not be read or made): no
+    /// other provider would fare better, so the put stops.
+    #[error("fragment {fragment}: {reason}")]
+    Local {
+        /// The fragment.
+        fragment: u32,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Why one attempt failed.
+enum AttemptError {
+    /// The provider or the link to it: try a spare.
+    Provider(String),
+    /// Our side: stop.
+    Local(String),
+}
+
+impl From<String> for AttemptError {
+    fn from(reason: String) -> Self {
+        Self::Provider(reason)
+    }
+}
+
+impl From<&str> for AttemptError {
+    fn from(reason: &str) -> Self {
+        Self::Provider(reason.to_string())
+    }
 }
 
 fn describe(failures: &[Failure]) -> String {
@@ -166,7 +195,13 @@ where
                     events.placed(a.fragment, address);
                 }
             }
-            Err(reason) => {
+            Err(AttemptError::Local(reason)) => {
+                return Err(PutError::Local {
+                    fragment: a.fragment,
+                    reason,
+                })
+            }
+            Err(AttemptError::Provider(reason)) => {
                 let next = placement.failed(a, reason);
                 if let Some(f) = placement.failures().last() {
                     events.failed(f);
@@ -212,7 +247,7 @@ async fn run<T: Transport, F: ReadAt>(
     request: &PutRequest<'_, F>,
     a: Attempt,
     events: &dyn PutEvents,
-) -> (Attempt, Result<Signature, String>) {
+) -> (Attempt, Result<Signature, AttemptError>) {
     let result = match (
         request.providers.get(a.provider),
         request.fragments.get(a.fragment as usize),
@@ -227,7 +262,7 @@ async fn run<T: Transport, F: ReadAt>(
             )
             .await
         }
-        _ => Err("no such provider or fragment".into()),
+        _ => Err(AttemptError::Local("no such provider or fragment".into())),
     };
     (a, result)
 }
@@ -240,10 +275,13 @@ async fn attempt<T: Transport, F: ReadAt>(
     file: &F,
     endpoint: &Endpoint,
     events: &dyn PutEvents,
-) -> Result<Signature, String> {
-    let footer = read_footer(file).map_err(|e| format!("local fragment file: {e}"))?;
+) -> Result<Signature, AttemptError> {
+    let footer =
+        read_footer(file).map_err(|e| AttemptError::Local(format!("local fragment file: {e}")))?;
     if footer.fragment_root != *proposal.fragment_root.as_bytes() {
-        return Err("the local fragment file is not the object's".into());
+        return Err(AttemptError::Local(
+            "the local fragment file is not the object's".into(),
+        ));
     }
     match transport
         .deal(endpoint, DealRequest::Propose(proposal.clone()))
@@ -251,7 +289,7 @@ async fn attempt<T: Transport, F: ReadAt>(
         .map_err(|e| e.to_string())?
     {
         DealResponse::Reserved { .. } => {}
-        DealResponse::Refused(reason) => return Err(format!("refused: {reason}")),
+        DealResponse::Refused(reason) => return Err(format!("refused: {reason}").into()),
         DealResponse::Accepted { .. } => {
             return Err("answered a proposal with an acceptance".into())
         }
@@ -262,7 +300,10 @@ async fn attempt<T: Transport, F: ReadAt>(
         events.sent(fragment, sent)
     })
     .await
-    .map_err(|e| format!("upload: {e}"))?;
+    .map_err(|e| match e {
+        TransferError::Local(e) => AttemptError::Local(e.to_string()),
+        e => AttemptError::Provider(format!("upload: {e}")),
+    })?;
     let signature = match transport
         .deal(
             endpoint,
@@ -275,7 +316,7 @@ async fn attempt<T: Transport, F: ReadAt>(
         .map_err(|e| e.to_string())?
     {
         DealResponse::Accepted { signature } => Signature::from_bytes(&signature),
-        DealResponse::Refused(reason) => return Err(format!("finish refused: {reason}")),
+        DealResponse::Refused(reason) => return Err(format!("finish refused: {reason}").into()),
         DealResponse::Reserved { .. } => return Err("answered finish with a reservation".into()),
     };
     let message = proposal.acceptance_message().map_err(|e| e.to_string())?;

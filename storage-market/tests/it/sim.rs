@@ -7,14 +7,16 @@ use rand_chacha::ChaCha8Rng;
 use sherd_fragments::{
     commit::{tree_levels, Hash as Digest},
     file::{write_trailer, Footer},
-    ObjectKey, Params,
+    Object, ObjectKey, Params, ReadAt,
 };
 use sherd_ledger::{state::ProviderAd, Address, Amount, ChainId, Hash};
 use sherd_market::{
     client::{
         get::{fetch, FetchSink, Source},
-        put::{place, PutRequest, Quiet},
+        placement::Failure,
+        put::{place, Placed, PutError, PutRequest, Quiet},
         select::{select, Candidate, Needs},
+        source::{Streamed, Trailers},
     },
     provider::{ChainFacts, PolicyConfig, Provider, ProviderChain},
     store::{FragmentKey, FragmentStore, MemoryStore},
@@ -272,26 +274,65 @@ fn run(seed: u64) {
         .build()
         .unwrap();
     let client = Address([0xc1; 32]);
-    let fragments: Vec<Vec<u8>> = files.clone();
-    let request = PutRequest {
-        chain_id: ChainId::new(CHAIN).unwrap(),
+    let providers: Vec<Endpoint> = selection
+        .ranked
+        .iter()
+        .map(|c| c.endpoint.clone())
+        .collect();
+    let target = Target {
+        runtime: &runtime,
+        net: &net,
+        object: &object,
         client,
         nonce: seed,
-        object: &object,
-        duration_epochs: 5,
         price: selection.price,
-        fragments: &fragments,
-        providers: selection
-            .ranked
-            .iter()
-            .map(|c| c.endpoint.clone())
-            .collect(),
+        providers,
     };
-    let result = runtime.block_on(async {
-        let result = place(&net, &request, &Quiet).await;
-        net.settle().await;
+    // Odd seeds put as `sherd storage put` does, coding the fragments again
+    // as they are sent (with the smallest window, so stripes are coded over
+    // and over); even seeds from the fragment files.
+    let result = if seed % 2 == 1 {
+        let trailers = Trailers::new(
+            files
+                .iter()
+                .map(|f| f[fragment_size as usize..].to_vec())
+                .collect(),
+        );
+        // And every fourth of those changes the file after it was coded.
+        let changed = seed % 8 == 7;
+        let mut plaintext = data.clone();
+        if changed {
+            plaintext[0] ^= 1;
+        }
+        let streamed = Streamed::new(&object, &key, &plaintext[..], trailers)
+            .unwrap()
+            .with_window(0);
+        let result = target.put(&streamed.fragments());
+        if changed {
+            // The put stops at once on our side, blaming no provider; no
+            // provider keeps anything.
+            match &result {
+                Err(PutError::Local { reason, .. }) => {
+                    assert!(reason.contains("changed"), "seed {seed}: {reason}")
+                }
+                other => assert!(
+                    honest == 0 && matches!(other, Err(PutError::NotPlaced { .. })),
+                    "seed {seed}: a changed file gave {other:?}"
+                ),
+            }
+            for node in net.nodes.values() {
+                assert_eq!(node.provider.store().writing(), 0, "seed {seed}");
+                assert!(
+                    node.provider.store().records().unwrap().is_empty(),
+                    "seed {seed}: a provider kept a fragment of a changed file"
+                );
+            }
+            return;
+        }
         result
-    });
+    } else {
+        target.put(&files)
+    };
     let contract_id = sherd_ledger::state::market::contract_id(&client, seed);
 
     // Nothing half-written anywhere, whatever happened.
@@ -458,6 +499,37 @@ fn run(seed: u64) {
             sherd_fragments::decode(&object, &key, &sources, &mut out, &mut |_| {}).unwrap();
             assert_eq!(out, data, "seed {seed}: the bytes came back");
         }
+    }
+}
+
+/// Where a put goes.
+struct Target<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    net: &'a Net,
+    object: &'a Object,
+    client: Address,
+    nonce: u64,
+    price: Amount,
+    providers: Vec<Endpoint>,
+}
+
+impl Target<'_> {
+    fn put<F: ReadAt>(&self, fragments: &[F]) -> Result<(Vec<Placed>, Vec<Failure>), PutError> {
+        let request = PutRequest {
+            chain_id: ChainId::new(CHAIN).unwrap(),
+            client: self.client,
+            nonce: self.nonce,
+            object: self.object,
+            duration_epochs: 5,
+            price: self.price,
+            fragments,
+            providers: self.providers.clone(),
+        };
+        self.runtime.block_on(async {
+            let result = place(self.net, &request, &Quiet).await;
+            self.net.settle().await;
+            result
+        })
     }
 }
 

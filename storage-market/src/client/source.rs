@@ -1,0 +1,415 @@
+//! A put's fragments, made on demand instead of written out first.
+//!
+//! A put needs every fragment root before it can propose a deal, and the
+//! roots exist only once the whole object is coded. Writing the `k + m`
+//! fragments to a scratch directory and reading them back to upload costs
+//! 1.5 times the object in disk space and, on a small machine, more time
+//! than the coding itself (copying 384 MiB into the page cache and syncing
+//! it took longer than encrypting and coding 256 MiB). So a put codes the
+//! object twice instead:
+//!
+//! 1. [`plan`] encrypts, codes and hashes the whole object, keeping only
+//!    each fragment's trailer (its Merkle tree and footer, 1/256 of the
+//!    fragment), which fixes the roots.
+//! 2. [`Streamed`] serves each fragment's bytes to the uploads by coding
+//!    stripes again from the plaintext as they are asked for, keeping a
+//!    bounded window of recent stripes so that fragments uploaded side by
+//!    side share the work.
+//!
+//! Every stripe coded in the second pass is checked against the first
+//! pass's group hashes before any byte of it is served: a file changed in
+//! between is refused (sealing changed plaintext under the same segment
+//! nonces would expose both versions), and never reaches a provider.
+
+use std::{
+    collections::VecDeque,
+    io::{self, Read, Write},
+    sync::{Arc, Mutex, OnceLock},
+};
+
+use sherd_fragments::{
+    encode::{encode, Restriper},
+    Hash, Layout, Object, ObjectKey, Params, ReadAt, GROUP_SIZE,
+};
+
+use crate::object::ObjectError;
+
+/// Memory the window of coded stripes aims to stay under.
+const WINDOW_BYTES: usize = 48 << 20;
+
+/// Each fragment's trailer (tree and footer), in index order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trailers(Vec<Vec<u8>>);
+
+impl Trailers {
+    /// Trailers taken from elsewhere (fragment files), in index order.
+    pub fn new(trailers: Vec<Vec<u8>>) -> Self {
+        Self(trailers)
+    }
+}
+
+/// Encrypts and codes `size` bytes of `input` under a fresh key and keeps
+/// only the fragments' trailers; see the module documentation.
+pub fn plan<R: Read + Send>(
+    input: R,
+    size: u64,
+    params: Params,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<(Object, ObjectKey, Trailers), ObjectError> {
+    let layout = match params.layout(size) {
+        Some(layout) => layout,
+        None if size == 0 => return Err(sherd_fragments::EncodeError::Empty.into()),
+        None => return Err(sherd_fragments::EncodeError::TooLarge { size }.into()),
+    };
+    let mut outputs: Vec<TrailerOnly> = (0..params.total())
+        .map(|_| TrailerOnly {
+            skip: layout.fragment_size,
+            kept: Vec::new(),
+        })
+        .collect();
+    let (object, key) = encode(
+        io::BufReader::with_capacity(1 << 20, input),
+        size,
+        params,
+        &mut outputs,
+        progress,
+    )?;
+    Ok((
+        object,
+        key,
+        Trailers(outputs.into_iter().map(|o| o.kept).collect()),
+    ))
+}
+
+/// A writer that drops a fragment's data and keeps what follows it.
+struct TrailerOnly {
+    skip: u64,
+    kept: Vec<u8>,
+}
+
+impl Write for TrailerOnly {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let dropped = (buf.len() as u64).min(self.skip) as usize;
+        self.skip -= dropped as u64;
+        self.kept.extend_from_slice(&buf[dropped..]);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+type Coded = Arc<OnceLock<Result<Arc<Vec<u8>>, String>>>;
+
+/// The fragments of a planned object, coded again as they are read.
+pub struct Streamed<'a, S: ReadAt + ?Sized> {
+    restriper: Restriper<'a, S>,
+    trailers: Trailers,
+    /// Recently coded stripes, oldest first; a stripe being coded is in the
+    /// window already, so its other readers wait for it rather than code it
+    /// again.
+    window: Mutex<VecDeque<(u64, Coded)>>,
+    capacity: usize,
+    /// Buffers of stripes that left the window, for the next ones: a fresh
+    /// multi-megabyte buffer per stripe costs more in page faults than the
+    /// coding.
+    spare: Mutex<Vec<Vec<u8>>>,
+}
+
+impl<S: ReadAt + ?Sized> std::fmt::Debug for Streamed<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streamed")
+            .field("layout", self.restriper.layout())
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, S: ReadAt + ?Sized> Streamed<'a, S> {
+    /// The fragments of `object`, planned by [`plan`] with `key` from the
+    /// plaintext that `plaintext` must still hold.
+    pub fn new(
+        object: &Object,
+        key: &ObjectKey,
+        plaintext: &'a S,
+        trailers: Trailers,
+    ) -> Result<Self, ObjectError> {
+        let layout = object.layout;
+        let n = layout.params.total();
+        let leaves = leaf_bytes(&layout);
+        if trailers.0.len() != n || trailers.0.iter().any(|t| t.len() < leaves) {
+            return Err(ObjectError::Path(
+                "the planned trailers do not match the object".into(),
+            ));
+        }
+        let stripe_bytes = n * layout.params.shard_size() as usize;
+        Ok(Self {
+            restriper: Restriper::new(layout, key, plaintext),
+            trailers,
+            window: Mutex::new(VecDeque::new()),
+            capacity: (WINDOW_BYTES / stripe_bytes.max(1)).clamp(2, 64),
+            spare: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Keeps at most `bytes` of coded stripes (at least two stripes).
+    pub fn with_window(mut self, bytes: usize) -> Self {
+        let layout = self.layout();
+        let stripe_bytes = layout.params.total() * layout.params.shard_size() as usize;
+        self.capacity = (bytes / stripe_bytes.max(1)).clamp(2, 64);
+        self
+    }
+
+    /// Fragment `index` as a readable fragment file (data, tree, footer).
+    pub fn fragment(&self, index: usize) -> StreamedFragment<'_, 'a, S> {
+        StreamedFragment {
+            object: self,
+            index,
+        }
+    }
+
+    /// All `k + m` fragments, in index order.
+    pub fn fragments(&self) -> Vec<StreamedFragment<'_, 'a, S>> {
+        (0..self.layout().params.total())
+            .map(|i| self.fragment(i))
+            .collect()
+    }
+
+    fn layout(&self) -> &Layout {
+        self.restriper.layout()
+    }
+
+    /// Stripe `index`, coded and checked, from the window or coded now.
+    fn stripe(&self, index: u64) -> io::Result<Arc<Vec<u8>>> {
+        let cell = {
+            let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+            match window.iter().find(|(s, _)| *s == index) {
+                Some((_, cell)) => cell.clone(),
+                None => {
+                    if window.len() >= self.capacity {
+                        if let Some((_, old)) = window.pop_front() {
+                            self.recycle(old);
+                        }
+                    }
+                    let cell = Coded::default();
+                    window.push_back((index, cell.clone()));
+                    cell
+                }
+            }
+        };
+        cell.get_or_init(|| self.code(index).map(Arc::new))
+            .clone()
+            .map_err(io::Error::other)
+    }
+
+    /// Keeps the buffer of a stripe leaving the window, unless a reader
+    /// still holds it.
+    fn recycle(&self, cell: Coded) {
+        let buffer = Arc::try_unwrap(cell)
+            .ok()
+            .and_then(OnceLock::into_inner)
+            .and_then(Result::ok)
+            .and_then(|coded| Arc::try_unwrap(coded).ok());
+        if let Some(buffer) = buffer {
+            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+            if spare.len() < 4 {
+                spare.push(buffer);
+            }
+        }
+    }
+
+    /// Codes stripe `index` and checks it against the planned group hashes.
+    fn code(&self, index: u64) -> Result<Vec<u8>, String> {
+        let mut shards = self
+            .spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default();
+        let mut hashes = Vec::new();
+        self.restriper
+            .stripe(index, &mut shards, &mut hashes)
+            .map_err(|e| format!("the file can no longer be read as it was encoded: {e}"))?;
+        let layout = self.layout();
+        let per_shard = layout.shard_size(index).div_ceil(GROUP_SIZE);
+        let first = (layout.shard_offset(index) / GROUP_SIZE as u64) as usize;
+        for (i, trailer) in self.trailers.0.iter().enumerate() {
+            let planned = &trailer[first * 32..(first + per_shard) * 32];
+            let coded = &hashes[i * per_shard..(i + 1) * per_shard];
+            if !same(planned, coded) {
+                return Err(format!(
+                    "the file changed while it was being stored (its bytes near offset {} differ from when it was encoded): nothing of the changed part was sent; put it again",
+                    layout.stripe_start(index)
+                ));
+            }
+        }
+        Ok(shards)
+    }
+}
+
+fn same(planned: &[u8], coded: &[Hash]) -> bool {
+    planned.len() == coded.len() * 32
+        && planned
+            .chunks_exact(32)
+            .zip(coded)
+            .all(|(a, b)| a == b.as_slice())
+}
+
+/// Bytes of a fragment's group hashes (level 0 of its tree).
+fn leaf_bytes(layout: &Layout) -> usize {
+    layout.fragment_size.div_ceil(GROUP_SIZE as u64) as usize * 32
+}
+
+/// One fragment of a [`Streamed`] object.
+pub struct StreamedFragment<'s, 'a, S: ReadAt + ?Sized> {
+    object: &'s Streamed<'a, S>,
+    index: usize,
+}
+
+impl<S: ReadAt + ?Sized> std::fmt::Debug for StreamedFragment<'_, '_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamedFragment")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: ReadAt + ?Sized> ReadAt for StreamedFragment<'_, '_, S> {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let layout = *self.object.layout();
+        let trailer = self
+            .object
+            .trailers
+            .0
+            .get(self.index)
+            .ok_or_else(|| io::Error::other("no such fragment"))?;
+        let end = offset
+            .checked_add(buf.len() as u64)
+            .filter(|&e| e <= layout.fragment_size + trailer.len() as u64)
+            .ok_or(io::ErrorKind::UnexpectedEof)?;
+        let mut at = offset;
+        let mut filled = 0;
+        while at < end.min(layout.fragment_size) {
+            let stripe = at / layout.params.shard_size() as u64;
+            let shard = layout.shard_size(stripe);
+            let within = (at - layout.shard_offset(stripe)) as usize;
+            let take = (shard - within).min(buf.len() - filled);
+            let coded = self.object.stripe(stripe)?;
+            let from = self.index * shard + within;
+            buf[filled..filled + take].copy_from_slice(&coded[from..from + take]);
+            filled += take;
+            at += take as u64;
+        }
+        let rest = buf.len() - filled;
+        if rest > 0 {
+            let from = (at - layout.fragment_size) as usize;
+            buf[filled..].copy_from_slice(&trailer[from..from + rest]);
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        let trailer = self.object.trailers.0.get(self.index).map_or(0, Vec::len);
+        Ok(self.object.layout().fragment_size + trailer as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sherd_fragments::encode_with_key;
+
+    fn bytes(n: usize, seed: u8) -> Vec<u8> {
+        (0..n)
+            .map(|i| (i as u8).wrapping_mul(31) ^ seed ^ (i >> 9) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn streamed_fragments_are_the_fragment_files() {
+        for (size, k, m, shard) in [
+            (1usize, 2usize, 1usize, 16384u32),
+            (100_000, 3, 2, 16384),
+            (500_000, 4, 2, 32768),
+        ] {
+            let data = bytes(size, k as u8);
+            let params = Params::with_shard_size(k, m, shard).unwrap();
+            let (object, key, trailers) =
+                plan(&data[..], size as u64, params, &mut |_| {}).unwrap();
+            let mut files = vec![Vec::new(); params.total()];
+            let again = encode_with_key(
+                &data[..],
+                size as u64,
+                params,
+                &key,
+                &mut files,
+                &mut |_| {},
+            )
+            .unwrap();
+            assert_eq!(again, object);
+            let streamed = Streamed::new(&object, &key, &data[..], trailers.clone()).unwrap();
+            for (i, file) in files.iter().enumerate() {
+                let fragment = streamed.fragment(i);
+                assert_eq!(fragment.len().unwrap(), file.len() as u64);
+                // Whole, and in odd pieces that cross stripes and the trailer.
+                let mut whole = vec![0u8; file.len()];
+                fragment.read_exact_at(&mut whole, 0).unwrap();
+                assert!(whole == *file, "fragment {i} of {size} bytes differs");
+                let mut at = 0;
+                while at < file.len() {
+                    let n = 7919.min(file.len() - at);
+                    let mut piece = vec![0u8; n];
+                    fragment.read_exact_at(&mut piece, at as u64).unwrap();
+                    assert_eq!(piece, file[at..at + n]);
+                    at += n;
+                }
+                let mut over = [0u8; 2];
+                assert!(fragment
+                    .read_exact_at(&mut over, file.len() as u64 - 1)
+                    .is_err());
+            }
+            // A window of two stripes, read by all fragments in turns that
+            // drift apart: stripes leave, come back and reuse buffers.
+            let small = Streamed::new(&object, &key, &data[..], trailers)
+                .unwrap()
+                .with_window(0);
+            let fragments = small.fragments();
+            let mut at = vec![0usize; files.len()];
+            let mut turn = 0usize;
+            while at.iter().zip(&files).any(|(&a, f)| a < f.len()) {
+                let i = turn % files.len();
+                let n = (3000 * (i + 1)).min(files[i].len() - at[i]);
+                let mut piece = vec![0u8; n];
+                fragments[i]
+                    .read_exact_at(&mut piece, at[i] as u64)
+                    .unwrap();
+                assert_eq!(piece, files[i][at[i]..at[i] + n]);
+                at[i] += n;
+                turn += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_changed_after_planning_is_refused() {
+        let size = 300_000;
+        let data = bytes(size, 9);
+        let params = Params::with_shard_size(3, 2, 16384).unwrap();
+        let (object, key, trailers) = plan(&data[..], size as u64, params, &mut |_| {}).unwrap();
+        let mut changed = data.clone();
+        changed[size / 2] ^= 0x80;
+        let streamed = Streamed::new(&object, &key, &changed[..], trailers.clone()).unwrap();
+        let fragment = streamed.fragment(0);
+        // The stripes before the change are served; the changed one is not.
+        let mut first = vec![0u8; 16384];
+        fragment.read_exact_at(&mut first, 0).unwrap();
+        let mut all = vec![0u8; object.layout.fragment_size as usize];
+        let err = fragment.read_exact_at(&mut all, 0).unwrap_err();
+        assert!(err.to_string().contains("changed"), "{err}");
+        // A shorter file cannot be read as it was encoded.
+        let short = &data[..size - 1000];
+        let streamed = Streamed::new(&object, &key, short, trailers).unwrap();
+        let err = streamed.fragment(1).read_exact_at(&mut all, 0).unwrap_err();
+        assert!(err.to_string().contains("no longer"), "{err}");
+    }
+}
