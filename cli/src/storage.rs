@@ -23,7 +23,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Subcommand;
 use indicatif::ProgressBar;
 use serde_json::{json, Value};
-use sherd_fragments::{commit::tree_levels, file::write_trailer, Params};
+use sherd_fragments::{decode::Unstriper, Params};
 use sherd_ledger::{
     state::market::{contract_id, per_gib_cost},
     tx::kind::{CreateContract, FragmentDeal},
@@ -32,15 +32,14 @@ use sherd_ledger::{
 use sherd_market::{
     catalog::{self, Catalog, Entry, EntryState},
     client::{
-        get::{fetch, FetchEvents, FetchFailure, FetchSink, Source},
+        assemble::Assembly,
+        get::{fetch, FetchEvents, FetchFailure, Source},
         placement::Failure,
         put::{place, PutEvents, PutRequest},
         select::{select, Needs},
         source::{self, Streamed},
     },
-    object::fragment_file,
 };
-use sherd_node::direct::DirectWriter;
 use sherd_node::net::light::{LightPeer, Timeouts};
 use sherd_wallet::{
     build::{self, TxParams},
@@ -235,15 +234,6 @@ pub(crate) struct Ctx {
     opts: Options,
     wallets: WalletDir,
     catalog: Catalog,
-}
-
-/// Removes a directory tree when dropped.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 impl Ctx {
@@ -710,14 +700,37 @@ impl Ctx {
             }
         }
         let k = object.layout.params.data();
-        let scratch = self.catalog.dir().join(".incoming");
-        fs::create_dir_all(&scratch)
-            .with_context(|| format!("cannot create {}", scratch.display()))?;
-        let work = TempDir(scratch.join(format!("get-{}-{}", std::process::id(), crate::now_ms())));
-        fs::create_dir(&work.0).with_context(|| format!("cannot create {}", work.0.display()))?;
-        let sink = DirSink {
-            dir: work.0.clone(),
-        };
+        // Decoded while it is fetched, into a temporary beside OUT that is
+        // renamed once whole: OUT appears whole or not at all, and nothing
+        // else is written (see sherd_market::client::assemble).
+        let partial = parent.join(format!(
+            ".{}.partial-{}",
+            out.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            std::process::id()
+        ));
+        let assembly = Assembly::new(object.layout);
+        let decoder = tokio::task::spawn_blocking({
+            let (assembly, partial, layout) = (assembly.clone(), partial.clone(), object.layout);
+            move || -> Result<()> {
+                let written = (|| -> Result<()> {
+                    let file = File::create(&partial)
+                        .with_context(|| format!("cannot create {}", partial.display()))?;
+                    let mut writer = BufWriter::with_capacity(1 << 20, file);
+                    let mut unstriper = Unstriper::new(layout, &object_key);
+                    assembly.decode(&mut unstriper, &mut writer, &mut |_| {})?;
+                    let file = writer.into_inner().map_err(|e| e.into_error())?;
+                    file.sync_all()
+                        .with_context(|| format!("cannot write {}", partial.display()))?;
+                    Ok(())
+                })();
+                if let Err(e) = &written {
+                    assembly.end(format!("decoding stopped: {e}"));
+                }
+                written
+            }
+        });
         let peer = LightPeer::start(Timeouts::default())?;
         let fetching = Instant::now();
         let total = object.layout.fragment_size.saturating_mul(k as u64);
@@ -732,59 +745,38 @@ impl Ctx {
             object.layout.fragment_size,
             k,
             sources,
-            &sink,
+            &assembly,
             &events,
         )
         .await;
         events.bar.finish_and_clear();
-        let report = report.map_err(|e| {
-            anyhow!(
+        let decoding = Instant::now();
+        assembly.end(match &report {
+            Ok(_) => "the fetch is complete".into(),
+            Err(e) => e.to_string(),
+        });
+        let decoded = decoder.await.context("the decoder stopped");
+        let written = match (report, decoded) {
+            (Err(e), _) => Err(anyhow!(
                 "{e}{}",
                 if missing.is_empty() {
                     String::new()
                 } else {
                     format!("; fragments {missing:?} have providers without an endpoint")
                 }
-            )
-        })?;
-
-        let decoding = Instant::now();
-
-        // Decode into a temporary beside OUT, then rename: OUT appears whole
-        // or not at all.
-        let files: Vec<Option<File>> = (0..object.layout.params.total())
-            .map(|i| {
-                report
-                    .good
-                    .contains(&(i as u32))
-                    .then(|| File::open(work.0.join(fragment_file(i))).ok())
-                    .flatten()
-            })
-            .collect();
-        let partial = parent.join(format!(
-            ".{}.partial-{}",
-            out.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
-        let written = (|| -> Result<()> {
-            let file = File::create(&partial)
-                .with_context(|| format!("cannot create {}", partial.display()))?;
-            let mut writer = BufWriter::with_capacity(1 << 20, file);
-            let sources: Vec<Option<&File>> = files.iter().map(Option::as_ref).collect();
-            sherd_fragments::decode(&object, &object_key, &sources, &mut writer, &mut |_| {})
-                .map_err(|e| anyhow!("the fragments do not decode: {e}"))?;
-            let file = writer.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            fs::rename(&partial, out)
-                .with_context(|| format!("cannot create {}", out.display()))?;
-            Ok(())
-        })();
-        if let Err(e) = written {
-            let _ = fs::remove_file(&partial);
-            return Err(e);
-        }
+            )),
+            (Ok(_), Err(e)) | (Ok(_), Ok(Err(e))) => Err(e),
+            (Ok(report), Ok(Ok(()))) => fs::rename(&partial, out)
+                .with_context(|| format!("cannot create {}", out.display()))
+                .map(|()| report),
+        };
+        let report = match written {
+            Ok(report) => report,
+            Err(e) => {
+                let _ = fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
         let done = Instant::now();
         Ok(Fetched {
             id: entry.id,
@@ -1015,49 +1007,5 @@ impl FetchEvents for Progress {
                 if f.corrupt { " (wrong bytes)" } else { "" }
             ),
         );
-    }
-}
-
-/// Fetched fragments as files in a scratch directory, each written as a
-/// `.partial` (straight to the disk: they are read once, by the decode)
-/// and renamed once whole and checked.
-struct DirSink {
-    dir: PathBuf,
-}
-
-impl DirSink {
-    fn partial(&self, index: u32) -> PathBuf {
-        self.dir
-            .join(format!("{}.partial", fragment_file(index as usize)))
-    }
-}
-
-impl FetchSink for DirSink {
-    type Writer = DirectWriter;
-
-    fn create(&self, index: u32) -> std::io::Result<Self::Writer> {
-        let path = self.partial(index);
-        let _ = fs::remove_file(&path);
-        DirectWriter::create_new(&path)
-    }
-
-    fn finish(
-        &self,
-        index: u32,
-        mut writer: Self::Writer,
-        footer: &sherd_fragments::Footer,
-        leaves: &[sherd_fragments::commit::Hash],
-    ) -> std::io::Result<()> {
-        write_trailer(&mut writer, &tree_levels(leaves), footer)?;
-        drop(writer.finish()?);
-        fs::rename(
-            self.partial(index),
-            self.dir.join(fragment_file(index as usize)),
-        )
-    }
-
-    fn discard(&self, index: u32, writer: Self::Writer) {
-        drop(writer);
-        let _ = fs::remove_file(self.partial(index));
     }
 }

@@ -355,6 +355,88 @@ impl<E: Into<DecodeError>> From<E> for StripeError {
     }
 }
 
+/// Decodes single stripes from shards the caller has already checked group
+/// by group (a get that decodes while it fetches, each group verified on
+/// arrival against the contract's roots), writing the plaintext in order.
+pub struct Unstriper {
+    layout: Layout,
+    cipher: SegmentCipher,
+    decoder: StripeDecoder,
+}
+
+impl std::fmt::Debug for Unstriper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unstriper")
+            .field("layout", &self.layout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Unstriper {
+    /// Stripes of the object `layout` describes, encrypted under `key`.
+    pub fn new(layout: Layout, key: &ObjectKey) -> Self {
+        Self {
+            layout,
+            cipher: key.sealer(),
+            decoder: StripeDecoder::new(),
+        }
+    }
+
+    /// Decodes stripe `index`: `shards` holds its `k + m` slots of
+    /// `layout.shard_size(index)` bytes back to back, `present[i]` says
+    /// which hold a checked shard (at least `k` must). Missing data shards
+    /// are restored in place, the segments decrypted, and the stripe's
+    /// plaintext written to `output`.
+    pub fn stripe<W: Write>(
+        &mut self,
+        index: u64,
+        shards: &mut [u8],
+        present: &[bool],
+        output: &mut W,
+    ) -> Result<(), DecodeError> {
+        let layout = &self.layout;
+        let (k, m) = (layout.params.data(), layout.params.parity());
+        let shard = layout.shard_size(index);
+        let good = present.iter().filter(|&&p| p).count();
+        if index >= layout.stripes || shards.len() != (k + m) * shard || present.len() != k + m {
+            return Err(DecodeError::Sources {
+                expected: k + m,
+                found: present.len(),
+            });
+        }
+        if good < k {
+            return Err(DecodeError::NotEnough {
+                needed: k,
+                good,
+                statuses: present
+                    .iter()
+                    .map(|&p| {
+                        if p {
+                            FragmentStatus::Used
+                        } else {
+                            FragmentStatus::Missing
+                        }
+                    })
+                    .collect(),
+            });
+        }
+        self.decoder.restore(shards, present, k, m, shard)?;
+        for segment in layout.segments(index) {
+            let start = segment.shard * shard;
+            self.cipher.open(
+                &mut shards[start..start + shard],
+                segment.len,
+                segment.index,
+                segment.last,
+            )?;
+            output
+                .write_all(&shards[start..start + segment.len])
+                .map_err(DecodeError::Write)?;
+        }
+        Ok(())
+    }
+}
+
 /// Reads, verifies, restores and decrypts one stripe into `buf`.
 fn decode_stripe<S: ReadAt + ?Sized>(
     object: &Object,

@@ -1,6 +1,7 @@
 //! The client's side: choosing providers, placing fragments with spares,
 //! and fetching them back verified.
 
+pub mod assemble;
 pub mod get;
 pub mod placement;
 pub mod put;

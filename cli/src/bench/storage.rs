@@ -8,10 +8,12 @@
 //!    (encrypt, erasure-code, hash, fsync the fragments; check, decode,
 //!    decrypt, fsync the output), same `k`, `m` and size;
 //! 2. **network**: put it with `sherd storage put`'s own code (select
-//!    providers, encode, place every fragment, record the contract and
-//!    wait until it is final) and get it back with `sherd storage get`'s
-//!    (fetch `k` fragments, check, decode, fsync), the get compared byte
-//!    for byte with the file.
+//!    providers, encode to fix the roots, place every fragment while
+//!    coding it again, record the contract and wait until it is final) and
+//!    get it back with `sherd storage get`'s (fetch `k` fragments, checking
+//!    and decoding while they arrive, fsync), the get compared byte for
+//!    byte with the file. The get's `decode` step is what is left of the
+//!    decoding after the last byte arrived.
 //!
 //! A put's latency runs from its start to the contract seen final; a get's
 //! to the output file fsynced and in place. MiB/s are the file's size over

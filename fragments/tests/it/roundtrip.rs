@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 use sherd_fragments::{
-    check_fragment, encode::Restriper, file, manifest::Manifest, FragmentStatus, ObjectKey, Params,
-    CHUNK_SIZE,
+    check_fragment, decode::Unstriper, encode::Restriper, file, manifest::Manifest, FragmentStatus,
+    ObjectKey, Params, CHUNK_SIZE,
 };
 
 use crate::{decode_from_memory, encode_to_memory, object_bytes};
@@ -184,6 +184,29 @@ proptest! {
                 }
             }
         }
+        // Any k shards of each stripe decode back to the plaintext.
+        let mut unstriper = Unstriper::new(layout, &key);
+        let mut out = Vec::new();
+        for s in 0..layout.stripes {
+            restriper.stripe(s, &mut shards, &mut hashes).unwrap();
+            let mut present = vec![true; k + m];
+            for lost in 0..m {
+                let i = (s as usize + lost * 7 + seed as usize) % (k + m);
+                present[i] = false;
+            }
+            while present.iter().filter(|&&p| p).count() < k {
+                let i = present.iter().position(|&p| !p).unwrap();
+                present[i] = true;
+            }
+            let len = layout.shard_size(s);
+            for (i, p) in present.iter().enumerate() {
+                if !p {
+                    shards[i * len..(i + 1) * len].fill(0xee);
+                }
+            }
+            unstriper.stripe(s, &mut shards, &present, &mut out).unwrap();
+        }
+        prop_assert!(out == data, "unstriped plaintext differs");
         let flip = (seed as usize) % size;
         let mut edited = data.clone();
         edited[flip] ^= 1;

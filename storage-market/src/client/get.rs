@@ -7,9 +7,17 @@
 //! a byte that does not match) is named in the report and the next
 //! fragment is asked for instead.
 
-use std::io::Write;
+use std::{
+    io::Write,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
 
-use futures::stream::{FuturesUnordered, StreamExt};
+use futures::{
+    stream::{FuturesUnordered, StreamExt},
+    AsyncRead, AsyncWrite,
+};
 use sherd_fragments::{commit::Hash as Digest, file::Footer};
 use sherd_ledger::{Address, Hash};
 
@@ -45,6 +53,54 @@ pub trait FetchSink: Send + Sync {
     ) -> std::io::Result<()>;
     /// Fragment `index` failed: throw its bytes away.
     fn discard(&self, index: u32, writer: Self::Writer);
+    /// What paces fragment `index`'s download, for a sink that cannot take
+    /// bytes at any speed (one that decodes as it goes): the download reads
+    /// from the network only when the gate is open, so a fragment far ahead
+    /// of the others waits without holding its bytes in memory.
+    fn gate(&self, _index: u32) -> Option<Arc<dyn Gate>> {
+        None
+    }
+}
+
+/// Paces a download (see [`FetchSink::gate`]).
+pub trait Gate: Send + Sync {
+    /// Ready when more bytes may be read; otherwise wakes `cx` once they may.
+    fn poll_open(&self, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+/// A stream whose reads wait for a gate.
+struct Gated<S> {
+    inner: S,
+    gate: Option<Arc<dyn Gate>>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Gated<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if let Some(gate) = &self.gate {
+            std::task::ready!(gate.poll_open(cx));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Gated<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
 }
 
 /// A fragment that could not be read.
@@ -170,6 +226,13 @@ where
                         events,
                     ));
                 }
+                // Stop as soon as `needed` is out of reach, rather than wait
+                // for the fragments still coming: they cannot make up the
+                // count (and a sink that paces them may be holding them back
+                // for the ones that failed).
+                if report.good.len() + running.len() < needed {
+                    break;
+                }
             }
         }
     }
@@ -189,10 +252,14 @@ async fn one<T: Transport, K: FetchSink>(
     events: &dyn FetchEvents,
 ) -> (Source, Result<(), TransferError>) {
     let result = async {
-        let mut stream = transport
+        let stream = transport
             .open(&source.endpoint)
             .await
             .map_err(|e| TransferError::Io(std::io::Error::other(e.to_string())))?;
+        let mut stream = Gated {
+            inner: stream,
+            gate: sink.gate(source.index),
+        };
         let mut writer = sink.create(source.index).map_err(TransferError::Local)?;
         let expected = Expected {
             root: *source.root.as_bytes(),

@@ -6,12 +6,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sherd_fragments::{
     commit::{tree_levels, Hash as Digest},
+    decode::Unstriper,
     file::{write_trailer, Footer},
     Object, ObjectKey, Params, ReadAt,
 };
 use sherd_ledger::{state::ProviderAd, Address, Amount, ChainId, Hash};
 use sherd_market::{
     client::{
+        assemble::Assembly,
         get::{fetch, FetchSink, Source},
         placement::Failure,
         put::{place, Placed, PutError, PutRequest, Quiet},
@@ -207,7 +209,8 @@ fn run(seed: u64) {
     let object = sherd_fragments::encode_with_key(
         &data[..],
         size,
-        Params::new(k, m).unwrap(),
+        // Small shards: many stripes, so streamed puts and gets cross them.
+        Params::with_shard_size(k, m, 16384 * (1 + (seed % 2) as u32)).unwrap(),
         &key,
         &mut files,
         &mut |_| {},
@@ -454,6 +457,46 @@ fn run(seed: u64) {
             endpoint: p.provider.clone(),
         })
         .collect();
+    if seed % 3 == 0 {
+        // As `sherd storage get` reads: decoding while fetching, with
+        // fragments held to one shard ahead of the decoder.
+        let assembly = Assembly::with_ahead(object.layout, 0);
+        let (fetched, decoded) = std::thread::scope(|scope| {
+            let decoder = scope.spawn(|| {
+                let mut out = Vec::new();
+                let mut unstriper = Unstriper::new(object.layout, &key);
+                let result = assembly.decode(&mut unstriper, &mut out, &mut |_| {});
+                if result.is_err() {
+                    assembly.end("decoding stopped".into());
+                }
+                result.map(|()| out)
+            });
+            let fetched = runtime.block_on(fetch(
+                &net,
+                contract_id,
+                fragment_size,
+                k,
+                sources,
+                &assembly,
+                &Quiet,
+            ));
+            assembly.end("the fetch is over".into());
+            (fetched, decoder.join().unwrap())
+        });
+        match (fetched, decoded) {
+            (Ok(_), Ok(out)) => {
+                assert!(good >= k, "seed {seed}: read with {good} good holders");
+                assert!(out == data, "seed {seed}: the decoded bytes differ");
+            }
+            (Err(e), Err(_)) => assert!(good < k, "seed {seed}: {good} good holders, yet: {e}"),
+            (fetched, decoded) => panic!(
+                "seed {seed}: fetch {:?} but decode {:?}",
+                fetched.map(|_| ()),
+                decoded.map(|_| ())
+            ),
+        }
+        return;
+    }
     let sink = Sink::default();
     let fetched = runtime.block_on(fetch(
         &net,
@@ -535,7 +578,7 @@ impl Target<'_> {
 
 #[test]
 fn puts_and_gets_survive_faulty_providers_over_many_seeds() {
-    for seed in 0..96 {
+    for seed in 0..192 {
         run(seed);
     }
 }
