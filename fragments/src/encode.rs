@@ -298,6 +298,46 @@ impl<'a, S: crate::ReadAt + ?Sized> Restriper<'a, S> {
         *hashes = stripe.hashes;
         coded
     }
+
+    /// Codes data shard `shard` of stripe `index` alone, without the rest
+    /// of the stripe (a data shard needs no parity): `out` gets its
+    /// `layout.shard_size(index)` bytes, `hashes` its group hashes.
+    pub fn data_shard(
+        &self,
+        index: u64,
+        shard: usize,
+        out: &mut Vec<u8>,
+        hashes: &mut Vec<Hash>,
+    ) -> Result<(), EncodeError> {
+        let layout = &self.layout;
+        if index >= layout.stripes || shard >= layout.params.data() {
+            return Err(EncodeError::Read(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("data shard {shard} of stripe {index}"),
+            )));
+        }
+        let len = layout.shard_size(index);
+        out.clear();
+        out.resize(len, 0);
+        hashes.clear();
+        if let Some(segment) = layout.segments(index).find(|s| s.shard == shard) {
+            // Every segment before this one in the stripe is full.
+            let offset = layout.stripe_start(index) + (shard * (len - crate::TAG_LEN)) as u64;
+            self.plaintext
+                .read_exact_at(&mut out[..segment.len], offset)
+                .map_err(|e| match e.kind() {
+                    io::ErrorKind::UnexpectedEof => EncodeError::InputShort {
+                        read: offset,
+                        expected: layout.size,
+                    },
+                    _ => EncodeError::Read(e),
+                })?;
+            self.cipher
+                .seal(out, segment.len, segment.index, segment.last);
+        }
+        hash_groups(out, hashes);
+        Ok(())
+    }
 }
 
 /// Stripes per batch: up to two per thread, as long as a batch stays under

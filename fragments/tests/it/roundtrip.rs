@@ -174,6 +174,12 @@ proptest! {
             let at = layout.shard_offset(s) as usize;
             let per_shard = len.div_ceil(sherd_fragments::GROUP_SIZE);
             let first = at / sherd_fragments::GROUP_SIZE;
+            let (mut one, mut one_hashes) = (Vec::new(), Vec::new());
+            for i in 0..k {
+                restriper.data_shard(s, i, &mut one, &mut one_hashes).unwrap();
+                prop_assert_eq!(&one[..], &shards[i * len..(i + 1) * len]);
+                prop_assert_eq!(&one_hashes[..], &hashes[i * per_shard..(i + 1) * per_shard]);
+            }
             for (i, file) in files.iter().enumerate() {
                 prop_assert_eq!(&shards[i * len..(i + 1) * len], &file[at..at + len]);
                 for g in 0..per_shard {

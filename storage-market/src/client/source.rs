@@ -101,6 +101,17 @@ impl Write for TrailerOnly {
 
 type Coded = Arc<OnceLock<Result<Arc<Vec<u8>>, String>>>;
 
+/// Stripes coded recently, oldest first.
+#[derive(Default)]
+struct Window {
+    slots: VecDeque<(u64, Coded)>,
+    /// The highest stripe ever coded into the window.
+    newest: Option<u64>,
+}
+
+/// Buffers kept for reuse.
+const SPARES: usize = 4;
+
 /// The fragments of a planned object, coded again as they are read.
 pub struct Streamed<'a, S: ReadAt + ?Sized> {
     restriper: Restriper<'a, S>,
@@ -108,7 +119,7 @@ pub struct Streamed<'a, S: ReadAt + ?Sized> {
     /// Recently coded stripes, oldest first; a stripe being coded is in the
     /// window already, so its other readers wait for it rather than code it
     /// again.
-    window: Mutex<VecDeque<(u64, Coded)>>,
+    window: Mutex<Window>,
     capacity: usize,
     /// Buffers of stripes that left the window, for the next ones: a fresh
     /// multi-megabyte buffer per stripe costs more in page faults than the
@@ -146,7 +157,7 @@ impl<'a, S: ReadAt + ?Sized> Streamed<'a, S> {
         Ok(Self {
             restriper: Restriper::new(layout, key, plaintext),
             trailers,
-            window: Mutex::new(VecDeque::new()),
+            window: Mutex::default(),
             capacity: (WINDOW_BYTES / stripe_bytes.max(1)).clamp(2, 64),
             spare: Mutex::new(Vec::new()),
         })
@@ -179,27 +190,53 @@ impl<'a, S: ReadAt + ?Sized> Streamed<'a, S> {
         self.restriper.layout()
     }
 
-    /// Stripe `index`, coded and checked, from the window or coded now.
-    fn stripe(&self, index: u64) -> io::Result<Arc<Vec<u8>>> {
+    /// Copies `out.len()` bytes of fragment `fragment`'s shard in stripe
+    /// `stripe`, from `within` it. A stripe in the window is served from
+    /// there; one past the newest coded is coded whole and joins the
+    /// window (the fragment leads, the others will follow); one that left
+    /// the window is coded for this reader alone, only its own shard when
+    /// that is a data shard (a lagging upload must not push out the
+    /// stripes the others are about to read).
+    fn read(&self, fragment: usize, stripe: u64, within: usize, out: &mut [u8]) -> io::Result<()> {
+        let shard = self.layout().shard_size(stripe);
         let cell = {
             let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
-            match window.iter().find(|(s, _)| *s == index) {
-                Some((_, cell)) => cell.clone(),
-                None => {
-                    if window.len() >= self.capacity {
-                        if let Some((_, old)) = window.pop_front() {
+            match window.slots.iter().find(|(s, _)| *s == stripe) {
+                Some((_, cell)) => Some(cell.clone()),
+                None if window.newest.is_none_or(|n| stripe > n) => {
+                    if window.slots.len() >= self.capacity {
+                        if let Some((_, old)) = window.slots.pop_front() {
                             self.recycle(old);
                         }
                     }
                     let cell = Coded::default();
-                    window.push_back((index, cell.clone()));
-                    cell
+                    window.slots.push_back((stripe, cell.clone()));
+                    window.newest = Some(stripe);
+                    Some(cell)
                 }
+                None => None,
             }
         };
-        cell.get_or_init(|| self.code(index).map(Arc::new))
-            .clone()
-            .map_err(io::Error::other)
+        if let Some(cell) = cell {
+            let coded = cell
+                .get_or_init(|| self.code(stripe).map(Arc::new))
+                .clone()
+                .map_err(io::Error::other)?;
+            let from = fragment * shard + within;
+            out.copy_from_slice(&coded[from..from + out.len()]);
+            return Ok(());
+        }
+        let mut buffer = self.take_spare();
+        let result = if fragment < self.layout().params.data() {
+            self.code_data_shard(stripe, fragment, &mut buffer)
+                .map(|()| within)
+        } else {
+            self.code_into(stripe, &mut buffer)
+                .map(|()| fragment * shard + within)
+        };
+        let copied = result.map(|from| out.copy_from_slice(&buffer[from..from + out.len()]));
+        self.give_spare(buffer);
+        copied.map_err(io::Error::other)
     }
 
     /// Keeps the buffer of a stripe leaving the window, unless a reader
@@ -211,39 +248,72 @@ impl<'a, S: ReadAt + ?Sized> Streamed<'a, S> {
             .and_then(Result::ok)
             .and_then(|coded| Arc::try_unwrap(coded).ok());
         if let Some(buffer) = buffer {
-            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-            if spare.len() < 4 {
-                spare.push(buffer);
+            self.give_spare(buffer);
+        }
+    }
+
+    fn take_spare(&self) -> Vec<u8> {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        spare.pop().unwrap_or_default()
+    }
+
+    fn give_spare(&self, buffer: Vec<u8>) {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < SPARES {
+            spare.push(buffer);
+        }
+    }
+
+    /// Codes stripe `index`, checked, into a buffer of its own.
+    fn code(&self, index: u64) -> Result<Vec<u8>, String> {
+        let mut shards = self.take_spare();
+        match self.code_into(index, &mut shards) {
+            Ok(()) => Ok(shards),
+            Err(e) => {
+                self.give_spare(shards);
+                Err(e)
             }
         }
     }
 
-    /// Codes stripe `index` and checks it against the planned group hashes.
-    fn code(&self, index: u64) -> Result<Vec<u8>, String> {
-        let mut shards = self
-            .spare
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .unwrap_or_default();
+    /// Codes stripe `index` into `shards` and checks it against the planned
+    /// group hashes.
+    fn code_into(&self, index: u64, shards: &mut Vec<u8>) -> Result<(), String> {
         let mut hashes = Vec::new();
         self.restriper
-            .stripe(index, &mut shards, &mut hashes)
+            .stripe(index, shards, &mut hashes)
             .map_err(|e| format!("the file can no longer be read as it was encoded: {e}"))?;
+        let per_shard = self.layout().shard_size(index).div_ceil(GROUP_SIZE);
+        for i in 0..self.layout().params.total() {
+            self.check(index, i, &hashes[i * per_shard..(i + 1) * per_shard])?;
+        }
+        Ok(())
+    }
+
+    /// Codes data shard `shard` of stripe `index` alone into `out`, checked.
+    fn code_data_shard(&self, index: u64, shard: usize, out: &mut Vec<u8>) -> Result<(), String> {
+        let mut hashes = Vec::new();
+        self.restriper
+            .data_shard(index, shard, out, &mut hashes)
+            .map_err(|e| format!("the file can no longer be read as it was encoded: {e}"))?;
+        self.check(index, shard, &hashes)
+    }
+
+    /// Compares fragment `fragment`'s group hashes in stripe `index` with
+    /// the first pass's.
+    fn check(&self, index: u64, fragment: usize, coded: &[Hash]) -> Result<(), String> {
         let layout = self.layout();
         let per_shard = layout.shard_size(index).div_ceil(GROUP_SIZE);
         let first = (layout.shard_offset(index) / GROUP_SIZE as u64) as usize;
-        for (i, trailer) in self.trailers.0.iter().enumerate() {
-            let planned = &trailer[first * 32..(first + per_shard) * 32];
-            let coded = &hashes[i * per_shard..(i + 1) * per_shard];
-            if !same(planned, coded) {
-                return Err(format!(
-                    "the file changed while it was being stored (its bytes near offset {} differ from when it was encoded): nothing of the changed part was sent; put it again",
-                    layout.stripe_start(index)
-                ));
-            }
+        let planned = &self.trailers.0[fragment][first * 32..(first + per_shard) * 32];
+        if same(planned, coded) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the file changed while it was being stored (its bytes near offset {} differ from when it was encoded): nothing of the changed part was sent; put it again",
+                layout.stripe_start(index)
+            ))
         }
-        Ok(shards)
     }
 }
 
@@ -294,9 +364,8 @@ impl<S: ReadAt + ?Sized> ReadAt for StreamedFragment<'_, '_, S> {
             let shard = layout.shard_size(stripe);
             let within = (at - layout.shard_offset(stripe)) as usize;
             let take = (shard - within).min(buf.len() - filled);
-            let coded = self.object.stripe(stripe)?;
-            let from = self.index * shard + within;
-            buf[filled..filled + take].copy_from_slice(&coded[from..from + take]);
+            self.object
+                .read(self.index, stripe, within, &mut buf[filled..filled + take])?;
             filled += take;
             at += take as u64;
         }
