@@ -369,10 +369,14 @@ impl DevNode {
         self.actor.as_ref().is_none_or(|a| a.is_finished())
     }
 
-    /// Stops the API and the actor and waits for both; the database is
-    /// closed when the last reference to it goes.
+    /// Stops the API and the actor and waits for both, then (up to 2 s)
+    /// for the tasks that hold the database (networking, duties, the
+    /// provider) to let go of it; the last holder closes it as it goes. A
+    /// caller that holds its own reference (through `shared`) keeps it
+    /// open past this.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
+        let db = Arc::downgrade(&self.shared.db);
         if let Some(server) = self.server.take() {
             match server.await {
                 Ok(result) => result.context("API server")?,
@@ -387,6 +391,11 @@ impl DevNode {
                 Ok(r) => r?,
                 Err(_) => anyhow::bail!("the consensus thread panicked"),
             }
+        }
+        drop(self);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while db.strong_count() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         Ok(())
     }

@@ -307,7 +307,19 @@ async fn a_syncing_node_refuses_forged_blocks_and_syncs_from_an_honest_peer() {
 
     // Every block the follower keeps carries a certificate of itself or of
     // a later block of its chain: none of the forged ones.
-    let db = NodeDb::open(&nodes[1].home.join("db")).unwrap();
+    // The last task to let go of the database closes it as it goes.
+    let path = nodes[1].home.join("db");
+    let started = Instant::now();
+    let db = loop {
+        match NodeDb::open(&path) {
+            Ok(db) => break db,
+            Err(e) if started.elapsed() < Duration::from_secs(5) => {
+                eprintln!("reopening the follower's database: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("the follower's database is still held: {e}"),
+        }
+    };
     let mut chain = Vec::new();
     for height in 1.. {
         let Some(bytes) = db.get(col::BLOCKS, &u64::to_be_bytes(height)).unwrap() else {
