@@ -32,7 +32,7 @@ use sherd_ledger::{
 use sherd_market::{
     catalog::{self, Catalog, Entry, EntryState},
     client::{
-        assemble::Assembly,
+        assemble::{Assembly, AssemblyError},
         get::{fetch, FetchEvents, FetchFailure, Source},
         placement::Failure,
         put::{place, PutEvents, PutRequest},
@@ -713,13 +713,16 @@ impl Ctx {
         let assembly = Assembly::new(object.layout);
         let decoder = tokio::task::spawn_blocking({
             let (assembly, partial, layout) = (assembly.clone(), partial.clone(), object.layout);
+            let out_name = out.to_path_buf();
             move || -> Result<()> {
                 let written = (|| -> Result<()> {
                     let file = File::create(&partial)
                         .with_context(|| format!("cannot create {}", partial.display()))?;
                     let mut writer = BufWriter::with_capacity(1 << 20, file);
                     let mut unstriper = Unstriper::new(layout, &object_key);
-                    assembly.decode(&mut unstriper, &mut writer, &mut |_| {})?;
+                    assembly
+                        .decode(&mut unstriper, &mut writer, &mut |_| {})
+                        .with_context(|| format!("cannot write {}", out_name.display()))?;
                     let file = writer.into_inner().map_err(|e| e.into_error())?;
                     file.sync_all()
                         .with_context(|| format!("cannot write {}", partial.display()))?;
@@ -756,7 +759,16 @@ impl Ctx {
             Err(e) => e.to_string(),
         });
         let decoded = decoder.await.context("the decoder stopped");
+        // A decoder that failed on our side (the output cannot be written)
+        // made the downloads fail too: its error is the one to tell.
+        let ours = |e: &anyhow::Error| {
+            !matches!(
+                e.downcast_ref::<AssemblyError>(),
+                Some(AssemblyError::Fetch(_))
+            )
+        };
         let written = match (report, decoded) {
+            (Err(_), Ok(Err(e))) if ours(&e) => Err(e),
             (Err(e), _) => Err(anyhow!(
                 "{e}{}",
                 if missing.is_empty() {
