@@ -125,6 +125,9 @@ pub struct Streamed<'a, S: ReadAt + ?Sized> {
     /// multi-megabyte buffer per stripe costs more in page faults than the
     /// coding.
     spare: Mutex<Vec<Vec<u8>>>,
+    /// The same for single data shards coded for a lagging upload (kept
+    /// apart: a shard-sized buffer would have to grow into a stripe).
+    spare_shards: Mutex<Vec<Vec<u8>>>,
 }
 
 impl<S: ReadAt + ?Sized> std::fmt::Debug for Streamed<'_, S> {
@@ -160,6 +163,7 @@ impl<'a, S: ReadAt + ?Sized> Streamed<'a, S> {
             window: Mutex::default(),
             capacity: (WINDOW_BYTES / stripe_bytes.max(1)).clamp(2, 64),
             spare: Mutex::new(Vec::new()),
+            spare_shards: Mutex::new(Vec::new()),
         })
     }
 
@@ -226,7 +230,12 @@ impl<'a, S: ReadAt + ?Sized> Streamed<'a, S> {
             out.copy_from_slice(&coded[from..from + out.len()]);
             return Ok(());
         }
-        let mut buffer = self.take_spare();
+        let pool = if fragment < self.layout().params.data() {
+            &self.spare_shards
+        } else {
+            &self.spare
+        };
+        let mut buffer = take(pool);
         let result = if fragment < self.layout().params.data() {
             self.code_data_shard(stripe, fragment, &mut buffer)
                 .map(|()| within)
@@ -235,7 +244,7 @@ impl<'a, S: ReadAt + ?Sized> Streamed<'a, S> {
                 .map(|()| fragment * shard + within)
         };
         let copied = result.map(|from| out.copy_from_slice(&buffer[from..from + out.len()]));
-        self.give_spare(buffer);
+        give(pool, buffer);
         copied.map_err(io::Error::other)
     }
 
@@ -248,29 +257,17 @@ impl<'a, S: ReadAt + ?Sized> Streamed<'a, S> {
             .and_then(Result::ok)
             .and_then(|coded| Arc::try_unwrap(coded).ok());
         if let Some(buffer) = buffer {
-            self.give_spare(buffer);
-        }
-    }
-
-    fn take_spare(&self) -> Vec<u8> {
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        spare.pop().unwrap_or_default()
-    }
-
-    fn give_spare(&self, buffer: Vec<u8>) {
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        if spare.len() < SPARES {
-            spare.push(buffer);
+            give(&self.spare, buffer);
         }
     }
 
     /// Codes stripe `index`, checked, into a buffer of its own.
     fn code(&self, index: u64) -> Result<Vec<u8>, String> {
-        let mut shards = self.take_spare();
+        let mut shards = take(&self.spare);
         match self.code_into(index, &mut shards) {
             Ok(()) => Ok(shards),
             Err(e) => {
-                self.give_spare(shards);
+                give(&self.spare, shards);
                 Err(e)
             }
         }
@@ -314,6 +311,18 @@ impl<'a, S: ReadAt + ?Sized> Streamed<'a, S> {
                 layout.stripe_start(index)
             ))
         }
+    }
+}
+
+fn take(pool: &Mutex<Vec<Vec<u8>>>) -> Vec<u8> {
+    let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
+    pool.pop().unwrap_or_default()
+}
+
+fn give(pool: &Mutex<Vec<Vec<u8>>>, buffer: Vec<u8>) {
+    let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
+    if pool.len() < SPARES {
+        pool.push(buffer);
     }
 }
 
