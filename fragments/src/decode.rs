@@ -420,21 +420,48 @@ impl Unstriper {
                     .collect(),
             });
         }
-        self.decoder.restore(shards, present, k, m, shard)?;
+        restore_and_open(
+            layout,
+            &self.cipher,
+            &mut self.decoder,
+            index,
+            shards,
+            present,
+        )?;
         for segment in layout.segments(index) {
             let start = segment.shard * shard;
-            self.cipher.open(
-                &mut shards[start..start + shard],
-                segment.len,
-                segment.index,
-                segment.last,
-            )?;
             output
                 .write_all(&shards[start..start + segment.len])
                 .map_err(DecodeError::Write)?;
         }
         Ok(())
     }
+}
+
+/// Restores the missing data shards of stripe `index` in `buf` (`k + m`
+/// slots, `present` saying which hold a good shard) and decrypts its
+/// segments in place.
+fn restore_and_open(
+    layout: &Layout,
+    cipher: &SegmentCipher,
+    decoder: &mut StripeDecoder,
+    index: u64,
+    buf: &mut [u8],
+    present: &[bool],
+) -> Result<(), DecodeError> {
+    let (k, m) = (layout.params.data(), layout.params.parity());
+    let shard = layout.shard_size(index);
+    decoder.restore(buf, present, k, m, shard)?;
+    for segment in layout.segments(index) {
+        let start = segment.shard * shard;
+        cipher.open(
+            &mut buf[start..start + shard],
+            segment.len,
+            segment.index,
+            segment.last,
+        )?;
+    }
+    Ok(())
 }
 
 /// Reads, verifies, restores and decrypts one stripe into `buf`.
@@ -481,16 +508,9 @@ fn decode_stripe<S: ReadAt + ?Sized>(
     if have < k {
         return Err(StripeError::TooFewGood);
     }
-    DECODER.with_borrow_mut(|decoder| decoder.restore(buf, &present, k, m, shard))?;
-    for segment in layout.segments(stripe) {
-        let start = segment.shard * shard;
-        cipher.open(
-            &mut buf[start..start + shard],
-            segment.len,
-            segment.index,
-            segment.last,
-        )?;
-    }
+    DECODER.with_borrow_mut(|decoder| {
+        restore_and_open(layout, cipher, decoder, stripe, buf, &present)
+    })?;
     Ok(())
 }
 

@@ -277,15 +277,7 @@ impl<'a, S: crate::ReadAt + ?Sized> Restriper<'a, S> {
         let mut offset = self.layout.stripe_start(index);
         for segment in self.layout.segments(index) {
             let start = segment.shard * shard;
-            self.plaintext
-                .read_exact_at(&mut shards[start..start + segment.len], offset)
-                .map_err(|e| match e.kind() {
-                    io::ErrorKind::UnexpectedEof => EncodeError::InputShort {
-                        read: offset,
-                        expected: self.layout.size,
-                    },
-                    _ => EncodeError::Read(e),
-                })?;
+            self.read_plaintext(&mut shards[start..start + segment.len], offset)?;
             offset += segment.len as u64;
         }
         let mut stripe = Stripe {
@@ -297,6 +289,20 @@ impl<'a, S: crate::ReadAt + ?Sized> Restriper<'a, S> {
         *shards = stripe.shards;
         *hashes = stripe.hashes;
         coded
+    }
+
+    /// Fills `buf` with plaintext from `offset`; a source that ends
+    /// early is an input shorter than the layout says.
+    fn read_plaintext(&self, buf: &mut [u8], offset: u64) -> Result<(), EncodeError> {
+        self.plaintext
+            .read_exact_at(buf, offset)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => EncodeError::InputShort {
+                    read: offset,
+                    expected: self.layout.size,
+                },
+                _ => EncodeError::Read(e),
+            })
     }
 
     /// Codes data shard `shard` of stripe `index` alone, without the rest
@@ -323,15 +329,7 @@ impl<'a, S: crate::ReadAt + ?Sized> Restriper<'a, S> {
         if let Some(segment) = layout.segments(index).find(|s| s.shard == shard) {
             // Every segment before this one in the stripe is full.
             let offset = layout.stripe_start(index) + (shard * (len - crate::TAG_LEN)) as u64;
-            self.plaintext
-                .read_exact_at(&mut out[..segment.len], offset)
-                .map_err(|e| match e.kind() {
-                    io::ErrorKind::UnexpectedEof => EncodeError::InputShort {
-                        read: offset,
-                        expected: layout.size,
-                    },
-                    _ => EncodeError::Read(e),
-                })?;
+            self.read_plaintext(&mut out[..segment.len], offset)?;
             self.cipher
                 .seal(out, segment.len, segment.index, segment.last);
         }

@@ -147,7 +147,7 @@ impl Assembly {
                 }
                 wake_all(&mut state);
             }
-            unstriper.stripe(stripe, &mut shards[..total * shard], &present, output)?;
+            unstriper.stripe(stripe, &mut shards, &present, output)?;
             done += layout.stripe_plaintext(stripe);
             progress(done);
         }
