@@ -625,45 +625,26 @@ fn bad_input_is_refused_and_failed_providers_are_replaced_by_spares() {
         "600",
     ]);
     assert!(e.contains("empty range"), "{e}");
-    let e = net.fails(&[
-        "provider",
-        "init",
-        "--home",
-        home,
-        "--capacity",
-        "1GiB",
-        "--price",
-        "1",
-        "--collateral",
-        "1",
-    ]);
-    assert!(e.contains("already has a [provider] section"), "{e}");
-    let e = net.fails(&[
-        "provider",
-        "init",
-        "--home",
-        "/nonexistent",
-        "--capacity",
-        "1GiB",
-        "--price",
-        "1",
-        "--collateral",
-        "1",
-    ]);
-    assert!(e.contains("sherd node init"), "{e}");
-    let e = net.fails(&[
-        "provider",
-        "init",
-        "--home",
-        home,
-        "--capacity",
-        "10GB",
-        "--price",
-        "1",
-        "--collateral",
-        "1",
-    ]);
-    assert!(e.contains("is not a size"), "{e}");
+    // `provider init` refusals: (home, capacity, what the error says).
+    for (at, capacity, says) in [
+        (home, "1GiB", "already has a [provider] section"),
+        ("/nonexistent", "1GiB", "sherd node init"),
+        (home, "10GB", "is not a size"),
+    ] {
+        let e = net.fails(&[
+            "provider",
+            "init",
+            "--home",
+            at,
+            "--capacity",
+            capacity,
+            "--price",
+            "1",
+            "--collateral",
+            "1",
+        ]);
+        assert!(e.contains(says), "{at} {capacity}: {e}");
+    }
     let e = net.fails(&["provider", "status", "--node", &net.node_url]);
     assert!(e.contains("not a storage provider"), "{e}");
     // A new home made by `sherd node init` becomes a provider.

@@ -8,3 +8,26 @@ mod market;
 mod provider;
 mod rogue;
 mod store;
+
+use std::net::TcpListener;
+
+/// The first of `count` consecutive loopback ports that are free now.
+pub fn free_range(count: u16) -> u16 {
+    for _ in 0..200 {
+        let base = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if base > u16::MAX - count {
+            continue;
+        }
+        let held: Vec<_> = (0..count)
+            .map_while(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if held.len() == usize::from(count) {
+            return base;
+        }
+    }
+    panic!("no free ports");
+}

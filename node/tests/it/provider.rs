@@ -22,24 +22,19 @@ use sherd_node::home::{init_testnet, TestnetPlan};
 use sherd_node::net::light::{LightPeer, Timeouts};
 use sherd_node::provider::disk::DiskStore;
 
-fn free_range(count: u16) -> u16 {
-    for _ in 0..200 {
-        let base = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if base > u16::MAX - count {
-            continue;
-        }
-        let held: Vec<_> = (0..count)
-            .map_while(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).ok())
-            .collect();
-        if held.len() == usize::from(count) {
-            return base;
-        }
-    }
-    panic!("no free ports");
+use crate::free_range;
+
+/// Asks the provider to sign for fragment 0 of `fkey`'s contract.
+async fn finish(peer: &LightPeer, endpoint: &Endpoint, fkey: FragmentKey) -> DealResponse {
+    peer.deal(
+        endpoint,
+        DealRequest::Finish {
+            contract_id: fkey.contract_id,
+            index: 0,
+        },
+    )
+    .await
+    .unwrap()
 }
 
 /// The upload a lying client sends: request, group hashes, data.
@@ -227,17 +222,7 @@ async fn a_lying_client_is_refused_and_nothing_it_sent_is_kept() {
     nothing_kept("an oversized upload");
 
     // Finish before any stored upload is refused.
-    match peer
-        .deal(
-            &endpoint,
-            DealRequest::Finish {
-                contract_id: fkey.contract_id,
-                index: 0,
-            },
-        )
-        .await
-        .unwrap()
-    {
+    match finish(&peer, &endpoint, fkey).await {
         DealResponse::Refused(r) => assert!(r.to_string().contains("upload it first"), "{r}"),
         other => panic!("an acceptance for nothing stored: {other:?}"),
     }
@@ -247,17 +232,7 @@ async fn a_lying_client_is_refused_and_nothing_it_sent_is_kept() {
     sherd_market::transfer::upload(&mut stream, fkey.contract_id, &footer, file, &mut |_| {})
         .await
         .expect("the honest upload is stored");
-    let signature = match peer
-        .deal(
-            &endpoint,
-            DealRequest::Finish {
-                contract_id: fkey.contract_id,
-                index: 0,
-            },
-        )
-        .await
-        .unwrap()
-    {
+    let signature = match finish(&peer, &endpoint, fkey).await {
         DealResponse::Accepted { signature } => ed25519_dalek::Signature::from_bytes(&signature),
         other => panic!("no acceptance: {other:?}"),
     };

@@ -4,7 +4,6 @@
 //! missing or no blocks. The node refuses all of it, keeps finalizing (or syncs from an
 //! honest peer), and nothing of it reaches its mempool or chain.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use sherd_ledger::tx::kind::Transfer;
@@ -19,27 +18,8 @@ use sherd_node::home::{init_testnet, TestnetNode, TestnetPlan};
 use sherd_node::net::{self, NetConfig, NetEvent, Topic};
 use sherd_node::store::{col, NodeDb, StoredBlock};
 
+use crate::free_range;
 use crate::http::get;
-
-fn free_range(count: u16) -> u16 {
-    for _ in 0..200 {
-        let base = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if base > u16::MAX - count {
-            continue;
-        }
-        let held: Vec<_> = (0..count)
-            .map_while(|i| TcpListener::bind(("127.0.0.1", base + i)).ok())
-            .collect();
-        if held.len() == usize::from(count) {
-            return base;
-        }
-    }
-    panic!("no free ports");
-}
 
 /// A testnet of one validator and `full_nodes` more on free loopback ports.
 fn testnet(dir: &std::path::Path, chain_id: &str, full_nodes: u16) -> Vec<TestnetNode> {
