@@ -3,8 +3,8 @@
 //! copy in the page cache.
 //!
 //! For large files that are written once and not read back soon through
-//! the same cache: a provider's uploads, a client's fetched fragments. They
-//! never wait in memory as dirty pages, so an fsync after them has little
+//! the same cache: a provider's uploads. They never wait in memory as
+//! dirty pages, so an fsync after them has little
 //! left to do and memory stays what the process holds. (On the development
 //! VM, buffered writes also cost 5-10x the CPU of direct ones: see
 //! BENCHMARKS.md, "Storage".)

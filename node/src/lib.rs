@@ -14,7 +14,7 @@
 pub mod actor;
 pub mod api;
 pub mod dev;
-pub mod direct;
+mod direct;
 mod duties;
 pub mod exec;
 pub mod gossip;

@@ -390,10 +390,7 @@ async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
             format!("frame of {} bytes is over the limit of {max}", data.len()),
         ));
     }
-    let len =
-        u32::try_from(data.len()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    io.write_all(&len.to_be_bytes()).await?;
-    io.write_all(data).await?;
+    sherd_market::transfer::write_frame(io, data).await?;
     io.close().await
 }
 
