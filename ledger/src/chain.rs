@@ -142,6 +142,10 @@ pub struct ChainParams {
     pub slash_to_client_bps: u16,
     /// Missed proofs after which a fragment is lost and repairable.
     pub max_missed_proofs: u32,
+    /// Share of the burned part of a lost fragment's collateral kept as the
+    /// reward of whoever repairs it (`RepairFragment`), in bps; unclaimed
+    /// when the contract ends, it is burned.
+    pub repair_reward_bps: u16,
     /// Share of a validator's bonded stake slashed for equivocation, in bps.
     pub equivocation_slash_bps: u16,
     /// Epochs an equivocating validator is kept out of the set.
@@ -176,6 +180,7 @@ impl ChainParams {
             missed_proof_slash_bps: 1_000,
             slash_to_client_bps: 5_000,
             max_missed_proofs: 3,
+            repair_reward_bps: 5_000,
             equivocation_slash_bps: 500,
             jail_epochs: 10,
         }
@@ -214,6 +219,7 @@ impl ChainParams {
         for (field, bps) in [
             ("missed_proof_slash_bps", self.missed_proof_slash_bps),
             ("slash_to_client_bps", self.slash_to_client_bps),
+            ("repair_reward_bps", self.repair_reward_bps),
             ("equivocation_slash_bps", self.equivocation_slash_bps),
         ] {
             if bps > BPS {
@@ -256,6 +262,7 @@ impl Encode for ChainParams {
         w.u16(self.missed_proof_slash_bps);
         w.u16(self.slash_to_client_bps);
         w.u32(self.max_missed_proofs);
+        w.u16(self.repair_reward_bps);
         w.u16(self.equivocation_slash_bps);
         w.u64(self.jail_epochs);
         Ok(())
@@ -278,6 +285,7 @@ impl Decode for ChainParams {
             missed_proof_slash_bps: r.u16("missed_proof_slash_bps")?,
             slash_to_client_bps: r.u16("slash_to_client_bps")?,
             max_missed_proofs: r.u32("max_missed_proofs")?,
+            repair_reward_bps: r.u16("repair_reward_bps")?,
             equivocation_slash_bps: r.u16("equivocation_slash_bps")?,
             jail_epochs: r.u64("jail_epochs")?,
         })

@@ -998,6 +998,21 @@ impl<'s, S: StateStore> StateView<'s, S> {
         self.overlay.get(&records::contract_key(id))
     }
 
+    /// Every lost fragment waiting for repair: (contract id, fragment
+    /// index), in key order. Reads the lost index, not every contract.
+    pub fn lost_fragments(&self) -> Result<Vec<(Hash, u32)>, StateError> {
+        Ok(self
+            .overlay
+            .scan::<records::Empty>(&[records::prefix::LOST])?
+            .into_iter()
+            .filter_map(|(key, _)| {
+                let id = <[u8; 32]>::try_from(key.get(1..33)?).ok()?;
+                let index = <[u8; 4]>::try_from(key.get(33..37)?).ok()?;
+                Some((Hash(id), u32::from_be_bytes(index)))
+            })
+            .collect())
+    }
+
     /// Every contract.
     pub fn contracts(&self) -> Result<Vec<Contract>, StateError> {
         Ok(self
@@ -1081,6 +1096,8 @@ pub struct Audit {
     pub escrows: u128,
     /// Sum of locked collateral.
     pub collateral: u128,
+    /// Sum of repair rewards waiting for a repairer.
+    pub repair_rewards: u128,
 }
 
 impl Audit {
@@ -1094,6 +1111,7 @@ impl Audit {
             self.unbondings,
             self.escrows,
             self.collateral,
+            self.repair_rewards,
         ]
         .iter()
         .fold(0u128, |a, b| a.saturating_add(*b))
@@ -1145,6 +1163,7 @@ pub fn audit<S: StateStore>(store: &S) -> Result<Audit, StateError> {
         for f in &contract.fragments {
             add(&mut audit.escrows, f.escrow_left);
             add(&mut audit.collateral, f.collateral_left);
+            add(&mut audit.repair_rewards, f.repair_reward);
         }
     }
     Ok(audit)

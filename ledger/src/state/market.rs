@@ -44,8 +44,25 @@
 //! `missed_proof_slash_bps` of the locked collateral is slashed
 //! (`slash_to_client_bps` of it to the client, the rest burned). At
 //! `max_missed_proofs` misses the fragment is **lost**: the rest of its
-//! collateral is slashed the same way, its provider's capacity is freed,
-//! and the client may move it to a new provider with `RepairFragment`.
+//! collateral is slashed the same way, except that `repair_reward_bps` of
+//! the part that would be burned is kept with the fragment as its **repair
+//! reward**; its provider's capacity is freed, and it is listed in the
+//! lost index (`0x0d ‖ contract ‖ u32_be(index)`) until it is repaired or
+//! the contract ends.
+//!
+//! **Repair.** Anyone may repair a lost fragment, so that repair happens
+//! while the client is offline: the repairer rebuilds it from any `k`
+//! others (ciphertext only, no key needed), has a new provider store it,
+//! and sends `RepairFragment` with that provider's signature over
+//! [`repair_message`], which names the repairer: a copy of the transaction
+//! sent by someone else fails, so a repair cannot be taken over from the
+//! mempool. The new provider must advertise room and a price at most the
+//! contract's, and must not hold another fragment of the contract; it
+//! locks its own collateral, takes over the fragment's remaining escrow
+//! (paid per accepted proof from the next period on, as before), and the
+//! repairer is paid the repair reward. A repair in the contract's last
+//! period is refused (there is nothing left to prove). Unclaimed at
+//! settlement, the reward is burned, as it would have been.
 //!
 //! **Settlement.** After the window of the last period, the remaining
 //! escrow goes back to the client, the collateral back to the providers,
@@ -74,7 +91,7 @@ use crate::{
 /// Namespace of a provider's deal acceptance.
 pub const DEAL_NAMESPACE: &[u8] = b"sherd/deal/v1";
 /// Namespace of a provider's repair acceptance.
-pub const REPAIR_NAMESPACE: &[u8] = b"sherd/repair/v1";
+pub const REPAIR_NAMESPACE: &[u8] = b"sherd/repair/v2";
 /// Namespace of contract ids.
 pub const CONTRACT_NAMESPACE: &[u8] = b"sherd/contract/v1";
 /// Bytes in a GiB.
@@ -120,27 +137,57 @@ pub fn acceptance_message(
     Ok(w.into_bytes())
 }
 
-/// What a new provider signs to take over fragment `index` of a contract:
+/// What a new provider signs to take over fragment `index` of a contract,
+/// repaired by `repairer` (the sender of the `RepairFragment`):
 ///
 /// ```text
-/// "sherd/repair/v1" ‖ chain_id ‖ contract_id [32] ‖ u32 index ‖ fragment_root [32]
-///   ‖ u64 fragment_size ‖ u64 last_period
+/// "sherd/repair/v2" ‖ chain_id ‖ contract_id [32] ‖ u32 index ‖ fragment_root [32]
+///   ‖ u64 fragment_size ‖ u64 last_period ‖ repairer [32]
 /// ```
 pub fn repair_message(
     chain_id: &ChainId,
-    contract: &Contract,
-    index: u32,
-    fragment_root: &Hash,
+    contract: &RepairedFragment,
+    repairer: &Address,
 ) -> Result<Vec<u8>, crate::codec::EncodeError> {
     let mut w = Writer::new();
     w.fixed(REPAIR_NAMESPACE);
     chain_id.encode(&mut w)?;
-    w.fixed(contract.id.as_bytes());
-    w.u32(index);
-    w.fixed(fragment_root.as_bytes());
+    w.fixed(contract.contract_id.as_bytes());
+    w.u32(contract.index);
+    w.fixed(contract.root.as_bytes());
     w.u64(contract.fragment_size);
     w.u64(contract.last_period);
+    w.fixed(repairer.as_bytes());
     Ok(w.into_bytes())
+}
+
+/// The facts of a contract a repair acceptance signs (see [`repair_message`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepairedFragment {
+    /// The contract.
+    pub contract_id: Hash,
+    /// The fragment's index.
+    pub index: u32,
+    /// Its root (unchanged by the repair).
+    pub root: Hash,
+    /// Its size.
+    pub fragment_size: u64,
+    /// The contract's last challenged period.
+    pub last_period: u64,
+}
+
+impl RepairedFragment {
+    /// Fragment `index` of `contract`, if it has one.
+    pub fn of(contract: &Contract, index: u32) -> Option<Self> {
+        let fragment = contract.fragments.get(usize::try_from(index).ok()?)?;
+        Some(Self {
+            contract_id: contract.id,
+            index,
+            root: fragment.root,
+            fragment_size: contract.fragment_size,
+            last_period: contract.last_period,
+        })
+    }
 }
 
 /// `ceil(per_gib · bytes · factor / 2^30)`, or `None` past `u64`.
@@ -470,6 +517,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
                 status: FragmentStatus::Active,
                 escrow_left: escrow_each,
                 collateral_left: collateral,
+                repair_reward: Amount::ZERO,
                 misses: 0,
                 accepted: 0,
                 proven: 0,
@@ -692,12 +740,6 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         let Some(mut contract) = self.overlay.get::<Contract>(&ckey)? else {
             return Ok(Err(FailReason::UnknownContract { id: r.contract_id }));
         };
-        if contract.client != *sender {
-            return refuse(format!(
-                "only the client {} repairs its contract",
-                contract.client
-            ));
-        }
         if self.params.period_of(self.ctx.height) >= contract.last_period {
             return refuse("the contract is in its last period".into());
         }
@@ -734,12 +776,10 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             Ok(ad) => ad,
             Err(reason) => return Ok(Err(reason)),
         };
-        let message = repair_message(
-            &self.params.chain_id,
-            &contract,
-            r.fragment_index,
-            &fragment.root,
-        )?;
+        let Some(repaired) = RepairedFragment::of(&contract, r.fragment_index) else {
+            return refuse(format!("no fragment {}", r.fragment_index));
+        };
+        let message = repair_message(&self.params.chain_id, &repaired, sender)?;
         if !signed_by(&provider, &message, &r.acceptance) {
             return Ok(Err(FailReason::BadAcceptance {
                 index: r.fragment_index,
@@ -758,6 +798,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
                 provider,
                 status: FragmentStatus::Active,
                 collateral_left: collateral,
+                repair_reward: Amount::ZERO,
                 misses: 0,
                 accepted: 0,
                 proven: 0,
@@ -765,7 +806,16 @@ impl<S: StateStore> BlockExecutor<'_, S> {
                 ..fragment
             };
         }
+        if self
+            .overlay
+            .credit(sender, fragment.repair_reward)?
+            .is_err()
+        {
+            return Err(StateError::SupplyOverflow);
+        }
         self.overlay.put(ckey, &contract)?;
+        self.overlay
+            .delete(records::lost_key(&r.contract_id, r.fragment_index));
         Ok(Ok(()))
     }
 
@@ -786,7 +836,8 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             let client = contract.client;
             let size = contract.fragment_size;
             let mut changed = false;
-            for fragment in &mut contract.fragments {
+            let mut lost_now = Vec::new();
+            for (fragment, index) in contract.fragments.iter_mut().zip(0u32..) {
                 if fragment.status != FragmentStatus::Active
                     || fragment.since >= period_start
                     || fragment.proven == period.saturating_add(1)
@@ -817,8 +868,16 @@ impl<S: StateStore> BlockExecutor<'_, S> {
                     .checked_sub(slash)
                     .ok_or(StateError::SupplyOverflow)?;
                 let to_client = share(slash, self.params.slash_to_client_bps);
-                let burned = slash
+                let forfeited = slash
                     .checked_sub(to_client)
+                    .ok_or(StateError::SupplyOverflow)?;
+                let reward = if lost {
+                    share(forfeited, self.params.repair_reward_bps)
+                } else {
+                    Amount::ZERO
+                };
+                let burned = forfeited
+                    .checked_sub(reward)
                     .ok_or(StateError::SupplyOverflow)?;
                 let paid = refund
                     .checked_add(to_client)
@@ -829,8 +888,14 @@ impl<S: StateStore> BlockExecutor<'_, S> {
                 self.overlay.burn(burned)?;
                 if lost {
                     fragment.status = FragmentStatus::Lost;
+                    fragment.repair_reward = reward;
                     self.free_capacity(&fragment.provider, size)?;
+                    lost_now.push(index);
                 }
+            }
+            for index in lost_now {
+                self.overlay
+                    .put(records::lost_key(&contract.id, index), &Empty)?;
             }
             if changed {
                 self.overlay.put(ckey, &contract)?;
@@ -856,7 +921,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             };
             let client = contract.client;
             let size = contract.fragment_size;
-            for fragment in &mut contract.fragments {
+            for (fragment, index) in contract.fragments.iter_mut().zip(0u32..) {
                 if self.overlay.credit(&client, fragment.escrow_left)?.is_err()
                     || self
                         .overlay
@@ -865,11 +930,17 @@ impl<S: StateStore> BlockExecutor<'_, S> {
                 {
                     return Err(StateError::SupplyOverflow);
                 }
-                if fragment.status == FragmentStatus::Active {
-                    self.free_capacity(&fragment.provider, size)?;
+                match fragment.status {
+                    FragmentStatus::Active => self.free_capacity(&fragment.provider, size)?,
+                    FragmentStatus::Lost => {
+                        self.overlay.burn(fragment.repair_reward)?;
+                        self.overlay.delete(records::lost_key(&contract.id, index));
+                    }
+                    FragmentStatus::Ended => {}
                 }
                 fragment.escrow_left = Amount::ZERO;
                 fragment.collateral_left = Amount::ZERO;
+                fragment.repair_reward = Amount::ZERO;
                 fragment.status = FragmentStatus::Ended;
             }
             self.overlay.put(ckey, &contract)?;

@@ -67,6 +67,8 @@ pub mod prefix {
     pub const EVIDENCE: u8 = 0x0b;
     /// Contract settlement schedule.
     pub const SETTLEMENT: u8 = 0x0c;
+    /// Lost fragments waiting for repair.
+    pub const LOST: u8 = 0x0d;
 }
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -139,6 +141,12 @@ pub fn settlement_key(height: u64, contract: &Hash) -> Vec<u8> {
 /// `0x0c ‖ u64_be(height)`: the contracts settling after block `height`.
 pub fn settlements_at(height: u64) -> Vec<u8> {
     key(prefix::SETTLEMENT, &[&height.to_be_bytes()])
+}
+
+/// `0x0d ‖ contract_id ‖ u32_be(index)`: fragment `index` of the contract
+/// is lost and waits for `RepairFragment`.
+pub fn lost_key(contract: &Hash, index: u32) -> Vec<u8> {
+    key(prefix::LOST, &[contract.as_bytes(), &index.to_be_bytes()])
 }
 
 /// A state value: a canonical encoding read back strictly.
@@ -504,6 +512,9 @@ pub struct ContractFragment {
     pub escrow_left: Amount,
     /// The provider's collateral still locked for it.
     pub collateral_left: Amount,
+    /// Slashed collateral kept for whoever repairs the fragment once it is
+    /// lost (zero while it is active).
+    pub repair_reward: Amount,
     /// Proofs missed by the current provider.
     pub misses: u32,
     /// Proofs accepted from the current provider.
@@ -522,6 +533,7 @@ impl Encode for ContractFragment {
         w.u8(self.status.tag());
         w.u64(self.escrow_left.0);
         w.u64(self.collateral_left.0);
+        w.u64(self.repair_reward.0);
         w.u32(self.misses);
         w.u32(self.accepted);
         w.u64(self.proven);
@@ -548,6 +560,7 @@ impl Decode for ContractFragment {
             },
             escrow_left: Amount(r.u64("ContractFragment.escrow_left")?),
             collateral_left: Amount(r.u64("ContractFragment.collateral_left")?),
+            repair_reward: Amount(r.u64("ContractFragment.repair_reward")?),
             misses: r.u32("ContractFragment.misses")?,
             accepted: r.u32("ContractFragment.accepted")?,
             proven: r.u64("ContractFragment.proven")?,

@@ -144,7 +144,7 @@ fn chain_vectors() -> Value {
     use sherd_ledger::{
         block::{tx_root, BlockHeader},
         state::{
-            market::{acceptance_message, contract_id},
+            market::{acceptance_message, contract_id, repair_message, RepairedFragment},
             records::{self, Record},
             Contract, ContractFragment, FragmentStatus, Validator,
         },
@@ -194,6 +194,7 @@ fn chain_vectors() -> Value {
             status: FragmentStatus::Active,
             escrow_left: Amount(500),
             collateral_left: Amount(600),
+            repair_reward: Amount(0),
             misses: 1,
             accepted: 0,
             proven: 4,
@@ -217,6 +218,9 @@ fn chain_vectors() -> Value {
         "contract_key": hex::encode(records::contract_key(&contract.id)),
         "deal_acceptance_message": hex::encode(
             acceptance_message(&chain_id, &contract.id, &addr(1), &create, 0, &Hash([0xc1; 32])).unwrap()
+        ),
+        "repair_acceptance_message": hex::encode(
+            repair_message(&chain_id, &RepairedFragment::of(&contract, 0).unwrap(), &addr(2)).unwrap()
         ),
     })
 }

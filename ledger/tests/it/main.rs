@@ -63,6 +63,7 @@ pub fn params() -> ChainParams {
         missed_proof_slash_bps: 1_000,
         slash_to_client_bps: 5_000,
         max_missed_proofs: 2,
+        repair_reward_bps: 5_000,
         equivocation_slash_bps: 500,
         jail_epochs: 2,
     }

@@ -7,7 +7,7 @@ use ed25519_dalek::Signer;
 use sherd_fragments::{file, Params};
 use sherd_ledger::{
     state::{
-        market::{acceptance_message, contract_id, repair_message},
+        market::{acceptance_message, contract_id, repair_message, RepairedFragment},
         FragmentStatus, ProofPayment, ProofRejection, Receipt,
     },
     tx::kind::{
@@ -279,35 +279,71 @@ fn a_contract_is_paid_per_proof_slashed_per_miss_repaired_and_settled() {
     );
     chain.assert_balanced();
 
-    // Repair: the spare provider takes fragment 2 over.
+    // The loss slashed the rest of the collateral: half to the client, and
+    // half of the other half kept as the repair reward (the rest burned).
+    let rest = collateral_each - collateral_each / 10;
+    let forfeited = rest - rest / 2;
+    let reward = forfeited / 2;
+    assert_eq!(after.fragments[2].repair_reward, Amount(reward));
+    assert_eq!(
+        chain.view().lost_fragments().unwrap(),
+        vec![(id, 2)],
+        "the lost index lists it"
+    );
+
+    // Repair by a third party (the client is offline): provider 4 rebuilds
+    // fragment 2 and the spare provider takes it over.
     become_provider(&mut chain, SPARE, 1 << 30);
     let contract_now = chain.view().contract(&id).unwrap().unwrap();
-    let message = repair_message(
-        &ChainId::new(CHAIN).unwrap(),
-        &contract_now,
-        2,
-        &object.roots[2],
-    )
-    .unwrap();
-    let repair = |acceptance| {
+    let repaired = RepairedFragment::of(&contract_now, 2).unwrap();
+    assert_eq!(repaired.root, object.roots[2]);
+    let repairer = 4;
+    let message = repair_message(&ChainId::new(CHAIN).unwrap(), &repaired, &addr(repairer)).unwrap();
+    let repair = |index, acceptance| {
         TxKind::RepairFragment(RepairFragment {
             contract_id: id,
-            fragment_index: 2,
+            fragment_index: index,
             new_provider: addr(SPARE),
             acceptance,
         })
     };
+    // One block: three refusals, then the repair. The provider's acceptance
+    // names the repairer, so the client's copy of it (as anyone could take
+    // from the mempool) does not verify; nor does one signed by another
+    // key; fragment 0 is not lost.
+    chain.run_to(14);
+    let before = chain.view().contract(&id).unwrap().unwrap();
+    let repairer_before = chain.balance(repairer);
+    let (n, c) = (chain.account(repairer).nonce, chain.account(CLIENT).nonce);
+    let result = chain.block(&[
+        tx(CLIENT, c, repair(2, key(SPARE).sign(&message))),
+        tx(repairer, n, repair(2, key(3).sign(&message))),
+        tx(repairer, n + 1, repair(0, key(SPARE).sign(&message))),
+        tx(repairer, n + 2, repair(2, key(SPARE).sign(&message))),
+    ]);
+    assert!(result.rejected.is_empty(), "{:?}", result.rejected);
+    let outcomes: Vec<&Outcome> = result.receipts.iter().map(|r| &r.outcome).collect();
     assert!(matches!(
-        send(&mut chain, CLIENT, repair(key(3).sign(&message))),
-        Outcome::Failed(FailReason::BadAcceptance { .. })
-    ));
+        outcomes[..],
+        [
+            Outcome::Failed(FailReason::BadAcceptance { .. }),
+            Outcome::Failed(FailReason::BadAcceptance { .. }),
+            Outcome::Failed(FailReason::BadRepair { .. }),
+            Outcome::Success,
+        ]
+    ), "{outcomes:?}");
+    assert_eq!(before.fragments[2].provider, addr(5));
     assert_eq!(
-        send(&mut chain, CLIENT, repair(key(SPARE).sign(&message))),
-        Outcome::Success
+        chain.balance(repairer),
+        repairer_before + reward - 3 * MIN_FEE,
+        "the repairer is paid the reward (and three fees)"
     );
     let repaired = chain.view().contract(&id).unwrap().unwrap();
     assert_eq!(repaired.fragments[2].provider, addr(SPARE));
     assert_eq!(repaired.fragments[2].status, FragmentStatus::Active);
+    assert_eq!(repaired.fragments[2].repair_reward, Amount::ZERO);
+    assert!(chain.view().lost_fragments().unwrap().is_empty());
+    chain.assert_balanced();
 
     // The spare provider took the fragment in block 15, so it is challenged
     // from period 4 (blocks 20..=24) on.

@@ -15,7 +15,7 @@ use proptest::{prelude::*, sample::select};
 use sherd_fragments::{file, ObjectKey, Params};
 use sherd_ledger::{
     state::{
-        market::{acceptance_message, contract_id, repair_message},
+        market::{acceptance_message, contract_id, repair_message, RepairedFragment},
         FragmentStatus,
     },
     tx::kind::{
@@ -77,8 +77,8 @@ pub enum Action {
     /// those whose bit (index mod 8) is set in `skip`, with bad entries
     /// inserted at positions.
     Prove { skip: u8, bad: Vec<(Bad, u8)> },
-    /// `RepairFragment` of one of the sender's lost fragments (or of any
-    /// fragment if none is lost) to `PROVIDERS[new_provider]`.
+    /// `RepairFragment`, by the sender, of any contract's lost fragment (or
+    /// of any fragment if none is lost) to `PROVIDERS[new_provider]`.
     Repair {
         pick: u8,
         new_provider: usize,
@@ -412,12 +412,11 @@ pub fn kind(chain: &TestChain, from: u8, nonce: u64, action: &Action) -> TxKind 
             new_provider,
             forged,
         } => {
-            let client = addr(from);
+            let repairer = addr(from);
             let contracts = chain.view().contracts().unwrap();
             let lost: Vec<(usize, u32)> = contracts
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| c.client == client)
                 .flat_map(|(ci, c)| {
                     c.fragments
                         .iter()
@@ -441,9 +440,16 @@ pub fn kind(chain: &TestChain, from: u8, nonce: u64, action: &Action) -> TxKind 
                 });
             };
             let contract = &contracts[ci];
-            let root = contract.fragments[index as usize].root;
+            let Some(repaired) = RepairedFragment::of(contract, index) else {
+                return TxKind::RepairFragment(RepairFragment {
+                    contract_id: contract.id,
+                    fragment_index: index,
+                    new_provider: addr(new),
+                    acceptance: key(new).sign(b"no fragment"),
+                });
+            };
             let message =
-                repair_message(&ChainId::new(CHAIN).unwrap(), contract, index, &root).unwrap();
+                repair_message(&ChainId::new(CHAIN).unwrap(), &repaired, &repairer).unwrap();
             let signer = if *forged { from } else { new };
             TxKind::RepairFragment(RepairFragment {
                 contract_id: contract.id,
