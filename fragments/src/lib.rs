@@ -21,6 +21,7 @@ pub mod file;
 pub mod manifest;
 pub mod params;
 pub mod proof;
+pub mod repair;
 
 pub use cipher::{DecryptError, ObjectKey};
 pub use commit::Hash;
@@ -30,6 +31,7 @@ pub use file::{FileError, Footer, ReadAt};
 pub use manifest::{KeyFile, Manifest, ManifestError, Object};
 pub use params::{Layout, Params, ParamsError};
 pub use proof::{challenge_index, check, proof_len, verify, Proof, ProofError};
+pub use repair::{RebuildError, Rebuilder};
 
 /// Bytes of a chunk: the unit a storage challenge names.
 pub const CHUNK_SIZE: usize = 1024;

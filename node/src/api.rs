@@ -116,6 +116,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/validators", get(validators))
         .route("/v1/providers", get(providers))
         .route("/v1/contracts/{id}", get(contract))
+        .route("/v1/repairs", get(repairs))
         .route("/v1/endpoints/{addr}", get(endpoint))
         .route("/v1/faucet", post(faucet))
         .route("/v1/node", get(node_identity))
@@ -212,6 +213,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         "dev": shared.dev,
         "faucet": shared.faucet.is_some(),
         "version": env!("CARGO_PKG_VERSION"),
+        "params": &shared.params,
     }))
 }
 
@@ -718,6 +720,51 @@ fn endpoint_json(principal: &Address, e: &sherd_ledger::state::Endpoint) -> Valu
     })
 }
 
+/// `GET /v1/repairs`: every lost fragment waiting for a repair, least
+/// healthy object first (health = `(active − k) / m`: below 0 the object
+/// can no longer be read, so it comes first; each repair is urgent in that
+/// order), with the reward a repair pays.
+async fn repairs(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let state = shared.db.state();
+    let view = StateView::new(&state);
+    let mut list = Vec::new();
+    let mut contract: Option<Contract> = None;
+    for (id, index) in view.lost_fragments().map_err(ApiError::internal)? {
+        if contract.as_ref().is_none_or(|c| c.id != id) {
+            contract = view.contract(&id).map_err(ApiError::internal)?;
+        }
+        let Some(c) = &contract else { continue };
+        let Some(f) = c.fragments.get(index as usize) else {
+            continue;
+        };
+        let active = c
+            .fragments
+            .iter()
+            .filter(|f| f.status == sherd_ledger::state::FragmentStatus::Active)
+            .count() as i64;
+        let (k, m) = (i64::from(c.k), i64::from(c.m.max(1)));
+        list.push((
+            (active - k, m),
+            json!({
+                "contract": id.to_string(),
+                "index": index,
+                "root": f.root.to_string(),
+                "k": c.k,
+                "m": c.m,
+                "active": active,
+                "health": (active - k) as f64 / m as f64,
+                "fragment_size": c.fragment_size,
+                "last_period": c.last_period,
+                "repair_reward": f.repair_reward.to_string(),
+                "repair_reward_base": f.repair_reward.0,
+            }),
+        ));
+    }
+    // Least healthy first: compare (active − k) / m without floats.
+    list.sort_by(|((a, am), _), ((b, bm), _)| (a * bm).cmp(&(b * am)));
+    ok(json!({ "repairs": list.into_iter().map(|(_, v)| v).collect::<Vec<_>>() }))
+}
+
 fn contract_json(c: &Contract) -> Value {
     let fragments: Vec<Value> = c
         .fragments
@@ -733,6 +780,8 @@ fn contract_json(c: &Contract) -> Value {
                 "escrow_left_base": f.escrow_left.0,
                 "collateral_left": f.collateral_left.to_string(),
                 "collateral_left_base": f.collateral_left.0,
+                "repair_reward": f.repair_reward.to_string(),
+                "repair_reward_base": f.repair_reward.0,
                 "misses": f.misses,
                 "accepted": f.accepted,
                 "proven": f.proven,

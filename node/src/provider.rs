@@ -99,10 +99,7 @@ impl ProviderChain for NodeChain {
                 .find_account(&self.address)
                 .map_err(|e| e.to_string())?
                 .map_or(Amount::ZERO, |a| a.balance),
-            contract_exists: view
-                .contract(contract_id)
-                .map_err(|e| e.to_string())?
-                .is_some(),
+            contract: view.contract(contract_id).map_err(|e| e.to_string())?,
         })
     }
 

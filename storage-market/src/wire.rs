@@ -15,7 +15,11 @@
 //! |---|---|---|
 //! | `Reserved` | 1 | `expires_height: u64`: the reservation (and the fragment, once uploaded) is dropped if the contract is not on chain by then |
 //! | `Refused` | 2 | [`Refusal`] |
-//! | `Accepted` | 3 | `signature: [64]`: the provider's ed25519 signature over [`sherd_ledger::state::market::acceptance_message`] |
+//! | `Accepted` | 3 | `signature: [64]`: the provider's ed25519 signature over [`sherd_ledger::state::market::acceptance_message`], or for a repair proposal [`sherd_ledger::state::market::repair_message`] |
+//!
+//! A [`Proposal`] ends with `u8 0` for a new contract, or `u8 1 ‖
+//! contract_id [32] ‖ repairer [32] ‖ u64 last_period` ([`RepairTerms`])
+//! for the repair of a lost fragment of an existing contract.
 //!
 //! **`/sherd/fragment/1`** (one stream per transfer). The opener writes one
 //! frame, `u32_be(len) ‖ versioned FragmentRequest` (at most
@@ -65,7 +69,9 @@ pub const MAX_FRAGMENT_REQUEST: usize = 1024;
 pub const MAX_DETAIL: usize = 512;
 
 /// A client's offer to store fragment `index` of an object under the
-/// contract `contract_id(client, nonce)`.
+/// contract `contract_id(client, nonce)`; or, with [`Proposal::repair`], a
+/// repairer's offer to take over lost fragment `index` of a contract that
+/// exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proposal {
     /// The chain the contract will be on.
@@ -95,12 +101,30 @@ pub struct Proposal {
     pub index: u32,
     /// Its Merkle root.
     pub fragment_root: Hash,
+    /// Set for a repair: the other fields then describe the existing
+    /// contract (`client` its client, `price_per_gib_epoch` its price,
+    /// `duration_epochs` the epochs it has left, `nonce` 0).
+    pub repair: Option<RepairTerms>,
+}
+
+/// What a repair proposal adds: which contract, and who repairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepairTerms {
+    /// The contract whose fragment is lost.
+    pub contract_id: Hash,
+    /// The sender of the `RepairFragment` (named in the acceptance).
+    pub repairer: Address,
+    /// The contract's last challenged period.
+    pub last_period: u64,
 }
 
 impl Proposal {
     /// The id of the contract this proposal is for.
     pub fn contract_id(&self) -> Hash {
-        market::contract_id(&self.client, self.nonce)
+        match &self.repair {
+            Some(repair) => repair.contract_id,
+            None => market::contract_id(&self.client, self.nonce),
+        }
     }
 
     /// The contract terms as the ledger sees them (without fragments).
@@ -116,8 +140,22 @@ impl Proposal {
         }
     }
 
-    /// The bytes a provider signs to accept this proposal.
+    /// The bytes a provider signs to accept this proposal: the deal
+    /// acceptance, or for a repair the repair acceptance.
     pub fn acceptance_message(&self) -> Result<Vec<u8>, EncodeError> {
+        if let Some(repair) = &self.repair {
+            return market::repair_message(
+                &self.chain_id,
+                &market::RepairedFragment {
+                    contract_id: repair.contract_id,
+                    index: self.index,
+                    root: self.fragment_root,
+                    fragment_size: self.fragment_size,
+                    last_period: repair.last_period,
+                },
+                &repair.repairer,
+            );
+        }
         market::acceptance_message(
             &self.chain_id,
             &self.contract_id(),
@@ -144,6 +182,15 @@ impl Encode for Proposal {
         w.u64(self.price_per_gib_epoch.0);
         w.u32(self.index);
         w.fixed(self.fragment_root.as_bytes());
+        match &self.repair {
+            None => w.u8(0),
+            Some(repair) => {
+                w.u8(1);
+                w.fixed(repair.contract_id.as_bytes());
+                w.fixed(repair.repairer.as_bytes());
+                w.u64(repair.last_period);
+            }
+        }
         Ok(())
     }
 }
@@ -164,6 +211,20 @@ impl Decode for Proposal {
             price_per_gib_epoch: r.u64("Proposal.price_per_gib_epoch").map(Amount)?,
             index: r.u32("Proposal.index")?,
             fragment_root: r.fixed("Proposal.fragment_root").map(Hash)?,
+            repair: match r.u8("Proposal.repair")? {
+                0 => None,
+                1 => Some(RepairTerms {
+                    contract_id: r.fixed("Proposal.repair.contract_id").map(Hash)?,
+                    repairer: r.fixed("Proposal.repair.repairer").map(Address)?,
+                    last_period: r.u64("Proposal.repair.last_period")?,
+                }),
+                tag => {
+                    return Err(DecodeError::UnknownTag {
+                        field: "Proposal.repair",
+                        tag,
+                    })
+                }
+            },
         })
     }
 }
@@ -687,6 +748,19 @@ mod tests {
             price_per_gib_epoch: Amount(1_000),
             index: 5,
             fragment_root: Hash([2; 32]),
+            repair: None,
+        }
+    }
+
+    fn repair() -> Proposal {
+        Proposal {
+            nonce: 0,
+            repair: Some(RepairTerms {
+                contract_id: Hash([9; 32]),
+                repairer: Address([8; 32]),
+                last_period: 77,
+            }),
+            ..proposal()
         }
     }
 
@@ -706,6 +780,7 @@ mod tests {
     #[test]
     fn every_message_round_trips_and_refuses_truncation() {
         roundtrip(DealRequest::Propose(proposal()), MAX_DEAL_MESSAGE);
+        roundtrip(DealRequest::Propose(repair()), MAX_DEAL_MESSAGE);
         roundtrip(
             DealRequest::Finish {
                 contract_id: Hash([9; 32]),
@@ -791,5 +866,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.acceptance_message().unwrap(), expected);
+    }
+
+    #[test]
+    fn a_repair_proposal_signs_the_ledger_repair_message_naming_the_repairer() {
+        let p = repair();
+        assert_eq!(p.contract_id(), Hash([9; 32]));
+        let expected = market::repair_message(
+            &p.chain_id,
+            &market::RepairedFragment {
+                contract_id: Hash([9; 32]),
+                index: 5,
+                root: Hash([2; 32]),
+                fragment_size: 262_144,
+                last_period: 77,
+            },
+            &Address([8; 32]),
+        )
+        .unwrap();
+        assert_eq!(p.acceptance_message().unwrap(), expected);
+        let mut bytes = encode(&DealRequest::Propose(p)).unwrap();
+        let tag = bytes.len() - 73;
+        bytes[tag] = 2;
+        assert!(decode::<DealRequest>(&bytes, MAX_DEAL_MESSAGE).is_err());
     }
 }

@@ -20,7 +20,7 @@ use sherd_ledger::{
     amount::Amount,
     chain::{ChainId, BPS},
     state::{
-        market::{acceptance_message, contract_id, per_gib_cost, repair_message},
+        market::{acceptance_message, contract_id, per_gib_cost, repair_message, RepairedFragment},
         Contract, FragmentStatus,
     },
     tx::kind::{
@@ -192,16 +192,6 @@ pub enum BuildError {
         expected: u64,
         /// This answer's period.
         found: u64,
-    },
-    /// A repair of another client's contract.
-    #[error("contract {contract} belongs to {client}: only its client repairs it, not {sender}")]
-    NotTheClient {
-        /// The contract.
-        contract: Hash,
-        /// Its client.
-        client: Address,
-        /// The would-be sender.
-        sender: Address,
     },
     /// A repair of a fragment the contract does not have.
     #[error("contract {contract} has {count} fragments: there is no fragment {index}")]
@@ -579,10 +569,11 @@ pub fn submit_proofs(
 
 /// `RepairFragment`: move lost fragment `index` of `contract` (as read
 /// from the chain, e.g. [`crate::client::ContractInfo::to_contract`]) to
-/// `new_provider`, whose `acceptance` signs [`repair_message`]. Checked
-/// here: the sender is the contract's client, the fragment exists and is
+/// `new_provider`, whose `acceptance` signs [`repair_message`] naming the
+/// sender as the repairer (anyone may repair; the ledger pays the repairer
+/// the fragment's repair reward). Checked here: the fragment exists and is
 /// lost, the new provider holds no fragment of the contract yet, and the
-/// acceptance verifies.
+/// acceptance verifies for this sender.
 pub fn repair_fragment(
     key: &(impl TxSigner + ?Sized),
     params: &TxParams,
@@ -591,14 +582,6 @@ pub fn repair_fragment(
     new_provider: Address,
     acceptance: Signature,
 ) -> Result<Transaction, BuildError> {
-    let sender = key.address();
-    if contract.client != sender {
-        return Err(BuildError::NotTheClient {
-            contract: contract.id,
-            client: contract.client,
-            sender,
-        });
-    }
     let Some(fragment) = usize::try_from(index)
         .ok()
         .and_then(|i| contract.fragments.get(i))
@@ -629,7 +612,12 @@ pub fn repair_fragment(
             index: held,
         });
     }
-    let message = repair_message(&params.chain_id, contract, index, &fragment.root)
+    let repaired = RepairedFragment::of(contract, index).ok_or(BuildError::NoSuchFragment {
+        contract: contract.id,
+        index,
+        count: contract.fragments.len(),
+    })?;
+    let message = repair_message(&params.chain_id, &repaired, &key.address())
         .map_err(SignError::from)?;
     if !signed_by(&new_provider, &message, &acceptance) {
         return Err(BuildError::BadAcceptance {
@@ -817,6 +805,7 @@ mod tests {
                     },
                     escrow_left: Amount(5),
                     collateral_left: Amount(5),
+                    repair_reward: Amount(0),
                     misses: 0,
                     accepted: 0,
                     proven: 0,
@@ -831,10 +820,11 @@ mod tests {
         params: &TxParams,
         contract: &Contract,
         index: u32,
+        repairer: &Address,
     ) -> Signature {
         use ed25519_dalek::Signer;
-        let root = contract.fragments[index as usize].root;
-        signer.sign(&repair_message(&params.chain_id, contract, index, &root).unwrap())
+        let repaired = RepairedFragment::of(contract, index).unwrap();
+        signer.sign(&repair_message(&params.chain_id, &repaired, repairer).unwrap())
     }
 
     #[test]
@@ -860,7 +850,7 @@ mod tests {
                 &contract,
                 1,
                 spare.address(),
-                repair_acceptance(&spare, &p, &contract, 1),
+                repair_acceptance(&spare, &p, &contract, 1, &key.address()),
             )
             .unwrap(),
         ];
@@ -1111,16 +1101,20 @@ mod tests {
         let p = params();
         let contract = stored(&k, &p);
         let spare = provider(9);
-        let good = repair_acceptance(&spare, &p, &contract, 1);
+        let good = repair_acceptance(&spare, &p, &contract, 1, &k.address());
+        // Anyone may repair, with an acceptance that names them: the
+        // client's acceptance is no good to a stranger.
         let stranger = WalletKey::from_mnemonic(&Mnemonic::from_entropy(&[4; 32]).unwrap(), 0);
         assert_eq!(
             repair_fragment(&stranger, &p, &contract, 1, spare.address(), good),
-            Err(BuildError::NotTheClient {
+            Err(BuildError::BadAcceptance {
+                index: 1,
+                provider: spare.address(),
                 contract: contract.id,
-                client: k.address(),
-                sender: stranger.address()
             })
         );
+        let theirs = repair_acceptance(&spare, &p, &contract, 1, &stranger.address());
+        assert!(repair_fragment(&stranger, &p, &contract, 1, spare.address(), theirs).is_ok());
         assert_eq!(
             repair_fragment(&k, &p, &contract, 3, spare.address(), good),
             Err(BuildError::NoSuchFragment {
@@ -1146,8 +1140,8 @@ mod tests {
             })
         );
         // Signed by another key, or for another fragment.
-        let wrong_signer = repair_acceptance(&provider(8), &p, &contract, 1);
-        let wrong_fragment = repair_acceptance(&spare, &p, &contract, 0);
+        let wrong_signer = repair_acceptance(&provider(8), &p, &contract, 1, &k.address());
+        let wrong_fragment = repair_acceptance(&spare, &p, &contract, 0, &k.address());
         for acceptance in [wrong_signer, wrong_fragment] {
             assert_eq!(
                 repair_fragment(&k, &p, &contract, 1, spare.address(), acceptance),

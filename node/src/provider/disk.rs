@@ -303,6 +303,7 @@ mod tests {
                 price_per_gib_epoch: Amount(1),
                 index: key.index,
                 fragment_root: Hash([3; 32]),
+                repair: None,
             },
             state: FragmentState::Pending { expires_height: 9 },
             stored_at: 1,

@@ -155,6 +155,7 @@ async fn a_lying_client_is_refused_and_nothing_it_sent_is_kept() {
         price_per_gib_epoch: ad.price_per_gib_epoch,
         index: 0,
         fragment_root: sherd_ledger::Hash(object.fragment_roots[0]),
+        repair: None,
     };
     let fkey = FragmentKey {
         contract_id: proposal.contract_id(),

@@ -148,6 +148,7 @@ pub fn proposal<F>(request: &PutRequest<'_, F>, index: u32) -> Proposal {
                 .copied()
                 .unwrap_or_default(),
         ),
+        repair: None,
     }
 }
 

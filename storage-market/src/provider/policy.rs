@@ -21,7 +21,10 @@
 
 use std::collections::BTreeMap;
 
-use sherd_ledger::{state::market::per_gib_cost, state::ProviderAd, Amount, ChainId};
+use sherd_ledger::{
+    state::{market::per_gib_cost, Contract, FragmentStatus, ProviderAd},
+    Amount, ChainId,
+};
 
 use crate::{
     store::{FragmentKey, FragmentRecord, FragmentState},
@@ -39,8 +42,9 @@ pub struct ChainFacts {
     pub ad: Option<ProviderAd>,
     /// The provider's spendable balance.
     pub balance: Amount,
-    /// Whether the proposal's contract already exists.
-    pub contract_exists: bool,
+    /// The proposal's contract, if it exists already (it must not for a
+    /// new contract, it must for a repair).
+    pub contract: Option<Contract>,
 }
 
 /// The provider's own limits.
@@ -174,11 +178,21 @@ impl DealPolicy {
                 )))
             };
         }
-        if chain.contract_exists {
-            return Err(Refusal::invalid(format!(
-                "contract {} already exists on chain",
-                key.contract_id
-            )));
+        match (&p.repair, &chain.contract) {
+            (None, Some(_)) => {
+                return Err(Refusal::invalid(format!(
+                    "contract {} already exists on chain",
+                    key.contract_id
+                )))
+            }
+            (Some(_), None) => {
+                return Err(Refusal::unknown(format!(
+                    "contract {} is not on chain: there is nothing to repair",
+                    key.contract_id
+                )))
+            }
+            (Some(_), Some(contract)) => check_repair(p, contract)?,
+            (None, None) => {}
         }
         if self.pending.len() >= self.config.max_pending {
             return Err(Refusal::busy(format!(
@@ -194,7 +208,14 @@ impl DealPolicy {
                 min: ad.price_per_gib_epoch,
             });
         }
-        if !(ad.min_duration_epochs..=ad.max_duration_epochs).contains(&p.duration_epochs) {
+        // A repair takes over what is left of a contract: only the longest
+        // duration applies.
+        let shortest = if p.repair.is_some() {
+            1
+        } else {
+            ad.min_duration_epochs
+        };
+        if !(shortest..=ad.max_duration_epochs).contains(&p.duration_epochs) {
             return Err(Refusal::Duration {
                 min: ad.min_duration_epochs,
                 max: ad.max_duration_epochs,
@@ -311,6 +332,46 @@ impl DealPolicy {
     }
 }
 
+/// A repair proposal against the contract on chain: the fragment is lost,
+/// and the proposal repeats the contract's facts (a provider signs what it
+/// is told, so they must be the ledger's).
+fn check_repair(p: &Proposal, c: &Contract) -> Result<(), Refusal> {
+    let Some(repair) = &p.repair else {
+        return Ok(());
+    };
+    let fragment = c.fragments.get(p.index as usize).ok_or_else(|| {
+        Refusal::invalid(format!(
+            "contract {} has no fragment {}",
+            c.id, p.index
+        ))
+    })?;
+    if fragment.status != FragmentStatus::Lost {
+        return Err(Refusal::invalid(format!(
+            "fragment {} of contract {} is {}, not lost",
+            p.index,
+            c.id,
+            fragment.status.name()
+        )));
+    }
+    let differs = [
+        ("fragment root", fragment.root != p.fragment_root),
+        ("object root", c.object_root != p.object_root),
+        ("client", c.client != p.client),
+        ("k", c.k != p.k),
+        ("m", c.m != p.m),
+        ("fragment size", c.fragment_size != p.fragment_size),
+        ("price", c.price_per_gib_epoch != p.price_per_gib_epoch),
+        ("last period", c.last_period != repair.last_period),
+    ];
+    if let Some((field, _)) = differs.iter().find(|(_, d)| *d) {
+        return Err(Refusal::invalid(format!(
+            "the repair's {field} is not contract {}'s",
+            c.id
+        )));
+    }
+    Ok(())
+}
+
 /// The checks a proposal's numbers must pass whatever the provider's terms.
 pub fn check_geometry(p: &Proposal, max_fragment_size: u64) -> Result<(), Refusal> {
     let chunk = sherd_fragments::CHUNK_SIZE as u64;
@@ -357,6 +418,8 @@ pub fn check_geometry(p: &Proposal, max_fragment_size: u64) -> Result<(), Refusa
 mod tests {
     use sherd_ledger::{Address, Hash};
 
+    use crate::wire::RepairTerms;
+
     use super::*;
 
     const GIB: u64 = 1 << 30;
@@ -379,7 +442,7 @@ mod tests {
             height: 50,
             ad: Some(ad()),
             balance: Amount(100_000_000),
-            contract_exists: false,
+            contract: None,
         }
     }
 
@@ -398,7 +461,102 @@ mod tests {
             price_per_gib_epoch: Amount(100),
             index,
             fragment_root: Hash([3; 32]),
+            repair: None,
         }
+    }
+
+    /// The contract of `proposal(7, _, 1 MiB)`, its fragment 1 lost.
+    fn contract() -> Contract {
+        let p = proposal(7, 0, 1 << 20);
+        let fragment = |status| sherd_ledger::state::ContractFragment {
+            root: Hash([3; 32]),
+            provider: Address([9; 32]),
+            status,
+            escrow_left: Amount(10),
+            collateral_left: Amount(0),
+            repair_reward: Amount(5),
+            misses: 3,
+            accepted: 0,
+            proven: 0,
+            since: 1,
+        };
+        Contract {
+            id: p.contract_id(),
+            client: p.client,
+            object_root: p.object_root,
+            k: 2,
+            m: 1,
+            fragment_size: 1 << 20,
+            price_per_gib_epoch: Amount(100),
+            start_height: 1,
+            first_period: 1,
+            last_period: 40,
+            fragments: vec![
+                fragment(FragmentStatus::Active),
+                fragment(FragmentStatus::Lost),
+                fragment(FragmentStatus::Active),
+            ],
+        }
+    }
+
+    fn repair(index: u32) -> Proposal {
+        Proposal {
+            nonce: 0,
+            duration_epochs: 3,
+            repair: Some(RepairTerms {
+                contract_id: contract().id,
+                repairer: Address([8; 32]),
+                last_period: 40,
+            }),
+            ..proposal(7, index, 1 << 20)
+        }
+    }
+
+    #[test]
+    fn a_repair_is_reserved_only_for_a_lost_fragment_with_the_contracts_facts() {
+        let mut policy = policy();
+        let on_chain = ChainFacts {
+            contract: Some(contract()),
+            ..chain()
+        };
+        let table: Vec<(Proposal, ChainFacts, &str)> = vec![
+            (repair(1), chain(), "Unknown"),
+            (repair(0), on_chain.clone(), "Invalid"),
+            (repair(5), on_chain.clone(), "Invalid"),
+            (
+                Proposal {
+                    fragment_root: Hash([4; 32]),
+                    ..repair(1)
+                },
+                on_chain.clone(),
+                "Invalid",
+            ),
+            (
+                Proposal {
+                    price_per_gib_epoch: Amount(1_000),
+                    ..repair(1)
+                },
+                on_chain.clone(),
+                "Invalid",
+            ),
+        ];
+        for (p, facts, expected) in table {
+            let refusal = policy.propose(&facts, &p).unwrap_err();
+            assert!(
+                format!("{refusal:?}").starts_with(expected),
+                "{refusal:?} is not {expected}"
+            );
+        }
+        assert_eq!(policy.pending_count(), 0);
+        // Shorter than the provider's shortest term is fine for a repair.
+        let short = Proposal {
+            duration_epochs: 1,
+            ..repair(1)
+        };
+        let mut terms = on_chain.clone();
+        terms.ad.as_mut().unwrap().min_duration_epochs = 2;
+        assert_eq!(policy.propose(&terms, &short), Ok(60));
+        assert_eq!(short.contract_id(), contract().id);
     }
 
     fn policy() -> DealPolicy {
@@ -443,7 +601,7 @@ mod tests {
             (Box::new(|_, p| p.fragment_size = 9 << 20), "NoCapacity"),
             (Box::new(|c, _| c.balance = Amount(1)), "NoCollateral"),
             (Box::new(|c, _| c.ad = None), "NotAdvertised"),
-            (Box::new(|c, _| c.contract_exists = true), "Invalid"),
+            (Box::new(|c, _| c.contract = Some(contract())), "Invalid"),
             (Box::new(|_, p| p.k = 1), "Invalid"),
             (Box::new(|_, p| p.index = 3), "Invalid"),
             (Box::new(|_, p| p.fragment_size = 1000), "Invalid"),

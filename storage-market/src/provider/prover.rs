@@ -326,6 +326,7 @@ mod tests {
                     status: FragmentStatus::Active,
                     escrow_left: Amount(10),
                     collateral_left: Amount(10),
+                    repair_reward: Amount(0),
                     misses: 0,
                     accepted: 0,
                     proven,

@@ -166,6 +166,20 @@ impl<S: FragmentStore, C: ProviderChain> Provider<S, C> {
             Ok(facts) => facts,
             Err(e) => return DealResponse::Refused(Refusal::internal(e)),
         };
+        // The ledger refuses a repair to a provider that holds another
+        // fragment of the contract (one loss must not take two fragments).
+        if let (Some(_), Some(contract)) = (&p.repair, &facts.contract) {
+            if let Some(held) = contract
+                .fragments
+                .iter()
+                .position(|f| f.provider == self.address)
+            {
+                return DealResponse::Refused(Refusal::invalid(format!(
+                    "this provider holds fragment {held} of contract {} already",
+                    contract.id
+                )));
+            }
+        }
         match lock(&self.policy).propose(&facts, p) {
             Ok(expires_height) => DealResponse::Reserved { expires_height },
             Err(reason) => DealResponse::Refused(reason),
@@ -403,11 +417,20 @@ impl<S: FragmentStore, C: ProviderChain> Provider<S, C> {
             let Ok(Some(contract)) = self.chain.contract(&key.contract_id) else {
                 continue;
             };
-            let root = lock(&self.policy).stored(&key).map(|p| p.fragment_root);
-            let ours = contract
-                .fragments
-                .get(key.index as usize)
-                .is_some_and(|f| f.provider == self.address && Some(f.root) == root);
+            let Some(proposal) = lock(&self.policy).stored(&key).cloned() else {
+                continue;
+            };
+            let on_chain = contract.fragments.get(key.index as usize);
+            let ours = on_chain.is_some_and(|f| {
+                f.provider == self.address && f.root == proposal.fragment_root
+            });
+            // A repair waits while the fragment is still lost (its
+            // `RepairFragment` is on the way), until the reservation ends.
+            let waiting = proposal.repair.is_some()
+                && on_chain.is_some_and(|f| f.status == FragmentStatus::Lost);
+            if waiting {
+                continue;
+            }
             if ours {
                 self.store.set_state(&key, FragmentState::Active)?;
                 done.confirmed += 1;

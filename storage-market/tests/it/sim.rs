@@ -74,7 +74,7 @@ impl ProviderChain for Chain {
             height: 10,
             ad: Some(ad(self.capacity)),
             balance: Amount(1 << 40),
-            contract_exists: false,
+            contract: None,
         })
     }
     fn contract(&self, _: &Hash) -> Result<Option<sherd_ledger::state::Contract>, String> {

@@ -57,6 +57,9 @@ pub struct Status {
     pub faucet: bool,
     /// The node's version.
     pub version: String,
+    /// The chain's parameters (absent from nodes before they were served).
+    #[serde(default)]
+    pub params: Option<sherd_ledger::ChainParams>,
 }
 
 /// One unbonding of an account.
@@ -425,6 +428,14 @@ pub struct FragmentInfo {
         serialize_with = "amount_out"
     )]
     pub collateral_left: Amount,
+    /// The reward kept for whoever repairs it, while it is lost.
+    #[serde(
+        default,
+        rename = "repair_reward_base",
+        deserialize_with = "base_units",
+        serialize_with = "amount_out"
+    )]
+    pub repair_reward: Amount,
     /// Proofs its current provider missed.
     pub misses: u32,
     /// Proofs accepted from its current provider.
@@ -492,6 +503,7 @@ impl ContractInfo {
                     status: f.status,
                     escrow_left: f.escrow_left,
                     collateral_left: f.collateral_left,
+                    repair_reward: f.repair_reward,
                     misses: f.misses,
                     accepted: f.accepted,
                     proven: f.proven,
