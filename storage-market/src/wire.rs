@@ -460,7 +460,7 @@ impl Decode for Refusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DealRequest {
     /// Reserve room for a fragment.
-    Propose(Proposal),
+    Propose(Box<Proposal>),
     /// Sign the acceptance of an uploaded fragment.
     Finish {
         /// The contract.
@@ -490,7 +490,7 @@ impl Encode for DealRequest {
 impl Decode for DealRequest {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(match r.u8("DealRequest")? {
-            1 => Self::Propose(Proposal::decode(r)?),
+            1 => Self::Propose(Box::new(Proposal::decode(r)?)),
             2 => Self::Finish {
                 contract_id: r.fixed("DealRequest.contract_id").map(Hash)?,
                 index: r.u32("DealRequest.index")?,
@@ -779,8 +779,8 @@ mod tests {
 
     #[test]
     fn every_message_round_trips_and_refuses_truncation() {
-        roundtrip(DealRequest::Propose(proposal()), MAX_DEAL_MESSAGE);
-        roundtrip(DealRequest::Propose(repair()), MAX_DEAL_MESSAGE);
+        roundtrip(DealRequest::Propose(Box::new(proposal())), MAX_DEAL_MESSAGE);
+        roundtrip(DealRequest::Propose(Box::new(repair())), MAX_DEAL_MESSAGE);
         roundtrip(
             DealRequest::Finish {
                 contract_id: Hash([9; 32]),
@@ -885,7 +885,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.acceptance_message().unwrap(), expected);
-        let mut bytes = encode(&DealRequest::Propose(p)).unwrap();
+        let mut bytes = encode(&DealRequest::Propose(Box::new(p))).unwrap();
         let tag = bytes.len() - 73;
         bytes[tag] = 2;
         assert!(decode::<DealRequest>(&bytes, MAX_DEAL_MESSAGE).is_err());

@@ -173,7 +173,7 @@ async fn a_lying_client_is_refused_and_nothing_it_sent_is_kept() {
     assert!(e.contains("reserv") || e.contains("propose"), "{e}");
 
     match peer
-        .deal(&endpoint, DealRequest::Propose(proposal.clone()))
+        .deal(&endpoint, DealRequest::Propose(Box::new(proposal.clone())))
         .await
         .unwrap()
     {

@@ -285,7 +285,7 @@ async fn attempt<T: Transport, F: ReadAt>(
         ));
     }
     match transport
-        .deal(endpoint, DealRequest::Propose(proposal.clone()))
+        .deal(endpoint, DealRequest::Propose(Box::new(proposal.clone())))
         .await
         .map_err(|e| e.to_string())?
     {
