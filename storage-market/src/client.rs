@@ -1,9 +1,10 @@
 //! The client's side: choosing providers, placing fragments with spares,
-//! and fetching them back verified.
+//! fetching them back verified, and repairing a lost one.
 
 pub mod assemble;
 pub mod get;
 pub mod placement;
 pub mod put;
+pub mod repair;
 pub mod select;
 pub mod source;

@@ -360,36 +360,7 @@ where
     W: Write,
 {
     let groups = group_count(expected.fragment_size);
-    write_message(
-        stream,
-        &FragmentRequest::Download {
-            contract_id,
-            index: expected.index,
-            first_group: 0,
-            groups,
-        },
-    )
-    .await?;
-    stream.close().await?;
-    let footer =
-        match read_message::<_, DownloadResponse>(stream, wire::MAX_FRAGMENT_REQUEST).await? {
-            DownloadResponse::Refused(reason) => return Err(TransferError::Refused(reason)),
-            DownloadResponse::Sending { footer } => footer,
-        };
-    let footer: [u8; FOOTER_LEN] = footer;
-    let footer = Footer::from_bytes(&footer)
-        .map_err(|e| TransferError::Corrupt(format!("the footer is invalid: {e}")))?;
-    if footer.fragment_root != expected.root
-        || footer.fragment_size != expected.fragment_size
-        || u32::from(footer.index) != expected.index
-    {
-        return Err(TransferError::Corrupt(format!(
-            "the footer describes fragment {} of {} bytes with root {}, not the contract's",
-            footer.index,
-            footer.fragment_size,
-            hex::encode(footer.fragment_root)
-        )));
-    }
+    let footer = request(stream, contract_id, expected, groups).await?;
     let groups_usize = usize::try_from(groups)
         .map_err(|_| TransferError::Corrupt("the fragment is too large".into()))?;
     let mut hash_bytes = vec![0u8; groups_usize.saturating_mul(32)];
@@ -424,4 +395,65 @@ where
     }
     debug_assert_eq!(received % CHUNK_SIZE as u64, 0);
     Ok((footer, leaves))
+}
+
+/// Asks for fragment `expected.index`'s footer only (a download of no
+/// groups): how a repairer, who has no manifest, learns the object's
+/// layout. The footer is checked against `expected`; the layout it gives
+/// must still be checked against the contract's object root, which commits
+/// to it (a holder could lie about the fields the fragment root does not
+/// cover).
+pub async fn footer<S>(
+    stream: &mut S,
+    contract_id: sherd_ledger::Hash,
+    expected: &Expected,
+) -> Result<Footer, TransferError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    request(stream, contract_id, expected, 0).await
+}
+
+/// Sends a download request for the first `groups` groups and reads the
+/// footer that answers it, checked against `expected`.
+async fn request<S>(
+    stream: &mut S,
+    contract_id: sherd_ledger::Hash,
+    expected: &Expected,
+    groups: u64,
+) -> Result<Footer, TransferError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    write_message(
+        stream,
+        &FragmentRequest::Download {
+            contract_id,
+            index: expected.index,
+            first_group: 0,
+            groups,
+        },
+    )
+    .await?;
+    stream.close().await?;
+    let footer =
+        match read_message::<_, DownloadResponse>(stream, wire::MAX_FRAGMENT_REQUEST).await? {
+            DownloadResponse::Refused(reason) => return Err(TransferError::Refused(reason)),
+            DownloadResponse::Sending { footer } => footer,
+        };
+    let footer: [u8; FOOTER_LEN] = footer;
+    let footer = Footer::from_bytes(&footer)
+        .map_err(|e| TransferError::Corrupt(format!("the footer is invalid: {e}")))?;
+    if footer.fragment_root != expected.root
+        || footer.fragment_size != expected.fragment_size
+        || u32::from(footer.index) != expected.index
+    {
+        return Err(TransferError::Corrupt(format!(
+            "the footer describes fragment {} of {} bytes with root {}, not the contract's",
+            footer.index,
+            footer.fragment_size,
+            hex::encode(footer.fragment_root)
+        )));
+    }
+    Ok(footer)
 }

@@ -1,6 +1,7 @@
 //! Decoding while fetching: a [`FetchSink`] that keeps only the bytes the
 //! decoder has not used yet, and a decoder that writes each stripe as soon
-//! as `k` fragments have brought it.
+//! as `k` fragments have brought it (the plaintext for a get, or one lost
+//! fragment for a repair).
 //!
 //! The fetch checks every 16 KiB group against the contract's roots before
 //! it reaches the sink, so the decoder trusts what it is given. Memory is
@@ -18,9 +19,15 @@ use std::{
     task::{Context, Poll, Waker},
 };
 
-use sherd_fragments::{commit::Hash as Digest, decode::Unstriper, file::Footer, Layout};
+use sherd_fragments::{
+    commit::Hash as Digest, decode::Unstriper, file::Footer, Layout, Rebuilder,
+};
 
 use super::get::{FetchSink, Gate};
+
+/// What takes each stripe: its index, its `k + m` slots back to back, and
+/// which slots hold a shard.
+type TakeStripe<'a> = dyn FnMut(u64, &mut [u8], &[bool]) -> Result<(), AssemblyError> + 'a;
 
 /// How far a fragment may run ahead of the decoder.
 pub const AHEAD: u64 = 8 << 20;
@@ -34,6 +41,9 @@ pub enum AssemblyError {
     /// Decoding or writing the output failed.
     #[error(transparent)]
     Decode(#[from] sherd_fragments::DecodeError),
+    /// Rebuilding a fragment failed (its root did not match, or writing it).
+    #[error(transparent)]
+    Rebuild(#[from] sherd_fragments::RebuildError),
 }
 
 /// Fragments arriving, and the decoder's position.
@@ -103,9 +113,42 @@ impl Assembly {
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), AssemblyError> {
         let layout = self.layout;
+        let mut done = 0u64;
+        self.each_stripe(&mut |stripe, shards, present| {
+            unstriper.stripe(stripe, shards, present, output)?;
+            done += layout.stripe_plaintext(stripe);
+            progress(done);
+            Ok(())
+        })
+    }
+
+    /// Rebuilds one fragment into `output` as the others arrive (blocking:
+    /// run it on a thread of its own): its data, then its tree and footer,
+    /// once its root is checked against `root`.
+    pub fn rebuild<W: Write>(
+        &self,
+        rebuilder: Rebuilder,
+        root: &Digest,
+        output: &mut W,
+    ) -> Result<Footer, AssemblyError> {
+        let mut rebuilder = rebuilder;
+        self.each_stripe(&mut |stripe, shards, present| {
+            rebuilder.stripe(stripe, shards, present, output)?;
+            Ok(())
+        })?;
+        Ok(rebuilder.finish(root, output)?)
+    }
+
+    /// Hands every stripe, in order, to `take` as soon as `k` fragments
+    /// have brought it: its `k + m` slots back to back, and which hold a
+    /// shard.
+    fn each_stripe(
+        &self,
+        take: &mut TakeStripe<'_>,
+    ) -> Result<(), AssemblyError> {
+        let layout = self.layout;
         let (k, total) = (layout.params.data(), layout.params.total());
         let mut shards = Vec::new();
-        let mut done = 0u64;
         for stripe in 0..layout.stripes {
             let shard = layout.shard_size(stripe);
             let start = layout.shard_offset(stripe);
@@ -147,9 +190,7 @@ impl Assembly {
                 }
                 wake_all(&mut state);
             }
-            unstriper.stripe(stripe, &mut shards, &present, output)?;
-            done += layout.stripe_plaintext(stripe);
-            progress(done);
+            take(stripe, &mut shards, &present)?;
         }
         Ok(())
     }

@@ -97,7 +97,7 @@ pub enum PutError {
 }
 
 /// Why one attempt failed.
-enum AttemptError {
+pub(crate) enum AttemptError {
     /// The provider or the link to it: try a spare.
     Provider(String),
     /// Our side: stop.
@@ -270,7 +270,7 @@ async fn run<T: Transport, F: ReadAt>(
 
 /// One fragment with one provider: propose, upload, finish, check the
 /// signature.
-async fn attempt<T: Transport, F: ReadAt>(
+pub(crate) async fn attempt<T: Transport, F: ReadAt>(
     transport: &T,
     proposal: &Proposal,
     file: &F,

@@ -10,13 +10,17 @@ use sherd_fragments::{
     file::{write_trailer, Footer},
     Object, ObjectKey, Params, ReadAt,
 };
-use sherd_ledger::{state::ProviderAd, Address, Amount, ChainId, Hash};
+use sherd_ledger::{
+    state::{market, Contract, ContractFragment, FragmentStatus, ProviderAd},
+    Address, Amount, ChainId, Hash,
+};
 use sherd_market::{
     client::{
         assemble::Assembly,
         get::{fetch, FetchSink, Source},
         placement::Failure,
         put::{place, Placed, PutError, PutRequest, Quiet},
+        repair::{repair, LostFragment},
         select::{select, Candidate, Needs},
         source::{Streamed, Trailers},
     },
@@ -62,23 +66,28 @@ fn ad(capacity: u64) -> ProviderAd {
     }
 }
 
+/// The chain as every provider sees it: its terms, and the contracts
+/// recorded so far (shared by all providers of a run).
 #[derive(Debug)]
 struct Chain {
     capacity: u64,
+    contracts: Contracts,
 }
 
+type Contracts = Arc<Mutex<HashMap<Hash, Contract>>>;
+
 impl ProviderChain for Chain {
-    fn facts(&self, _: &Hash) -> Result<ChainFacts, String> {
+    fn facts(&self, id: &Hash) -> Result<ChainFacts, String> {
         Ok(ChainFacts {
             chain_id: ChainId::new(CHAIN).unwrap(),
             height: 10,
             ad: Some(ad(self.capacity)),
             balance: Amount(1 << 40),
-            contract: None,
+            contract: self.contract(id)?,
         })
     }
-    fn contract(&self, _: &Hash) -> Result<Option<sherd_ledger::state::Contract>, String> {
-        Ok(None)
+    fn contract(&self, id: &Hash) -> Result<Option<Contract>, String> {
+        Ok(self.contracts.lock().unwrap().get(id).cloned())
     }
 }
 
@@ -229,7 +238,10 @@ fn run(seed: u64) {
         let provider = Provider::new(
             signing,
             MemoryStore::default(),
-            Chain { capacity },
+            Chain {
+                capacity,
+                contracts: Contracts::default(),
+            },
             PolicyConfig::default(),
             4,
         )
@@ -336,7 +348,7 @@ fn run(seed: u64) {
     } else {
         target.put(&files)
     };
-    let contract_id = sherd_ledger::state::market::contract_id(&client, seed);
+    let contract_id = market::contract_id(&client, seed);
 
     // Nothing half-written anywhere, whatever happened.
     for node in net.nodes.values() {
@@ -581,4 +593,239 @@ fn puts_and_gets_survive_faulty_providers_over_many_seeds() {
     for seed in 0..192 {
         run(seed);
     }
+}
+
+/// One repair: an object is put on `k + m` honest providers, one of them is
+/// lost for good, and a repairer (not the client) rebuilds it from the
+/// others, some of which vanish or serve rotten bytes, and offers it to
+/// candidates that misbehave at random. It must succeed exactly when `k`
+/// good holders and one good candidate exist, and the fragment the new
+/// provider keeps must be the original, byte for byte. Answers whether it
+/// was repaired.
+fn repair_run(seed: u64) -> bool {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let k = rng.random_range(2..=4usize);
+    let m = rng.random_range(1..=3usize);
+    let n = k + m;
+    let size = rng.random_range(1..200_000u64);
+    let data: Vec<u8> = (0..size).map(|_| rng.random()).collect();
+    let key = ObjectKey::from_bytes(rng.random());
+    let mut files: Vec<Vec<u8>> = vec![Vec::new(); n];
+    let object = sherd_fragments::encode_with_key(
+        &data[..],
+        size,
+        Params::with_shard_size(k, m, 16384).unwrap(),
+        &key,
+        &mut files,
+        &mut |_| {},
+    )
+    .unwrap();
+    let fragment_size = object.layout.fragment_size;
+    let contracts = Contracts::default();
+    let mut nodes = HashMap::new();
+    let mut endpoints = Vec::new();
+    let spares = 3;
+    for i in 0..(n + spares) as u8 {
+        let signing = SigningKey::from_bytes(&rng.random());
+        let address = Address::from(&signing.verifying_key());
+        let provider = Provider::new(
+            signing,
+            MemoryStore::default(),
+            Chain {
+                capacity: 1 << 30,
+                contracts: contracts.clone(),
+            },
+            PolicyConfig::default(),
+            4,
+        )
+        .unwrap();
+        nodes.insert(
+            address,
+            Arc::new(Node {
+                provider,
+                behaviour: Mutex::new(Behaviour::Honest),
+                serve_fault: Mutex::new(Fault::None),
+            }),
+        );
+        endpoints.push(Endpoint {
+            address,
+            peer_id: vec![i],
+            multiaddrs: vec![vec![i]],
+        });
+    }
+    let net = Net {
+        nodes: Arc::new(nodes),
+        serving: Arc::default(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let client = Address([0xc1; 32]);
+    let target = Target {
+        runtime: &runtime,
+        net: &net,
+        object: &object,
+        client,
+        nonce: seed,
+        price: Amount(10),
+        providers: endpoints[..n].to_vec(),
+    };
+    let (placed, _) = target.put(&files).unwrap();
+    let id = market::contract_id(&client, seed);
+
+    // The contract on chain, with one fragment lost: its provider is gone.
+    let lost = rng.random_range(0..n) as u32;
+    let mut contract = Contract {
+        id,
+        client,
+        object_root: Hash(object.root),
+        k: k as u16,
+        m: m as u16,
+        fragment_size,
+        price_per_gib_epoch: Amount(10),
+        start_height: 5,
+        first_period: 1,
+        last_period: 50,
+        fragments: placed
+            .iter()
+            .map(|p| ContractFragment {
+                root: Hash(object.fragment_roots[p.index as usize]),
+                provider: p.provider.address,
+                status: FragmentStatus::Active,
+                escrow_left: Amount(100),
+                collateral_left: Amount(100),
+                repair_reward: Amount(0),
+                misses: 0,
+                accepted: 0,
+                proven: 0,
+                since: 5,
+            })
+            .collect(),
+    };
+    contract.fragments[lost as usize].status = FragmentStatus::Lost;
+    contracts.lock().unwrap().insert(id, contract.clone());
+    for node in net.nodes.values() {
+        node.provider.maintain(11, false).unwrap();
+    }
+    let node = |a: &Address| net.nodes[a].clone();
+    *node(&contract.fragments[lost as usize].provider)
+        .behaviour
+        .lock()
+        .unwrap() = Behaviour::Vanished;
+
+    // Other holders fail at random: they vanish, or serve a flipped byte.
+    let mut good_holders = 0;
+    for (i, f) in contract.fragments.iter().enumerate() {
+        if i as u32 == lost {
+            continue;
+        }
+        match rng.random_range(0..6) {
+            0 => *node(&f.provider).behaviour.lock().unwrap() = Behaviour::Vanished,
+            1 => {
+                *node(&f.provider).serve_fault.lock().unwrap() =
+                    Fault::FlipAt(rng.random_range(300..300 + fragment_size))
+            }
+            _ => good_holders += 1,
+        }
+    }
+    // Candidates: the spares at random, then the holders (to be skipped).
+    let mut good_candidates = 0;
+    let mut candidates = Vec::new();
+    for e in &endpoints[n..] {
+        let b = random_behaviour(&mut rng, fragment_size);
+        if b == Behaviour::Honest {
+            good_candidates += 1;
+        }
+        *node(&e.address).behaviour.lock().unwrap() = b;
+        if b == Behaviour::Refuses {
+            *node(&e.address).behaviour.lock().unwrap() = Behaviour::DealTimeout;
+        }
+        candidates.push(e.clone());
+    }
+    candidates.extend(endpoints[..n].iter().cloned());
+    let sources: Vec<Source> = contract
+        .fragments
+        .iter()
+        .zip(0u32..)
+        .filter(|(f, _)| f.status == FragmentStatus::Active)
+        .map(|(f, index)| Source {
+            index,
+            root: f.root,
+            endpoint: endpoints.iter().find(|e| e.address == f.provider).unwrap().clone(),
+        })
+        .collect();
+    let repairer = Address([0xee; 32]);
+    let scratch = tempfile::tempfile().unwrap();
+    let request = LostFragment {
+        chain_id: ChainId::new(CHAIN).unwrap(),
+        repairer,
+        contract: &contract,
+        index: lost,
+        epochs_left: 3,
+        sources,
+        candidates,
+    };
+    let result = runtime.block_on(async {
+        let result = repair(&net, &request, &scratch, &Quiet).await;
+        net.settle().await;
+        result
+    });
+    let possible = good_holders >= k && good_candidates > 0;
+    let repaired = match result {
+        Ok(repaired) => {
+            assert!(possible, "seed {seed}: repaired with {good_holders} good holders of {k}, {good_candidates} good candidates");
+            repaired
+        }
+        Err(e) => {
+            assert!(
+                !possible,
+                "seed {seed}: {e} ({good_holders} good holders of {k}, {good_candidates} good candidates)"
+            );
+            return false;
+        }
+    };
+    // The acceptance is the ledger's repair message naming the repairer.
+    let message = market::repair_message(
+        &ChainId::new(CHAIN).unwrap(),
+        &market::RepairedFragment::of(&contract, lost).unwrap(),
+        &repairer,
+    )
+    .unwrap();
+    ed25519_dalek::VerifyingKey::from_bytes(repaired.provider.address.as_bytes())
+        .unwrap()
+        .verify_strict(&message, &repaired.signature)
+        .unwrap();
+    assert!(
+        contract
+            .fragments
+            .iter()
+            .all(|f| f.provider != repaired.provider.address),
+        "seed {seed}: a holder took a second fragment"
+    );
+    // The new provider keeps the original fragment file, and holds it while
+    // the fragment is still lost on chain, then takes it on when the
+    // RepairFragment lands.
+    let fkey = FragmentKey {
+        contract_id: id,
+        index: lost,
+    };
+    let new = node(&repaired.provider.address);
+    assert!(
+        new.provider.store().file(&fkey).unwrap() == files[lost as usize],
+        "seed {seed}: the rebuilt fragment differs"
+    );
+    assert_eq!(new.provider.maintain(12, false).unwrap().confirmed, 0);
+    assert!(new.provider.store().file(&fkey).is_some());
+    contract.fragments[lost as usize].provider = repaired.provider.address;
+    contract.fragments[lost as usize].status = FragmentStatus::Active;
+    contracts.lock().unwrap().insert(id, contract);
+    assert_eq!(new.provider.maintain(13, false).unwrap().confirmed, 1);
+    true
+}
+
+#[test]
+fn lost_fragments_are_rebuilt_and_replaced_over_many_seeds() {
+    let repaired = (0..96).filter(|&seed| repair_run(seed)).count();
+    // Both outcomes must be exercised, and mostly success.
+    assert!((48..96).contains(&repaired), "{repaired} of 96 repaired");
 }
