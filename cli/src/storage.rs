@@ -36,6 +36,7 @@ use sherd_market::{
         get::{fetch, FetchEvents, FetchFailure, Source},
         placement::Failure,
         put::{place, PutEvents, PutRequest},
+        repair::{repair, LostFragment},
         select::{select, Needs},
         source::{self, Streamed},
     },
@@ -129,6 +130,30 @@ enum Command {
         /// The object id (or its first 8+ hex digits).
         id: String,
     },
+    /// Repair lost fragments: rebuild each from any K others (no object
+    /// key is needed, fragments are ciphertext), place it with a new
+    /// provider, and record the move on chain. Anyone may repair any
+    /// contract, its client need not be online; the chain pays the repairer
+    /// the fragment's repair reward. The least healthy objects go first.
+    Repair {
+        /// Only this object (its id, or first 8+ hex digits of a catalog
+        /// entry) [default: every lost fragment on chain].
+        id: Option<String>,
+        /// Keep watching the chain, repairing fragments as they are lost
+        /// (with --json, one line of JSON per repair).
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between looks at the chain with --watch.
+        #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+        interval: u64,
+        /// The wallet that signs the repairs and is paid their rewards
+        /// [default: the only wallet].
+        #[arg(long, value_name = "WALLET")]
+        from: Option<String>,
+        /// Seconds to wait for each repair to be final.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        timeout: u64,
+    },
 }
 
 /// Runs `sherd storage …`.
@@ -160,6 +185,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Get { id, out, from } => runtime.block_on(ctx.get(&id, &out, from.as_deref())),
         Command::Ls => ctx.ls(),
         Command::Status { id } => ctx.status(&id),
+        Command::Repair {
+            id,
+            watch,
+            interval,
+            from,
+            timeout,
+        } => runtime.block_on(ctx.repair(RepairArgs {
+            id,
+            watch,
+            interval: Duration::from_secs(interval.max(1)),
+            from,
+            timeout: Duration::from_secs(timeout),
+        })),
     }
 }
 
@@ -172,6 +210,26 @@ pub(crate) struct PutArgs {
     pub max_price: Option<Amount>,
     pub from: Option<String>,
     pub timeout: u64,
+}
+
+/// What `sherd storage repair` is asked to do.
+struct RepairArgs {
+    id: Option<String>,
+    watch: bool,
+    interval: Duration,
+    from: Option<String>,
+    timeout: Duration,
+}
+
+/// A fragment repaired and recorded.
+struct RepairDone {
+    contract: Hash,
+    index: u32,
+    provider: Address,
+    tx: Hash,
+    height: Option<u64>,
+    reward: Amount,
+    seconds: f64,
 }
 
 /// Whose key pays for a put or opens a get: a wallet of the wallet
@@ -803,6 +861,239 @@ impl Ctx {
         })
     }
 
+    async fn repair(&self, args: RepairArgs) -> Result<ExitCode> {
+        let name = self.wallet_name(args.from.as_deref())?;
+        let keystore = self.wallets.load(&name)?;
+        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
+        let client = self.client()?;
+        let only = match &args.id {
+            None => None,
+            Some(text) => Some(match self.catalog.find(text) {
+                Ok(entry) => entry.id,
+                Err(catalog_error) => text.parse::<Hash>().map_err(|_| catalog_error)?,
+            }),
+        };
+        if let Some(id) = only {
+            if client.contract(&id)?.is_none() {
+                bail!("the chain has no contract {id}");
+            }
+        }
+        let peer = LightPeer::start(Timeouts::default())?;
+        // A fragment that failed is left alone for a while, so one that
+        // cannot be repaired now does not hold up the others.
+        let mut resting: std::collections::HashMap<(Hash, u32), Instant> = Default::default();
+        let (mut repaired, mut failed) = (Vec::new(), Vec::new());
+        loop {
+            let lost = match client.repairs() {
+                Ok(lost) => lost,
+                Err(e) if args.watch => {
+                    eprintln!("cannot read the lost fragments: {e}; trying again");
+                    tokio::time::sleep(args.interval).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let now = Instant::now();
+            resting.retain(|_, until| *until > now);
+            let todo: Vec<_> = lost
+                .into_iter()
+                .filter(|r| only.is_none_or(|id| id == r.contract))
+                .filter(|r| !resting.contains_key(&(r.contract, r.index)))
+                .collect();
+            if !args.watch && todo.is_empty() && repaired.is_empty() && failed.is_empty() {
+                if self.opts.json {
+                    output::json(&json!({ "repaired": [], "failed": [] }));
+                } else {
+                    println!(
+                        "nothing to repair: no lost fragment{}",
+                        match only {
+                            Some(id) => format!(" in contract {id}"),
+                            None => " on chain".into(),
+                        }
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            for r in todo {
+                if !self.opts.json {
+                    println!(
+                        "repairing fragment {} of {} (health {:.0} %, {} of {} active)",
+                        r.index,
+                        r.contract,
+                        100.0 * r.health,
+                        r.active,
+                        r.k + r.m
+                    );
+                }
+                match self
+                    .repair_one(&client, &peer, &key, &r, args.timeout)
+                    .await
+                {
+                    Ok(done) => {
+                        if self.opts.json && args.watch {
+                            // A stream: one compact JSON document per line.
+                            println!("{}", repair_json(&done));
+                        } else if !self.opts.json {
+                            println!(
+                                "repaired fragment {} of {}: now with {} (tx {}, final at height {}, reward {})",
+                                done.index,
+                                done.contract,
+                                done.provider,
+                                done.tx,
+                                done.height.unwrap_or(0),
+                                done.reward
+                            );
+                        }
+                        repaired.push(done);
+                    }
+                    Err(e) => {
+                        let reason = format!("{e:#}");
+                        eprintln!(
+                            "cannot repair fragment {} of {}: {reason}",
+                            r.index, r.contract
+                        );
+                        resting.insert((r.contract, r.index), Instant::now() + args.interval * 6);
+                        failed.push(json!({
+                            "contract": r.contract.to_string(),
+                            "index": r.index,
+                            "reason": reason,
+                        }));
+                    }
+                }
+            }
+            if !args.watch {
+                if self.opts.json {
+                    output::json(&json!({
+                        "repaired": repaired.iter().map(repair_json).collect::<Vec<_>>(),
+                        "failed": failed,
+                    }));
+                }
+                return Ok(if failed.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
+            }
+            repaired.clear();
+            failed.clear();
+            tokio::time::sleep(args.interval).await;
+        }
+    }
+
+    /// Repairs lost fragment `r.index` of `r.contract` and records it.
+    async fn repair_one(
+        &self,
+        client: &NodeClient,
+        peer: &LightPeer,
+        key: &WalletKey,
+        r: &sherd_wallet::client::RepairInfo,
+        timeout: Duration,
+    ) -> Result<RepairDone> {
+        let started = Instant::now();
+        let status = client.status()?;
+        let params = status.params.ok_or_else(|| {
+            anyhow!("the node does not serve the chain parameters (a newer node is needed)")
+        })?;
+        let chain_id = params.chain_id.clone();
+        let contract = client
+            .contract(&r.contract)?
+            .ok_or_else(|| anyhow!("the chain has no contract {}", r.contract))?;
+        let record = contract.to_contract();
+        let endpoints = chain::endpoints(client, contract.fragments.iter().map(|f| f.provider))?;
+        let sources: Vec<Source> = contract
+            .fragments
+            .iter()
+            .filter(|f| f.status == sherd_ledger::state::FragmentStatus::Active)
+            .filter_map(|f| {
+                endpoints.get(&f.provider).map(|endpoint| Source {
+                    index: f.index,
+                    root: f.root,
+                    endpoint: endpoint.clone(),
+                })
+            })
+            .collect();
+        let periods_per_epoch = params.periods_per_epoch().max(1);
+        let periods_left = contract
+            .last_period
+            .saturating_sub(params.period_of(status.finalized_height));
+        let epochs_left = periods_left.div_ceil(periods_per_epoch).max(1);
+        let candidates = chain::candidates(client)?;
+        let selection = select(
+            &candidates,
+            &Needs {
+                fragment_size: contract.fragment_size,
+                duration_epochs: epochs_left,
+                max_price: contract.price_per_gib_epoch,
+                count: 1,
+                spares: candidates.len().saturating_sub(1),
+                exclude: contract.fragments.iter().map(|f| f.provider).collect(),
+            },
+        )
+        .map_err(|e| anyhow!("no provider can take it: {e}"))?;
+        let scratch = tempfile::tempfile().context("cannot create a scratch file")?;
+        let n = usize::from(contract.k) + usize::from(contract.m);
+        let events = Progress::new(
+            output::progress(
+                contract.fragment_size.saturating_mul(u64::from(contract.k)),
+                self.opts.json,
+                "rebuilding",
+            ),
+            n,
+            self.opts.json,
+        );
+        let repaired = repair(
+            peer,
+            &LostFragment {
+                chain_id: chain_id.clone(),
+                repairer: key.address(),
+                contract: &record,
+                index: r.index,
+                epochs_left,
+                sources,
+                candidates: selection
+                    .ranked
+                    .iter()
+                    .map(|c| c.endpoint.clone())
+                    .collect(),
+            },
+            &scratch,
+            &events,
+        )
+        .await;
+        events.bar.finish_and_clear();
+        let repaired = repaired?;
+        let account = client.account(&key.address())?;
+        let tx = build::repair_fragment(
+            key,
+            &TxParams {
+                chain_id,
+                nonce: account.nonce,
+                fee: DEFAULT_FEE,
+            },
+            &record,
+            r.index,
+            repaired.provider.address,
+            repaired.signature,
+        )?;
+        let hash = client.submit(&tx)?;
+        let done = client.wait_for_finality_every(&hash, timeout, FINALITY_POLL)?;
+        if done.outcome == Some(TxOutcome::Failed) {
+            bail!(
+                "the repair failed on chain: {} (only the fee was paid; the new provider drops the fragment when its reservation ends)",
+                done.reason.as_deref().unwrap_or("no reason given")
+            );
+        }
+        Ok(RepairDone {
+            contract: r.contract,
+            index: r.index,
+            provider: repaired.provider.address,
+            tx: hash,
+            height: done.height,
+            reward: r.repair_reward,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
     /// The wallet whose address owns `entry`.
     fn owner_wallet(&self, entry: &Entry) -> Result<String> {
         for name in self.wallets.names()? {
@@ -942,6 +1233,19 @@ impl Ctx {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+fn repair_json(d: &RepairDone) -> Value {
+    json!({
+        "contract": d.contract.to_string(),
+        "index": d.index,
+        "provider": d.provider.to_string(),
+        "tx": d.tx.to_string(),
+        "height": d.height,
+        "reward": d.reward.to_string(),
+        "reward_base": d.reward.0,
+        "seconds": d.seconds,
+    })
 }
 
 fn failure_json(f: &Failure) -> Value {

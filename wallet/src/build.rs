@@ -617,8 +617,8 @@ pub fn repair_fragment(
         index,
         count: contract.fragments.len(),
     })?;
-    let message = repair_message(&params.chain_id, &repaired, &key.address())
-        .map_err(SignError::from)?;
+    let message =
+        repair_message(&params.chain_id, &repaired, &key.address()).map_err(SignError::from)?;
     if !signed_by(&new_provider, &message, &acceptance) {
         return Err(BuildError::BadAcceptance {
             index,

@@ -20,9 +20,9 @@ use ureq::Agent;
 
 pub use types::{
     AccountInfo, BlockInfo, ContractInfo, EndpointInfo, FaucetReceipt, FragmentInfo, ProviderInfo,
-    Status, TxInfo, TxOutcome, TxStatus, Unbonding, ValidatorInfo, Validators,
+    RepairInfo, Status, TxInfo, TxOutcome, TxStatus, Unbonding, ValidatorInfo, Validators,
 };
-use types::{ApiErrorBody, BatchSubmitted, ProviderList, Submitted, TxList};
+use types::{ApiErrorBody, BatchSubmitted, ProviderList, RepairList, Submitted, TxList};
 
 /// The local dev node.
 pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:8545";
@@ -323,6 +323,13 @@ impl NodeClient {
     pub fn providers(&self) -> Result<Vec<ProviderInfo>, ClientError> {
         self.call::<ProviderList>("/v1/providers", None)
             .map(|l| l.providers)
+    }
+
+    /// `GET /v1/repairs`: every lost fragment waiting for a repair, least
+    /// healthy object first.
+    pub fn repairs(&self) -> Result<Vec<RepairInfo>, ClientError> {
+        self.call::<RepairList>("/v1/repairs", None)
+            .map(|l| l.repairs)
     }
 
     /// `GET /v1/contracts/{id}`; `None` if the chain has no such contract.

@@ -8,6 +8,11 @@
 //! * A provider whose fragment file is deleted misses its proofs: it is
 //!   slashed, the client refunded, the fragment lost after
 //!   `max_missed_proofs`, while the others keep being paid.
+//! * A provider killed for good: its fragment is lost after its misses,
+//!   and a repairer that is not the client (`sherd storage repair --watch`
+//!   with another wallet) rebuilds it, places it with the spare provider
+//!   and is paid the repair reward; the object is back at `k + m` and
+//!   reads back with any `m` of the new set gone.
 //! * Bad input: too few providers, a wallet that cannot pay, an unknown
 //!   object, the wrong wallet, an existing output; a provider that does not
 //!   answer and one killed in the middle of an upload (their fragments go
@@ -381,6 +386,158 @@ fn a_file_comes_back_after_providers_vanish_and_a_provider_that_loses_it_is_slas
     let back3 = net.client.join("back3.bin");
     net.ok(&["storage", "get", &id, "--out", back3.to_str().unwrap()]);
     assert!(std::fs::read(&back3).unwrap() == data);
+}
+
+#[test]
+fn a_lost_fragment_is_repaired_by_anyone_while_its_client_is_offline() {
+    let mut net = Net::start(1, 5, 6, 3);
+    for name in ["alice", "bob"] {
+        net.ok(&["wallet", "new", name]);
+        net.ok(&["wallet", "faucet", name]);
+    }
+    let bob = net.ok(&["wallet", "address", "bob"])["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = net.client.join("kept.bin");
+    let data = file_with_marker(&file, 3 << 20, b"kept");
+    let put = net.ok(&[
+        "storage",
+        "put",
+        file.to_str().unwrap(),
+        "--from",
+        "alice",
+        "--data",
+        "2",
+        "--parity",
+        "2",
+    ]);
+    let id = put["id"].as_str().unwrap().to_string();
+    // Nothing is lost yet: a repair has nothing to do.
+    let none = net.ok(&["storage", "repair", &id, "--from", "bob"]);
+    assert_eq!(none["repaired"], serde_json::json!([]), "{none}");
+
+    // Bob watches the chain for lost fragments; alice runs nothing.
+    let log = net.client.join("repair.log");
+    let watcher = Command::new(env!("CARGO_BIN_EXE_sherd"))
+        .args([
+            "storage",
+            "repair",
+            "--watch",
+            "--interval",
+            "1",
+            "--from",
+            "bob",
+            "--json",
+        ])
+        .env("HOME", &net.client)
+        .env_remove("SHERD_HOME")
+        .env("SHERD_PASSWORD", "correct horse")
+        .env("SHERD_NODE", &net.node_url)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(net.client.join("repair.err")).unwrap())
+        .spawn()
+        .unwrap();
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _watcher = Stop(watcher);
+
+    // The provider of fragment 1 is killed for good.
+    let before = net.contract(&id);
+    let gone = before["fragments"][1]["provider"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bob_before = net.balance(&bob);
+    let gone_node = net.node_of(&gone);
+    net.nodes[gone_node].kill_9();
+    wait_until(&net.nodes, "fragment 1 to be lost and repaired", || {
+        let f = &net.contract(&id)["fragments"][1];
+        f["status"] == "active" && f["provider"] != gone.as_str()
+    });
+    let after = net.contract(&id);
+    let spare = after["fragments"][1]["provider"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        after["fragments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["status"] == "active"),
+        "{after}"
+    );
+    let status = net.ok(&["storage", "status", &id]);
+    assert!(
+        status["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("4 of 4 fragments active"),
+        "{status}"
+    );
+    // Bob was paid the reward, less his fee.
+    let reports: Vec<Value> = wait_for_lines(&log, 1);
+    let done = &reports[0];
+    assert_eq!(done["contract"], id.as_str(), "{done}");
+    assert_eq!(done["index"], 1, "{done}");
+    assert_eq!(done["provider"], spare.as_str(), "{done}");
+    let reward = done["reward_base"].as_u64().unwrap();
+    assert!(reward > 0, "{done}");
+    let tx = get(
+        net.nodes[0].api,
+        &format!("/v1/txs/{}", done["tx"].as_str().unwrap()),
+    )
+    .unwrap();
+    let fee = tx["fee_base"].as_u64().unwrap();
+    assert_eq!(net.balance(&bob) + fee, bob_before + reward, "{tx}");
+
+    // Any m = 2 of the new set gone, the file still comes back.
+    let holders: Vec<String> = (0..4)
+        .map(|i| {
+            after["fragments"][i]["provider"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for p in [&spare, &holders[if holders[0] == spare { 2 } else { 0 }]] {
+        let n = net.node_of(p);
+        net.nodes[n].kill_9();
+    }
+    let back = net.client.join("kept.back");
+    net.ok(&["storage", "get", &id, "--out", back.to_str().unwrap()]);
+    assert!(
+        std::fs::read(&back).unwrap() == data,
+        "the bytes came back different"
+    );
+}
+
+/// The first `n` JSON lines of `path`, waiting for them to be written.
+fn wait_for_lines(path: &Path, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if lines.len() >= n {
+            return lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} has {} lines: {text}",
+            path.display(),
+            lines.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]

@@ -298,7 +298,8 @@ fn a_contract_is_paid_per_proof_slashed_per_miss_repaired_and_settled() {
     let repaired = RepairedFragment::of(&contract_now, 2).unwrap();
     assert_eq!(repaired.root, object.roots[2]);
     let repairer = 4;
-    let message = repair_message(&ChainId::new(CHAIN).unwrap(), &repaired, &addr(repairer)).unwrap();
+    let message =
+        repair_message(&ChainId::new(CHAIN).unwrap(), &repaired, &addr(repairer)).unwrap();
     let repair = |index, acceptance| {
         TxKind::RepairFragment(RepairFragment {
             contract_id: id,
@@ -323,15 +324,18 @@ fn a_contract_is_paid_per_proof_slashed_per_miss_repaired_and_settled() {
     ]);
     assert!(result.rejected.is_empty(), "{:?}", result.rejected);
     let outcomes: Vec<&Outcome> = result.receipts.iter().map(|r| &r.outcome).collect();
-    assert!(matches!(
-        outcomes[..],
-        [
-            Outcome::Failed(FailReason::BadAcceptance { .. }),
-            Outcome::Failed(FailReason::BadAcceptance { .. }),
-            Outcome::Failed(FailReason::BadRepair { .. }),
-            Outcome::Success,
-        ]
-    ), "{outcomes:?}");
+    assert!(
+        matches!(
+            outcomes[..],
+            [
+                Outcome::Failed(FailReason::BadAcceptance { .. }),
+                Outcome::Failed(FailReason::BadAcceptance { .. }),
+                Outcome::Failed(FailReason::BadRepair { .. }),
+                Outcome::Success,
+            ]
+        ),
+        "{outcomes:?}"
+    );
     assert_eq!(before.fragments[2].provider, addr(5));
     assert_eq!(
         chain.balance(repairer),

@@ -19,9 +19,7 @@ use std::{
     task::{Context, Poll, Waker},
 };
 
-use sherd_fragments::{
-    commit::Hash as Digest, decode::Unstriper, file::Footer, Layout, Rebuilder,
-};
+use sherd_fragments::{commit::Hash as Digest, decode::Unstriper, file::Footer, Layout, Rebuilder};
 
 use super::get::{FetchSink, Gate};
 
@@ -142,10 +140,7 @@ impl Assembly {
     /// Hands every stripe, in order, to `take` as soon as `k` fragments
     /// have brought it: its `k + m` slots back to back, and which hold a
     /// shard.
-    fn each_stripe(
-        &self,
-        take: &mut TakeStripe<'_>,
-    ) -> Result<(), AssemblyError> {
+    fn each_stripe(&self, take: &mut TakeStripe<'_>) -> Result<(), AssemblyError> {
         let layout = self.layout;
         let (k, total) = (layout.params.data(), layout.params.total());
         let mut shards = Vec::new();

@@ -149,7 +149,11 @@ pub async fn repair<T: Transport>(
     let root = *fragment.root.as_bytes();
     std::thread::spawn({
         let assembly = assembly.clone();
-        let rebuilder = Rebuilder::new(layout, lost.index as usize, *contract.object_root.as_bytes());
+        let rebuilder = Rebuilder::new(
+            layout,
+            lost.index as usize,
+            *contract.object_root.as_bytes(),
+        );
         move || {
             let mut out = BufWriter::with_capacity(1 << 20, file);
             let result = assembly

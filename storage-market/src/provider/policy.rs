@@ -340,10 +340,7 @@ fn check_repair(p: &Proposal, c: &Contract) -> Result<(), Refusal> {
         return Ok(());
     };
     let fragment = c.fragments.get(p.index as usize).ok_or_else(|| {
-        Refusal::invalid(format!(
-            "contract {} has no fragment {}",
-            c.id, p.index
-        ))
+        Refusal::invalid(format!("contract {} has no fragment {}", c.id, p.index))
     })?;
     if fragment.status != FragmentStatus::Lost {
         return Err(Refusal::invalid(format!(

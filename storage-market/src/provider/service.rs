@@ -421,9 +421,8 @@ impl<S: FragmentStore, C: ProviderChain> Provider<S, C> {
                 continue;
             };
             let on_chain = contract.fragments.get(key.index as usize);
-            let ours = on_chain.is_some_and(|f| {
-                f.provider == self.address && f.root == proposal.fragment_root
-            });
+            let ours = on_chain
+                .is_some_and(|f| f.provider == self.address && f.root == proposal.fragment_root);
             // A repair waits while the fragment is still lost (its
             // `RepairFragment` is on the way), until the reservation ends.
             let waiting = proposal.repair.is_some()

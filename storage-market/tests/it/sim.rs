@@ -751,7 +751,11 @@ fn repair_run(seed: u64) -> bool {
         .map(|(f, index)| Source {
             index,
             root: f.root,
-            endpoint: endpoints.iter().find(|e| e.address == f.provider).unwrap().clone(),
+            endpoint: endpoints
+                .iter()
+                .find(|e| e.address == f.provider)
+                .unwrap()
+                .clone(),
         })
         .collect();
     let repairer = Address([0xee; 32]);

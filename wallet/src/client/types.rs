@@ -360,6 +360,42 @@ pub struct ProofVerdictInfo {
     pub reason: Option<String>,
 }
 
+/// A lost fragment waiting for repair, in `GET /v1/repairs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepairInfo {
+    /// The contract.
+    pub contract: Hash,
+    /// The lost fragment.
+    pub index: u32,
+    /// Its root.
+    pub root: Hash,
+    /// Data fragments of the contract.
+    pub k: u16,
+    /// Parity fragments.
+    pub m: u16,
+    /// Fragments still active.
+    pub active: i64,
+    /// `(active − k) / m`: below 0 the object cannot be read until repaired.
+    pub health: f64,
+    /// Bytes of the fragment.
+    pub fragment_size: u64,
+    /// The contract's last challenged period.
+    pub last_period: u64,
+    /// What a repair pays the repairer.
+    #[serde(
+        rename = "repair_reward_base",
+        deserialize_with = "base_units",
+        serialize_with = "amount_out"
+    )]
+    pub repair_reward: Amount,
+}
+
+/// `{ "repairs": [...] }` of `/v1/repairs`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct RepairList {
+    pub repairs: Vec<RepairInfo>,
+}
+
 /// `{ "providers": [...] }` of `/v1/providers`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct ProviderList {
