@@ -9,6 +9,8 @@
 #   testnet/up.sh [V] [P]       # default 4 validators and 6 providers, in $SHERD_TESTNET or testnet/.local
 #   PROOF_PERIOD=6 PROOF_WINDOW=3 testnet/up.sh   # short proof periods (blocks): watch proofs,
 #                               # misses and slashing within a minute (new testnets only)
+#   REPAIR=0 testnet/up.sh      # no repair worker (by default node 0 repairs lost
+#                               # fragments onto spare providers: `[repair]`)
 #   testnet/status.sh           # heights, finalized heights, providers
 #   testnet/down.sh             # stop (data kept)
 set -euo pipefail
@@ -33,6 +35,7 @@ if [ ! -f "$DIR/genesis.json" ]; then
   proof=()
   [ -n "${PROOF_PERIOD:-}" ] && proof+=(--proof-period "$PROOF_PERIOD")
   [ -n "${PROOF_WINDOW:-}" ] && proof+=(--proof-window "$PROOF_WINDOW")
+  [ "${REPAIR:-1}" = 0 ] || proof+=(--repair)
   "$SHERD" testnet init --validators "$N" --providers "$PROVIDERS" --out "$DIR" \
     --p2p-port "$P2P_PORT" --api-port "$API_PORT" ${proof[@]+"${proof[@]}"} >/dev/null
 fi

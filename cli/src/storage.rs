@@ -36,7 +36,7 @@ use sherd_market::{
         get::{fetch, FetchEvents, FetchFailure, Source},
         placement::Failure,
         put::{place, PutEvents, PutRequest},
-        repair::{repair, LostFragment},
+        repair::{plan, repair},
         select::{select, Needs},
         source::{self, Streamed},
     },
@@ -1000,36 +1000,15 @@ impl Ctx {
             .ok_or_else(|| anyhow!("the chain has no contract {}", r.contract))?;
         let record = contract.to_contract();
         let endpoints = chain::endpoints(client, contract.fragments.iter().map(|f| f.provider))?;
-        let sources: Vec<Source> = contract
-            .fragments
-            .iter()
-            .filter(|f| f.status == sherd_ledger::state::FragmentStatus::Active)
-            .filter_map(|f| {
-                endpoints.get(&f.provider).map(|endpoint| Source {
-                    index: f.index,
-                    root: f.root,
-                    endpoint: endpoint.clone(),
-                })
-            })
-            .collect();
-        let periods_per_epoch = params.periods_per_epoch().max(1);
-        let periods_left = contract
-            .last_period
-            .saturating_sub(params.period_of(status.finalized_height));
-        let epochs_left = periods_left.div_ceil(periods_per_epoch).max(1);
-        let candidates = chain::candidates(client)?;
-        let selection = select(
-            &candidates,
-            &Needs {
-                fragment_size: contract.fragment_size,
-                duration_epochs: epochs_left,
-                max_price: contract.price_per_gib_epoch,
-                count: 1,
-                spares: candidates.len().saturating_sub(1),
-                exclude: contract.fragments.iter().map(|f| f.provider).collect(),
-            },
-        )
-        .map_err(|e| anyhow!("no provider can take it: {e}"))?;
+        let lost = plan(
+            &record,
+            r.index,
+            key.address(),
+            &params,
+            status.finalized_height,
+            &endpoints,
+            &chain::candidates(client)?,
+        )?;
         let scratch = tempfile::tempfile().context("cannot create a scratch file")?;
         let n = usize::from(contract.k) + usize::from(contract.m);
         let events = Progress::new(
@@ -1041,25 +1020,7 @@ impl Ctx {
             n,
             self.opts.json,
         );
-        let repaired = repair(
-            peer,
-            &LostFragment {
-                chain_id: chain_id.clone(),
-                repairer: key.address(),
-                contract: &record,
-                index: r.index,
-                epochs_left,
-                sources,
-                candidates: selection
-                    .ranked
-                    .iter()
-                    .map(|c| c.endpoint.clone())
-                    .collect(),
-            },
-            &scratch,
-            &events,
-        )
-        .await;
+        let repaired = repair(peer, &lost, &scratch, &events).await;
         events.bar.finish_and_clear();
         let repaired = repaired?;
         let account = client.account(&key.address())?;

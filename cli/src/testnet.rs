@@ -38,6 +38,11 @@ pub struct InitArgs {
     /// [default: 10, or half of --proof-period].
     #[arg(long, value_name = "BLOCKS")]
     pub proof_window: Option<u64>,
+    /// Node 0 (the first validator) runs a repair worker (`[repair]` in
+    /// its config.toml): lost fragments are rebuilt and placed with a new
+    /// provider without anyone asking.
+    #[arg(long)]
+    pub repair: bool,
     /// Directory to create (must be empty or absent).
     #[arg(long)]
     pub out: PathBuf,
@@ -74,6 +79,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                     providers: args.providers,
                     proof_period: args.proof_period,
                     proof_window: args.proof_window,
+                    repair: args.repair,
                 },
             )?;
             if args.json {

@@ -657,17 +657,7 @@ async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
 async fn providers(State(shared): State<Arc<Shared>>) -> ApiResult {
     let state = shared.db.state();
     let view = StateView::new(&state);
-    // Misses on fragments each provider still holds under a running
-    // contract: what clients rank providers by.
-    let mut misses: HashMap<Address, u64> = HashMap::new();
-    for c in view.contracts().map_err(ApiError::internal)? {
-        for f in &c.fragments {
-            if f.status == sherd_ledger::state::FragmentStatus::Active {
-                let m = misses.entry(f.provider).or_default();
-                *m = m.saturating_add(u64::from(f.misses));
-            }
-        }
-    }
+    let misses = crate::repairer::recent_misses(&view.contracts().map_err(ApiError::internal)?);
     let mut list = Vec::new();
     for (address, ad) in view.providers().map_err(ApiError::internal)? {
         let endpoint = view

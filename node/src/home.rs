@@ -29,6 +29,9 @@
 //! capacity = "10GiB"                              # see crate::provider::config
 //! price_per_gib_epoch = "0.001"
 //! collateral_per_gib = "1"
+//!
+//! [repair]                                        # optional: repair lost fragments
+//! interval_secs = 10                              # see crate::repairer
 //! ```
 //!
 //! Unknown keys are an error, so a typo does not silently fall back to a
@@ -66,6 +69,9 @@ pub struct FileConfig {
     /// Storage provider terms, when this node is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<ProviderSection>,
+    /// The repair worker, when this node runs one (see [`crate::repairer`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<crate::repairer::RepairSection>,
 }
 
 /// A networked node's home, opened.
@@ -220,6 +226,8 @@ pub struct TestnetPlan {
     /// Blocks of a period in which its proofs are accepted (`None`: the
     /// dev default, or half the period when the period is given).
     pub proof_window: Option<u64>,
+    /// Whether node 0 (a validator) runs a repair worker (`[repair]`).
+    pub repair: bool,
 }
 
 /// The `[provider]` terms of a testnet's providers.
@@ -393,6 +401,7 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
             bootnodes: seeds.iter().filter(|s| **s != own).cloned().collect(),
             log_file: Some(PathBuf::from("node.log")),
             provider: provider.is_some().then(testnet_provider_section),
+            repair: (plan.repair && i == 0).then(crate::repairer::RepairSection::default),
         };
         let text = toml::to_string_pretty(&config)?;
         write_new_private(&home.join("config.toml"), text.as_bytes())?;
@@ -462,6 +471,7 @@ pub fn init_node(home: &Path, plan: &JoinPlan) -> anyhow::Result<(libp2p::PeerId
         bootnodes: plan.bootnodes.clone(),
         log_file: Some(PathBuf::from("node.log")),
         provider: None,
+        repair: None,
     };
     write_new_private(
         &home.join("config.toml"),

@@ -5,7 +5,8 @@
 //! ([`actor`], with block sync), block building and re-execution
 //! ([`exec`]), the mempool ([`mempool`]), the HTTP JSON API ([`api`],
 //! contract in the crate README), libp2p in one task ([`net`]) with its
-//! wire formats ([`gossip`]), and node homes and testnets ([`home`]).
+//! wire formats ([`gossip`]), node homes and testnets ([`home`]), and the
+//! storage provider ([`provider`]) and repair worker ([`repairer`]).
 //!
 //! Crates: `node ──► ledger, consensus, wallet` — key files and secret
 //! writes come from [`sherd_wallet::keyfile`] (the wallet owns keys and
@@ -24,6 +25,7 @@ pub mod mempool;
 pub mod net;
 mod p2p;
 pub mod provider;
+pub mod repairer;
 pub mod shared;
 pub mod store;
 

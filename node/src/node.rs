@@ -167,6 +167,7 @@ pub async fn run_dev(config: DevConfig) -> anyhow::Result<DevNode> {
         net: None,
         duties: None,
         provider: None,
+        repair: None,
         config,
     })
     .await
@@ -198,6 +199,24 @@ pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
         }),
         _ => None,
     };
+    let repair = match home.config.repair {
+        None => None,
+        Some(section) => {
+            // The provider key on a provider (it earns the rewards where it
+            // earns the rest), else the validator's operator key.
+            let key = home.provider_key.clone().or_else(|| duties.clone()).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: [repair] signs with the node's provider.key or validator.key, and this home has neither",
+                    home.home.join("config.toml").display()
+                )
+            })?;
+            Some(crate::repairer::RepairStart {
+                key,
+                interval: std::time::Duration::from_secs(section.interval_secs.max(1)),
+                scratch: home.home.join("repair.scratch"),
+            })
+        }
+    };
     let mut config = DevConfig::new(home.home.clone(), home.config.api);
     config.idle_interval = crate::actor::IDLE_INTERVAL;
     start(Start {
@@ -212,6 +231,7 @@ pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
         net: Some(net),
         duties,
         provider,
+        repair,
         config,
     })
     .await
@@ -230,6 +250,8 @@ struct Start {
     duties: Option<ed25519_dalek::SigningKey>,
     /// The storage provider to run, if this node is one.
     provider: Option<crate::provider::ProviderStart>,
+    /// The repair worker to run, if this node has a `[repair]` section.
+    repair: Option<crate::repairer::RepairStart>,
     config: DevConfig,
 }
 
@@ -244,6 +266,7 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
         net,
         duties,
         provider,
+        repair,
         config,
     } = start;
     let db = Arc::new(
@@ -311,6 +334,9 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
                 shutdown.subscribe(),
             )?;
             let _ = shared.provider.set(runtime);
+        }
+        if let Some(repair) = repair {
+            crate::repairer::spawn(shared.clone(), repair, shutdown.subscribe())?;
         }
         actor.set_net(peer);
         if let Some(key) = duties {

@@ -11,8 +11,9 @@
 //! * A provider killed for good: its fragment is lost after its misses,
 //!   and a repairer that is not the client (`sherd storage repair --watch`
 //!   with another wallet) rebuilds it, places it with the spare provider
-//!   and is paid the repair reward; the object is back at `k + m` and
-//!   reads back with any `m` of the new set gone.
+//!   and is paid the repair reward; the next loss is repaired by a node's
+//!   own `[repair]` worker; the object is back at `k + m` and reads back
+//!   with any `m` of the new set gone (both new providers).
 //! * Bad input: too few providers, a wallet that cannot pay, an unknown
 //!   object, the wrong wallet, an existing output; a provider that does not
 //!   answer and one killed in the middle of an upload (their fragments go
@@ -390,7 +391,7 @@ fn a_file_comes_back_after_providers_vanish_and_a_provider_that_loses_it_is_slas
 
 #[test]
 fn a_lost_fragment_is_repaired_by_anyone_while_its_client_is_offline() {
-    let mut net = Net::start(1, 5, 6, 3);
+    let mut net = Net::start(1, 6, 6, 3);
     for name in ["alice", "bob"] {
         net.ok(&["wallet", "new", name]);
         net.ok(&["wallet", "faucet", name]);
@@ -497,16 +498,41 @@ fn a_lost_fragment_is_repaired_by_anyone_while_its_client_is_offline() {
     let fee = tx["fee_base"].as_u64().unwrap();
     assert_eq!(net.balance(&bob) + fee, bob_before + reward, "{tx}");
 
-    // Any m = 2 of the new set gone, the file still comes back.
-    let holders: Vec<String> = (0..4)
-        .map(|i| {
-            after["fragments"][i]["provider"]
-                .as_str()
-                .unwrap()
-                .to_string()
+    drop(_watcher);
+
+    // Node 0 gets a `[repair]` section: its own worker repairs the next
+    // loss, signing with the validator's key.
+    let config = net.nodes[0].home.join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[repair]\ninterval_secs = 1\n");
+    std::fs::write(&config, text).unwrap();
+    net.nodes[0].kill_9();
+    net.nodes[0].start();
+    let gone = after["fragments"][3]["provider"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gone_node = net.node_of(&gone);
+    net.nodes[gone_node].kill_9();
+    // (Node 0 is restarting: its API may not answer yet.)
+    wait_until(&net.nodes, "the node's worker to repair fragment 3", || {
+        get(net.nodes[0].api, &format!("/v1/contracts/{id}")).is_some_and(|c| {
+            let f = &c["fragments"][3];
+            f["status"] == "active" && f["provider"] != gone.as_str()
         })
-        .collect();
-    for p in [&spare, &holders[if holders[0] == spare { 2 } else { 0 }]] {
+    });
+    assert!(
+        net.nodes[0]
+            .log()
+            .contains("repair: fragment rebuilt, placed and sent"),
+        "{}",
+        net.tails()
+    );
+    let after = net.contract(&id);
+
+    // Any m = 2 of the new set gone, the file still comes back.
+    for i in [1, 3] {
+        let p = after["fragments"][i]["provider"].as_str().unwrap();
         let n = net.node_of(p);
         net.nodes[n].kill_9();
     }

@@ -91,6 +91,7 @@ async fn a_lying_client_is_refused_and_nothing_it_sent_is_kept() {
             providers: 1,
             proof_period: None,
             proof_window: None,
+            repair: false,
         },
     )
     .unwrap();

@@ -37,6 +37,7 @@ fn testnet(dir: &std::path::Path, chain_id: &str, full_nodes: u16) -> Vec<Testne
             providers: 0,
             proof_period: None,
             proof_window: None,
+            repair: false,
         },
     )
     .unwrap()

@@ -8,13 +8,14 @@
 //! names the repairer; the caller sends it in a `RepairFragment` (see
 //! `sherd_ledger::state::market` for who may repair and who is paid).
 
+use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 
 use ed25519_dalek::Signature;
 use sherd_fragments::{commit::object_root, Params, Rebuilder};
 use sherd_ledger::{
     state::{Contract, FragmentStatus},
-    Address, ChainId,
+    Address, ChainId, ChainParams,
 };
 
 use super::{
@@ -22,6 +23,7 @@ use super::{
     get::{fetch, FetchEvents, FetchReport, Source},
     placement::Failure,
     put::{attempt, AttemptError, PutEvents},
+    select::{select, Candidate, Needs},
 };
 use crate::{
     transfer::{self, Expected},
@@ -53,6 +55,63 @@ pub struct LostFragment<'a> {
     /// Providers to offer it to, best first; none holds a fragment of the
     /// contract.
     pub candidates: Vec<Endpoint>,
+}
+
+/// Plans the repair of fragment `index` of `contract` from what the chain
+/// says: the active fragments with an endpoint are the sources, the epochs
+/// left follow from `params` at the final `height`, and the candidates are
+/// the providers that can take the fragment at the contract's price for
+/// that long, none holding a fragment of the contract, best first (see
+/// [`super::select`]).
+pub fn plan<'a>(
+    contract: &'a Contract,
+    index: u32,
+    repairer: Address,
+    params: &ChainParams,
+    height: u64,
+    endpoints: &HashMap<Address, Endpoint>,
+    providers: &[Candidate],
+) -> Result<LostFragment<'a>, RepairError> {
+    let sources: Vec<Source> = contract
+        .fragments
+        .iter()
+        .zip(0u32..)
+        .filter(|(f, _)| f.status == FragmentStatus::Active)
+        .filter_map(|(f, i)| {
+            endpoints.get(&f.provider).map(|endpoint| Source {
+                index: i,
+                root: f.root,
+                endpoint: endpoint.clone(),
+            })
+        })
+        .collect();
+    let periods_left = contract
+        .last_period
+        .saturating_sub(params.period_of(height));
+    let epochs_left = periods_left
+        .div_ceil(params.periods_per_epoch().max(1))
+        .max(1);
+    let selection = select(
+        providers,
+        &Needs {
+            fragment_size: contract.fragment_size,
+            duration_epochs: epochs_left,
+            max_price: contract.price_per_gib_epoch,
+            count: 1,
+            spares: providers.len().saturating_sub(1),
+            exclude: contract.fragments.iter().map(|f| f.provider).collect(),
+        },
+    )
+    .map_err(|e| RepairError::Invalid(format!("no provider can take it: {e}")))?;
+    Ok(LostFragment {
+        chain_id: params.chain_id.clone(),
+        repairer,
+        contract,
+        index,
+        epochs_left,
+        sources,
+        candidates: selection.ranked.into_iter().map(|c| c.endpoint).collect(),
+    })
 }
 
 /// A fragment repaired: placed and accepted, waiting for its
