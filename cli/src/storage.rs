@@ -130,6 +130,32 @@ enum Command {
         /// The object id (or its first 8+ hex digits).
         id: String,
     },
+    /// Give another wallet read access to an object: its key sealed to
+    /// that wallet's public key, in a share file to hand over. The
+    /// recipient runs `sherd storage import FILE`, then `sherd storage get`.
+    /// A share cannot be taken back (see storage-market/src/share.rs).
+    Share {
+        /// The object id (or its first 8+ hex digits).
+        id: String,
+        /// The recipient: an address (`sherd1…`) or a wallet name here.
+        #[arg(long = "with", value_name = "ADDRESS")]
+        with: String,
+        /// Where to write the share [default: `<name>.share.json`].
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The owner's wallet [default: the object's owner, by address].
+        #[arg(long, value_name = "WALLET")]
+        from: Option<String>,
+    },
+    /// Add an object someone shared with you to your catalog, its key
+    /// sealed to your wallet, so `sherd storage get` reads it.
+    Import {
+        /// The share file.
+        file: PathBuf,
+        /// Your wallet [default: the share's recipient, by address].
+        #[arg(long, value_name = "WALLET")]
+        from: Option<String>,
+    },
     /// Repair lost fragments: rebuild each from any K others (no object
     /// key is needed, fragments are ciphertext), place it with a new
     /// provider, and record the move on chain. Anyone may repair any
@@ -185,6 +211,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Get { id, out, from } => runtime.block_on(ctx.get(&id, &out, from.as_deref())),
         Command::Ls => ctx.ls(),
         Command::Status { id } => ctx.status(&id),
+        Command::Share {
+            id,
+            with,
+            out,
+            from,
+        } => ctx.share(&id, &with, out.as_deref(), from.as_deref()),
+        Command::Import { file, from } => ctx.import(&file, from.as_deref()),
         Command::Repair {
             id,
             watch,
@@ -608,6 +641,7 @@ impl Ctx {
             tx: Some(tx.id()?),
             manifest: object.manifest(),
             sealed_key: catalog::seal(&secret, &id, &object.root, &object_key)?,
+            shared_by: None,
         };
         // The key is kept before the contract is sent: a crash after this
         // point still leaves a way to read the file back.
@@ -1055,6 +1089,156 @@ impl Ctx {
         })
     }
 
+    fn share(
+        &self,
+        id: &str,
+        with: &str,
+        out: Option<&Path>,
+        from: Option<&str>,
+    ) -> Result<ExitCode> {
+        let entry = self.catalog.find(id)?;
+        let object = entry
+            .object()
+            .map_err(|e| anyhow!("the catalog entry of {} is damaged: {e}", entry.id))?;
+        let recipient: Address = match with.parse() {
+            Ok(address) => address,
+            Err(e) => match self.wallets.load(with) {
+                Ok(keystore) => keystore.address(),
+                Err(_) => bail!("--with {with}: not an address ({e}) nor a wallet here"),
+            },
+        };
+        let name = match from {
+            Some(name) => name.to_string(),
+            None => self.owner_wallet(&entry)?,
+        };
+        let keystore = self.wallets.load(&name)?;
+        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
+        let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
+        let object_key = entry.key(&secret, &key.address())?;
+        drop(secret);
+        let sealed = sherd_market::share::seal_to(&recipient, &entry.id, &object, &object_key)?;
+        let share = sherd_market::share::Share {
+            version: sherd_market::share::VERSION,
+            id: entry.id,
+            name: entry.name.clone(),
+            size: entry.size,
+            chain_id: entry.chain_id.clone(),
+            owner: key.address().to_string(),
+            recipient: recipient.to_string(),
+            manifest: entry.manifest.clone(),
+            sealed_key: sealed,
+        };
+        let out = out.map(Path::to_path_buf).unwrap_or_else(|| {
+            PathBuf::from(format!(
+                "{}.share.json",
+                if entry.name.is_empty() {
+                    entry.id.to_string()[..16].to_string()
+                } else {
+                    entry.name.clone()
+                }
+            ))
+        });
+        // The key in it opens only with the recipient's key.
+        crate::fsutil::write_atomic(&out, share.to_json().as_bytes(), false)?;
+        if self.opts.json {
+            output::json(&json!({
+                "id": entry.id.to_string(),
+                "recipient": recipient.to_string(),
+                "share": out.display().to_string(),
+            }));
+        } else {
+            println!(
+                "shared {} with {recipient}: give them {} (it holds the object key sealed to their key only); they run `sherd storage import {}`",
+                entry.name,
+                out.display(),
+                out.display()
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn import(&self, file: &Path, from: Option<&str>) -> Result<ExitCode> {
+        let bytes = fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let share = sherd_market::share::Share::from_json(&bytes)
+            .with_context(|| format!("{} is not a share", file.display()))?;
+        let object = share.object()?;
+        if fs::metadata(self.catalog.path(&share.id)).is_ok() {
+            bail!(
+                "object {} is in the catalog already (`sherd storage ls`)",
+                share.id
+            );
+        }
+        let name = match from {
+            Some(name) => name.to_string(),
+            None => {
+                let mut found = None;
+                for name in self.wallets.names()? {
+                    if let Ok(ks) = self.wallets.load(&name) {
+                        if ks.address().to_string() == share.recipient {
+                            found = Some(name);
+                            break;
+                        }
+                    }
+                }
+                found.ok_or_else(|| {
+                    anyhow!(
+                        "the share is for {}, and no wallet in {} has that address",
+                        share.recipient,
+                        self.wallets.root().display()
+                    )
+                })?
+            }
+        };
+        let keystore = self.wallets.load(&name)?;
+        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
+        let object_key = share.open(key.signing_key())?;
+        let client = self.client()?;
+        let contract = client
+            .contract(&share.id)?
+            .ok_or_else(|| anyhow!("the chain at {} has no contract {}", client.url(), share.id))?;
+        if contract.object_root != Hash(object.root)
+            || contract.fragment_size != object.layout.fragment_size
+        {
+            bail!(
+                "the share's object is not contract {}'s: the share and the chain disagree",
+                share.id
+            );
+        }
+        let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
+        let entry = Entry {
+            version: catalog::VERSION,
+            id: share.id,
+            name: share.name.clone(),
+            size: share.size,
+            chain_id: share.chain_id.clone(),
+            owner: key.address().to_string(),
+            created_ms: crate::now_ms(),
+            state: EntryState::Active,
+            tx: None,
+            manifest: share.manifest.clone(),
+            sealed_key: catalog::seal(&secret, &share.id, &object.root, &object_key)?,
+            shared_by: Some(share.owner.clone()),
+        };
+        self.catalog.write(&entry)?;
+        if self.opts.json {
+            output::json(&json!({
+                "id": share.id.to_string(),
+                "name": share.name,
+                "shared_by": share.owner,
+                "wallet": name,
+            }));
+        } else {
+            println!(
+                "imported {} ({}) shared by {}: `sherd storage get {} --out FILE` reads it",
+                share.name,
+                output::bytes(share.size),
+                share.owner,
+                &share.id.to_string()[..16]
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
     /// The wallet whose address owns `entry`.
     fn owner_wallet(&self, entry: &Entry) -> Result<String> {
         for name in self.wallets.names()? {
@@ -1116,6 +1300,7 @@ impl Ctx {
                         "k": e.manifest.data_fragments,
                         "m": e.manifest.parity_fragments,
                         "active_fragments": c.as_ref().map(chain::active),
+                        "shared_by": e.shared_by,
                     })
                 })
                 .collect();
@@ -1133,13 +1318,17 @@ impl Ctx {
         }
         for (e, state, _) in &rows {
             println!(
-                "{}  {:>10}  {}+{}  {:<24}  {}",
+                "{}  {:>10}  {}+{}  {:<24}  {}{}",
                 &e.id.to_string()[..16],
                 output::bytes(e.size),
                 e.manifest.data_fragments,
                 e.manifest.parity_fragments,
                 e.name,
-                state
+                state,
+                e.shared_by
+                    .as_ref()
+                    .map(|by| format!(" (shared by {by})"))
+                    .unwrap_or_default()
             );
         }
         Ok(ExitCode::SUCCESS)

@@ -15,7 +15,8 @@
 //!   "state": "active",
 //!   "tx": "<64 hex: the CreateContract>",
 //!   "manifest": { …the object's manifest, fragments/README.md §7… },
-//!   "sealed_key": { "nonce": "<24 hex>", "ciphertext": "<96 hex>" }
+//!   "sealed_key": { "nonce": "<24 hex>", "ciphertext": "<96 hex>" },
+//!   "shared_by": "sherd1…"                  (only for an imported share)
 //! }
 //! ```
 //!
@@ -100,6 +101,11 @@ pub struct Entry {
     pub manifest: Manifest,
     /// The object key, sealed to the owner.
     pub sealed_key: SealedKey,
+    /// For an object another wallet shared with this one (imported with
+    /// `sherd storage import`): who shared it. The entry's `owner` is then
+    /// the wallet that may read it, not the contract's client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_by: Option<String>,
 }
 
 /// What is wrong with the catalog or an entry.

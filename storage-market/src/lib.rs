@@ -24,6 +24,7 @@ pub mod catalog;
 pub mod client;
 pub mod object;
 pub mod provider;
+pub mod share;
 pub mod store;
 pub mod transfer;
 pub mod transport;

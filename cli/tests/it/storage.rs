@@ -8,6 +8,9 @@
 //! * A provider whose fragment file is deleted misses its proofs: it is
 //!   slashed, the client refunded, the fragment lost after
 //!   `max_missed_proofs`, while the others keep being paid.
+//! * Sharing: alice shares an object with bob, who imports it into his own
+//!   catalog and reads it back byte-identical; carol cannot import it; a
+//!   malformed recipient is refused.
 //! * A provider killed for good: its fragment is lost after its misses,
 //!   and a repairer that is not the client (`sherd storage repair --watch`
 //!   with another wallet) rebuilds it, places it with the spare provider
@@ -414,6 +417,70 @@ fn a_lost_fragment_is_repaired_by_anyone_while_its_client_is_offline() {
         "2",
     ]);
     let id = put["id"].as_str().unwrap().to_string();
+
+    // Alice shares it with bob, who reads it from his own catalog; carol,
+    // a third key, cannot; a malformed key is refused.
+    net.ok(&["wallet", "new", "carol"]);
+    let share = net.client.join("kept.share.json");
+    net.ok(&[
+        "storage",
+        "share",
+        &id,
+        "--with",
+        &bob,
+        "--from",
+        "alice",
+        "--out",
+        share.to_str().unwrap(),
+    ]);
+    let (bobs, carols) = (
+        net.client.join("bob-catalog"),
+        net.client.join("carol-catalog"),
+    );
+    let imported = net.ok(&[
+        "storage",
+        "import",
+        share.to_str().unwrap(),
+        "--catalog",
+        bobs.to_str().unwrap(),
+    ]);
+    assert_eq!(imported["wallet"], "bob", "{imported}");
+    let bobs_copy = net.client.join("kept.bob");
+    net.ok(&[
+        "storage",
+        "get",
+        &id,
+        "--out",
+        bobs_copy.to_str().unwrap(),
+        "--catalog",
+        bobs.to_str().unwrap(),
+    ]);
+    assert!(
+        std::fs::read(&bobs_copy).unwrap() == data,
+        "bob read other bytes"
+    );
+    let e = net.fails(&[
+        "storage",
+        "import",
+        share.to_str().unwrap(),
+        "--from",
+        "carol",
+        "--catalog",
+        carols.to_str().unwrap(),
+    ]);
+    assert!(e.contains("this share is for"), "{e}");
+    assert!(!carols.exists(), "nothing written for carol");
+    let e = net.fails(&[
+        "storage",
+        "share",
+        &id,
+        "--with",
+        "sherd1notakey",
+        "--from",
+        "alice",
+    ]);
+    assert!(e.contains("not an address"), "{e}");
+
     // Nothing is lost yet: a repair has nothing to do.
     let none = net.ok(&["storage", "repair", &id, "--from", "bob"]);
     assert_eq!(none["repaired"], serde_json::json!([]), "{none}");
