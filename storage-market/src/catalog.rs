@@ -398,6 +398,7 @@ mod tests {
             tx: None,
             manifest: object.manifest(),
             sealed_key: seal(secret, &id, &object.root, key).unwrap(),
+            shared_by: None,
         }
     }
 
