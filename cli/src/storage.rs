@@ -30,7 +30,7 @@ use sherd_ledger::{
     Address, Amount, ChainId, Hash,
 };
 use sherd_market::{
-    catalog::{self, Catalog, Entry, EntryState},
+    catalog::{self, Catalog, Entry, EntryState, Fingerprint},
     client::{
         assemble::{Assembly, AssemblyError},
         get::{fetch, FetchEvents, FetchFailure, Source},
@@ -110,6 +110,11 @@ enum Command {
         /// Seconds to wait for the contract to be final.
         #[arg(long, value_name = "SECONDS", default_value_t = 120)]
         timeout: u64,
+        /// Store it even if this wallet stores the same content already
+        /// (a second, independent copy; by default the put answers the
+        /// object that holds it, and pays nothing).
+        #[arg(long)]
+        again: bool,
     },
     /// Read a stored file back from its providers into OUT.
     Get {
@@ -199,7 +204,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             max_price,
             from,
             timeout,
+            again,
         } => runtime.block_on(ctx.put(PutArgs {
+            again,
             file,
             data,
             parity,
@@ -236,6 +243,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 /// What `sherd storage put` is asked to do.
 pub(crate) struct PutArgs {
+    /// Store it even if this wallet stores the same content already.
+    pub again: bool,
     pub file: PathBuf,
     pub data: usize,
     pub parity: usize,
@@ -274,6 +283,15 @@ pub(crate) enum Wallet<'a> {
     Named(Option<&'a str>),
     /// This key, named `name` in messages.
     Key { name: &'a str, key: &'a WalletKey },
+}
+
+/// What a put came to.
+pub(crate) enum Put {
+    /// The file is stored (a new contract).
+    Stored(Box<Stored>),
+    /// This wallet stores the same content already, in this object;
+    /// nothing was sent or paid.
+    AlreadyStored(Box<Entry>),
 }
 
 /// What a put did, and how long each step took.
@@ -393,9 +411,30 @@ impl Ctx {
     }
 
     async fn put(&self, args: PutArgs) -> Result<ExitCode> {
-        let stored = self
+        let stored = match self
             .store(&args, Wallet::Named(args.from.as_deref()))
-            .await?;
+            .await?
+        {
+            Put::Stored(stored) => *stored,
+            Put::AlreadyStored(entry) => {
+                if self.opts.json {
+                    output::json(&json!({
+                        "id": entry.id.to_string(),
+                        "name": entry.name,
+                        "size": entry.size,
+                        "already_stored": true,
+                    }));
+                } else {
+                    println!(
+                        "{} is stored already, with the same content, as {} ({}); nothing was sent or paid (--again stores a second copy)",
+                        args.file.display(),
+                        entry.id,
+                        entry.name
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
         let Stored {
             id,
             entry,
@@ -453,7 +492,7 @@ impl Ctx {
     /// Stores `args.file` paid by `wallet`: the whole of `sherd storage
     /// put` but its report (messages of refusals and failures are the
     /// command's).
-    pub(crate) async fn store(&self, args: &PutArgs, wallet: Wallet<'_>) -> Result<Stored> {
+    pub(crate) async fn store(&self, args: &PutArgs, wallet: Wallet<'_>) -> Result<Put> {
         let started = Instant::now();
         let meta = fs::metadata(&args.file)
             .with_context(|| format!("cannot read {}", args.file.display()))?;
@@ -560,14 +599,27 @@ impl Ctx {
             .try_clone()
             .with_context(|| format!("cannot open {}", args.file.display()))?;
         let bar = output::progress(size, self.opts.json, "encoding");
-        let (object, object_key, trailers) = tokio::task::spawn_blocking({
+        let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
+        let mut reader = Fingerprint::new(reader, &secret);
+        let (planned, content) = tokio::task::spawn_blocking({
             let bar = bar.clone();
-            move || source::plan(reader, size, params, &mut |done| bar.set_position(done))
+            move || {
+                let planned = source::plan(&mut reader, size, params, &mut |done| {
+                    bar.set_position(done)
+                });
+                (planned, reader.finish())
+            }
         })
         .await
-        .context("the encoder stopped")?
-        .with_context(|| format!("cannot encode {}", args.file.display()))?;
+        .context("the encoder stopped")?;
+        let (object, object_key, trailers) =
+            planned.with_context(|| format!("cannot encode {}", args.file.display()))?;
         bar.finish_and_clear();
+        if !args.again {
+            if let Some(entry) = self.same_content(&owner, &content, &client)? {
+                return Ok(Put::AlreadyStored(Box::new(entry)));
+            }
+        }
         let uploading = Instant::now();
         let encode = uploading.duration_since(encoding);
         let streamed = Streamed::new(&object, &object_key, &input, trailers)?;
@@ -624,7 +676,6 @@ impl Ctx {
                 ..sherd_market::client::put::proposal(&request, 0).terms()
             },
         )?;
-        let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
         let mut entry = Entry {
             version: catalog::VERSION,
             id,
@@ -641,6 +692,7 @@ impl Ctx {
             tx: Some(tx.id()?),
             manifest: object.manifest(),
             sealed_key: catalog::seal(&secret, &id, &object.root, &object_key)?,
+            content: Some(content),
             shared_by: None,
         };
         // The key is kept before the contract is sent: a crash after this
@@ -665,7 +717,7 @@ impl Ctx {
         entry.state = EntryState::Active;
         self.catalog.write(&entry)?;
         let done_at = Instant::now();
-        Ok(Stored {
+        Ok(Put::Stored(Box::new(Stored {
             id,
             entry,
             size,
@@ -683,7 +735,36 @@ impl Ctx {
                 finality: done_at.duration_since(recording),
                 total: done_at.duration_since(started),
             },
-        })
+        })))
+    }
+
+    /// An active object of `owner` in the catalog with content
+    /// fingerprint `content`, whose contract is still running.
+    fn same_content(
+        &self,
+        owner: &Address,
+        content: &str,
+        client: &NodeClient,
+    ) -> Result<Option<Entry>> {
+        let owner = owner.to_string();
+        for entry in self.catalog.list()?.into_iter().flatten() {
+            if entry.owner != owner
+                || entry.shared_by.is_some()
+                || entry.state != EntryState::Active
+                || entry.content.as_deref() != Some(content)
+            {
+                continue;
+            }
+            let running = client.contract(&entry.id)?.is_some_and(|c| {
+                c.fragments
+                    .iter()
+                    .any(|f| f.status != sherd_ledger::state::FragmentStatus::Ended)
+            });
+            if running {
+                return Ok(Some(entry));
+            }
+        }
+        Ok(None)
     }
 
     async fn get(&self, id: &str, out: &Path, from: Option<&str>) -> Result<ExitCode> {
@@ -1217,6 +1298,7 @@ impl Ctx {
             tx: None,
             manifest: share.manifest.clone(),
             sealed_key: catalog::seal(&secret, &share.id, &object.root, &object_key)?,
+            content: None,
             shared_by: Some(share.owner.clone()),
         };
         self.catalog.write(&entry)?;

@@ -16,9 +16,19 @@
 //!   "tx": "<64 hex: the CreateContract>",
 //!   "manifest": { …the object's manifest, fragments/README.md §7… },
 //!   "sealed_key": { "nonce": "<24 hex>", "ciphertext": "<96 hex>" },
+//!   "content": "<64 hex>",                  (the content fingerprint)
 //!   "shared_by": "sherd1…"                  (only for an imported share)
 //! }
 //! ```
+//!
+//! **The same file twice is not paid twice.** Every object has a fresh key,
+//! so the same file put twice would be two objects with two roots. Instead
+//! the entry keeps a fingerprint of the plaintext, BLAKE3 keyed with a key
+//! derived from the owner's secret key (so the catalog does not reveal
+//! which known file it holds), computed while the put encodes; a put whose
+//! fingerprint matches an active entry of the same owner stops before any
+//! upload or payment and answers that object (`--again` stores a second,
+//! independent copy).
 //!
 //! The object key is never on disk in plaintext: it is sealed with
 //! AES-256-GCM under `HKDF-SHA256(ikm = the owner's ed25519 secret key,
@@ -36,6 +46,46 @@ use sha2::Sha256;
 use sherd_fragments::{Manifest, Object, ObjectKey};
 use sherd_ledger::{Address, Hash};
 use zeroize::Zeroizing;
+
+/// BLAKE3 derive-key context of the content fingerprint's key.
+pub const CONTENT_CONTEXT: &str = "sherd 2026-12-03 catalog content fingerprint v1";
+
+/// Hashes what is read through it: the content fingerprint of a put,
+/// BLAKE3 keyed with a key derived from the owner's secret key.
+pub struct Fingerprint<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+}
+
+impl<R> std::fmt::Debug for Fingerprint<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fingerprint").finish_non_exhaustive()
+    }
+}
+
+impl<R: std::io::Read> Fingerprint<R> {
+    /// Fingerprints what `inner` gives, for the owner with `owner_secret`.
+    pub fn new(inner: R, owner_secret: &[u8; 32]) -> Self {
+        let key = Zeroizing::new(blake3::derive_key(CONTENT_CONTEXT, owner_secret));
+        Self {
+            inner,
+            hasher: blake3::Hasher::new_keyed(&key),
+        }
+    }
+
+    /// The fingerprint of everything read, hex.
+    pub fn finish(&self) -> String {
+        self.hasher.finalize().to_hex().to_string()
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Fingerprint<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
 
 /// The catalog format version.
 pub const VERSION: u8 = 1;
@@ -101,6 +151,10 @@ pub struct Entry {
     pub manifest: Manifest,
     /// The object key, sealed to the owner.
     pub sealed_key: SealedKey,
+    /// The content fingerprint ([`Fingerprint`]): how a put of the same
+    /// file by the same wallet finds it is stored already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
     /// For an object another wallet shared with this one (imported with
     /// `sherd storage import`): who shared it. The entry's `owner` is then
     /// the wallet that may read it, not the contract's client.
@@ -398,6 +452,7 @@ mod tests {
             tx: None,
             manifest: object.manifest(),
             sealed_key: seal(secret, &id, &object.root, key).unwrap(),
+            content: None,
             shared_by: None,
         }
     }
@@ -450,4 +505,20 @@ mod tests {
             "the junk entry is reported"
         );
     }
+
+    #[test]
+    fn the_fingerprint_is_the_contents_for_one_owner_only() {
+        use std::io::Read;
+        let print = |data: &[u8], owner: u8| {
+            let mut reader = Fingerprint::new(data, &[owner; 32]);
+            let mut sink = Vec::new();
+            reader.read_to_end(&mut sink).unwrap();
+            assert_eq!(sink, data);
+            reader.finish()
+        };
+        assert_eq!(print(b"same file", 1), print(b"same file", 1));
+        assert_ne!(print(b"same file", 1), print(b"same file!", 1));
+        assert_ne!(print(b"same file", 1), print(b"same file", 2), "keyed per owner");
+    }
+
 }

@@ -38,7 +38,7 @@ use sherd_market::object::{encode_into, fragment_file, MANIFEST};
 use sherd_wallet::{client::TxOutcome, Mnemonic, NodeClient, WalletDir, WalletKey, DEFAULT_FEE};
 
 use crate::output;
-use crate::storage::{Ctx, Fetched, PutArgs, Stored, Wallet};
+use crate::storage::{Ctx, Fetched, Put, PutArgs, Stored, Wallet};
 
 /// `sherd bench storage`.
 #[derive(Debug, ClapArgs)]
@@ -339,6 +339,8 @@ pub fn run(args: StorageArgs) -> Result<ExitCode> {
         key: &key,
     };
     let put_args = PutArgs {
+        // The same file is put again and again: each put is measured whole.
+        again: true,
         file: input.clone(),
         data: args.data,
         parity: args.parity,
@@ -366,9 +368,13 @@ pub fn run(args: StorageArgs) -> Result<ExitCode> {
             Ok(times)
         };
         let network_round = |scratch: &mut Scratch| -> Result<(Stored, Fetched)> {
-            let stored = runtime
+            let stored = match runtime
                 .block_on(ctx.store(&put_args, wallet()))
-                .with_context(|| format!("put {}", i + 1))?;
+                .with_context(|| format!("put {}", i + 1))?
+            {
+                Put::Stored(stored) => *stored,
+                Put::AlreadyStored(entry) => bail!("put {} was answered by {}", i + 1, entry.id),
+            };
             let out = scratch.path(&format!("get-{i}"))?;
             let fetched = runtime
                 .block_on(ctx.fetch_to(&stored.id.to_string(), &out, wallet()))

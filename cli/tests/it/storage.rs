@@ -970,6 +970,23 @@ fn bad_input_is_refused_and_failed_providers_are_replaced_by_spares() {
         listed["objects"][0]["chain_state"], "3 of 3 fragments active, health 100 %",
         "{listed}"
     );
+
+    // The same file again is not paid twice; --again stores a second copy.
+    let stored = listed["objects"][0]["id"].as_str().unwrap().to_string();
+    let before = net.balance(&alice);
+    let big = big.to_str().unwrap();
+    let same = net.ok(&["storage", "put", big, "--from", "alice"]);
+    assert_eq!(
+        (same["id"].as_str(), &same["already_stored"]),
+        (Some(stored.as_str()), &serde_json::json!(true)),
+        "{same}"
+    );
+    assert_eq!(net.balance(&alice), before, "nothing was paid");
+    let copy = net.ok(&[
+        "storage", "put", big, "--from", "alice", "--data", "2", "--parity", "1", "--again",
+    ]);
+    assert_ne!(copy["id"].as_str(), Some(stored.as_str()), "{copy}");
+    assert!(net.balance(&alice) < before, "the second copy is paid");
     drop(data);
 }
 
