@@ -135,6 +135,35 @@ enum Command {
         /// The object id (or its first 8+ hex digits).
         id: String,
     },
+    /// End an object's contract now: its providers keep this period's
+    /// share, the rest of the escrow comes back, and they delete the
+    /// fragments once the end is final. The catalog entry goes too.
+    Rm {
+        /// The object id (or its first 8+ hex digits).
+        id: String,
+        /// The client's wallet [default: the object's owner, by address].
+        #[arg(long, value_name = "WALLET")]
+        from: Option<String>,
+        /// Seconds to wait for the end to be final.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        timeout: u64,
+    },
+    /// Store an object longer, with the same providers: more escrow for
+    /// EPOCHS more epochs (each provider's advertised terms must still
+    /// cover it).
+    Extend {
+        /// The object id (or its first 8+ hex digits).
+        id: String,
+        /// Epochs to add.
+        #[arg(long, value_name = "E")]
+        epochs: u64,
+        /// The client's wallet [default: the object's owner, by address].
+        #[arg(long, value_name = "WALLET")]
+        from: Option<String>,
+        /// Seconds to wait for the extension to be final.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        timeout: u64,
+    },
     /// Give another wallet read access to an object: its key sealed to
     /// that wallet's public key, in a share file to hand over. The
     /// recipient runs `sherd storage import FILE`, then `sherd storage get`.
@@ -218,6 +247,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Get { id, out, from } => runtime.block_on(ctx.get(&id, &out, from.as_deref())),
         Command::Ls => ctx.ls(),
         Command::Status { id } => ctx.status(&id),
+        Command::Rm { id, from, timeout } => {
+            ctx.change(&id, None, from.as_deref(), Duration::from_secs(timeout))
+        }
+        Command::Extend {
+            id,
+            epochs,
+            from,
+            timeout,
+        } => ctx.change(
+            &id,
+            Some(epochs),
+            from.as_deref(),
+            Duration::from_secs(timeout),
+        ),
         Command::Share {
             id,
             with,
@@ -1168,6 +1211,114 @@ impl Ctx {
             reward: r.repair_reward,
             seconds: started.elapsed().as_secs_f64(),
         })
+    }
+
+    /// `rm` (`epochs` is `None`) or `extend`: the client's transaction on
+    /// its contract, waited for until final.
+    fn change(
+        &self,
+        id: &str,
+        epochs: Option<u64>,
+        from: Option<&str>,
+        timeout: Duration,
+    ) -> Result<ExitCode> {
+        let entry = self.catalog.find(id)?;
+        if let Some(by) = &entry.shared_by {
+            bail!(
+                "{} was shared with you by {by}: only its owner ends or extends it",
+                entry.name
+            );
+        }
+        let client = self.client()?;
+        let contract = client.contract(&entry.id)?.ok_or_else(|| {
+            anyhow!(
+                "the chain at {} has no contract {}: it failed or was never sent",
+                client.url(),
+                entry.id
+            )
+        })?;
+        let record = contract.to_contract();
+        let name = match from {
+            Some(name) => name.to_string(),
+            None => self.owner_wallet(&entry)?,
+        };
+        let keystore = self.wallets.load(&name)?;
+        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
+        let status = client.status()?;
+        let chain_id: ChainId = status
+            .chain_id
+            .parse()
+            .map_err(|e| anyhow!("the node reports chain id `{}`: {e}", status.chain_id))?;
+        let account = client.account(&key.address())?;
+        let params = TxParams {
+            chain_id,
+            nonce: account.nonce,
+            fee: DEFAULT_FEE,
+        };
+        // Built first: it says when the wallet is not the client's.
+        let tx = match epochs {
+            None => build::end_contract(&key, &params, &record)?,
+            Some(epochs) => build::extend_contract(&key, &params, &record, epochs)?,
+        };
+        let cost = match epochs {
+            None => Amount::ZERO,
+            Some(epochs) => {
+                let open = contract
+                    .fragments
+                    .iter()
+                    .filter(|f| f.status != sherd_ledger::state::FragmentStatus::Ended)
+                    .count() as u64;
+                per_gib_cost(contract.price_per_gib_epoch, contract.fragment_size, epochs)
+                    .and_then(|each| each.0.checked_mul(open))
+                    .map(Amount)
+                    .ok_or_else(|| anyhow!("the escrow overflows: extend by fewer epochs"))?
+            }
+        };
+        let needed = cost
+            .checked_add(DEFAULT_FEE)
+            .ok_or_else(|| anyhow!("the escrow overflows"))?;
+        if account.balance < needed {
+            bail!(
+                "wallet `{name}` has {}, {} needs {needed} (escrow {cost} + fee {DEFAULT_FEE}); nothing was sent",
+                account.balance,
+                if epochs.is_some() { "the extension" } else { "ending it" }
+            );
+        }
+        let hash = client.submit(&tx)?;
+        let done = client.wait_for_finality_every(&hash, timeout, FINALITY_POLL)?;
+        if done.outcome == Some(TxOutcome::Failed) {
+            bail!(
+                "refused on chain: {} (only the fee was paid)",
+                done.reason.as_deref().unwrap_or("no reason given")
+            );
+        }
+        let after = client.contract(&entry.id)?;
+        if epochs.is_none() {
+            self.catalog.remove(&entry.id)?;
+        }
+        if self.opts.json {
+            output::json(&json!({
+                "id": entry.id.to_string(),
+                "tx": hash.to_string(),
+                "height": done.height,
+                "escrow": cost.to_string(),
+                "last_period": after.as_ref().map(|c| c.last_period),
+                "ended": epochs.is_none(),
+            }));
+        } else if epochs.is_none() {
+            println!(
+                "ended {} ({}): the rest of the escrow is back (tx {hash}); its providers delete the fragments",
+                entry.name, entry.id
+            );
+        } else {
+            println!(
+                "extended {} ({}) to period {} for {cost} more escrow (tx {hash})",
+                entry.name,
+                entry.id,
+                after.map(|c| c.last_period).unwrap_or_default()
+            );
+        }
+        Ok(ExitCode::SUCCESS)
     }
 
     fn share(

@@ -44,6 +44,7 @@
 //! contract escrows and locked collateral ([`audit`]).
 
 mod epoch;
+mod lifecycle;
 pub mod market;
 pub mod records;
 pub(crate) mod staking;
@@ -325,6 +326,12 @@ pub enum FailReason {
     /// Evidence that does not prove a punishable fault.
     #[error("evidence refused: {reason}")]
     BadEvidence {
+        /// Why.
+        reason: String,
+    },
+    /// An end or extension of a contract that cannot be made.
+    #[error("contract change refused: {reason}")]
+    BadContractChange {
         /// Why.
         reason: String,
     },
@@ -761,6 +768,8 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
             TxKind::SubmitProofs(p) => self.submit_proofs(sender, p, proofs),
             TxKind::RepairFragment(r) => self.repair(sender, r),
             TxKind::Evidence(e) => self.evidence(e),
+            TxKind::EndContract(e) => self.end_contract(sender, e),
+            TxKind::ExtendContract(e) => self.extend_contract(sender, e),
         }
     }
 

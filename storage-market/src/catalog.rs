@@ -350,6 +350,20 @@ impl Catalog {
         Ok(path)
     }
 
+    /// Removes the entry of object `id` (its key goes with it).
+    pub fn remove(&self, id: &Hash) -> Result<(), CatalogError> {
+        let path = self.path(id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(CatalogError::Io { path, source }),
+        }
+        if let Ok(dir) = std::fs::File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+
     /// Every entry, by name; unreadable ones as errors (so `ls` can say so).
     pub fn list(&self) -> Result<Vec<Result<Entry, CatalogError>>, CatalogError> {
         let read = match std::fs::read_dir(&self.dir) {
@@ -518,7 +532,10 @@ mod tests {
         };
         assert_eq!(print(b"same file", 1), print(b"same file", 1));
         assert_ne!(print(b"same file", 1), print(b"same file!", 1));
-        assert_ne!(print(b"same file", 1), print(b"same file", 2), "keyed per owner");
+        assert_ne!(
+            print(b"same file", 1),
+            print(b"same file", 2),
+            "keyed per owner"
+        );
     }
-
 }

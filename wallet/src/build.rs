@@ -24,9 +24,10 @@ use sherd_ledger::{
         Contract, FragmentStatus,
     },
     tx::kind::{
-        AdvertiseCapacity, CreateContract, Delegate, Multiaddr, ProofAnswer, RegisterEndpoint,
-        RepairFragment, Role, Stake, SubmitProofs, Transfer, Undelegate, MAX_CONTRACT_FRAGMENTS,
-        MAX_MULTIADDRS, MAX_MULTIADDR_LEN, MAX_PEER_ID_LEN, MAX_PROOFS_PER_TX, MAX_PROOF_LEN,
+        AdvertiseCapacity, CreateContract, Delegate, EndContract, ExtendContract, Multiaddr,
+        ProofAnswer, RegisterEndpoint, RepairFragment, Role, Stake, SubmitProofs, Transfer,
+        Undelegate, MAX_CONTRACT_FRAGMENTS, MAX_MULTIADDRS, MAX_MULTIADDR_LEN, MAX_PEER_ID_LEN,
+        MAX_PROOFS_PER_TX, MAX_PROOF_LEN,
     },
     Address, Hash, SignError, Transaction, TxBody, TxKind,
 };
@@ -203,6 +204,24 @@ pub enum BuildError {
         /// How many fragments it has.
         count: usize,
     },
+    /// An end or extension of another client's contract.
+    #[error(
+        "contract {contract} belongs to {client}: only its client ends or extends it, not {sender}"
+    )]
+    NotTheClient {
+        /// The contract.
+        contract: Hash,
+        /// Its client.
+        client: Address,
+        /// The would-be sender.
+        sender: Address,
+    },
+    /// An end or extension of a contract that has ended.
+    #[error("contract {0} has ended already")]
+    Ended(Hash),
+    /// An extension by 0 epochs.
+    #[error("an extension needs at least 1 epoch")]
+    ZeroEpochs,
     /// A repair of a fragment that is not lost.
     #[error("fragment {index} of contract {contract} is {status}, not lost: only a lost fragment is repaired")]
     NotLost {
@@ -634,6 +653,65 @@ pub fn repair_fragment(
             fragment_index: index,
             new_provider,
             acceptance,
+        }),
+    )
+}
+
+/// Checks that `key` may end or extend `contract` (as read from the
+/// chain): it is the client's, and not ended.
+fn own_running(key: &(impl TxSigner + ?Sized), contract: &Contract) -> Result<(), BuildError> {
+    let sender = key.address();
+    if contract.client != sender {
+        return Err(BuildError::NotTheClient {
+            contract: contract.id,
+            client: contract.client,
+            sender,
+        });
+    }
+    if contract
+        .fragments
+        .iter()
+        .all(|f| f.status == FragmentStatus::Ended)
+    {
+        return Err(BuildError::Ended(contract.id));
+    }
+    Ok(())
+}
+
+/// `EndContract`: end the sender's `contract` now (see
+/// `sherd_ledger::state` "lifecycle" for who is paid what).
+pub fn end_contract(
+    key: &(impl TxSigner + ?Sized),
+    params: &TxParams,
+    contract: &Contract,
+) -> Result<Transaction, BuildError> {
+    own_running(key, contract)?;
+    sign(
+        key,
+        params,
+        TxKind::EndContract(EndContract {
+            contract_id: contract.id,
+        }),
+    )
+}
+
+/// `ExtendContract`: `epochs` more epochs for the sender's `contract`.
+pub fn extend_contract(
+    key: &(impl TxSigner + ?Sized),
+    params: &TxParams,
+    contract: &Contract,
+    epochs: u64,
+) -> Result<Transaction, BuildError> {
+    own_running(key, contract)?;
+    if epochs == 0 {
+        return Err(BuildError::ZeroEpochs);
+    }
+    sign(
+        key,
+        params,
+        TxKind::ExtendContract(ExtendContract {
+            contract_id: contract.id,
+            epochs,
         }),
     )
 }
@@ -1092,6 +1170,43 @@ mod tests {
                 expected: 5,
                 found: 6
             })
+        );
+    }
+
+    #[test]
+    fn ends_and_extensions_are_the_clients_of_a_running_contract() {
+        let k = key();
+        let p = params();
+        let contract = stored(&k, &p);
+        let stranger = WalletKey::from_mnemonic(&Mnemonic::from_entropy(&[4; 32]).unwrap(), 0);
+        let not_yours = BuildError::NotTheClient {
+            contract: contract.id,
+            client: k.address(),
+            sender: stranger.address(),
+        };
+        assert_eq!(
+            end_contract(&stranger, &p, &contract),
+            Err(not_yours.clone())
+        );
+        assert_eq!(extend_contract(&stranger, &p, &contract, 1), Err(not_yours));
+        assert_eq!(
+            extend_contract(&k, &p, &contract, 0),
+            Err(BuildError::ZeroEpochs)
+        );
+        let tx = extend_contract(&k, &p, &contract, 3).unwrap();
+        assert_eq!(tx.body.kind.name(), "ExtendContract");
+        let mut ended = contract.clone();
+        ended
+            .fragments
+            .iter_mut()
+            .for_each(|f| f.status = FragmentStatus::Ended);
+        assert_eq!(
+            end_contract(&k, &p, &ended),
+            Err(BuildError::Ended(contract.id))
+        );
+        assert_eq!(
+            end_contract(&k, &p, &contract).unwrap().body.kind.name(),
+            "EndContract"
         );
     }
 

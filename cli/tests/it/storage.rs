@@ -987,6 +987,59 @@ fn bad_input_is_refused_and_failed_providers_are_replaced_by_spares() {
     ]);
     assert_ne!(copy["id"].as_str(), Some(stored.as_str()), "{copy}");
     assert!(net.balance(&alice) < before, "the second copy is paid");
+
+    // Extend the copy, then end it: balances move as the ledger's rules
+    // say (checked exactly in the ledger's tests; here, the direction),
+    // the providers delete its fragments, and it leaves the catalog.
+    let copy_id = copy["id"].as_str().unwrap().to_string();
+    let holders: Vec<String> = net.contract(&copy_id)["fragments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["provider"].as_str().unwrap().to_string())
+        .collect();
+    let last = net.contract(&copy_id)["last_period"].as_u64().unwrap();
+    let before = net.balance(&alice);
+    let extended = net.ok(&["storage", "extend", &copy_id, "--epochs", "2"]);
+    assert!(
+        extended["last_period"].as_u64().unwrap() > last,
+        "{extended}"
+    );
+    assert!(net.balance(&alice) < before, "the extension is paid");
+    let e = net.fails(&[
+        "storage", "extend", &copy_id, "--epochs", "0", "--from", "alice",
+    ]);
+    assert!(e.contains("at least 1 epoch"), "{e}");
+    let e = net.fails(&["storage", "rm", &copy_id, "--from", "bob"]);
+    assert!(e.contains("only its client"), "{e}");
+    let before = net.balance(&alice);
+    let ended = net.ok(&["storage", "rm", &copy_id]);
+    assert_eq!(ended["ended"], true, "{ended}");
+    assert!(net.balance(&alice) > before, "the escrow left came back");
+    assert!(net.contract(&copy_id)["fragments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["status"] == "ended"));
+    let e = net.fails(&["storage", "rm", &copy_id]);
+    assert!(e.contains("no object"), "{e}");
+    let contract_dir = |p: &String| {
+        net.nodes[net.node_of(p)]
+            .home
+            .join("fragments")
+            .join("data")
+    };
+    wait_until(
+        &net.nodes,
+        "the providers to delete the ended fragments",
+        || {
+            holders.iter().all(|p| {
+                files_under(&contract_dir(p))
+                    .iter()
+                    .all(|f| !f.to_string_lossy().contains(&copy_id[..16]))
+            })
+        },
+    );
     drop(data);
 }
 

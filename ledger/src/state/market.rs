@@ -558,7 +558,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
 
     /// The block after which `contract` settles: the end of its last
     /// period's proof window.
-    fn settlement_height(&self, contract: &Contract) -> u64 {
+    pub(super) fn settlement_height(&self, contract: &Contract) -> u64 {
         contract
             .last_period
             .saturating_mul(self.params.proof_period)
@@ -1010,7 +1010,11 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         Ok(Ok(collateral))
     }
 
-    fn free_capacity(&mut self, provider: &Address, bytes: u64) -> Result<(), StateError> {
+    pub(super) fn free_capacity(
+        &mut self,
+        provider: &Address,
+        bytes: u64,
+    ) -> Result<(), StateError> {
         let key = records::provider_key(provider);
         if let Some(mut ad) = self.overlay.get::<ProviderAd>(&key)? {
             ad.used_bytes = ad.used_bytes.saturating_sub(bytes);

@@ -17,6 +17,8 @@
 //! | 9 | [`SubmitProofs`] | `proofs: seq ≤ 1024 of (contract_id: [32] ‖ fragment_index: u32 ‖ period: u64 ‖ proof: bytes ≤ 4096)` |
 //! | 10 | [`RepairFragment`] | `contract_id: [32]` ‖ `fragment_index: u32` ‖ `new_provider: [32]` ‖ `acceptance: [64]` |
 //! | 11 | [`Evidence`] | `bytes: bytes ≤ 4096` (opaque until the consensus vote format is fixed) |
+//! | 12 | [`EndContract`] | `contract_id: [32]` |
+//! | 13 | [`ExtendContract`] | `contract_id: [32]` ‖ `epochs: u64` |
 //!
 //! The codec checks structure only (lengths, tags); what a value means
 //! (commission ≤ 100 %, `k + m` fragments, a proof that verifies, a
@@ -72,6 +74,10 @@ pub enum TxKind {
     RepairFragment(RepairFragment),
     /// Prove a validator misbehaved.
     Evidence(Evidence),
+    /// End a contract early (its client only).
+    EndContract(EndContract),
+    /// Make a contract longer, with more escrow (its client only).
+    ExtendContract(ExtendContract),
 }
 
 impl TxKind {
@@ -90,6 +96,8 @@ impl TxKind {
             Self::SubmitProofs(_) => 9,
             Self::RepairFragment(_) => 10,
             Self::Evidence(_) => 11,
+            Self::EndContract(_) => 12,
+            Self::ExtendContract(_) => 13,
         }
     }
 
@@ -107,6 +115,8 @@ impl TxKind {
             Self::SubmitProofs(_) => "SubmitProofs",
             Self::RepairFragment(_) => "RepairFragment",
             Self::Evidence(_) => "Evidence",
+            Self::EndContract(_) => "EndContract",
+            Self::ExtendContract(_) => "ExtendContract",
         }
     }
 
@@ -124,6 +134,8 @@ impl TxKind {
             Self::SubmitProofs(p) => p.encode(w),
             Self::RepairFragment(p) => p.encode(w),
             Self::Evidence(p) => p.encode(w),
+            Self::EndContract(p) => p.encode(w),
+            Self::ExtendContract(p) => p.encode(w),
         }
     }
 
@@ -141,6 +153,8 @@ impl TxKind {
             9 => Self::SubmitProofs(SubmitProofs::decode(r)?),
             10 => Self::RepairFragment(RepairFragment::decode(r)?),
             11 => Self::Evidence(Evidence::decode(r)?),
+            12 => Self::EndContract(EndContract::decode(r)?),
+            13 => Self::ExtendContract(ExtendContract::decode(r)?),
             tag => return Err(DecodeError::UnknownTag { field: "kind", tag }),
         })
     }
@@ -597,6 +611,53 @@ impl Decode for RepairFragment {
             acceptance: r
                 .fixed("RepairFragment.acceptance")
                 .map(|b| Signature::from_bytes(&b))?,
+        })
+    }
+}
+
+/// End a contract before its last period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndContract {
+    /// The contract.
+    pub contract_id: Hash,
+}
+
+impl Encode for EndContract {
+    fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        self.contract_id.encode(w)
+    }
+}
+
+impl Decode for EndContract {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            contract_id: r.fixed("EndContract.contract_id").map(Hash)?,
+        })
+    }
+}
+
+/// Make a contract `epochs` epochs longer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtendContract {
+    /// The contract.
+    pub contract_id: Hash,
+    /// Epochs to add.
+    pub epochs: u64,
+}
+
+impl Encode for ExtendContract {
+    fn encode(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        self.contract_id.encode(w)?;
+        w.u64(self.epochs);
+        Ok(())
+    }
+}
+
+impl Decode for ExtendContract {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            contract_id: r.fixed("ExtendContract.contract_id").map(Hash)?,
+            epochs: r.u64("ExtendContract.epochs")?,
         })
     }
 }

@@ -7,9 +7,10 @@ use sherd_ledger::{
     codec::{DecodeError, CODEC_VERSION},
     tx::{
         kind::{
-            AdvertiseCapacity, CreateContract, Delegate, Evidence, FragmentDeal, Multiaddr,
-            ProofAnswer, RegisterEndpoint, RepairFragment, Role, Stake, SubmitProofs, Transfer,
-            Undelegate, MAX_CONTRACT_FRAGMENTS, MAX_EVIDENCE_LEN, MAX_PEER_ID_LEN,
+            AdvertiseCapacity, CreateContract, Delegate, EndContract, Evidence, ExtendContract,
+            FragmentDeal, Multiaddr, ProofAnswer, RegisterEndpoint, RepairFragment, Role, Stake,
+            SubmitProofs, Transfer, Undelegate, MAX_CONTRACT_FRAGMENTS, MAX_EVIDENCE_LEN,
+            MAX_PEER_ID_LEN,
         },
         MAX_TX_LEN,
     },
@@ -132,6 +133,13 @@ pub fn any_kind() -> impl Strategy<Value = TxKind> {
             })
         }),
         small_bytes(300).prop_map(|bytes| TxKind::Evidence(Evidence { bytes })),
+        bytes32().prop_map(|c| TxKind::EndContract(EndContract {
+            contract_id: Hash(c)
+        })),
+        (bytes32(), any::<u64>()).prop_map(|(c, epochs)| TxKind::ExtendContract(ExtendContract {
+            contract_id: Hash(c),
+            epochs
+        })),
     ]
 }
 
@@ -228,12 +236,12 @@ fn unknown_version_and_kind_are_named() {
     // version 1 + chain id (4 + 10) + sender 32 + nonce 8 + fee 8 = the kind tag.
     let tag_at = 1 + 4 + 10 + 32 + 8 + 8;
     assert_eq!(bytes[tag_at], 1);
-    bytes[tag_at] = 12;
+    bytes[tag_at] = 14;
     assert_eq!(
         Transaction::from_bytes(&bytes),
         Err(DecodeError::UnknownTag {
             field: "kind",
-            tag: 12
+            tag: 14
         })
     );
 }

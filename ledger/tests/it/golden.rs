@@ -9,9 +9,9 @@ use ed25519_dalek::Signature;
 use serde_json::{json, Value};
 use sherd_ledger::{
     tx::kind::{
-        AdvertiseCapacity, CreateContract, Delegate, Evidence, FragmentDeal, Multiaddr,
-        ProofAnswer, RegisterEndpoint, RepairFragment, Role, Stake, SubmitProofs, Transfer,
-        Undelegate,
+        AdvertiseCapacity, CreateContract, Delegate, EndContract, Evidence, ExtendContract,
+        FragmentDeal, Multiaddr, ProofAnswer, RegisterEndpoint, RepairFragment, Role, Stake,
+        SubmitProofs, Transfer, Undelegate,
     },
     Account, Address, Amount, Hash, TxKind,
 };
@@ -84,6 +84,13 @@ fn sample_kinds() -> Vec<TxKind> {
         }),
         TxKind::Evidence(Evidence {
             bytes: vec![1, 2, 3],
+        }),
+        TxKind::EndContract(EndContract {
+            contract_id: Hash([0xe1; 32]),
+        }),
+        TxKind::ExtendContract(ExtendContract {
+            contract_id: Hash([0xe2; 32]),
+            epochs: 7,
         }),
     ]
 }
@@ -257,7 +264,7 @@ fn stored_wire_vectors_decode_and_verify() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/ledger.json");
     let stored: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let txs = stored["transactions"].as_array().unwrap();
-    assert_eq!(txs.len(), 11);
+    assert_eq!(txs.len(), 13);
     for v in txs {
         let wire = hex::decode(v["wire"].as_str().unwrap()).unwrap();
         let tx = sherd_ledger::Transaction::from_bytes(&wire).unwrap();

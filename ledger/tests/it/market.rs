@@ -7,12 +7,12 @@ use ed25519_dalek::Signer;
 use sherd_fragments::{file, Params};
 use sherd_ledger::{
     state::{
-        market::{acceptance_message, contract_id, repair_message, RepairedFragment},
+        market::{acceptance_message, contract_id, per_gib_cost, repair_message, RepairedFragment},
         FragmentStatus, ProofPayment, ProofRejection, Receipt,
     },
     tx::kind::{
-        AdvertiseCapacity, CreateContract, FragmentDeal, Multiaddr, ProofAnswer, RegisterEndpoint,
-        RepairFragment, Role, SubmitProofs,
+        AdvertiseCapacity, CreateContract, EndContract, ExtendContract, FragmentDeal, Multiaddr,
+        ProofAnswer, RegisterEndpoint, RepairFragment, Role, SubmitProofs,
     },
     Amount, ChainId, FailReason, Hash, Outcome, TxKind,
 };
@@ -720,5 +720,145 @@ fn a_duplicate_entry_is_refused_and_the_first_counts() {
         fragment(&chain, &a, 0).escrow_left.base_units(),
         escrow_each(&object) - escrow_each(&object) / 4
     );
+    chain.assert_balanced();
+}
+
+#[test]
+fn an_extension_adds_escrow_and_periods_and_an_early_end_settles_at_once() {
+    let (mut chain, object) = market();
+    let c = contract(&chain, &object, &PROVIDERS, 2);
+    let id = contract_id(&addr(CLIENT), chain.account(CLIENT).nonce);
+    assert_eq!(
+        send(&mut chain, CLIENT, TxKind::CreateContract(c)),
+        Outcome::Success
+    );
+    let created = chain.view().contract(&id).unwrap().unwrap();
+    let escrow_each = created.fragments[0].escrow_left.0;
+    let per_epoch = per_gib_cost(Amount(PRICE), object.fragment_size, 1)
+        .unwrap()
+        .0;
+    let extend = |epochs| {
+        TxKind::ExtendContract(ExtendContract {
+            contract_id: id,
+            epochs,
+        })
+    };
+    let end = TxKind::EndContract(EndContract { contract_id: id });
+
+    // Refused, with nothing changed: another sender, 0 epochs, and a
+    // provider whose advertised longest term no longer covers the contract
+    // (2 epochs are left, 3 after the extension). All in block 4.
+    let shorter = TxKind::AdvertiseCapacity(AdvertiseCapacity {
+        capacity_bytes: 1 << 30,
+        price_per_gib_epoch: Amount(PRICE),
+        collateral_per_gib: Amount(COLLATERAL),
+        min_duration_epochs: 1,
+        max_duration_epochs: 2,
+    });
+    assert_eq!(send(&mut chain, 5, shorter), Outcome::Success);
+    let client_before = chain.balance(CLIENT);
+    let (n3, nc) = (chain.account(3).nonce, chain.account(CLIENT).nonce);
+    let result = chain.block(&[
+        tx(3, n3, extend(1)),
+        tx(CLIENT, nc, extend(0)),
+        tx(CLIENT, nc + 1, extend(1)),
+    ]);
+    let outcomes: Vec<String> = result
+        .receipts
+        .iter()
+        .map(|r| format!("{:?}", r.outcome))
+        .collect();
+    for (outcome, expected) in
+        outcomes
+            .iter()
+            .zip(["BadContractChange", "BadContractChange", "TermsRefused"])
+    {
+        assert!(outcome.contains(expected), "{outcome} is not {expected}");
+    }
+    assert_eq!(chain.view().contract(&id).unwrap().unwrap(), created);
+    assert_eq!(chain.balance(CLIENT), client_before - 2 * MIN_FEE);
+
+    // Block 5 (period 1): provider 5 stores for 10 epochs again, and the
+    // contract gets one more epoch: two more periods, one epoch's escrow
+    // per fragment.
+    assert_eq!(chain.height, 4);
+    let (_, ad) = provider_txs(5, 1 << 30);
+    let client_before = chain.balance(CLIENT);
+    let (n5, nc) = (chain.account(5).nonce, chain.account(CLIENT).nonce);
+    let result = chain.block(&[tx(5, n5, ad), tx(CLIENT, nc, extend(1))]);
+    assert!(result
+        .receipts
+        .iter()
+        .all(|r| r.outcome == Outcome::Success));
+    assert_eq!(
+        chain.balance(CLIENT),
+        client_before - 3 * per_epoch - MIN_FEE
+    );
+    let extended = chain.view().contract(&id).unwrap().unwrap();
+    assert_eq!(extended.last_period, created.last_period + 2);
+    assert!(extended
+        .fragments
+        .iter()
+        .all(|f| f.escrow_left.0 == escrow_each + per_epoch));
+    chain.assert_balanced();
+
+    // Block 6: a proof is paid over the six periods now left.
+    let p3 = chain.balance(3);
+    let answer = prove(&chain, &object, &id, 0, 1);
+    assert_eq!(submit(&mut chain, 3, vec![answer]), Outcome::Success);
+    let left = escrow_each + per_epoch;
+    assert_eq!(chain.balance(3), p3 + left / 6 + 100 - MIN_FEE);
+
+    // Block 7, before period 1's misses: the client ends it. Provider 3
+    // was paid for this period already; 4 and 5 keep this period's share;
+    // the rest of the escrow comes back; collateral returns; room is freed.
+    let before: Vec<u64> = [CLIENT, 3, 4, 5]
+        .iter()
+        .map(|&a| chain.balance(a))
+        .collect();
+    let now = chain.view().contract(&id).unwrap().unwrap();
+    let collateral = now.fragments[0].collateral_left.0;
+    assert_eq!(send(&mut chain, CLIENT, end.clone()), Outcome::Success);
+    assert_eq!(chain.height, 7);
+    let share = left / 6;
+    let refund = now.fragments[0].escrow_left.0 + 2 * (left - share);
+    let after: Vec<u64> = [CLIENT, 3, 4, 5]
+        .iter()
+        .map(|&a| chain.balance(a))
+        .collect();
+    assert_eq!(
+        after[0],
+        before[0] + refund - MIN_FEE,
+        "the client's refund"
+    );
+    assert_eq!(after[1], before[1] + collateral, "3 was paid this period");
+    assert_eq!(after[2], before[2] + collateral + share);
+    assert_eq!(after[3], before[3] + collateral + share);
+    let ended = chain.view().contract(&id).unwrap().unwrap();
+    assert!(ended
+        .fragments
+        .iter()
+        .all(|f| f.status == FragmentStatus::Ended
+            && f.escrow_left.is_zero()
+            && f.collateral_left.is_zero()));
+    for p in PROVIDERS {
+        assert_eq!(
+            chain.view().provider(&addr(p)).unwrap().unwrap().used_bytes,
+            0
+        );
+    }
+    chain.assert_balanced();
+
+    // Ending or extending it again is refused; past its old settlement
+    // nothing more moves.
+    for kind in [end, extend(1)] {
+        assert!(matches!(
+            send(&mut chain, CLIENT, kind),
+            Outcome::Failed(FailReason::BadContractChange { .. })
+        ));
+    }
+    let settled_before = chain.balance(CLIENT);
+    chain.run_to(40);
+    assert_eq!(chain.balance(CLIENT), settled_before);
     chain.assert_balanced();
 }

@@ -19,8 +19,8 @@ use sherd_ledger::{
         FragmentStatus,
     },
     tx::kind::{
-        AdvertiseCapacity, CreateContract, FragmentDeal, Multiaddr, ProofAnswer, RegisterEndpoint,
-        RepairFragment, Role, SubmitProofs,
+        AdvertiseCapacity, CreateContract, EndContract, ExtendContract, FragmentDeal, Multiaddr,
+        ProofAnswer, RegisterEndpoint, RepairFragment, Role, SubmitProofs,
     },
     Amount, ChainId, Hash, TxKind,
 };
@@ -77,6 +77,12 @@ pub enum Action {
     /// those whose bit (index mod 8) is set in `skip`, with bad entries
     /// inserted at positions.
     Prove { skip: u8, bad: Vec<(Bad, u8)> },
+    /// `EndContract` of one of the sender's contracts (or of any contract
+    /// if it has none: refused).
+    End { pick: u8 },
+    /// `ExtendContract` of one of the sender's contracts by `epochs` (0 is
+    /// refused), or of any contract if it has none (refused).
+    Extend { pick: u8, epochs: u64 },
     /// `RepairFragment`, by the sender, of any contract's lost fragment (or
     /// of any fragment if none is lost) to `PROVIDERS[new_provider]`.
     Repair {
@@ -311,12 +317,21 @@ pub fn market_op() -> impl Strategy<Value = Op> {
                 },
             )
         });
+    let end = (client(), any::<u8>()).prop_map(|(from, pick)| (from, Action::End { pick }));
+    let extend = (
+        client(),
+        any::<u8>(),
+        prop_oneof![8 => 1u64..3, 1 => Just(0u64)],
+    )
+        .prop_map(|(from, pick, epochs)| (from, Action::Extend { pick, epochs }));
     let market = prop_oneof![
         1 => register,
         2 => advertise,
         4 => contract,
         8 => prove,
         2 => repair,
+        1 => end,
+        2 => extend,
     ]
     .prop_map(|(from, action)| (from, AnyAction::Market(action)));
     let other = (select(&SENDERS[..]), super::action());
@@ -407,6 +422,13 @@ pub fn kind(chain: &TestChain, from: u8, nonce: u64, action: &Action) -> TxKind 
         Action::Prove { skip, bad } => TxKind::SubmitProofs(SubmitProofs {
             proofs: proofs(chain, from, *skip, bad),
         }),
+        Action::End { pick } => TxKind::EndContract(EndContract {
+            contract_id: pick_contract(chain, from, *pick),
+        }),
+        Action::Extend { pick, epochs } => TxKind::ExtendContract(ExtendContract {
+            contract_id: pick_contract(chain, from, *pick),
+            epochs: *epochs,
+        }),
         Action::Repair {
             pick,
             new_provider,
@@ -459,6 +481,25 @@ pub fn kind(chain: &TestChain, from: u8, nonce: u64, action: &Action) -> TxKind 
             })
         }
     }
+}
+
+/// One of `from`'s contracts (ended ones too), or any contract if it has
+/// none, or a made-up id if there is none at all.
+fn pick_contract(chain: &TestChain, from: u8, pick: u8) -> Hash {
+    let contracts = chain.view().contracts().unwrap();
+    let own: Vec<&sherd_ledger::state::Contract> = contracts
+        .iter()
+        .filter(|c| c.client == addr(from))
+        .collect();
+    let pool: Vec<&sherd_ledger::state::Contract> = if own.is_empty() {
+        contracts.iter().collect()
+    } else {
+        own
+    };
+    if pool.is_empty() {
+        return Hash([pick; 32]);
+    }
+    pool[usize::from(pick) % pool.len()].id
 }
 
 /// A fragment a proof can be about.

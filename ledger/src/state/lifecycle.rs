@@ -1,0 +1,249 @@
+//! Ending a contract early and extending it: `EndContract` and
+//! `ExtendContract`, both sent by the contract's client.
+//!
+//! **End** (`sherd storage rm`). Settles the contract at once, in the
+//! block that includes it:
+//!
+//! * each active fragment's provider keeps the current period's share of
+//!   its escrow, `escrow_left / periods_left` (what a proof this period
+//!   would pay), unless it has been paid for this period already or the
+//!   contract is not challenged yet; its collateral comes back and its
+//!   capacity is freed;
+//! * the rest of every fragment's escrow goes back to the client;
+//! * a lost fragment's repair reward is burned (as at settlement), and it
+//!   leaves the lost index;
+//! * every fragment is `ended`, and the scheduled settlement is dropped.
+//!
+//! Providers delete the fragments when they see the end final. Ending an
+//! ended contract, or another client's, is refused.
+//!
+//! **Extend** (`sherd storage extend`). `epochs` more epochs: the last
+//! period moves `epochs · periods_per_epoch` later, and the client locks
+//! `ceil(price · fragment_size · epochs / 2^30)` more escrow per fragment
+//! that is not ended (a lost one's pays its repairer's new provider). The
+//! providers keep their fragments: a provider's advertisement is its
+//! standing, signed offer, so each active fragment's provider must still
+//! advertise a price at most the contract's and a longest duration that
+//! covers what is left of the contract after the extension; otherwise the
+//! extension is refused naming that provider (the client can wait for the
+//! fragment to be repaired elsewhere, or store the object again). The
+//! settlement moves with the last period.
+
+use super::{
+    records::{self, Contract, Empty, FragmentStatus, ProviderAd},
+    BlockExecutor, FailReason, KindResult, StateError,
+};
+use crate::{
+    address::Address,
+    amount::Amount,
+    store::StateStore,
+    tx::kind::{EndContract, ExtendContract},
+};
+
+fn refuse(reason: String) -> KindResult {
+    Ok(Err(FailReason::BadContractChange { reason }))
+}
+
+impl<S: StateStore> BlockExecutor<'_, S> {
+    /// The client's running contract `id`, or why it cannot be changed.
+    fn own_running(
+        &self,
+        sender: &Address,
+        id: &crate::hash::Hash,
+    ) -> Result<Result<Contract, FailReason>, StateError> {
+        let Some(contract) = self.overlay.get::<Contract>(&records::contract_key(id))? else {
+            return Ok(Err(FailReason::UnknownContract { id: *id }));
+        };
+        if contract.client != *sender {
+            return Ok(Err(FailReason::BadContractChange {
+                reason: format!("contract {id} belongs to {}", contract.client),
+            }));
+        }
+        if contract
+            .fragments
+            .iter()
+            .all(|f| f.status == FragmentStatus::Ended)
+        {
+            return Ok(Err(FailReason::BadContractChange {
+                reason: format!("contract {id} has ended"),
+            }));
+        }
+        Ok(Ok(contract))
+    }
+
+    pub(super) fn end_contract(&mut self, sender: &Address, e: &EndContract) -> KindResult {
+        let mut contract = match self.own_running(sender, &e.contract_id)? {
+            Ok(contract) => contract,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let settles_at = self.settlement_height(&contract);
+        let period = self.params.period_of(self.ctx.height);
+        let challenged = (contract.first_period..=contract.last_period).contains(&period);
+        let periods_left = contract
+            .last_period
+            .saturating_sub(period)
+            .saturating_add(1);
+        let (client, size, id) = (contract.client, contract.fragment_size, contract.id);
+        for (fragment, index) in contract.fragments.iter_mut().zip(0u32..) {
+            match fragment.status {
+                FragmentStatus::Active => {
+                    let paid_this_period = fragment.proven == period.saturating_add(1);
+                    let share = if challenged && !paid_this_period {
+                        Amount(
+                            fragment
+                                .escrow_left
+                                .0
+                                .checked_div(periods_left)
+                                .unwrap_or(0),
+                        )
+                    } else {
+                        Amount::ZERO
+                    };
+                    let refund = fragment
+                        .escrow_left
+                        .checked_sub(share)
+                        .ok_or(StateError::SupplyOverflow)?;
+                    let to_provider = share
+                        .checked_add(fragment.collateral_left)
+                        .ok_or(StateError::SupplyOverflow)?;
+                    if self
+                        .overlay
+                        .credit(&fragment.provider, to_provider)?
+                        .is_err()
+                    {
+                        return Err(StateError::SupplyOverflow);
+                    }
+                    if self.overlay.credit(&client, refund)?.is_err() {
+                        return Err(StateError::SupplyOverflow);
+                    }
+                    self.free_capacity(&fragment.provider, size)?;
+                }
+                FragmentStatus::Lost => {
+                    if self.overlay.credit(&client, fragment.escrow_left)?.is_err()
+                        || self
+                            .overlay
+                            .credit(&fragment.provider, fragment.collateral_left)?
+                            .is_err()
+                    {
+                        return Err(StateError::SupplyOverflow);
+                    }
+                    self.overlay.burn(fragment.repair_reward)?;
+                    self.overlay.delete(records::lost_key(&id, index));
+                }
+                FragmentStatus::Ended => {}
+            }
+            fragment.escrow_left = Amount::ZERO;
+            fragment.collateral_left = Amount::ZERO;
+            fragment.repair_reward = Amount::ZERO;
+            fragment.status = FragmentStatus::Ended;
+        }
+        self.overlay
+            .delete(records::settlement_key(settles_at, &id));
+        self.overlay.put(records::contract_key(&id), &contract)?;
+        Ok(Ok(()))
+    }
+
+    pub(super) fn extend_contract(&mut self, sender: &Address, e: &ExtendContract) -> KindResult {
+        let mut contract = match self.own_running(sender, &e.contract_id)? {
+            Ok(contract) => contract,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        if e.epochs == 0 {
+            return refuse("an extension of 0 epochs".into());
+        }
+        let period = self.params.period_of(self.ctx.height);
+        if period > contract.last_period {
+            return refuse(format!(
+                "contract {} is past its last period {} and settles now",
+                contract.id, contract.last_period
+            ));
+        }
+        let per_epoch = self.params.periods_per_epoch().max(1);
+        let Some(last_period) = e
+            .epochs
+            .checked_mul(per_epoch)
+            .and_then(|more| contract.last_period.checked_add(more))
+        else {
+            return refuse("the extension is too long".into());
+        };
+        let Some(extra_each) = super::market::per_gib_cost(
+            contract.price_per_gib_epoch,
+            contract.fragment_size,
+            e.epochs,
+        ) else {
+            return refuse("the escrow overflows".into());
+        };
+        // What is left of the contract after the extension, in epochs.
+        let left = last_period
+            .saturating_sub(period.max(contract.first_period))
+            .saturating_add(1)
+            .div_ceil(per_epoch);
+        for f in contract
+            .fragments
+            .iter()
+            .filter(|f| f.status == FragmentStatus::Active)
+        {
+            let provider = f.provider;
+            let Some(ad) = self
+                .overlay
+                .get::<ProviderAd>(&records::provider_key(&provider))?
+            else {
+                return Ok(Err(FailReason::NotAProvider { provider }));
+            };
+            if ad.price_per_gib_epoch > contract.price_per_gib_epoch {
+                return Ok(Err(FailReason::TermsRefused {
+                    provider,
+                    reason: format!(
+                        "it asks {} per GiB-epoch now, the contract pays {}",
+                        ad.price_per_gib_epoch, contract.price_per_gib_epoch
+                    ),
+                }));
+            }
+            if ad.max_duration_epochs < left {
+                return Ok(Err(FailReason::TermsRefused {
+                    provider,
+                    reason: format!(
+                        "it stores for at most {} epochs, the extended contract has {left} left",
+                        ad.max_duration_epochs
+                    ),
+                }));
+            }
+        }
+        let open = contract
+            .fragments
+            .iter()
+            .filter(|f| f.status != FragmentStatus::Ended)
+            .count();
+        let Some(extra) = u64::try_from(open)
+            .ok()
+            .and_then(|n| extra_each.0.checked_mul(n))
+        else {
+            return refuse("the escrow overflows".into());
+        };
+        if let Err(reason) = self.overlay.debit(sender, Amount(extra))? {
+            return Ok(Err(reason));
+        }
+        for f in contract
+            .fragments
+            .iter_mut()
+            .filter(|f| f.status != FragmentStatus::Ended)
+        {
+            f.escrow_left = f
+                .escrow_left
+                .checked_add(extra_each)
+                .ok_or(StateError::SupplyOverflow)?;
+        }
+        let id = contract.id;
+        self.overlay.delete(records::settlement_key(
+            self.settlement_height(&contract),
+            &id,
+        ));
+        contract.last_period = last_period;
+        self.overlay.put(
+            records::settlement_key(self.settlement_height(&contract), &id),
+            &Empty,
+        )?;
+        self.overlay.put(records::contract_key(&id), &contract)?;
+        Ok(Ok(()))
+    }
+}
