@@ -36,10 +36,12 @@ use sherd_market::{
         get::{fetch, FetchEvents, FetchFailure, Source},
         placement::Failure,
         put::{place, PutEvents, PutRequest},
+        range::read_range,
         repair::{plan, repair},
         select::{select, Needs},
         source::{self, Streamed},
     },
+    pack,
 };
 use sherd_node::net::light::{LightPeer, Timeouts};
 use sherd_wallet::{
@@ -50,6 +52,9 @@ use sherd_wallet::{
 
 use crate::chain;
 use crate::{output, wallet};
+
+/// The largest file of a pack read on its own (and the largest index).
+const MAX_PACKED_READ: u64 = 256 << 20;
 
 /// How often a put asks the node whether its contract is final.
 const FINALITY_POLL: Duration = Duration::from_millis(25);
@@ -87,8 +92,11 @@ struct Options {
 enum Command {
     /// Store a file: encrypt it, erasure-code it into K + M fragments, place
     /// them on providers, record the contract, and wait until it is final.
+    /// A directory is stored as one pack of all its files (one contract,
+    /// K + M proofs a period, whatever the number of files), each readable
+    /// on its own with `get --file`.
     Put {
-        /// The file.
+        /// The file, or a directory.
         file: PathBuf,
         /// Data fragments: any K rebuild the file.
         #[arg(long = "data", short = 'k', value_name = "K", default_value_t = 4)]
@@ -120,9 +128,14 @@ enum Command {
     Get {
         /// The object id (or its first 8+ hex digits).
         id: String,
-        /// Where to write the file (must not exist).
+        /// Where to write the file, or the directory of a pack (must not
+        /// exist).
         #[arg(long, short = 'o', value_name = "FILE")]
         out: PathBuf,
+        /// Of a pack (a stored directory), read only this file: only the
+        /// stripes that hold it are fetched.
+        #[arg(long, value_name = "PATH")]
+        file: Option<String>,
         /// The owner's wallet [default: the object's owner, by address].
         #[arg(long, value_name = "WALLET")]
         from: Option<String>,
@@ -236,6 +249,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             again,
         } => runtime.block_on(ctx.put(PutArgs {
             again,
+            name: None,
+            pack: false,
             file,
             data,
             parity,
@@ -244,7 +259,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             from,
             timeout,
         })),
-        Command::Get { id, out, from } => runtime.block_on(ctx.get(&id, &out, from.as_deref())),
+        Command::Get {
+            id,
+            out,
+            file,
+            from,
+        } => runtime.block_on(ctx.get(&id, &out, file.as_deref(), from.as_deref())),
         Command::Ls => ctx.ls(),
         Command::Status { id } => ctx.status(&id),
         Command::Rm { id, from, timeout } => {
@@ -288,6 +308,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
 pub(crate) struct PutArgs {
     /// Store it even if this wallet stores the same content already.
     pub again: bool,
+    /// The name in the catalog [default: the file's name].
+    pub name: Option<String>,
+    /// Whether the file is a pack of a directory.
+    pub pack: bool,
     pub file: PathBuf,
     pub data: usize,
     pub parity: usize,
@@ -454,6 +478,9 @@ impl Ctx {
     }
 
     async fn put(&self, args: PutArgs) -> Result<ExitCode> {
+        if fs::metadata(&args.file).is_ok_and(|m| m.is_dir()) {
+            return self.put_dir(args).await;
+        }
         let stored = match self
             .store(&args, Wallet::Named(args.from.as_deref()))
             .await?
@@ -529,6 +556,96 @@ impl Ctx {
                 &id.to_string()[..16]
             );
         }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// `sherd storage put DIR`: one pack of every file under DIR.
+    async fn put_dir(&self, args: PutArgs) -> Result<ExitCode> {
+        let dir = args.file.clone();
+        let files = pack::scan(&dir)?;
+        let mut packed = tempfile::NamedTempFile::new().context("cannot create the pack")?;
+        {
+            let mut out = BufWriter::with_capacity(1 << 20, packed.as_file_mut());
+            pack::write_pack(&files, &mut out)?;
+            std::io::Write::flush(&mut out).context("cannot write the pack")?;
+        }
+        let name = format!(
+            "{}/",
+            dir.canonicalize()
+                .ok()
+                .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "pack".into())
+        );
+        let put = PutArgs {
+            file: packed.path().to_path_buf(),
+            name: Some(name.clone()),
+            pack: true,
+            ..args
+        };
+        let stored = match self.store(&put, Wallet::Named(put.from.as_deref())).await? {
+            Put::Stored(stored) => *stored,
+            Put::AlreadyStored(entry) => {
+                if self.opts.json {
+                    output::json(
+                        &json!({ "id": entry.id.to_string(), "name": entry.name, "already_stored": true }),
+                    );
+                } else {
+                    println!(
+                        "{} is stored already, with the same content, as {}; nothing was sent or paid",
+                        dir.display(),
+                        entry.id
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
+        // What the pack costs, next to one contract per file.
+        let n = (put.data + put.parity) as u64;
+        let params = Params::new(put.data, put.parity)?;
+        let alone: u64 = files
+            .iter()
+            .map(|(_, _, size)| {
+                params
+                    .layout((*size).max(1))
+                    .map_or(0, |l| l.fragment_size.saturating_mul(n))
+            })
+            .sum();
+        let stored_bytes = stored.fragment_size.saturating_mul(n);
+        if self.opts.json {
+            output::json(&json!({
+                "id": stored.id.to_string(),
+                "name": name,
+                "files": files.len(),
+                "size": stored.size,
+                "k": put.data,
+                "m": put.parity,
+                "fragment_size": stored.fragment_size,
+                "stored_bytes": stored_bytes,
+                "proofs_per_period": n,
+                "separately": { "contracts": files.len(), "stored_bytes": alone, "proofs_per_period": n * files.len() as u64 },
+                "tx": stored.tx.to_string(),
+                "seconds": stored.timings.total.as_secs_f64(),
+            }));
+        } else {
+            println!(
+                "stored {} files of {} as one pack ({}), {}+{} fragments of {}: {} on providers and {n} proofs a period (one contract per file: {} and {} proofs a period)",
+                files.len(),
+                dir.display(),
+                output::bytes(stored.size),
+                put.data,
+                put.parity,
+                output::bytes(stored.fragment_size),
+                output::bytes(stored_bytes),
+                output::bytes(alone),
+                n * files.len() as u64
+            );
+            println!("object id: {}", stored.id);
+            println!(
+                "read one file: sherd storage get {} --file PATH --out FILE; all: --out DIR",
+                &stored.id.to_string()[..16]
+            );
+        }
+        drop(packed);
         Ok(ExitCode::SUCCESS)
     }
 
@@ -722,11 +839,12 @@ impl Ctx {
         let mut entry = Entry {
             version: catalog::VERSION,
             id,
-            name: args
-                .file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            name: args.name.clone().unwrap_or_else(|| {
+                args.file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            }),
             size,
             chain_id: chain_id.to_string(),
             owner: owner.to_string(),
@@ -735,6 +853,7 @@ impl Ctx {
             tx: Some(tx.id()?),
             manifest: object.manifest(),
             sealed_key: catalog::seal(&secret, &id, &object.root, &object_key)?,
+            pack: args.pack,
             content: Some(content),
             shared_by: None,
         };
@@ -810,7 +929,23 @@ impl Ctx {
         Ok(None)
     }
 
-    async fn get(&self, id: &str, out: &Path, from: Option<&str>) -> Result<ExitCode> {
+    async fn get(
+        &self,
+        id: &str,
+        out: &Path,
+        file: Option<&str>,
+        from: Option<&str>,
+    ) -> Result<ExitCode> {
+        let entry = self.catalog.find(id)?;
+        match (entry.pack, file) {
+            (false, Some(_)) => bail!(
+                "{} is a single file, not a pack of a directory: read it without --file",
+                entry.name
+            ),
+            (true, Some(path)) => return self.get_packed(&entry, path, out, from).await,
+            (true, None) => return self.get_pack(&entry, out, from).await,
+            (false, None) => {}
+        }
         let Fetched {
             id,
             size,
@@ -841,6 +976,142 @@ impl Ctx {
                 output::bytes(size),
                 report.good.len(),
                 timings.total.as_secs_f64()
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// A whole pack into the directory `out`.
+    async fn get_pack(&self, entry: &Entry, out: &Path, from: Option<&str>) -> Result<ExitCode> {
+        if fs::symlink_metadata(out).is_ok() {
+            bail!("{} already exists: choose another --out", out.display());
+        }
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let whole = parent.join(format!(".{}.pack-{}", entry.id, std::process::id()));
+        let fetched = self
+            .fetch_to(&entry.id.to_string(), &whole, Wallet::Named(from))
+            .await?;
+        let unpacked = File::open(&whole)
+            .map_err(anyhow::Error::from)
+            .and_then(|f| {
+                let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
+                Ok(pack::unpack(&mut reader, fetched.size, out)?)
+            });
+        let _ = fs::remove_file(&whole);
+        let index = unpacked.with_context(|| format!("cannot unpack into {}", out.display()))?;
+        if self.opts.json {
+            output::json(&json!({
+                "id": entry.id.to_string(),
+                "out": out.display().to_string(),
+                "files": index.files.len(),
+                "size": fetched.size,
+                "seconds": fetched.timings.total.as_secs_f64(),
+            }));
+        } else {
+            println!(
+                "wrote {} files into {} in {:.1} s",
+                index.files.len(),
+                out.display(),
+                fetched.timings.total.as_secs_f64()
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// One file of a pack: only the stripes that hold the pack's header
+    /// and then the file are fetched.
+    async fn get_packed(
+        &self,
+        entry: &Entry,
+        path: &str,
+        out: &Path,
+        from: Option<&str>,
+    ) -> Result<ExitCode> {
+        let started = Instant::now();
+        if fs::symlink_metadata(out).is_ok() {
+            bail!("{} already exists: choose another --out", out.display());
+        }
+        let object = entry
+            .object()
+            .map_err(|e| anyhow!("the catalog entry of {} is damaged: {e}", entry.id))?;
+        let name = match from {
+            Some(name) => name.to_string(),
+            None => self.owner_wallet(entry)?,
+        };
+        let keystore = self.wallets.load(&name)?;
+        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
+        let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
+        let object_key = entry.key(&secret, &key.address())?;
+        drop(secret);
+        let client = self.client()?;
+        let contract = client
+            .contract(&entry.id)?
+            .ok_or_else(|| anyhow!("the chain has no contract {}", entry.id))?;
+        if contract.object_root != Hash(object.root) {
+            bail!("contract {} is not this object's", entry.id);
+        }
+        let endpoints = chain::endpoints(&client, contract.fragments.iter().map(|f| f.provider))?;
+        let sources: Vec<Source> = contract
+            .fragments
+            .iter()
+            .filter(|f| f.status == sherd_ledger::state::FragmentStatus::Active)
+            .filter_map(|f| {
+                endpoints.get(&f.provider).map(|e| Source {
+                    index: f.index,
+                    root: f.root,
+                    endpoint: e.clone(),
+                })
+            })
+            .collect();
+        let peer = LightPeer::start(Timeouts::default())?;
+        let layout = object.layout;
+        let read = |range: std::ops::Range<u64>| {
+            read_range(
+                &peer,
+                entry.id,
+                layout,
+                &object_key,
+                sources.clone(),
+                range,
+                MAX_PACKED_READ,
+            )
+        };
+        let prefix = read(0..pack::PREFIX_LEN.min(layout.size)).await?;
+        let index_len = pack::index_len(&prefix)?;
+        let data_start = pack::PREFIX_LEN + index_len;
+        let json = read(pack::PREFIX_LEN..data_start).await?;
+        let data_len = layout
+            .size
+            .checked_sub(data_start)
+            .ok_or_else(|| anyhow!("the pack is shorter than its index"))?;
+        let index = pack::parse_index(&json, data_len)?;
+        let file = index.files.iter().find(|f| f.path == path).ok_or_else(|| {
+            anyhow!(
+                "{} has no file {path} ({} files; `--out DIR` without --file writes them all)",
+                entry.name,
+                index.files.len()
+            )
+        })?;
+        let bytes = read(data_start + file.offset..data_start + file.offset + file.size).await?;
+        crate::fsutil::write_atomic(out, &bytes, false)?;
+        if self.opts.json {
+            output::json(&json!({
+                "id": entry.id.to_string(),
+                "file": path,
+                "out": out.display().to_string(),
+                "size": file.size,
+                "seconds": started.elapsed().as_secs_f64(),
+            }));
+        } else {
+            println!(
+                "wrote {} ({}) from {} in {:.2} s",
+                out.display(),
+                output::bytes(file.size),
+                entry.name,
+                started.elapsed().as_secs_f64()
             );
         }
         Ok(ExitCode::SUCCESS)
@@ -1359,6 +1630,7 @@ impl Ctx {
             recipient: recipient.to_string(),
             manifest: entry.manifest.clone(),
             sealed_key: sealed,
+            pack: entry.pack,
         };
         let out = out.map(Path::to_path_buf).unwrap_or_else(|| {
             PathBuf::from(format!(
@@ -1449,6 +1721,7 @@ impl Ctx {
             tx: None,
             manifest: share.manifest.clone(),
             sealed_key: catalog::seal(&secret, &share.id, &object.root, &object_key)?,
+            pack: share.pack,
             content: None,
             shared_by: Some(share.owner.clone()),
         };

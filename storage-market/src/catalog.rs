@@ -151,6 +151,10 @@ pub struct Entry {
     pub manifest: Manifest,
     /// The object key, sealed to the owner.
     pub sealed_key: SealedKey,
+    /// Whether the object is a pack of a directory's files
+    /// ([`crate::pack`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pack: bool,
     /// The content fingerprint ([`Fingerprint`]): how a put of the same
     /// file by the same wallet finds it is stored already.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -466,6 +470,7 @@ mod tests {
             tx: None,
             manifest: object.manifest(),
             sealed_key: seal(secret, &id, &object.root, key).unwrap(),
+            pack: false,
             content: None,
             shared_by: None,
         }

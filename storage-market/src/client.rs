@@ -5,6 +5,7 @@ pub mod assemble;
 pub mod get;
 pub mod placement;
 pub mod put;
+pub mod range;
 pub mod repair;
 pub mod select;
 pub mod source;

@@ -23,6 +23,7 @@
 pub mod catalog;
 pub mod client;
 pub mod object;
+pub mod pack;
 pub mod provider;
 pub mod share;
 pub mod store;

@@ -84,6 +84,9 @@ pub struct Share {
     pub manifest: Manifest,
     /// The object key, sealed to the recipient.
     pub sealed_key: SharedKey,
+    /// Whether the object is a pack of a directory's files.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pack: bool,
 }
 
 /// Why a share could not be made or opened.
@@ -278,6 +281,7 @@ mod tests {
             recipient: recipient.to_string(),
             manifest: object.manifest(),
             sealed_key: sealed,
+            pack: false,
         };
         (share, key)
     }

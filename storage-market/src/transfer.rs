@@ -360,8 +360,41 @@ where
     W: Write,
 {
     let groups = group_count(expected.fragment_size);
-    let footer = request(stream, contract_id, expected, groups).await?;
-    let groups_usize = usize::try_from(groups)
+    download_range(stream, contract_id, expected, 0..groups, sink, progress).await
+}
+
+/// [`download`] of groups `range` only (a ranged read: the stripes that
+/// hold one file of a pack). The group hashes come whole and are checked
+/// against the root; the groups in `range` are each checked against their
+/// hash before they reach `sink`.
+pub async fn download_range<S, W>(
+    stream: &mut S,
+    contract_id: sherd_ledger::Hash,
+    expected: &Expected,
+    range: std::ops::Range<u64>,
+    sink: &mut W,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<(Footer, Vec<Hash>), TransferError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    W: Write,
+{
+    let total = group_count(expected.fragment_size);
+    if range.start > range.end || range.end > total {
+        return Err(TransferError::Local(io::Error::other(format!(
+            "groups {}..{} are outside the fragment's {total}",
+            range.start, range.end
+        ))));
+    }
+    let footer = request(
+        stream,
+        contract_id,
+        expected,
+        range.start,
+        range.end - range.start,
+    )
+    .await?;
+    let groups_usize = usize::try_from(total)
         .map_err(|_| TransferError::Corrupt("the fragment is too large".into()))?;
     let mut hash_bytes = vec![0u8; groups_usize.saturating_mul(32)];
     stream.read_exact(&mut hash_bytes).await?;
@@ -380,11 +413,11 @@ where
     }
     let mut group = vec![0u8; GROUP_SIZE];
     let mut received = 0u64;
-    for (g, hash) in leaves.iter().enumerate() {
-        let len = group_len(expected.fragment_size, g as u64);
+    for g in range {
+        let len = group_len(expected.fragment_size, g);
         let buf = &mut group[..len];
         stream.read_exact(buf).await?;
-        if group_hash(buf) != *hash {
+        if group_hash(buf) != leaves[g as usize] {
             return Err(TransferError::Corrupt(format!(
                 "group {g} does not match its hash"
             )));
@@ -411,15 +444,16 @@ pub async fn footer<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    request(stream, contract_id, expected, 0).await
+    request(stream, contract_id, expected, 0, 0).await
 }
 
-/// Sends a download request for the first `groups` groups and reads the
-/// footer that answers it, checked against `expected`.
+/// Sends a download request for `groups` groups from `first_group` and
+/// reads the footer that answers it, checked against `expected`.
 async fn request<S>(
     stream: &mut S,
     contract_id: sherd_ledger::Hash,
     expected: &Expected,
+    first_group: u64,
     groups: u64,
 ) -> Result<Footer, TransferError>
 where
@@ -430,7 +464,7 @@ where
         &FragmentRequest::Download {
             contract_id,
             index: expected.index,
-            first_group: 0,
+            first_group,
             groups,
         },
     )

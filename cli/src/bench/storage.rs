@@ -341,6 +341,8 @@ pub fn run(args: StorageArgs) -> Result<ExitCode> {
     let put_args = PutArgs {
         // The same file is put again and again: each put is measured whole.
         again: true,
+        name: None,
+        pack: false,
         file: input.clone(),
         data: args.data,
         parity: args.parity,

@@ -1040,6 +1040,65 @@ fn bad_input_is_refused_and_failed_providers_are_replaced_by_spares() {
             })
         },
     );
+
+    // 10,000 files of 1 KiB as one pack: one contract, k + m proofs a
+    // period; one file read on its own, then the whole directory.
+    let small = net.client.join("small");
+    for i in 0..10_000u32 {
+        let dir = small.join(format!("d{:02}", i % 100));
+        std::fs::create_dir_all(&dir).unwrap();
+        let body: Vec<u8> = (0..1024u32)
+            .map(|j| (i.wrapping_mul(31) ^ j) as u8)
+            .collect();
+        std::fs::write(dir.join(format!("f{i:05}.bin")), body).unwrap();
+    }
+    let packed = net.ok(&["storage", "put", small.to_str().unwrap(), "--from", "alice"]);
+    assert_eq!(packed["files"], 10_000, "{packed}");
+    assert_eq!(packed["proofs_per_period"], 6, "{packed}");
+    assert_eq!(
+        packed["separately"]["proofs_per_period"], 60_000,
+        "{packed}"
+    );
+    assert!(
+        packed["stored_bytes"].as_u64().unwrap() * 2
+            < packed["separately"]["stored_bytes"].as_u64().unwrap(),
+        "{packed}"
+    );
+    let pack_id = packed["id"].as_str().unwrap().to_string();
+    let one = net.client.join("one.bin");
+    let got = net.ok(&[
+        "storage",
+        "get",
+        &pack_id,
+        "--file",
+        "d17/f04217.bin",
+        "--out",
+        one.to_str().unwrap(),
+    ]);
+    assert_eq!(got["size"], 1024, "{got}");
+    assert!(
+        std::fs::read(&one).unwrap() == std::fs::read(small.join("d17/f04217.bin")).unwrap(),
+        "the one file came back different"
+    );
+    let e = net.fails(&[
+        "storage",
+        "get",
+        &pack_id,
+        "--file",
+        "nope.bin",
+        "--out",
+        net.client.join("nope").to_str().unwrap(),
+    ]);
+    assert!(e.contains("has no file nope.bin"), "{e}");
+    let all = net.client.join("small-again");
+    let got = net.ok(&["storage", "get", &pack_id, "--out", all.to_str().unwrap()]);
+    assert_eq!(got["files"], 10_000, "{got}");
+    for probe in ["d00/f00000.bin", "d99/f09999.bin", "d42/f05042.bin"] {
+        assert!(
+            std::fs::read(all.join(probe)).unwrap() == std::fs::read(small.join(probe)).unwrap()
+        );
+    }
+    println!("pack of 10,000 files: {packed}");
     drop(data);
 }
 

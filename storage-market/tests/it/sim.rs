@@ -20,6 +20,7 @@ use sherd_market::{
         get::{fetch, FetchSink, Source},
         placement::Failure,
         put::{place, Placed, PutError, PutRequest, Quiet},
+        range::read_range,
         repair::{repair, LostFragment},
         select::{select, Candidate, Needs},
         source::{Streamed, Trailers},
@@ -469,6 +470,32 @@ fn run(seed: u64) {
             endpoint: p.provider.clone(),
         })
         .collect();
+    if seed % 3 == 1 {
+        // A ranged read, as one file of a pack is read: only the stripes
+        // that hold it, from any k good holders.
+        let start = rng.random_range(0..size);
+        let end = rng.random_range(start..=size.min(start + 70_000));
+        let read = runtime.block_on(read_range(
+            &net,
+            contract_id,
+            object.layout,
+            &key,
+            sources,
+            start..end,
+            1 << 20,
+        ));
+        match read {
+            // (A holder whose rot lies outside the range serves it well.)
+            Ok(bytes) => {
+                assert!(
+                    bytes[..] == data[start as usize..end as usize],
+                    "seed {seed}: bytes {start}..{end} differ"
+                );
+            }
+            Err(e) => assert!(good < k, "seed {seed}: {good} good holders, yet: {e}"),
+        }
+        return;
+    }
     if seed % 3 == 0 {
         // As `sherd storage get` reads: decoding while fetching, with
         // fragments held to one shard ahead of the decoder.
