@@ -180,7 +180,9 @@ enum Command {
     /// Give another wallet read access to an object: its key sealed to
     /// that wallet's public key, in a share file to hand over. The
     /// recipient runs `sherd storage import FILE`, then `sherd storage get`.
-    /// A share cannot be taken back (see storage-market/src/share.rs).
+    /// A share cannot be taken back: what was read stays read, and whoever
+    /// holds the share holds the key (to stop future reads, store the file
+    /// again and `rm` this object).
     Share {
         /// The object id (or its first 8+ hex digits).
         id: String,

@@ -55,9 +55,10 @@ pub struct InitArgs {
     /// The chain id.
     #[arg(long, default_value = "sherd-testnet")]
     pub chain_id: String,
-    /// Blocks per epoch.
-    #[arg(long, default_value_t = 100)]
-    pub epoch_length: u64,
+    /// Blocks per epoch [default: 100, or the next multiple of
+    /// --proof-period].
+    #[arg(long)]
+    pub epoch_length: Option<u64>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -75,7 +76,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                     p2p_port: args.p2p_port,
                     api_port: args.api_port,
                     chain_id: args.chain_id.clone(),
-                    epoch_length: args.epoch_length,
+                    // An epoch is a whole number of proof periods.
+                    epoch_length: args.epoch_length.unwrap_or_else(|| {
+                        100u64.next_multiple_of(args.proof_period.unwrap_or(20).max(1))
+                    }),
                     providers: args.providers,
                     proof_period: args.proof_period,
                     proof_window: args.proof_window,
