@@ -497,13 +497,6 @@ fn proofs(c: &mut Criterion) {
     group.finish();
 }
 
-/// The key of the live-contract index entry of `id`, `0x0e ‖ id`.
-fn live_key(id: &Hash) -> Vec<u8> {
-    let mut key = vec![0x0e];
-    key.extend_from_slice(id.as_bytes());
-    key
-}
-
 /// The bench chain's proof period whose window the measured block closes.
 const PERIOD: u64 = 2;
 
@@ -592,7 +585,10 @@ fn add_contracts(store: &mut MemoryStore, ended: u64, live: u64, missed: u64) {
                 records::settlement_key(settles, &id),
                 Some(Empty.to_bytes().expect("encodes")),
             );
-            changes.insert(live_key(&id), Some(Empty.to_bytes().expect("encodes")));
+            changes.insert(
+                records::live_key(&id),
+                Some(Empty.to_bytes().expect("encodes")),
+            );
         }
     }
     let (_, nodes) = commitment::update(&*store, &changes).expect("commits");

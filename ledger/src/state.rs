@@ -1022,7 +1022,18 @@ impl<'s, S: StateStore> StateView<'s, S> {
             .collect())
     }
 
-    /// Every contract.
+    /// The ids of the live contracts (created, not yet settled), in key
+    /// order. Reads the live index, not every contract.
+    pub fn live_contracts(&self) -> Result<Vec<Hash>, StateError> {
+        Ok(self
+            .overlay
+            .scan::<records::Empty>(&[records::prefix::LIVE])?
+            .into_iter()
+            .filter_map(|(key, _)| Some(Hash(<[u8; 32]>::try_from(key.get(1..33)?).ok()?)))
+            .collect())
+    }
+
+    /// Every contract, live and ended (a full scan).
     pub fn contracts(&self) -> Result<Vec<Contract>, StateError> {
         Ok(self
             .overlay

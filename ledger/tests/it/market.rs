@@ -210,6 +210,7 @@ fn a_contract_is_paid_per_proof_slashed_per_miss_repaired_and_settled() {
     );
     assert_eq!(stored.first_period, created_at / 5 + 1);
     assert_eq!(stored.last_period, stored.first_period + 3);
+    assert_eq!(chain.view().live_contracts().unwrap(), [id], "live index");
     assert_eq!(
         chain.view().provider(&addr(3)).unwrap().unwrap().used_bytes,
         object.fragment_size
@@ -376,6 +377,15 @@ fn a_contract_is_paid_per_proof_slashed_per_miss_repaired_and_settled() {
             0
         );
     }
+    assert!(
+        chain.view().live_contracts().unwrap().is_empty(),
+        "a settled contract leaves the live index"
+    );
+    assert_eq!(
+        chain.view().contracts().unwrap().len(),
+        1,
+        "and stays ended"
+    );
     chain.assert_balanced();
 }
 

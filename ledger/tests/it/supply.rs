@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use sherd_ledger::{
+    state::FragmentStatus,
     tx::kind::{Delegate, Stake, Transfer, Undelegate},
     verify, Amount, BlockResult, Genesis, Hash, Outcome, TxKind, VerifiedTx,
 };
@@ -212,7 +213,26 @@ impl Run {
         self.roots.push(self.chain.root);
         self.blocks.push(txs);
         self.assert_supply();
+        self.assert_live_index();
         result
+    }
+
+    /// The live index lists exactly the contracts that have not settled
+    /// (a settled contract's fragments are all ended, and only then).
+    fn assert_live_index(&self) {
+        let view = self.chain.view();
+        let unsettled: Vec<Hash> = view
+            .contracts()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c.fragments
+                    .iter()
+                    .any(|f| f.status != FragmentStatus::Ended)
+            })
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(view.live_contracts().unwrap(), unsettled, "live index");
     }
 
     /// `genesis + issued − burned` is held somewhere, exactly once, and
