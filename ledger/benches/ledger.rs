@@ -10,11 +10,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use sherd_consensus::bls;
 use sherd_ledger::{
-    apply_block,
+    apply_block, apply_block_with,
     genesis::{GenesisAccount, GenesisValidator},
     tx::kind::Transfer,
     verify, verify_batch, Address, Amount, BlockContext, ChainId, ChainParams, Genesis, Hash,
-    MemoryStore, Transaction, TxBody, TxKind,
+    MemoryStore, ProofChecks, Transaction, TxBody, TxKind,
 };
 
 const SENDERS: u64 = 1_000;
@@ -428,9 +428,9 @@ impl ProofBlock {
     }
 
     /// Applies the block (every transaction must succeed with every proof
-    /// accepted).
-    fn apply(&self) -> sherd_ledger::BlockOutput {
-        let result = apply_block(&self.store, self.ctx, &self.txs).expect("applies");
+    /// accepted), `SubmitProofs` checked the way `checks` says.
+    fn apply(&self, store: &MemoryStore, checks: ProofChecks) -> sherd_ledger::BlockOutput {
+        let result = apply_block_with(store, self.ctx, &self.txs, checks).expect("applies");
         for receipt in &result.receipts {
             assert_eq!(
                 receipt.outcome,
@@ -438,6 +438,7 @@ impl ProofBlock {
                 "{:?}",
                 receipt.outcome
             );
+            assert!(receipt.proofs.iter().all(|v| v.is_accepted()));
         }
         assert!(result.rejected.is_empty(), "{:?}", result.rejected);
         result.output
@@ -446,18 +447,29 @@ impl ProofBlock {
     /// The raw library's share of the work: name each challenged chunk,
     /// decode each proof and check it against its fragment root.
     fn check_raw(&self) {
-        for r in &self.raw {
-            let chunk = sherd_fragments::challenge_index(
-                &r.seed,
-                &r.contract,
-                r.fragment,
-                r.period,
-                r.n_chunks,
-            )
-            .expect("chunks");
-            let proof = sherd_fragments::Proof::from_bytes(&r.proof).expect("decodes");
-            sherd_fragments::check(&r.root, r.n_chunks, chunk, &proof).expect("valid");
-        }
+        self.raw.iter().for_each(RawProof::check);
+    }
+
+    /// [`check_raw`](Self::check_raw) on every core (rayon): the floor of
+    /// the ledger's parallel checks.
+    fn check_raw_parallel(&self) {
+        use rayon::prelude::*;
+        self.raw.par_iter().for_each(RawProof::check);
+    }
+}
+
+impl RawProof {
+    fn check(&self) {
+        let chunk = sherd_fragments::challenge_index(
+            &self.seed,
+            &self.contract,
+            self.fragment,
+            self.period,
+            self.n_chunks,
+        )
+        .expect("chunks");
+        let proof = sherd_fragments::Proof::from_bytes(&self.proof).expect("decodes");
+        sherd_fragments::check(&self.root, self.n_chunks, chunk, &proof).expect("valid");
     }
 }
 
@@ -470,31 +482,83 @@ impl ProofBlock {
 /// * `proofs=10000,txs=10`: a block of ten providers' transactions of
 ///   1,000 proofs each, one fragment of each of 1,000 contracts per
 ///   provider (objects coded 9 + 1, 1 MiB fragments: 1,024 chunks).
+///
+/// `ledger` is the default ([`ProofChecks::Parallel`]: proofs checked on
+/// every core, contracts kept decoded across the block), `ledger-sequential`
+/// the reference it is tested against (each entry read, checked and written
+/// in turn on one thread, as before the parallel checks). `raw-check` is
+/// the raw library on one core, `raw-check-parallel` on every core.
+///
+/// `ledger/proofs=10000,txs=10,ended=N,live=M`: the same block in a state
+/// that also holds `N` ended and `M` live contracts ([`add_contracts`]),
+/// to show that their number does not matter to it (the state root's
+/// paths grow with `log2` of the state's size).
 fn proofs(c: &mut Criterion) {
     let mut group = c.benchmark_group("ledger::submit_proofs");
     group
         .sample_size(10)
-        .measurement_time(Duration::from_secs(5));
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
 
-    let one_tx = ProofBlock::new(3, 1_000, 40 * 1024, 1);
-    group.throughput(Throughput::Elements(1_000));
-    group.bench_function(BenchmarkId::new("ledger", "proofs=1000"), |b| {
-        b.iter(|| black_box(one_tx.apply()))
-    });
-    group.bench_function(BenchmarkId::new("raw-check", "proofs=1000"), |b| {
-        b.iter(|| one_tx.check_raw())
-    });
+    if criterion_filter_matches("ledger::submit_proofs/ledger/proofs=1000")
+        || criterion_filter_matches("ledger::submit_proofs/raw-check/proofs=1000")
+    {
+        let one_tx = ProofBlock::new(3, 1_000, 40 * 1024, 1);
+        group.throughput(Throughput::Elements(1_000));
+        for (name, checks) in [
+            ("ledger", ProofChecks::Parallel),
+            ("ledger-sequential", ProofChecks::Sequential),
+        ] {
+            group.bench_function(BenchmarkId::new(name, "proofs=1000"), |b| {
+                b.iter(|| black_box(one_tx.apply(&one_tx.store, checks)))
+            });
+        }
+        group.bench_function(BenchmarkId::new("raw-check", "proofs=1000"), |b| {
+            b.iter(|| one_tx.check_raw())
+        });
+    }
 
     let ten = ProofBlock::new(10, 1_000, 9 << 20, 10);
     assert_eq!(ten.raw.len(), 10_000);
     group.throughput(Throughput::Elements(10_000));
-    group.bench_function(BenchmarkId::new("ledger", "proofs=10000,txs=10"), |b| {
-        b.iter(|| black_box(ten.apply()))
-    });
+    for (name, checks) in [
+        ("ledger", ProofChecks::Parallel),
+        ("ledger-sequential", ProofChecks::Sequential),
+    ] {
+        group.bench_function(BenchmarkId::new(name, "proofs=10000,txs=10"), |b| {
+            b.iter(|| black_box(ten.apply(&ten.store, checks)))
+        });
+    }
     group.bench_function(BenchmarkId::new("raw-check", "proofs=10000"), |b| {
         b.iter(|| ten.check_raw())
     });
+    group.bench_function(
+        BenchmarkId::new("raw-check-parallel", "proofs=10000"),
+        |b| b.iter(|| ten.check_raw_parallel()),
+    );
+    for n in bench_sizes() {
+        for (ended, live) in [(n, 0), (0, n)] {
+            let id = format!("proofs=10000,txs=10,ended={ended},live={live}");
+            if !criterion_filter_matches(&format!("ledger::submit_proofs/ledger/{id}")) {
+                continue;
+            }
+            let mut store = ten.store.clone();
+            add_contracts(&mut store, ended, live, 0);
+            group.bench_function(BenchmarkId::new("ledger", id), |b| {
+                b.iter(|| black_box(ten.apply(&store, ProofChecks::Parallel)))
+            });
+        }
+    }
     group.finish();
+}
+
+/// The state sizes of the scaling benchmarks: `SHERD_BENCH_SIZES` (comma
+/// separated), by default 10,000, 100,000 and 1,000,000.
+fn bench_sizes() -> Vec<u64> {
+    std::env::var("SHERD_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').map(|n| n.parse().expect("a size")).collect())
+        .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000])
 }
 
 /// The bench chain's proof period whose window the measured block closes.
@@ -650,12 +714,8 @@ fn finish(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    let sizes: Vec<u64> = std::env::var("SHERD_BENCH_SIZES")
-        .ok()
-        .map(|s| s.split(',').map(|n| n.parse().expect("a size")).collect())
-        .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
     let missed = 100;
-    for &n in &sizes {
+    for n in bench_sizes() {
         for (ended, live) in [(n, 1_000), (0, n)] {
             let id = format!("ended={ended},live={live}");
             let raw_id = format!("live={n}");

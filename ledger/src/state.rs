@@ -51,7 +51,7 @@ pub(crate) mod staking;
 
 use std::collections::BTreeMap;
 
-pub use market::{ProofPayment, ProofRejection, ProofVerdict};
+pub use market::{ProofChecks, ProofPayment, ProofRejection, ProofVerdict};
 use records::Record;
 pub use records::{
     Account, ChainState, Contract, ContractFragment, Endpoint, EpochSet, FragmentStatus,
@@ -577,6 +577,12 @@ pub struct BlockExecutor<'s, S> {
     ctx: BlockContext,
     overlay: Overlay<'s, S>,
     fees: Amount,
+    /// How `SubmitProofs` checks its proofs.
+    proof_checks: ProofChecks,
+    /// Contracts kept decoded across the block's `SubmitProofs`
+    /// ([`ProofChecks::Parallel`]); written back to the overlay before
+    /// anything else reads contracts.
+    contracts: market::ContractCache,
 }
 
 impl<S> std::fmt::Debug for BlockExecutor<'_, S> {
@@ -662,7 +668,17 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
             ctx,
             overlay,
             fees: Amount::ZERO,
+            proof_checks: ProofChecks::default(),
+            contracts: market::ContractCache::default(),
         })
+    }
+
+    /// Checks `SubmitProofs` batches the way `checks` says (the default is
+    /// [`ProofChecks::Parallel`]); the block's result is the same either
+    /// way.
+    pub fn with_proof_checks(mut self, checks: ProofChecks) -> Self {
+        self.proof_checks = checks;
+        self
     }
 
     /// The chain parameters read from the state.
@@ -756,6 +772,9 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
         kind: &TxKind,
         proofs: &mut Vec<ProofVerdict>,
     ) -> KindResult {
+        if !matches!(kind, TxKind::SubmitProofs(_)) {
+            self.flush_contracts()?;
+        }
         match kind {
             TxKind::Transfer(t) => self.transfer(sender, t),
             TxKind::Stake(s) => self.stake(sender, s),
@@ -788,6 +807,7 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
     /// write of the block, to commit with the block, and the state root.
     pub fn finish(mut self) -> Result<BlockOutput, StateError> {
         self.overlay.drop_tx();
+        self.flush_contracts()?;
         self.pay_proposer()?;
         let height = self.ctx.height;
         let params = &self.params;
@@ -839,7 +859,18 @@ pub fn apply_block<S: StateStore>(
     ctx: BlockContext,
     txs: &[VerifiedTx],
 ) -> Result<BlockResult, BlockError> {
-    let mut executor = BlockExecutor::begin(store, ctx)?;
+    apply_block_with(store, ctx, txs, ProofChecks::default())
+}
+
+/// [`apply_block`] with `SubmitProofs` checked the way `checks` says (the
+/// result is the same; tests compare the two ways).
+pub fn apply_block_with<S: StateStore>(
+    store: &S,
+    ctx: BlockContext,
+    txs: &[VerifiedTx],
+    checks: ProofChecks,
+) -> Result<BlockResult, BlockError> {
+    let mut executor = BlockExecutor::begin(store, ctx)?.with_proof_checks(checks);
     let mut receipts = Vec::with_capacity(txs.len());
     let mut rejected = BTreeMap::new();
     for (index, tx) in txs.iter().enumerate() {

@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use sherd_ledger::{
     state::FragmentStatus,
     tx::kind::{Delegate, Stake, Transfer, Undelegate},
-    verify, Amount, BlockResult, Genesis, Hash, Outcome, TxKind, VerifiedTx,
+    verify, Amount, BlockResult, Genesis, Hash, Outcome, ProofChecks, TxKind, VerifiedTx,
 };
 
 use crate::{
@@ -169,6 +169,8 @@ struct Run {
     roots: Vec<Hash>,
     /// Every block's transactions, in order.
     blocks: Vec<Vec<VerifiedTx>>,
+    /// Every block's result (receipts, rejections, writes, root).
+    results: Vec<BlockResult>,
     tally: Tally,
 }
 
@@ -180,6 +182,7 @@ impl Run {
             genesis,
             chain,
             blocks: Vec::new(),
+            results: Vec::new(),
             tally: Tally::default(),
         }
     }
@@ -212,6 +215,7 @@ impl Run {
         }
         self.roots.push(self.chain.root);
         self.blocks.push(txs);
+        self.results.push(result.clone());
         self.assert_supply();
         self.assert_live_index();
         result
@@ -262,13 +266,18 @@ impl Run {
         );
     }
 
-    /// Replays every block on a fresh chain from the same genesis: the same
-    /// root after every block, the same store at the end.
+    /// Replays every block on a fresh chain from the same genesis, with
+    /// `SubmitProofs` checked one entry at a time
+    /// ([`ProofChecks::Sequential`], where the run used the default,
+    /// parallel checks): the same receipts (every proof's verdict), the
+    /// same writes and the same root after every block, the same store at
+    /// the end.
     fn assert_replays(&self) {
         let mut again = TestChain::from_genesis(&self.genesis);
         assert_eq!(again.root, self.roots[0]);
-        for (txs, root) in self.blocks.iter().zip(&self.roots[1..]) {
-            again.block(txs);
+        for ((txs, root), result) in self.blocks.iter().zip(&self.roots[1..]).zip(&self.results) {
+            let replayed = again.block_with(txs, ProofChecks::Sequential);
+            assert_eq!(replayed, *result, "block {}", again.height);
             assert_eq!(again.root, *root, "root after block {}", again.height);
         }
         assert_eq!(again.store, self.chain.store);
