@@ -455,6 +455,11 @@ impl<S: StateStore> Overlay<'_, S> {
         Ok(())
     }
 
+    /// Puts bytes already encoded (by [`Record::to_bytes`]).
+    fn put_bytes(&mut self, key: Vec<u8>, bytes: Vec<u8>) {
+        self.tx.insert(key, Some(bytes));
+    }
+
     fn delete(&mut self, key: Vec<u8>) {
         self.tx.insert(key, None);
     }

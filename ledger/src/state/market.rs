@@ -111,13 +111,15 @@
 //! decoding instead (well under a microsecond each), and adds nothing to
 //! the commitment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 
 use super::{
-    records::{self, Contract, ContractFragment, Empty, Endpoint, FragmentStatus, ProviderAd},
+    records::{
+        self, Contract, ContractFragment, Empty, Endpoint, FragmentStatus, ProviderAd, Record,
+    },
     staking::share,
     BlockExecutor, FailReason, KindResult, Overlay, StateError,
 };
@@ -409,6 +411,9 @@ struct Window {
     reward: Amount,
 }
 
+/// A state key and its encoded value.
+type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// A `SubmitProofs` entry's verdict.
 type ProofResult = Result<ProofPayment, ProofRejection>;
 
@@ -469,23 +474,43 @@ pub(super) struct ContractCache {
 }
 
 impl ContractCache {
-    /// Reads contract `id` from `overlay` unless it is cached; a contract
-    /// that does not exist is not cached.
-    fn load<S: StateStore>(
+    /// Reads every contract `ids` names that is not cached yet (a contract
+    /// that does not exist is not cached). The reads are in order; the
+    /// decoding, when there are many, on every core.
+    fn load<'a, S: StateStore>(
         &mut self,
         overlay: &Overlay<'_, S>,
-        id: &Hash,
+        ids: impl Iterator<Item = &'a Hash>,
     ) -> Result<(), StateError> {
-        if !self.entries.contains_key(id) {
-            if let Some(contract) = overlay.get::<Contract>(&records::contract_key(id))? {
-                self.entries.insert(
-                    *id,
-                    CachedContract {
-                        contract,
-                        dirty: false,
-                    },
-                );
+        let mut read: Vec<(Hash, Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for id in ids {
+            if self.entries.contains_key(id) || !seen.insert(*id) {
+                continue;
             }
+            let key = records::contract_key(id);
+            if let Some(bytes) = overlay.raw(&key)? {
+                read.push((*id, key, bytes));
+            }
+        }
+        let decode = |(id, key, bytes): (Hash, Vec<u8>, Vec<u8>)| {
+            super::decode::<Contract>(&key, &bytes).map(|contract| (id, contract))
+        };
+        let decoded: Vec<Result<(Hash, Contract), StateError>> =
+            if read.len() >= PARALLEL_MIN_PROOFS {
+                read.into_par_iter().map(decode).collect()
+            } else {
+                read.into_iter().map(decode).collect()
+            };
+        for contract in decoded {
+            let (id, contract) = contract?;
+            self.entries.insert(
+                id,
+                CachedContract {
+                    contract,
+                    dirty: false,
+                },
+            );
         }
         Ok(())
     }
@@ -950,11 +975,12 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         window: &Window,
     ) -> Result<Vec<ProofResult>, StateError> {
         if window.open && window.seed.is_some() {
-            for answer in &batch.proofs {
-                if answer.period == window.period {
-                    self.contracts.load(&self.overlay, &answer.contract_id)?;
-                }
-            }
+            let named = batch
+                .proofs
+                .iter()
+                .filter(|answer| answer.period == window.period)
+                .map(|answer| &answer.contract_id);
+            self.contracts.load(&self.overlay, named)?;
         }
         let cache = &self.contracts;
         let precheck = |answer: &ProofAnswer| cache.precheck(sender, answer, window);
@@ -1039,11 +1065,22 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         if self.contracts.entries.is_empty() {
             return Ok(());
         }
-        for (id, cached) in std::mem::take(&mut self.contracts.entries) {
-            if cached.dirty {
-                self.overlay
-                    .put(records::contract_key(&id), &cached.contract)?;
-            }
+        let dirty: Vec<CachedContract> = std::mem::take(&mut self.contracts.entries)
+            .into_values()
+            .filter(|cached| cached.dirty)
+            .collect();
+        let encode = |cached: &CachedContract| {
+            let contract = &cached.contract;
+            Ok((records::contract_key(&contract.id), contract.to_bytes()?))
+        };
+        let encoded: Vec<Result<KeyValue, StateError>> = if dirty.len() >= PARALLEL_MIN_PROOFS {
+            dirty.par_iter().map(encode).collect()
+        } else {
+            dirty.iter().map(encode).collect()
+        };
+        for write in encoded {
+            let (key, bytes) = write?;
+            self.overlay.put_bytes(key, bytes);
         }
         self.overlay.keep_tx();
         Ok(())
