@@ -10,11 +10,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use sherd_consensus::bls;
 use sherd_ledger::{
-    apply_block,
+    apply_block, apply_block_with,
     genesis::{GenesisAccount, GenesisValidator},
     tx::kind::Transfer,
     verify, verify_batch, Address, Amount, BlockContext, ChainId, ChainParams, Genesis, Hash,
-    MemoryStore, Transaction, TxBody, TxKind,
+    MemoryStore, ProofChecks, Transaction, TxBody, TxKind,
 };
 
 const SENDERS: u64 = 1_000;
@@ -428,9 +428,9 @@ impl ProofBlock {
     }
 
     /// Applies the block (every transaction must succeed with every proof
-    /// accepted).
-    fn apply(&self) -> sherd_ledger::BlockOutput {
-        let result = apply_block(&self.store, self.ctx, &self.txs).expect("applies");
+    /// accepted), `SubmitProofs` checked the way `checks` says.
+    fn apply(&self, store: &MemoryStore, checks: ProofChecks) -> sherd_ledger::BlockOutput {
+        let result = apply_block_with(store, self.ctx, &self.txs, checks).expect("applies");
         for receipt in &result.receipts {
             assert_eq!(
                 receipt.outcome,
@@ -438,6 +438,7 @@ impl ProofBlock {
                 "{:?}",
                 receipt.outcome
             );
+            assert!(receipt.proofs.iter().all(|v| v.is_accepted()));
         }
         assert!(result.rejected.is_empty(), "{:?}", result.rejected);
         result.output
@@ -446,18 +447,29 @@ impl ProofBlock {
     /// The raw library's share of the work: name each challenged chunk,
     /// decode each proof and check it against its fragment root.
     fn check_raw(&self) {
-        for r in &self.raw {
-            let chunk = sherd_fragments::challenge_index(
-                &r.seed,
-                &r.contract,
-                r.fragment,
-                r.period,
-                r.n_chunks,
-            )
-            .expect("chunks");
-            let proof = sherd_fragments::Proof::from_bytes(&r.proof).expect("decodes");
-            sherd_fragments::check(&r.root, r.n_chunks, chunk, &proof).expect("valid");
-        }
+        self.raw.iter().for_each(RawProof::check);
+    }
+
+    /// [`check_raw`](Self::check_raw) on every core (rayon): the floor of
+    /// the ledger's parallel checks.
+    fn check_raw_parallel(&self) {
+        use rayon::prelude::*;
+        self.raw.par_iter().for_each(RawProof::check);
+    }
+}
+
+impl RawProof {
+    fn check(&self) {
+        let chunk = sherd_fragments::challenge_index(
+            &self.seed,
+            &self.contract,
+            self.fragment,
+            self.period,
+            self.n_chunks,
+        )
+        .expect("chunks");
+        let proof = sherd_fragments::Proof::from_bytes(&self.proof).expect("decodes");
+        sherd_fragments::check(&self.root, self.n_chunks, chunk, &proof).expect("valid");
     }
 }
 
@@ -470,32 +482,300 @@ impl ProofBlock {
 /// * `proofs=10000,txs=10`: a block of ten providers' transactions of
 ///   1,000 proofs each, one fragment of each of 1,000 contracts per
 ///   provider (objects coded 9 + 1, 1 MiB fragments: 1,024 chunks).
+///
+/// `ledger` is the default ([`ProofChecks::Parallel`]: proofs checked on
+/// every core, contracts kept decoded across the block), `ledger-sequential`
+/// the reference it is tested against (each entry read, checked and written
+/// in turn on one thread, as before the parallel checks). `raw-check` is
+/// the raw library on one core, `raw-check-parallel` on every core.
+///
+/// `ledger/proofs=10000,txs=10,ended=N,live=M`: the same block in a state
+/// that also holds `N` ended and `M` live contracts ([`add_contracts`]),
+/// to show that their number does not matter to it (the state root's
+/// paths grow with `log2` of the state's size).
 fn proofs(c: &mut Criterion) {
     let mut group = c.benchmark_group("ledger::submit_proofs");
     group
         .sample_size(10)
-        .measurement_time(Duration::from_secs(5));
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
 
-    let one_tx = ProofBlock::new(3, 1_000, 40 * 1024, 1);
-    group.throughput(Throughput::Elements(1_000));
-    group.bench_function(BenchmarkId::new("ledger", "proofs=1000"), |b| {
-        b.iter(|| black_box(one_tx.apply()))
-    });
-    group.bench_function(BenchmarkId::new("raw-check", "proofs=1000"), |b| {
-        b.iter(|| one_tx.check_raw())
-    });
+    if criterion_filter_matches("ledger::submit_proofs/ledger/proofs=1000")
+        || criterion_filter_matches("ledger::submit_proofs/raw-check/proofs=1000")
+    {
+        let one_tx = ProofBlock::new(3, 1_000, 40 * 1024, 1);
+        group.throughput(Throughput::Elements(1_000));
+        for (name, checks) in [
+            ("ledger", ProofChecks::Parallel),
+            ("ledger-sequential", ProofChecks::Sequential),
+        ] {
+            group.bench_function(BenchmarkId::new(name, "proofs=1000"), |b| {
+                b.iter(|| black_box(one_tx.apply(&one_tx.store, checks)))
+            });
+        }
+        group.bench_function(BenchmarkId::new("raw-check", "proofs=1000"), |b| {
+            b.iter(|| one_tx.check_raw())
+        });
+    }
 
     let ten = ProofBlock::new(10, 1_000, 9 << 20, 10);
     assert_eq!(ten.raw.len(), 10_000);
     group.throughput(Throughput::Elements(10_000));
-    group.bench_function(BenchmarkId::new("ledger", "proofs=10000,txs=10"), |b| {
-        b.iter(|| black_box(ten.apply()))
-    });
+    for (name, checks) in [
+        ("ledger", ProofChecks::Parallel),
+        ("ledger-sequential", ProofChecks::Sequential),
+    ] {
+        group.bench_function(BenchmarkId::new(name, "proofs=10000,txs=10"), |b| {
+            b.iter(|| black_box(ten.apply(&ten.store, checks)))
+        });
+    }
     group.bench_function(BenchmarkId::new("raw-check", "proofs=10000"), |b| {
         b.iter(|| ten.check_raw())
     });
+    group.bench_function(
+        BenchmarkId::new("raw-check-parallel", "proofs=10000"),
+        |b| b.iter(|| ten.check_raw_parallel()),
+    );
+    for n in bench_sizes() {
+        for (ended, live) in [(n, 0), (0, n)] {
+            let id = format!("proofs=10000,txs=10,ended={ended},live={live}");
+            if !criterion_filter_matches(&format!("ledger::submit_proofs/ledger/{id}")) {
+                continue;
+            }
+            let mut store = ten.store.clone();
+            add_contracts(&mut store, ended, live, 0);
+            group.bench_function(BenchmarkId::new("ledger", id), |b| {
+                b.iter(|| black_box(ten.apply(&store, ProofChecks::Parallel)))
+            });
+        }
+    }
     group.finish();
 }
 
-criterion_group!(benches, apply, signatures, proofs);
+/// The state sizes of the scaling benchmarks: `SHERD_BENCH_SIZES` (comma
+/// separated), by default 10,000, 100,000 and 1,000,000.
+fn bench_sizes() -> Vec<u64> {
+    std::env::var("SHERD_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').map(|n| n.parse().expect("a size")).collect())
+        .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000])
+}
+
+/// The bench chain's proof period whose window the measured block closes.
+const PERIOD: u64 = 2;
+
+/// Synthetic contracts written straight into a state (as a chain that made
+/// them would hold them), with the state commitment over them: `ended`
+/// settled contracts and `live` ones challenged in [`PERIOD`], every
+/// fragment of which is proven except one fragment in each of the first
+/// `missed` live contracts. Contracts are coded 2 + 1, 48 KiB fragments,
+/// with three providers.
+fn add_contracts(store: &mut MemoryStore, ended: u64, live: u64, missed: u64) {
+    use sherd_ledger::{
+        commitment,
+        state::{
+            records::{self, Empty, Record},
+            Contract, ContractFragment, FragmentStatus, ProviderAd,
+        },
+        ChangeSet, StateStore,
+    };
+    let start = std::time::Instant::now();
+    let p = params();
+    let providers: Vec<Address> = (0..3u8).map(|i| Address([0xa0 + i; 32])).collect();
+    let mut changes = ChangeSet::new();
+    for provider in &providers {
+        let ad = ProviderAd {
+            capacity_bytes: 1 << 50,
+            used_bytes: 1 << 40,
+            price_per_gib_epoch: Amount(1_000),
+            collateral_per_gib: Amount(1_000),
+            min_duration_epochs: 1,
+            max_duration_epochs: 100,
+            updated_at: 1,
+        };
+        changes.insert(
+            records::provider_key(provider),
+            Some(ad.to_bytes().expect("encodes")),
+        );
+    }
+    let last_period = 100;
+    for i in 0..ended + live {
+        let is_live = i >= ended;
+        let id = Hash::digest(&i.to_le_bytes());
+        let fragments = providers
+            .iter()
+            .zip(0u64..)
+            .map(|(provider, f)| ContractFragment {
+                root: Hash::digest(&[i.to_le_bytes(), f.to_le_bytes()].concat()),
+                provider: *provider,
+                status: if is_live {
+                    FragmentStatus::Active
+                } else {
+                    FragmentStatus::Ended
+                },
+                escrow_left: Amount(if is_live { 1_000_000 } else { 0 }),
+                collateral_left: Amount(if is_live { 1_000_000 } else { 0 }),
+                repair_reward: Amount(0),
+                misses: 0,
+                accepted: 1,
+                proven: if is_live && !(i - ended < missed && f == 0) {
+                    PERIOD + 1
+                } else {
+                    PERIOD
+                },
+                since: 1,
+            })
+            .collect();
+        let contract = Contract {
+            id,
+            client: Address([0xc1; 32]),
+            object_root: Hash::digest(b"object"),
+            k: 2,
+            m: 1,
+            fragment_size: 48 * 1024,
+            price_per_gib_epoch: Amount(1_000),
+            start_height: 1,
+            first_period: 1,
+            last_period: if is_live { last_period } else { 1 },
+            fragments,
+        };
+        changes.insert(
+            records::contract_key(&id),
+            Some(contract.to_bytes().expect("encodes")),
+        );
+        if is_live {
+            let settles = last_period * p.proof_period + p.proof_window - 1;
+            changes.insert(
+                records::settlement_key(settles, &id),
+                Some(Empty.to_bytes().expect("encodes")),
+            );
+            changes.insert(
+                records::live_key(&id),
+                Some(Empty.to_bytes().expect("encodes")),
+            );
+        }
+    }
+    let (_, nodes) = commitment::update(&*store, &changes).expect("commits");
+    changes.extend(nodes);
+    store.commit(changes).expect("commits");
+    eprintln!(
+        "ledger: {ended} ended and {live} live contracts written in {:.1?}",
+        start.elapsed()
+    );
+}
+
+/// A state whose next block (returned) closes the proof window of
+/// [`PERIOD`], holding [`add_contracts`]`(ended, live, missed)`.
+fn period_end(ended: u64, live: u64, missed: u64) -> (MemoryStore, BlockContext) {
+    use sherd_ledger::state::{
+        records::{self, Record},
+        ChainState,
+    };
+    use sherd_ledger::StateStore;
+    let p = params();
+    let validator = Address::from(&key(0).verifying_key());
+    let mut store = MemoryStore::new();
+    genesis(&[validator]).write(&mut store).expect("genesis");
+    let height = PERIOD * p.proof_period + p.proof_window - 1;
+    // The chain position just before, as if the blocks before had run.
+    let chain = ChainState {
+        height: height - 1,
+        epoch: p.epoch_of(height),
+        timestamp_ms: height - 1,
+    };
+    store
+        .put(records::CHAIN_KEY, &chain.to_bytes().expect("encodes"))
+        .expect("puts");
+    add_contracts(&mut store, ended, live, missed);
+    let ctx = BlockContext {
+        height,
+        epoch: p.epoch_of(height),
+        proposer: validator,
+        timestamp_ms: height,
+        beacon_seed: Hash([3; 32]),
+    };
+    (store, ctx)
+}
+
+/// `finish()` of the block that closes a proof period's window (the
+/// period's misses are found and slashed, then the state root), with no
+/// transactions, in states of many ended contracts and of many live ones.
+/// Every state has the same 100 misses to slash.
+///
+/// * `ended=N,live=1000`: `N` settled contracts, 1,000 live ones;
+/// * `ended=0,live=N`: `N` live contracts, all proven but for the misses.
+///
+/// Next to it, `raw-decode/live=N`: decoding `N` contract records from a
+/// `BTreeMap`, the floor of visiting each live contract once.
+fn finish(c: &mut Criterion) {
+    use sherd_ledger::{state::Contract, BlockExecutor};
+    let mut group = c.benchmark_group("ledger::finish");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    let missed = 100;
+    for n in bench_sizes() {
+        for (ended, live) in [(n, 1_000), (0, n)] {
+            let id = format!("ended={ended},live={live}");
+            let raw_id = format!("live={n}");
+            let measure = criterion_filter_matches(&format!("ledger::finish/period-end/{id}"));
+            let raw = ended == 0
+                && criterion_filter_matches(&format!("ledger::finish/raw-decode/{raw_id}"));
+            if !measure && !raw {
+                continue;
+            }
+            let (store, ctx) = period_end(ended, live, missed);
+            if measure {
+                group.bench_function(BenchmarkId::new("period-end", id), |b| {
+                    b.iter(|| {
+                        let executor = BlockExecutor::begin(&store, ctx).expect("begins");
+                        black_box(executor.finish().expect("finishes"))
+                    })
+                });
+            }
+            if raw {
+                use sherd_ledger::state::records::Record;
+                let contracts: BTreeMap<&[u8], &[u8]> =
+                    store.iter().filter(|(k, _)| k[0] == 0x07).collect();
+                group.bench_function(BenchmarkId::new("raw-decode", raw_id), |b| {
+                    b.iter(|| {
+                        for bytes in contracts.values() {
+                            black_box(Contract::from_bytes(bytes).expect("decodes"));
+                        }
+                    })
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+/// Whether criterion's command-line filter (the first free argument) can
+/// select `name`: lets a filtered run skip building states it will not
+/// measure. A plain substring test, as criterion's default.
+fn criterion_filter_matches(name: &str) -> bool {
+    const WITH_VALUE: [&str; 8] = [
+        "--warm-up-time",
+        "--measurement-time",
+        "--sample-size",
+        "--profile-time",
+        "--save-baseline",
+        "--baseline",
+        "--output-format",
+        "--color",
+    ];
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if WITH_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            let plain = !arg.contains(['^', '$', '*', '+', '?', '(', '[', '|', '\\']);
+            return !plain || name.contains(&arg);
+        }
+    }
+    true
+}
+
+criterion_group!(benches, apply, signatures, proofs, finish);
 criterion_main!(benches);

@@ -95,6 +95,8 @@
 
 use std::sync::OnceLock;
 
+use rayon::prelude::*;
+
 use blake3::hazmat::{hash_derive_key_context, ContextKey, HasherExt};
 
 use crate::{
@@ -657,6 +659,9 @@ impl<S: StateStore> Updater<'_, S> {
     }
 }
 
+/// Updates of at least this many keys hash them on every core.
+const PARALLEL_MIN_CHANGES: usize = 256;
+
 /// Applies a block's state writes to the tree in `store`: answers the new
 /// root and the tree's own writes, which the caller merges into the block's
 /// change set before committing it. Keys under [`TREE_PREFIX`] in `changes`
@@ -665,19 +670,26 @@ pub fn update<S: StateStore>(
     store: &S,
     changes: &ChangeSet,
 ) -> Result<(Hash, ChangeSet), CommitmentError> {
-    let mut sorted: Vec<(Change, &[u8])> = changes
+    let entries: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = changes
         .iter()
         .filter(|(key, _)| key.first() != Some(&TREE_PREFIX))
-        .map(|(key, value)| {
-            (
-                Change {
-                    path: Hash::digest(key),
-                    value_hash: value.as_deref().map(Hash::digest),
-                },
-                key.as_slice(),
-            )
-        })
         .collect();
+    fn change<'c>((key, value): &(&'c Vec<u8>, &Option<Vec<u8>>)) -> (Change, &'c [u8]) {
+        (
+            Change {
+                path: Hash::digest(key),
+                value_hash: value.as_deref().map(Hash::digest),
+            },
+            key.as_slice(),
+        )
+    }
+    // Hashing the keys and values is pure and, with records of a kilobyte
+    // (a contract of ten fragments), a third of the work: on every core.
+    let mut sorted: Vec<(Change, &[u8])> = if entries.len() >= PARALLEL_MIN_CHANGES {
+        entries.par_iter().map(change).collect()
+    } else {
+        entries.iter().map(change).collect()
+    };
     sorted.sort_unstable_by_key(|(change, _)| change.path);
     if let Some(pair) = sorted.windows(2).find_map(|w| match w {
         [(a, first), (b, second)] if a.path == b.path => Some((first.to_vec(), second.to_vec())),

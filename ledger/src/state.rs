@@ -51,7 +51,7 @@ pub(crate) mod staking;
 
 use std::collections::BTreeMap;
 
-pub use market::{ProofPayment, ProofRejection, ProofVerdict};
+pub use market::{ProofChecks, ProofPayment, ProofRejection, ProofVerdict};
 use records::Record;
 pub use records::{
     Account, ChainState, Contract, ContractFragment, Endpoint, EpochSet, FragmentStatus,
@@ -455,6 +455,11 @@ impl<S: StateStore> Overlay<'_, S> {
         Ok(())
     }
 
+    /// Puts bytes already encoded (by [`Record::to_bytes`]).
+    fn put_bytes(&mut self, key: Vec<u8>, bytes: Vec<u8>) {
+        self.tx.insert(key, Some(bytes));
+    }
+
     fn delete(&mut self, key: Vec<u8>) {
         self.tx.insert(key, None);
     }
@@ -577,6 +582,12 @@ pub struct BlockExecutor<'s, S> {
     ctx: BlockContext,
     overlay: Overlay<'s, S>,
     fees: Amount,
+    /// How `SubmitProofs` checks its proofs.
+    proof_checks: ProofChecks,
+    /// Contracts kept decoded across the block's `SubmitProofs`
+    /// ([`ProofChecks::Parallel`]); written back to the overlay before
+    /// anything else reads contracts.
+    contracts: market::ContractCache,
 }
 
 impl<S> std::fmt::Debug for BlockExecutor<'_, S> {
@@ -662,7 +673,17 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
             ctx,
             overlay,
             fees: Amount::ZERO,
+            proof_checks: ProofChecks::default(),
+            contracts: market::ContractCache::default(),
         })
+    }
+
+    /// Checks `SubmitProofs` batches the way `checks` says (the default is
+    /// [`ProofChecks::Parallel`]); the block's result is the same either
+    /// way.
+    pub fn with_proof_checks(mut self, checks: ProofChecks) -> Self {
+        self.proof_checks = checks;
+        self
     }
 
     /// The chain parameters read from the state.
@@ -756,6 +777,9 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
         kind: &TxKind,
         proofs: &mut Vec<ProofVerdict>,
     ) -> KindResult {
+        if !matches!(kind, TxKind::SubmitProofs(_)) {
+            self.flush_contracts()?;
+        }
         match kind {
             TxKind::Transfer(t) => self.transfer(sender, t),
             TxKind::Stake(s) => self.stake(sender, s),
@@ -788,6 +812,7 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
     /// write of the block, to commit with the block, and the state root.
     pub fn finish(mut self) -> Result<BlockOutput, StateError> {
         self.overlay.drop_tx();
+        self.flush_contracts()?;
         self.pay_proposer()?;
         let height = self.ctx.height;
         let params = &self.params;
@@ -839,7 +864,18 @@ pub fn apply_block<S: StateStore>(
     ctx: BlockContext,
     txs: &[VerifiedTx],
 ) -> Result<BlockResult, BlockError> {
-    let mut executor = BlockExecutor::begin(store, ctx)?;
+    apply_block_with(store, ctx, txs, ProofChecks::default())
+}
+
+/// [`apply_block`] with `SubmitProofs` checked the way `checks` says (the
+/// result is the same; tests compare the two ways).
+pub fn apply_block_with<S: StateStore>(
+    store: &S,
+    ctx: BlockContext,
+    txs: &[VerifiedTx],
+    checks: ProofChecks,
+) -> Result<BlockResult, BlockError> {
+    let mut executor = BlockExecutor::begin(store, ctx)?.with_proof_checks(checks);
     let mut receipts = Vec::with_capacity(txs.len());
     let mut rejected = BTreeMap::new();
     for (index, tx) in txs.iter().enumerate() {
@@ -1022,7 +1058,18 @@ impl<'s, S: StateStore> StateView<'s, S> {
             .collect())
     }
 
-    /// Every contract.
+    /// The ids of the live contracts (created, not yet settled), in key
+    /// order. Reads the live index, not every contract.
+    pub fn live_contracts(&self) -> Result<Vec<Hash>, StateError> {
+        Ok(self
+            .overlay
+            .scan::<records::Empty>(&[records::prefix::LIVE])?
+            .into_iter()
+            .filter_map(|(key, _)| Some(Hash(<[u8; 32]>::try_from(key.get(1..33)?).ok()?)))
+            .collect())
+    }
+
+    /// Every contract, live and ended (a full scan).
     pub fn contracts(&self) -> Result<Vec<Contract>, StateError> {
         Ok(self
             .overlay

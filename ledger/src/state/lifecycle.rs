@@ -12,7 +12,8 @@
 //! * the rest of every fragment's escrow goes back to the client;
 //! * a lost fragment's repair reward is burned (as at settlement), and it
 //!   leaves the lost index;
-//! * every fragment is `ended`, and the scheduled settlement is dropped.
+//! * every fragment is `ended`, and the scheduled settlement and the
+//!   live-index entry are dropped.
 //!
 //! Providers delete the fragments when they see the end final. Ending an
 //! ended contract, or another client's, is refused.
@@ -139,6 +140,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         }
         self.overlay
             .delete(records::settlement_key(settles_at, &id));
+        self.overlay.delete(records::live_key(&id));
         self.overlay.put(records::contract_key(&id), &contract)?;
         Ok(Ok(()))
     }

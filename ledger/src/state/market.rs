@@ -38,6 +38,27 @@
 //! [`ProofRejection::EmptyBatch`] (no verdicts) if the batch is empty. The
 //! fee is paid in every case.
 //!
+//! **Checking a batch on every core.** Whether a proof proves its
+//! challenged chunk depends only on the period's seed, the entry, and its
+//! fragment's root and size, none of which a `SubmitProofs` changes. So
+//! by default ([`ProofChecks::Parallel`]) a batch is judged in two passes:
+//! first the Merkle checks (challenge index, proof decoding, path) of every
+//! entry that the state at the start of the transaction would let through
+//! to its check, on every core (rayon, for batches of 32 entries or more);
+//! then every entry in batch order on one thread, with every state check
+//! (period, window, contract, fragment, provider, status, already proven)
+//! and payment made there as before, taking the Merkle result from the
+//! first pass (or checking on the spot if the first pass had none for that
+//! root and size). The verdicts, receipts, writes and state root are those
+//! of checking each entry in turn ([`ProofChecks::Sequential`]); tests
+//! compare the two on random batches and on the random market runs of the
+//! supply property. Contracts read by a block's `SubmitProofs` also stay
+//! decoded until another kind of transaction or the end of the block, so a
+//! contract answered for in ten transactions is decoded and written once.
+//! Transactions themselves are applied one after the other: the executor
+//! is driven one transaction at a time ([`BlockExecutor::apply`]), and one
+//! batch of a thousand proofs already fills the cores.
+//!
 //! **Misses.** After the window's last block, every active fragment that
 //! was challenged in `p` (its provider took it before the period began) and
 //! not proven misses: the client gets back that period's escrow share, and
@@ -67,13 +88,40 @@
 //! **Settlement.** After the window of the last period, the remaining
 //! escrow goes back to the client, the collateral back to the providers,
 //! and their capacity is freed. The contract stays in the state as ended.
+//!
+//! **What the end of a window costs.** A contract is listed in the live
+//! index, `0x0e ‖ contract_id` (an empty value), from the block that
+//! creates it to the block after which it settles, which removes it. The
+//! block that closes period `p`'s window reads that index and each
+//! contract it lists; ended contracts are not in it, so however many
+//! contracts the chain has ever ended, they cost this block nothing. A
+//! live contract costs one index entry (a key of 33 bytes, written once
+//! and deleted once) and one read and decoding of its record at each
+//! window's end, whether or not it has anything to slash; only a contract
+//! with a miss is written. The work therefore grows with the live
+//! contracts and the misses, not with the contracts ever made.
+//!
+//! Finer indexes were weighed and left out. A list of the fragments due
+//! in each period would be a record per fragment and period (a contract
+//! of `n` fragments over `P` periods, `n · P` records) or, kept as "next
+//! period due", two more state writes per proven contract and period; and
+//! every state write re-hashes a path of the state commitment (about
+//! 12 µs a key in a state of a million keys, more than checking a proof).
+//! Reading a proven live contract at the window's end costs a lookup and a
+//! decoding instead (well under a microsecond each), and adds nothing to
+//! the commitment.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::{Signature, VerifyingKey};
+use rayon::prelude::*;
 
 use super::{
-    records::{self, Contract, ContractFragment, Empty, Endpoint, FragmentStatus, ProviderAd},
+    records::{
+        self, Contract, ContractFragment, Empty, Endpoint, FragmentStatus, ProviderAd, Record,
+    },
     staking::share,
-    BlockExecutor, FailReason, KindResult, StateError,
+    BlockExecutor, FailReason, KindResult, Overlay, StateError,
 };
 use crate::{
     address::Address,
@@ -353,10 +401,289 @@ fn invalid_contract(reason: impl Into<String>) -> KindResult {
 struct Window {
     /// The block's period.
     period: u64,
+    /// The height of the period's first block.
+    period_start: u64,
     /// Whether the block is inside the period's proof window.
     open: bool,
     /// The period's challenge seed.
     seed: Option<Hash>,
+    /// What an accepted proof issues (the chain's `proof_reward`).
+    reward: Amount,
+}
+
+/// A state key and its encoded value.
+type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// A `SubmitProofs` entry's verdict.
+type ProofResult = Result<ProofPayment, ProofRejection>;
+
+/// Batches of at least this many entries have their proofs checked on
+/// every core; smaller ones on the calling thread (handing a few checks to
+/// other threads costs more than it saves).
+const PARALLEL_MIN_PROOFS: usize = 32;
+
+/// How `SubmitProofs` checks the Merkle proofs of its batches. Both give
+/// the same verdicts, receipts and state for every block (the supply
+/// property replays every block of its random market runs both ways and
+/// compares); only the speed differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProofChecks {
+    /// The default: the proofs of a batch of at least 32 entries are
+    /// checked on every core (rayon's global pool) before the entries are
+    /// judged in batch order, each contract is decoded once per block and
+    /// written back once (whatever number of transactions answer for it),
+    /// and a batch credits its sender and issues its rewards once.
+    #[default]
+    Parallel,
+    /// Each entry in turn reads its contract, is checked on the calling
+    /// thread, and if accepted writes back its contract, the sender's
+    /// account and the supply. The reference the default is tested
+    /// against.
+    Sequential,
+}
+
+/// A Merkle check made ahead of the judging, with what it was made against.
+#[derive(Debug)]
+struct Checked {
+    /// The fragment root the proof was checked against.
+    root: Hash,
+    /// The fragment's chunk count.
+    n_chunks: u64,
+    /// The check's result.
+    result: Result<(), ProofRejection>,
+}
+
+/// A contract kept decoded by the block's `SubmitProofs`.
+#[derive(Debug)]
+pub(super) struct CachedContract {
+    /// The contract as the block's accepted proofs have left it.
+    contract: Contract,
+    /// Whether it changed since it was read (it must be written back).
+    dirty: bool,
+}
+
+/// The contracts the block's `SubmitProofs` have read, kept decoded across
+/// its transactions, so that a contract answered for by ten providers in
+/// ten transactions is decoded and encoded once a block, not ten times.
+/// [`BlockExecutor::flush_contracts`] writes the changed ones back to the
+/// overlay before any other kind of transaction and at the end of the
+/// block; nothing else reads contracts from here.
+#[derive(Debug, Default)]
+pub(super) struct ContractCache {
+    entries: BTreeMap<Hash, CachedContract>,
+}
+
+impl ContractCache {
+    /// Reads every contract `ids` names that is not cached yet (a contract
+    /// that does not exist is not cached). The reads are in order; the
+    /// decoding, when there are many, on every core.
+    fn load<'a, S: StateStore>(
+        &mut self,
+        overlay: &Overlay<'_, S>,
+        ids: impl Iterator<Item = &'a Hash>,
+    ) -> Result<(), StateError> {
+        let mut read: Vec<(Hash, Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for id in ids {
+            if self.entries.contains_key(id) || !seen.insert(*id) {
+                continue;
+            }
+            let key = records::contract_key(id);
+            if let Some(bytes) = overlay.raw(&key)? {
+                read.push((*id, key, bytes));
+            }
+        }
+        let decode = |(id, key, bytes): (Hash, Vec<u8>, Vec<u8>)| {
+            super::decode::<Contract>(&key, &bytes).map(|contract| (id, contract))
+        };
+        let decoded: Vec<Result<(Hash, Contract), StateError>> =
+            if read.len() >= PARALLEL_MIN_PROOFS {
+                read.into_par_iter().map(decode).collect()
+            } else {
+                read.into_iter().map(decode).collect()
+            };
+        for contract in decoded {
+            let (id, contract) = contract?;
+            self.entries.insert(
+                id,
+                CachedContract {
+                    contract,
+                    dirty: false,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn get_mut(&mut self, id: &Hash) -> Option<&mut CachedContract> {
+        self.entries.get_mut(id)
+    }
+
+    /// The Merkle check of `answer`, made now if the entry can be accepted
+    /// as the contract stands (the right period, an open window, the
+    /// sender's active fragment, challenged and not yet proven); `None`
+    /// otherwise, and the judging decides (and checks, if it gets that
+    /// far). Pure: reads the cache only.
+    fn precheck(&self, sender: &Address, answer: &ProofAnswer, window: &Window) -> Option<Checked> {
+        let seed = window.seed.as_ref()?;
+        if answer.period != window.period || !window.open {
+            return None;
+        }
+        let contract = &self.entries.get(&answer.contract_id)?.contract;
+        if !(contract.first_period..=contract.last_period).contains(&window.period) {
+            return None;
+        }
+        let fragment = contract
+            .fragments
+            .get(usize::try_from(answer.fragment_index).ok()?)?;
+        if fragment.provider != *sender
+            || fragment.status != FragmentStatus::Active
+            || fragment.since >= window.period_start
+            || fragment.proven == window.period.saturating_add(1)
+        {
+            return None;
+        }
+        let n_chunks = chunks(contract);
+        Some(Checked {
+            root: fragment.root,
+            n_chunks,
+            result: check_proof(seed, answer, &fragment.root, n_chunks),
+        })
+    }
+}
+
+/// The number of challengeable chunks of `contract`'s fragments.
+fn chunks(contract: &Contract) -> u64 {
+    contract
+        .fragment_size
+        .checked_div(sherd_fragments::CHUNK_SIZE as u64)
+        .unwrap_or(0)
+}
+
+/// Whether `answer`'s proof proves the chunk its period's challenge names
+/// in a fragment of `n_chunks` chunks with root `root`. Pure.
+fn check_proof(
+    seed: &Hash,
+    answer: &ProofAnswer,
+    root: &Hash,
+    n_chunks: u64,
+) -> Result<(), ProofRejection> {
+    let Some(chunk) = sherd_fragments::challenge_index(
+        seed.as_bytes(),
+        answer.contract_id.as_bytes(),
+        answer.fragment_index,
+        answer.period,
+        n_chunks,
+    ) else {
+        return Err(ProofRejection::NoChunks);
+    };
+    let proof =
+        sherd_fragments::Proof::from_bytes(&answer.proof).map_err(ProofRejection::Undecodable)?;
+    sherd_fragments::check(root.as_bytes(), n_chunks, chunk, &proof)
+        .map_err(|error| ProofRejection::WrongChunk { chunk, error })
+}
+
+/// Judges one entry against its contract as the earlier entries left it
+/// (`None`: no such contract, or not read because the entry is refused
+/// before it matters), and if it is accepted, records the proof in the
+/// contract and adds the payment to `balance` (the sender's). The Merkle
+/// check is `checked` if it was made against this fragment's root and
+/// size, and is made here otherwise. A refused entry changes nothing:
+/// every check comes before the first change.
+fn judge(
+    sender: &Address,
+    answer: &ProofAnswer,
+    window: &Window,
+    contract: Option<&mut Contract>,
+    checked: Option<Checked>,
+    balance: &mut Amount,
+) -> Result<ProofResult, StateError> {
+    let period = window.period;
+    if answer.period != period {
+        return Ok(Err(ProofRejection::WrongPeriod {
+            current: period,
+            found: answer.period,
+        }));
+    }
+    if !window.open {
+        return Ok(Err(ProofRejection::WindowClosed { period }));
+    }
+    let Some(seed) = &window.seed else {
+        return Ok(Err(ProofRejection::NoSeed { period }));
+    };
+    let Some(contract) = contract else {
+        return Ok(Err(ProofRejection::UnknownContract));
+    };
+    if !(contract.first_period..=contract.last_period).contains(&period) {
+        return Ok(Err(ProofRejection::NotInContract {
+            first: contract.first_period,
+            last: contract.last_period,
+        }));
+    }
+    let periods_left = contract
+        .last_period
+        .saturating_sub(period)
+        .saturating_add(1);
+    let n_chunks = chunks(contract);
+    let fragments = contract.fragments.len();
+    let Some(fragment) = usize::try_from(answer.fragment_index)
+        .ok()
+        .and_then(|i| contract.fragments.get_mut(i))
+    else {
+        return Ok(Err(ProofRejection::UnknownFragment { fragments }));
+    };
+    if fragment.provider != *sender {
+        return Ok(Err(ProofRejection::NotTheProvider {
+            provider: fragment.provider,
+        }));
+    }
+    if fragment.status != FragmentStatus::Active {
+        return Ok(Err(ProofRejection::NotActive {
+            status: fragment.status,
+        }));
+    }
+    if fragment.since >= window.period_start {
+        return Ok(Err(ProofRejection::NotYetChallenged {
+            since: fragment.since,
+        }));
+    }
+    if fragment.proven == period.saturating_add(1) {
+        return Ok(Err(ProofRejection::AlreadyProven));
+    }
+    let verified = match checked {
+        Some(checked) if checked.root == fragment.root && checked.n_chunks == n_chunks => {
+            checked.result
+        }
+        _ => check_proof(seed, answer, &fragment.root, n_chunks),
+    };
+    if let Err(reason) = verified {
+        return Ok(Err(reason));
+    }
+    let payment = ProofPayment {
+        escrow: Amount(
+            fragment
+                .escrow_left
+                .0
+                .checked_div(periods_left)
+                .unwrap_or(0),
+        ),
+        reward: window.reward,
+    };
+    let earned = payment
+        .escrow
+        .checked_add(payment.reward)
+        .ok_or(StateError::SupplyOverflow)?;
+    let Some(paid) = balance.checked_add(earned) else {
+        return Ok(Err(ProofRejection::Overflow { provider: *sender }));
+    };
+    fragment.escrow_left = fragment
+        .escrow_left
+        .checked_sub(payment.escrow)
+        .ok_or(StateError::SupplyOverflow)?;
+    *balance = paid;
+    fragment.proven = period.saturating_add(1);
+    fragment.accepted = fragment.accepted.saturating_add(1);
+    Ok(Ok(payment))
 }
 
 impl<S: StateStore> BlockExecutor<'_, S> {
@@ -553,6 +880,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             records::settlement_key(self.settlement_height(&contract), &id),
             &Empty,
         )?;
+        self.overlay.put(records::live_key(&id), &Empty)?;
         Ok(Ok(()))
     }
 
@@ -585,6 +913,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         let period = self.params.period_of(height);
         let window = Window {
             period,
+            period_start: period.saturating_mul(self.params.proof_period),
             open: height
                 < period
                     .saturating_mul(self.params.proof_period)
@@ -592,12 +921,16 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             seed: self
                 .overlay
                 .get::<Hash>(&records::period_seed_key(period))?,
+            reward: self.params.proof_reward,
+        };
+        let results = match self.proof_checks {
+            ProofChecks::Parallel => self.judge_batch(sender, batch, &window)?,
+            ProofChecks::Sequential => self.judge_one_by_one(sender, batch, &window)?,
         };
         verdicts.reserve(batch.proofs.len());
         let mut accepted = false;
         let mut first_refusal = None;
-        for (index, answer) in batch.proofs.iter().enumerate() {
-            let result = self.judge_proof(sender, answer, &window)?;
+        for ((index, answer), result) in batch.proofs.iter().enumerate().zip(results) {
             match &result {
                 Ok(_) => accepted = true,
                 Err(reason) if first_refusal.is_none() => {
@@ -623,115 +956,134 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         }
     }
 
-    /// Checks one proof and, if it is good, pays for it. A refused proof
-    /// writes nothing: every check comes before the first write.
-    fn judge_proof(
+    /// [`ProofChecks::Parallel`]: reads each contract the batch names once
+    /// (into the block's [`ContractCache`]), checks the Merkle proofs of
+    /// every entry that can be accepted on every core, then judges the
+    /// entries in batch order on this thread with those results, and
+    /// writes the sender's balance and the supply once.
+    ///
+    /// The outcome is the one [`judge_one_by_one`](Self::judge_one_by_one)
+    /// gives: a proof's check depends only on the period's seed, the entry
+    /// and its fragment's root and size, which no entry of the batch
+    /// changes (the judging checks that the root and size it was checked
+    /// against are the fragment's, and checks again if not); every state
+    /// check and payment is made in batch order, as there.
+    fn judge_batch(
         &mut self,
         sender: &Address,
-        answer: &ProofAnswer,
+        batch: &SubmitProofs,
         window: &Window,
-    ) -> Result<Result<ProofPayment, ProofRejection>, StateError> {
-        let period = window.period;
-        if answer.period != period {
-            return Ok(Err(ProofRejection::WrongPeriod {
-                current: period,
-                found: answer.period,
-            }));
+    ) -> Result<Vec<ProofResult>, StateError> {
+        if window.open && window.seed.is_some() {
+            let named = batch
+                .proofs
+                .iter()
+                .filter(|answer| answer.period == window.period)
+                .map(|answer| &answer.contract_id);
+            self.contracts.load(&self.overlay, named)?;
         }
-        if !window.open {
-            return Ok(Err(ProofRejection::WindowClosed { period }));
-        }
-        let Some(seed) = window.seed else {
-            return Ok(Err(ProofRejection::NoSeed { period }));
+        let cache = &self.contracts;
+        let precheck = |answer: &ProofAnswer| cache.precheck(sender, answer, window);
+        let mut prechecks: Vec<Option<Checked>> = if batch.proofs.len() >= PARALLEL_MIN_PROOFS {
+            batch.proofs.par_iter().map(precheck).collect()
+        } else {
+            batch.proofs.iter().map(precheck).collect()
         };
-        let ckey = records::contract_key(&answer.contract_id);
-        let Some(mut contract) = self.overlay.get::<Contract>(&ckey)? else {
-            return Ok(Err(ProofRejection::UnknownContract));
+        let mut account = self.overlay.account(sender)?;
+        let mut issued = Amount::ZERO;
+        let mut results = Vec::with_capacity(batch.proofs.len());
+        for (answer, checked) in batch.proofs.iter().zip(prechecks.iter_mut()) {
+            let contract = self.contracts.get_mut(&answer.contract_id);
+            let result = judge(
+                sender,
+                answer,
+                window,
+                contract.map(|c| &mut c.contract),
+                checked.take(),
+                &mut account.balance,
+            )?;
+            if let Ok(payment) = &result {
+                if let Some(cached) = self.contracts.get_mut(&answer.contract_id) {
+                    cached.dirty = true;
+                }
+                issued = issued
+                    .checked_add(payment.reward)
+                    .ok_or(StateError::SupplyOverflow)?;
+            }
+            results.push(result);
+        }
+        // An accepted entry makes the transaction succeed, so what the
+        // cache now holds is kept with the transaction's other writes.
+        if results.iter().any(Result::is_ok) {
+            self.overlay.put_account(sender, &account)?;
+            self.overlay.issue(issued)?;
+        }
+        Ok(results)
+    }
+
+    /// [`ProofChecks::Sequential`]: each entry in turn reads its contract
+    /// and the sender's account, is checked on this thread and, if
+    /// accepted, writes them back and issues its reward.
+    fn judge_one_by_one(
+        &mut self,
+        sender: &Address,
+        batch: &SubmitProofs,
+        window: &Window,
+    ) -> Result<Vec<ProofResult>, StateError> {
+        let mut results = Vec::with_capacity(batch.proofs.len());
+        for answer in &batch.proofs {
+            let ckey = records::contract_key(&answer.contract_id);
+            let mut contract = if answer.period == window.period && window.open {
+                self.overlay.get::<Contract>(&ckey)?
+            } else {
+                None
+            };
+            let mut account = self.overlay.account(sender)?;
+            let result = judge(
+                sender,
+                answer,
+                window,
+                contract.as_mut(),
+                None,
+                &mut account.balance,
+            )?;
+            if let (Ok(payment), Some(contract)) = (&result, &contract) {
+                self.overlay.put_account(sender, &account)?;
+                self.overlay.put(ckey, contract)?;
+                self.overlay.issue(payment.reward)?;
+            }
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    /// Writes the contracts the block's `SubmitProofs` changed back to the
+    /// overlay and empties the cache; done before any other kind of
+    /// transaction and at the end of the block, so everything else reads
+    /// contracts from the overlay as always.
+    pub(super) fn flush_contracts(&mut self) -> Result<(), StateError> {
+        if self.contracts.entries.is_empty() {
+            return Ok(());
+        }
+        let dirty: Vec<CachedContract> = std::mem::take(&mut self.contracts.entries)
+            .into_values()
+            .filter(|cached| cached.dirty)
+            .collect();
+        let encode = |cached: &CachedContract| {
+            let contract = &cached.contract;
+            Ok((records::contract_key(&contract.id), contract.to_bytes()?))
         };
-        if !(contract.first_period..=contract.last_period).contains(&period) {
-            return Ok(Err(ProofRejection::NotInContract {
-                first: contract.first_period,
-                last: contract.last_period,
-            }));
-        }
-        let period_start = period.saturating_mul(self.params.proof_period);
-        let periods_left = contract
-            .last_period
-            .saturating_sub(period)
-            .saturating_add(1);
-        let n_chunks = contract
-            .fragment_size
-            .checked_div(sherd_fragments::CHUNK_SIZE as u64)
-            .unwrap_or(0);
-        let fragments = contract.fragments.len();
-        let Some(fragment) = usize::try_from(answer.fragment_index)
-            .ok()
-            .and_then(|i| contract.fragments.get_mut(i))
-        else {
-            return Ok(Err(ProofRejection::UnknownFragment { fragments }));
+        let encoded: Vec<Result<KeyValue, StateError>> = if dirty.len() >= PARALLEL_MIN_PROOFS {
+            dirty.par_iter().map(encode).collect()
+        } else {
+            dirty.iter().map(encode).collect()
         };
-        if fragment.provider != *sender {
-            return Ok(Err(ProofRejection::NotTheProvider {
-                provider: fragment.provider,
-            }));
+        for write in encoded {
+            let (key, bytes) = write?;
+            self.overlay.put_bytes(key, bytes);
         }
-        if fragment.status != FragmentStatus::Active {
-            return Ok(Err(ProofRejection::NotActive {
-                status: fragment.status,
-            }));
-        }
-        if fragment.since >= period_start {
-            return Ok(Err(ProofRejection::NotYetChallenged {
-                since: fragment.since,
-            }));
-        }
-        if fragment.proven == period.saturating_add(1) {
-            return Ok(Err(ProofRejection::AlreadyProven));
-        }
-        let Some(chunk) = sherd_fragments::challenge_index(
-            seed.as_bytes(),
-            answer.contract_id.as_bytes(),
-            answer.fragment_index,
-            period,
-            n_chunks,
-        ) else {
-            return Ok(Err(ProofRejection::NoChunks));
-        };
-        let proof = match sherd_fragments::Proof::from_bytes(&answer.proof) {
-            Ok(proof) => proof,
-            Err(e) => return Ok(Err(ProofRejection::Undecodable(e))),
-        };
-        if let Err(error) =
-            sherd_fragments::check(fragment.root.as_bytes(), n_chunks, chunk, &proof)
-        {
-            return Ok(Err(ProofRejection::WrongChunk { chunk, error }));
-        }
-        let payment = ProofPayment {
-            escrow: Amount(
-                fragment
-                    .escrow_left
-                    .0
-                    .checked_div(periods_left)
-                    .unwrap_or(0),
-            ),
-            reward: self.params.proof_reward,
-        };
-        let earned = payment
-            .escrow
-            .checked_add(payment.reward)
-            .ok_or(StateError::SupplyOverflow)?;
-        if self.overlay.credit(sender, earned)?.is_err() {
-            return Ok(Err(ProofRejection::Overflow { provider: *sender }));
-        }
-        fragment.escrow_left = fragment
-            .escrow_left
-            .checked_sub(payment.escrow)
-            .ok_or(StateError::SupplyOverflow)?;
-        fragment.proven = period.saturating_add(1);
-        fragment.accepted = fragment.accepted.saturating_add(1);
-        self.overlay.put(ckey, &contract)?;
-        self.overlay.issue(payment.reward)?;
-        Ok(Ok(payment))
+        self.overlay.keep_tx();
+        Ok(())
     }
 
     pub(super) fn repair(&mut self, sender: &Address, r: &RepairFragment) -> KindResult {
@@ -820,12 +1172,23 @@ impl<S: StateStore> BlockExecutor<'_, S> {
     }
 
     /// Slashes every fragment challenged in `period` and not proven.
+    ///
+    /// Visits the live contracts (the `0x0e` index), not every contract
+    /// ever made: a contract leaves the index when it settles, so ended
+    /// contracts cost nothing here. The live ones are each read once,
+    /// proven or not (see the module docs, "What the end of a window
+    /// costs").
     pub(super) fn settle_period(&mut self, period: u64) -> Result<(), StateError> {
         let period_start = period.saturating_mul(self.params.proof_period);
-        let contracts = self
-            .overlay
-            .scan::<Contract>(&[records::prefix::CONTRACT])?;
-        for (ckey, mut contract) in contracts {
+        let live = self.overlay.scan::<Empty>(&[records::prefix::LIVE])?;
+        for (lkey, _) in live {
+            let Some(id) = lkey.get(1..33).and_then(|b| <[u8; 32]>::try_from(b).ok()) else {
+                continue;
+            };
+            let ckey = records::contract_key(&Hash(id));
+            let Some(mut contract) = self.overlay.get::<Contract>(&ckey)? else {
+                continue;
+            };
             if !(contract.first_period..=contract.last_period).contains(&period) {
                 continue;
             }
@@ -915,6 +1278,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             let Some(id) = skey.get(9..41).and_then(|b| <[u8; 32]>::try_from(b).ok()) else {
                 continue;
             };
+            self.overlay.delete(records::live_key(&Hash(id)));
             let ckey = records::contract_key(&Hash(id));
             let Some(mut contract) = self.overlay.get::<Contract>(&ckey)? else {
                 continue;

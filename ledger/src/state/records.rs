@@ -20,6 +20,8 @@
 //! | `0x0a ‖ u64_be(period)` | the period's challenge seed, `[32]` |
 //! | `0x0b ‖ evidence id` | empty: the fault was already punished |
 //! | `0x0c ‖ u64_be(height) ‖ contract id` | empty: the contract settles after block `height` |
+//! | `0x0d ‖ contract id ‖ u32_be(index)` | empty: the fragment is lost and waits for repair |
+//! | `0x0e ‖ contract id` | empty: the contract is live (created, not yet settled) |
 //! | `0xf0 ‖ …` | state commitment nodes ([`crate::commitment`]) |
 //!
 //! Heights and epochs in keys are big-endian, so a prefix scan visits them
@@ -69,6 +71,8 @@ pub mod prefix {
     pub const SETTLEMENT: u8 = 0x0c;
     /// Lost fragments waiting for repair.
     pub const LOST: u8 = 0x0d;
+    /// Live contracts: created and not yet settled.
+    pub const LIVE: u8 = 0x0e;
 }
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -147,6 +151,13 @@ pub fn settlements_at(height: u64) -> Vec<u8> {
 /// is lost and waits for `RepairFragment`.
 pub fn lost_key(contract: &Hash, index: u32) -> Vec<u8> {
     key(prefix::LOST, &[contract.as_bytes(), &index.to_be_bytes()])
+}
+
+/// `0x0e ‖ contract_id`: the contract is live, from the block that creates
+/// it to the block after which it settles. The end of a proof window
+/// visits these contracts, not every contract ever made.
+pub fn live_key(contract: &Hash) -> Vec<u8> {
+    key(prefix::LIVE, &[contract.as_bytes()])
 }
 
 /// A state value: a canonical encoding read back strictly.

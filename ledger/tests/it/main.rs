@@ -16,7 +16,7 @@ use sherd_ledger::{
     state::{records::Record, Validator},
     tx::kind::Transfer,
     verify, Account, Address, Amount, BlockContext, BlockResult, ChainId, ChainParams, Genesis,
-    Hash, MemoryStore, StateStore, StateView, Transaction, TxBody, TxKind, VerifiedTx,
+    Hash, MemoryStore, ProofChecks, StateStore, StateView, Transaction, TxBody, TxKind, VerifiedTx,
 };
 
 /// The chain id the tests use.
@@ -143,7 +143,14 @@ impl TestChain {
 
     /// Executes and commits one block.
     pub fn block(&mut self, txs: &[VerifiedTx]) -> BlockResult {
-        let result = sherd_ledger::apply_block(&self.store, self.next_context(), txs).unwrap();
+        self.block_with(txs, ProofChecks::default())
+    }
+
+    /// Executes and commits one block, `SubmitProofs` checked the way
+    /// `checks` says.
+    pub fn block_with(&mut self, txs: &[VerifiedTx], checks: ProofChecks) -> BlockResult {
+        let result =
+            sherd_ledger::apply_block_with(&self.store, self.next_context(), txs, checks).unwrap();
         self.store.commit(result.output.changes.clone()).unwrap();
         self.height += 1;
         self.root = result.output.state_root;

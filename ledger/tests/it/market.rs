@@ -121,6 +121,11 @@ fn market() -> (TestChain, Object) {
 
 /// A contract for `object` with `providers`, signed by each of them.
 fn contract(chain: &TestChain, object: &Object, providers: &[u8], duration: u64) -> CreateContract {
+    contract_at(object, providers, duration, chain.account(CLIENT).nonce)
+}
+
+/// The contract of [`contract`] sent as the client's transaction `nonce`.
+fn contract_at(object: &Object, providers: &[u8], duration: u64, nonce: u64) -> CreateContract {
     let mut c = CreateContract {
         object_root: object.root,
         k: 2,
@@ -130,7 +135,7 @@ fn contract(chain: &TestChain, object: &Object, providers: &[u8], duration: u64)
         price_per_gib_epoch: Amount(PRICE),
         fragments: vec![],
     };
-    let id = contract_id(&addr(CLIENT), chain.account(CLIENT).nonce);
+    let id = contract_id(&addr(CLIENT), nonce);
     let chain_id = ChainId::new(CHAIN).unwrap();
     let messages: Vec<Vec<u8>> = (0..providers.len())
         .map(|i| {
@@ -210,6 +215,7 @@ fn a_contract_is_paid_per_proof_slashed_per_miss_repaired_and_settled() {
     );
     assert_eq!(stored.first_period, created_at / 5 + 1);
     assert_eq!(stored.last_period, stored.first_period + 3);
+    assert_eq!(chain.view().live_contracts().unwrap(), [id], "live index");
     assert_eq!(
         chain.view().provider(&addr(3)).unwrap().unwrap().used_bytes,
         object.fragment_size
@@ -376,6 +382,15 @@ fn a_contract_is_paid_per_proof_slashed_per_miss_repaired_and_settled() {
             0
         );
     }
+    assert!(
+        chain.view().live_contracts().unwrap().is_empty(),
+        "a settled contract leaves the live index"
+    );
+    assert_eq!(
+        chain.view().contracts().unwrap().len(),
+        1,
+        "and stays ended"
+    );
     chain.assert_balanced();
 }
 
@@ -861,4 +876,213 @@ fn an_extension_adds_escrow_and_periods_and_an_early_end_settles_at_once() {
     chain.run_to(40);
     assert_eq!(chain.balance(CLIENT), settled_before);
     chain.assert_balanced();
+}
+
+/// Contracts in the state of [`parallel_and_sequential_checks_agree`].
+const MANY: usize = 40;
+
+/// [`MANY`] contracts for one object with [`PROVIDERS`], created in block 2,
+/// and the chain run to block 5, the first block of their first challenged
+/// period (whose window runs to block 7): (chain, object, contract ids).
+/// Built once.
+fn many_contracts() -> &'static (TestChain, Object, Vec<Hash>) {
+    static STATE: std::sync::OnceLock<(TestChain, Object, Vec<Hash>)> = std::sync::OnceLock::new();
+    STATE.get_or_init(|| {
+        let (mut chain, object) = market();
+        let first = chain.account(CLIENT).nonce;
+        let nonces = first..first + MANY as u64;
+        let ids = nonces
+            .clone()
+            .map(|n| contract_id(&addr(CLIENT), n))
+            .collect();
+        let txs: Vec<_> = nonces
+            .map(|n| {
+                let c = contract_at(&object, &PROVIDERS, 2, n);
+                tx(CLIENT, n, TxKind::CreateContract(c))
+            })
+            .collect();
+        let result = chain.block(&txs);
+        assert!(result
+            .receipts
+            .iter()
+            .all(|r| r.outcome == Outcome::Success));
+        chain.run_to(5);
+        (chain, object, ids)
+    })
+}
+
+/// An entry of a generated batch; `usize`s pick a contract.
+#[derive(Debug, Clone)]
+enum Entry {
+    /// The right proof of the sender's fragment.
+    Good(usize),
+    /// A real proof of the chunk after the challenged one.
+    WrongChunk(usize),
+    /// The right proof, one byte flipped.
+    Corrupt(usize),
+    /// The right proof, labelled with the previous period.
+    Stale(usize),
+    /// The right proof of the fragment the next provider stores.
+    NotMine(usize),
+    /// A fragment the contract does not have.
+    NoFragment(usize),
+    /// A contract that does not exist.
+    NoContract(u8),
+}
+
+fn entry() -> impl proptest::strategy::Strategy<Value = Entry> {
+    use proptest::prelude::*;
+    let pick = 0..MANY;
+    prop_oneof![
+        8 => pick.clone().prop_map(Entry::Good),
+        1 => pick.clone().prop_map(Entry::WrongChunk),
+        1 => pick.clone().prop_map(Entry::Corrupt),
+        1 => pick.clone().prop_map(Entry::Stale),
+        1 => pick.clone().prop_map(Entry::NotMine),
+        1 => pick.prop_map(Entry::NoFragment),
+        1 => any::<u8>().prop_map(Entry::NoContract),
+    ]
+}
+
+/// `entry` as sent by `PROVIDERS[provider]` in period 1.
+fn answer(
+    chain: &TestChain,
+    object: &Object,
+    ids: &[Hash],
+    provider: usize,
+    entry: &Entry,
+) -> ProofAnswer {
+    let index = provider as u32;
+    match *entry {
+        Entry::Good(c) => prove(chain, object, &ids[c], index, 1),
+        Entry::WrongChunk(c) => prove_wrong_chunk(chain, object, &ids[c], index, 1).0,
+        Entry::Corrupt(c) => {
+            let mut answer = prove(chain, object, &ids[c], index, 1);
+            answer.proof[10] ^= 1;
+            answer
+        }
+        Entry::Stale(c) => ProofAnswer {
+            period: 0,
+            ..prove(chain, object, &ids[c], index, 1)
+        },
+        Entry::NotMine(c) => prove(chain, object, &ids[c], (index + 1) % 3, 1),
+        Entry::NoFragment(c) => ProofAnswer {
+            fragment_index: 3,
+            ..prove(chain, object, &ids[c], index, 1)
+        },
+        Entry::NoContract(n) => ProofAnswer {
+            contract_id: Hash([n; 32]),
+            ..prove(chain, object, &ids[0], index, 1)
+        },
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// A block of large batches (some over the size checked on every
+    /// core) with wrong, stale, foreign, duplicate and unknown entries,
+    /// from three providers, the first sending two batches around a
+    /// transfer (which writes the kept contracts back mid-block): checked
+    /// in parallel or one entry at a time, the same receipts, verdicts,
+    /// writes and root.
+    #[test]
+    fn parallel_and_sequential_checks_agree(
+        batches in proptest::collection::vec(proptest::collection::vec(entry(), 1..90), 4),
+        transfer in proptest::prelude::any::<bool>(),
+    ) {
+        let (chain, object, ids) = many_contracts();
+        let mut txs = vec![];
+        let mut nonces: Vec<u64> = PROVIDERS.iter().map(|&p| chain.account(p).nonce).collect();
+        for (b, batch) in batches.iter().enumerate() {
+            let provider = b % 3;
+            let proofs = batch
+                .iter()
+                .map(|e| answer(chain, object, ids, provider, e))
+                .collect();
+            let p = PROVIDERS[provider];
+            txs.push(tx(p, nonces[provider], TxKind::SubmitProofs(SubmitProofs { proofs })));
+            nonces[provider] += 1;
+            if b == 1 && transfer {
+                txs.push(crate::transfer(CLIENT, SPARE, chain.account(CLIENT).nonce, MIN_FEE, 1));
+            }
+        }
+        let run = |checks| {
+            let mut again = chain.clone();
+            let result = again.block_with(&txs, checks);
+            again.assert_balanced();
+            result
+        };
+        let parallel = run(sherd_ledger::ProofChecks::Parallel);
+        let sequential = run(sherd_ledger::ProofChecks::Sequential);
+        proptest::prop_assert!(parallel.rejected.is_empty());
+        proptest::prop_assert_eq!(parallel, sequential);
+    }
+}
+
+#[test]
+fn the_parallel_check_property_reaches_every_verdict() {
+    // The batches the property generates, on one fixed batch: accepted,
+    // already proven (in the batch and from an earlier transaction),
+    // and each refusal, in a batch large enough to be checked on every core.
+    let (chain, object, ids) = many_contracts();
+    let good = MANY - 6;
+    let mut entries: Vec<Entry> = (0..good).map(Entry::Good).collect();
+    entries.extend([
+        Entry::Good(0),
+        Entry::WrongChunk(good),
+        Entry::Corrupt(good + 1),
+        Entry::Stale(good + 2),
+        Entry::NotMine(good + 3),
+        Entry::NoFragment(good + 4),
+        Entry::NoContract(6),
+    ]);
+    let proofs: Vec<ProofAnswer> = entries
+        .iter()
+        .map(|e| answer(chain, object, ids, 0, e))
+        .collect();
+    let first = tx(
+        3,
+        chain.account(3).nonce,
+        TxKind::SubmitProofs(SubmitProofs {
+            proofs: proofs.clone(),
+        }),
+    );
+    let second = tx(
+        3,
+        chain.account(3).nonce + 1,
+        TxKind::SubmitProofs(SubmitProofs {
+            proofs: proofs[..1].to_vec(),
+        }),
+    );
+    let mut again = chain.clone();
+    let result = again.block(&[first, second]);
+    let verdicts = &result.receipts[0].proofs;
+    assert!(verdicts[..good].iter().all(|v| v.is_accepted()));
+    let reasons: Vec<_> = verdicts[good..]
+        .iter()
+        .map(|v| v.result.clone().unwrap_err())
+        .collect();
+    assert_eq!(reasons[0], ProofRejection::AlreadyProven);
+    assert!(matches!(reasons[1], ProofRejection::WrongChunk { .. }));
+    assert!(matches!(
+        reasons[2],
+        ProofRejection::Undecodable(_) | ProofRejection::WrongChunk { .. }
+    ));
+    assert_eq!(
+        reasons[3],
+        ProofRejection::WrongPeriod {
+            current: 1,
+            found: 0
+        }
+    );
+    assert!(matches!(reasons[4], ProofRejection::NotTheProvider { .. }));
+    assert_eq!(reasons[5], ProofRejection::UnknownFragment { fragments: 3 });
+    assert_eq!(reasons[6], ProofRejection::UnknownContract);
+    assert_eq!(
+        result.receipts[1].proofs[0].result,
+        Err(ProofRejection::AlreadyProven),
+        "proven by the block's earlier transaction"
+    );
+    again.assert_balanced();
 }

@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use sherd_ledger::{
+    state::FragmentStatus,
     tx::kind::{Delegate, Stake, Transfer, Undelegate},
-    verify, Amount, BlockResult, Genesis, Hash, Outcome, TxKind, VerifiedTx,
+    verify, Amount, BlockResult, Genesis, Hash, Outcome, ProofChecks, TxKind, VerifiedTx,
 };
 
 use crate::{
@@ -168,6 +169,8 @@ struct Run {
     roots: Vec<Hash>,
     /// Every block's transactions, in order.
     blocks: Vec<Vec<VerifiedTx>>,
+    /// Every block's result (receipts, rejections, writes, root).
+    results: Vec<BlockResult>,
     tally: Tally,
 }
 
@@ -179,6 +182,7 @@ impl Run {
             genesis,
             chain,
             blocks: Vec::new(),
+            results: Vec::new(),
             tally: Tally::default(),
         }
     }
@@ -211,8 +215,28 @@ impl Run {
         }
         self.roots.push(self.chain.root);
         self.blocks.push(txs);
+        self.results.push(result.clone());
         self.assert_supply();
+        self.assert_live_index();
         result
+    }
+
+    /// The live index lists exactly the contracts that have not settled
+    /// (a settled contract's fragments are all ended, and only then).
+    fn assert_live_index(&self) {
+        let view = self.chain.view();
+        let unsettled: Vec<Hash> = view
+            .contracts()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c.fragments
+                    .iter()
+                    .any(|f| f.status != FragmentStatus::Ended)
+            })
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(view.live_contracts().unwrap(), unsettled, "live index");
     }
 
     /// `genesis + issued − burned` is held somewhere, exactly once, and
@@ -242,13 +266,18 @@ impl Run {
         );
     }
 
-    /// Replays every block on a fresh chain from the same genesis: the same
-    /// root after every block, the same store at the end.
+    /// Replays every block on a fresh chain from the same genesis, with
+    /// `SubmitProofs` checked one entry at a time
+    /// ([`ProofChecks::Sequential`], where the run used the default,
+    /// parallel checks): the same receipts (every proof's verdict), the
+    /// same writes and the same root after every block, the same store at
+    /// the end.
     fn assert_replays(&self) {
         let mut again = TestChain::from_genesis(&self.genesis);
         assert_eq!(again.root, self.roots[0]);
-        for (txs, root) in self.blocks.iter().zip(&self.roots[1..]) {
-            again.block(txs);
+        for ((txs, root), result) in self.blocks.iter().zip(&self.roots[1..]).zip(&self.results) {
+            let replayed = again.block_with(txs, ProofChecks::Sequential);
+            assert_eq!(replayed, *result, "block {}", again.height);
             assert_eq!(again.root, *root, "root after block {}", again.height);
         }
         assert_eq!(again.store, self.chain.store);
