@@ -45,7 +45,7 @@ use sherd_market::{
     provider::{
         prover::{self, Challenge},
         service::footer_of,
-        ChainFacts, PolicyConfig, Prover, Provider, ProviderChain,
+        ChainFacts, Earnings, PolicyConfig, Prover, Provider, ProviderChain,
     },
     store::{FragmentKey, FragmentRecord, FragmentState, FragmentStore},
     wire::Proposal,
@@ -467,6 +467,12 @@ fn provider_benches(c: &mut Criterion) {
                 .count();
             assert_eq!(challenged as u64, n);
         })
+    });
+    // `provider::count_earnings`, every block.
+    let mut earnings = Earnings::default();
+    earnings.update(&held_now, params.proof_reward);
+    group.bench_function(BenchmarkId::new("earnings", &variant), |b| {
+        b.iter(|| black_box(earnings.update(&held_now, params.proof_reward)))
     });
     let mut waiting = Prover::new(address, RESUBMIT_AFTER);
     let challenges = waiting.tick(&params, first, Some(&seed), &held_now).prove;
