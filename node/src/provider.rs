@@ -26,7 +26,6 @@
 pub mod config;
 pub mod disk;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,12 +35,12 @@ use ed25519_dalek::SigningKey;
 use futures::{future::Either, StreamExt};
 use serde::Serialize;
 use sherd_ledger::{
-    state::{Contract, FragmentStatus},
+    state::Contract,
     tx::kind::{ProofAnswer, RegisterEndpoint, Role, SubmitProofs, MAX_PROOFS_PER_TX},
     Address, Amount, Hash, StateView, TxKind,
 };
 use sherd_market::{
-    provider::{prover, ChainFacts, Prover, ProverStats, Provider, ProviderChain},
+    provider::{prover, ChainFacts, Earnings, Prover, ProverStats, Provider, ProviderChain},
     store::{FragmentKey, FragmentState, FragmentStore},
     wire::{self, DealRequest, DealResponse, Refusal},
 };
@@ -165,7 +164,7 @@ pub struct ProviderRuntime {
     earned: AtomicU64,
     /// Escrow left of each held fragment when last seen, to count what an
     /// accepted proof paid.
-    escrow_seen: Mutex<HashMap<FragmentKey, (u64, Amount)>>,
+    escrow_seen: Mutex<Earnings>,
     /// Challenges that could not be proven (file gone or damaged).
     pub unprovable: AtomicU64,
     /// Proof batches the mempool refused.
@@ -397,7 +396,7 @@ pub fn start(
         key: start.key.clone(),
         prover: Mutex::new(Prover::new(address, RESUBMIT_AFTER).with_stats(totals.prover)),
         earned: AtomicU64::new(totals.earned),
-        escrow_seen: Mutex::new(HashMap::new()),
+        escrow_seen: Mutex::new(Earnings::default()),
         unprovable: AtomicU64::new(0),
         refused_batches: AtomicU64::new(0),
         streams_refused: AtomicU64::new(0),
@@ -726,28 +725,9 @@ fn make_proof(
     })
 }
 
-/// Counts what accepted proofs paid: a fragment whose `proven` moved on
-/// since it was last seen earned the escrow it lost plus the proof reward.
+/// Counts what accepted proofs paid (see [`Earnings`]).
 fn count_earnings(runtime: &ProviderRuntime, held: &[(FragmentKey, Contract)]) {
-    let reward = runtime.shared.params.proof_reward.0;
-    let mut seen = lock(&runtime.escrow_seen);
-    let mut earned = 0u64;
-    for (key, contract) in held {
-        let Some(f) = contract.fragments.get(key.index as usize) else {
-            continue;
-        };
-        if f.status != FragmentStatus::Active {
-            continue;
-        }
-        if let Some((proven, escrow)) = seen.insert(*key, (f.proven, f.escrow_left)) {
-            if f.proven > proven {
-                earned = earned
-                    .saturating_add(escrow.0.saturating_sub(f.escrow_left.0))
-                    .saturating_add(reward);
-            }
-        }
-    }
-    seen.retain(|key, _| held.iter().any(|(k, _)| k == key));
+    let earned = lock(&runtime.escrow_seen).update(held, runtime.shared.params.proof_reward);
     if earned > 0 {
         runtime.earned.fetch_add(earned, Ordering::Relaxed);
     }

@@ -5,5 +5,5 @@ pub mod prover;
 pub mod service;
 
 pub use policy::{ChainFacts, DealPolicy, PolicyConfig};
-pub use prover::{Challenge, Prover, ProverStats};
+pub use prover::{Challenge, Earnings, Prover, ProverStats};
 pub use service::{Maintenance, Provider, ProviderChain};

@@ -104,18 +104,20 @@ impl DiskStore {
         let records = store.records()?;
         let indexed: std::collections::HashSet<String> =
             records.iter().map(|r| file_name(&r.key())).collect();
+        // One pass over the directory finds both the orphans and, by what
+        // it lacks, the missing files (no `stat` per record).
+        let mut present = 0usize;
         for entry in fs::read_dir(store.fragments())? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !indexed.contains(&name) {
+            if indexed.contains(&name) {
+                present += 1;
+            } else {
                 fs::remove_file(entry.path())?;
                 recovery.orphans += 1;
             }
         }
-        recovery.missing = records
-            .iter()
-            .filter(|r| !store.path(&r.key()).exists())
-            .count();
+        recovery.missing = indexed.len().saturating_sub(present);
         if recovery != Recovery::default() {
             sync_dir(&store.incoming())?;
             sync_dir(&store.fragments())?;
@@ -308,6 +310,50 @@ mod tests {
             state: FragmentState::Pending { expires_height: 9 },
             stored_at: 1,
         }
+    }
+
+    /// At start, a partial upload and a file without an index entry are
+    /// deleted, and an index entry whose file is gone is counted (and
+    /// kept); the other fragments are untouched.
+    #[test]
+    fn open_cleans_up_and_counts_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(NodeDb::open(&dir.path().join("db")).unwrap());
+        let storage = dir.path().join("fragments");
+        let (store, recovery) = DiskStore::open(&storage, db.clone()).unwrap();
+        assert_eq!(recovery, Recovery::default());
+        // Keys as the index has them: from each record's proposal.
+        let keys: Vec<FragmentKey> = (0..3)
+            .map(|index| {
+                let key = FragmentKey {
+                    contract_id: Hash::default(),
+                    index,
+                };
+                record(key, 2048).key()
+            })
+            .collect();
+        for key in &keys {
+            let mut writer = store.create(key).unwrap();
+            writer.write_all(&[7u8; 2048]).unwrap();
+            store.commit(writer, &record(*key, 2048)).unwrap();
+        }
+        fs::remove_file(store.path(&keys[1])).unwrap();
+        fs::write(storage.join("incoming").join("x.part-0"), b"half").unwrap();
+        fs::write(storage.join("data").join("orphan.frag"), b"no entry").unwrap();
+        let (again, recovery) = DiskStore::open(&storage, db).unwrap();
+        assert_eq!(
+            recovery,
+            Recovery {
+                partial: 1,
+                orphans: 1,
+                missing: 1,
+            }
+        );
+        assert_eq!(again.records().unwrap().len(), 3);
+        assert!(again.open(&keys[0]).unwrap().is_some());
+        assert!(again.open(&keys[1]).unwrap().is_none());
+        assert!(!storage.join("data").join("orphan.frag").exists());
+        assert_eq!(fs::read_dir(storage.join("incoming")).unwrap().count(), 0);
     }
 
     /// Whatever the sizes and the write pattern, a committed file holds

@@ -15,12 +15,12 @@
 //! view of the held fragments after every block; the node's duty reads the
 //! proofs from disk and submits what [`Tick::prove`] asks for.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use sherd_ledger::{
     state::{Contract, FragmentStatus},
     tx::kind::{ProofAnswer, MAX_PROOFS_PER_TX},
-    Address, ChainParams, Hash,
+    Address, Amount, ChainParams, Hash,
 };
 
 use crate::store::FragmentKey;
@@ -264,6 +264,52 @@ impl Prover {
     }
 }
 
+/// What accepted proofs paid: a held fragment whose `proven` moved on
+/// since it was last seen earned the escrow it lost plus the proof reward.
+#[derive(Debug, Clone, Default)]
+pub struct Earnings {
+    /// Each held fragment's `proven` and escrow left when last seen.
+    seen: HashMap<FragmentKey, (u64, Amount)>,
+}
+
+impl Earnings {
+    /// Looks at `held` (every fragment this provider keeps, with its
+    /// contract as the chain has it now) and returns the base units earned
+    /// since the last look; fragments no longer held are forgotten. Linear
+    /// in `held`.
+    pub fn update(&mut self, held: &[(FragmentKey, Contract)], proof_reward: Amount) -> u64 {
+        let mut earned = 0u64;
+        for (key, contract) in held {
+            let Some(f) = contract.fragments.get(key.index as usize) else {
+                continue;
+            };
+            if f.status != FragmentStatus::Active {
+                continue;
+            }
+            if let Some((proven, escrow)) = self.seen.insert(*key, (f.proven, f.escrow_left)) {
+                if f.proven > proven {
+                    earned = earned
+                        .saturating_add(escrow.0.saturating_sub(f.escrow_left.0))
+                        .saturating_add(proof_reward.0);
+                }
+            }
+        }
+        let keys: HashSet<&FragmentKey> = held.iter().map(|(key, _)| key).collect();
+        self.seen.retain(|key, _| keys.contains(key));
+        earned
+    }
+
+    /// Fragments being followed.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}
+
 /// Cuts answers into `SubmitProofs` batches of at most `max_count` proofs
 /// and about `max_bytes` bytes each.
 pub fn batches(
@@ -423,6 +469,34 @@ mod tests {
         assert!(!is_challenged(&p, &c, 1, 6, &ME), "after the last period");
         c.fragments[1].status = FragmentStatus::Lost;
         assert!(!is_challenged(&p, &c, 1, 1, &ME));
+    }
+
+    #[test]
+    fn earnings_count_each_accepted_proof_once_and_forget_released_fragments() {
+        let reward = Amount(100);
+        let mut earnings = Earnings::default();
+        let held = vec![(key(1), contract(1, 3, 0)), (key(2), contract(2, 3, 0))];
+        assert_eq!(
+            earnings.update(&held, reward),
+            0,
+            "first look: nothing to compare"
+        );
+        assert_eq!(earnings.update(&held, reward), 0, "nothing moved");
+        // Contract 1's fragment is proven for period 1 and paid 4 of escrow.
+        let mut proven = contract(1, 3, 2);
+        proven.fragments[1].escrow_left = Amount(6);
+        let held = vec![(key(1), proven), (key(2), contract(2, 3, 0))];
+        assert_eq!(earnings.update(&held, reward), 104);
+        assert_eq!(earnings.update(&held, reward), 0, "counted once");
+        // Contract 2 is released: it is forgotten, and a lost fragment
+        // earns nothing.
+        let mut lost = held[0].1.clone();
+        lost.fragments[1].status = FragmentStatus::Lost;
+        lost.fragments[1].proven = 5;
+        assert_eq!(earnings.update(&[(key(1), lost)], reward), 0);
+        assert_eq!(earnings.len(), 1);
+        assert_eq!(earnings.update(&[], reward), 0);
+        assert!(earnings.is_empty());
     }
 
     #[test]
