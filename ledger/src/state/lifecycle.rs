@@ -84,63 +84,36 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             .last_period
             .saturating_sub(period)
             .saturating_add(1);
-        let (client, size, id) = (contract.client, contract.fragment_size, contract.id);
-        for (fragment, index) in contract.fragments.iter_mut().zip(0u32..) {
-            match fragment.status {
-                FragmentStatus::Active => {
-                    let paid_this_period = fragment.proven == period.saturating_add(1);
-                    let share = if challenged && !paid_this_period {
-                        Amount(
-                            fragment
-                                .escrow_left
-                                .0
-                                .checked_div(periods_left)
-                                .unwrap_or(0),
-                        )
-                    } else {
-                        Amount::ZERO
-                    };
-                    let refund = fragment
-                        .escrow_left
-                        .checked_sub(share)
-                        .ok_or(StateError::SupplyOverflow)?;
-                    let to_provider = share
-                        .checked_add(fragment.collateral_left)
-                        .ok_or(StateError::SupplyOverflow)?;
-                    if self
-                        .overlay
-                        .credit(&fragment.provider, to_provider)?
-                        .is_err()
-                    {
-                        return Err(StateError::SupplyOverflow);
-                    }
-                    if self.overlay.credit(&client, refund)?.is_err() {
-                        return Err(StateError::SupplyOverflow);
-                    }
-                    self.free_capacity(&fragment.provider, size)?;
-                }
-                FragmentStatus::Lost => {
-                    if self.overlay.credit(&client, fragment.escrow_left)?.is_err()
-                        || self
-                            .overlay
-                            .credit(&fragment.provider, fragment.collateral_left)?
-                            .is_err()
-                    {
-                        return Err(StateError::SupplyOverflow);
-                    }
-                    self.overlay.burn(fragment.repair_reward)?;
-                    self.overlay.delete(records::lost_key(&id, index));
-                }
-                FragmentStatus::Ended => {}
+        // This period's share to each active fragment's provider, then the
+        // settlement, now.
+        for fragment in contract
+            .fragments
+            .iter_mut()
+            .filter(|f| f.status == FragmentStatus::Active)
+        {
+            let paid_this_period = fragment.proven == period.saturating_add(1);
+            if !challenged || paid_this_period {
+                continue;
             }
-            fragment.escrow_left = Amount::ZERO;
-            fragment.collateral_left = Amount::ZERO;
-            fragment.repair_reward = Amount::ZERO;
-            fragment.status = FragmentStatus::Ended;
+            let share = Amount(
+                fragment
+                    .escrow_left
+                    .0
+                    .checked_div(periods_left)
+                    .unwrap_or(0),
+            );
+            if self.overlay.credit(&fragment.provider, share)?.is_err() {
+                return Err(StateError::SupplyOverflow);
+            }
+            fragment.escrow_left = fragment
+                .escrow_left
+                .checked_sub(share)
+                .ok_or(StateError::SupplyOverflow)?;
         }
+        self.release(&mut contract)?;
+        let id = contract.id;
         self.overlay
             .delete(records::settlement_key(settles_at, &id));
-        self.overlay.delete(records::live_key(&id));
         self.overlay.put(records::contract_key(&id), &contract)?;
         Ok(Ok(()))
     }

@@ -1278,38 +1278,48 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             let Some(id) = skey.get(9..41).and_then(|b| <[u8; 32]>::try_from(b).ok()) else {
                 continue;
             };
-            self.overlay.delete(records::live_key(&Hash(id)));
             let ckey = records::contract_key(&Hash(id));
             let Some(mut contract) = self.overlay.get::<Contract>(&ckey)? else {
+                self.overlay.delete(records::live_key(&Hash(id)));
                 continue;
             };
-            let client = contract.client;
-            let size = contract.fragment_size;
-            for (fragment, index) in contract.fragments.iter_mut().zip(0u32..) {
-                if self.overlay.credit(&client, fragment.escrow_left)?.is_err()
-                    || self
-                        .overlay
-                        .credit(&fragment.provider, fragment.collateral_left)?
-                        .is_err()
-                {
-                    return Err(StateError::SupplyOverflow);
-                }
-                match fragment.status {
-                    FragmentStatus::Active => self.free_capacity(&fragment.provider, size)?,
-                    FragmentStatus::Lost => {
-                        self.overlay.burn(fragment.repair_reward)?;
-                        self.overlay.delete(records::lost_key(&contract.id, index));
-                    }
-                    FragmentStatus::Ended => {}
-                }
-                fragment.escrow_left = Amount::ZERO;
-                fragment.collateral_left = Amount::ZERO;
-                fragment.repair_reward = Amount::ZERO;
-                fragment.status = FragmentStatus::Ended;
-            }
+            self.release(&mut contract)?;
             self.overlay.put(ckey, &contract)?;
         }
         self.overlay.keep_tx();
+        Ok(())
+    }
+
+    /// Settles `contract` now (the caller stores it): every fragment's
+    /// escrow left to the client, its collateral to its provider, the room
+    /// of an active one freed, a lost one's repair reward burned and its
+    /// lost-index entry removed; every fragment ends, and the contract
+    /// leaves the live index.
+    pub(super) fn release(&mut self, contract: &mut Contract) -> Result<(), StateError> {
+        let (client, size, id) = (contract.client, contract.fragment_size, contract.id);
+        for (fragment, index) in contract.fragments.iter_mut().zip(0u32..) {
+            if self.overlay.credit(&client, fragment.escrow_left)?.is_err()
+                || self
+                    .overlay
+                    .credit(&fragment.provider, fragment.collateral_left)?
+                    .is_err()
+            {
+                return Err(StateError::SupplyOverflow);
+            }
+            match fragment.status {
+                FragmentStatus::Active => self.free_capacity(&fragment.provider, size)?,
+                FragmentStatus::Lost => {
+                    self.overlay.burn(fragment.repair_reward)?;
+                    self.overlay.delete(records::lost_key(&id, index));
+                }
+                FragmentStatus::Ended => {}
+            }
+            fragment.escrow_left = Amount::ZERO;
+            fragment.collateral_left = Amount::ZERO;
+            fragment.repair_reward = Amount::ZERO;
+            fragment.status = FragmentStatus::Ended;
+        }
+        self.overlay.delete(records::live_key(&id));
         Ok(())
     }
 
