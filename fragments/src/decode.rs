@@ -395,31 +395,7 @@ impl Unstriper {
         output: &mut W,
     ) -> Result<(), DecodeError> {
         let layout = &self.layout;
-        let (k, m) = (layout.params.data(), layout.params.parity());
-        let shard = layout.shard_size(index);
-        let good = present.iter().filter(|&&p| p).count();
-        if index >= layout.stripes || shards.len() != (k + m) * shard || present.len() != k + m {
-            return Err(DecodeError::Sources {
-                expected: k + m,
-                found: present.len(),
-            });
-        }
-        if good < k {
-            return Err(DecodeError::NotEnough {
-                needed: k,
-                good,
-                statuses: present
-                    .iter()
-                    .map(|&p| {
-                        if p {
-                            FragmentStatus::Used
-                        } else {
-                            FragmentStatus::Missing
-                        }
-                    })
-                    .collect(),
-            });
-        }
+        let shard = check_stripe(layout, index, shards, present)?;
         restore_and_open(
             layout,
             &self.cipher,
@@ -436,6 +412,43 @@ impl Unstriper {
         }
         Ok(())
     }
+}
+
+/// Checks the arguments of a one-stripe decode or rebuild: stripe `index`
+/// exists, `shards` is its `k + m` slots, `present` has a flag per slot and
+/// at least `k` are set. Answers the stripe's shard size.
+pub(crate) fn check_stripe(
+    layout: &Layout,
+    index: u64,
+    shards: &[u8],
+    present: &[bool],
+) -> Result<usize, DecodeError> {
+    let (k, m) = (layout.params.data(), layout.params.parity());
+    let shard = layout.shard_size(index);
+    if index >= layout.stripes || shards.len() != (k + m) * shard || present.len() != k + m {
+        return Err(DecodeError::Sources {
+            expected: k + m,
+            found: present.len(),
+        });
+    }
+    let good = present.iter().filter(|&&p| p).count();
+    if good < k {
+        return Err(DecodeError::NotEnough {
+            needed: k,
+            good,
+            statuses: present
+                .iter()
+                .map(|&p| {
+                    if p {
+                        FragmentStatus::Used
+                    } else {
+                        FragmentStatus::Missing
+                    }
+                })
+                .collect(),
+        });
+    }
+    Ok(shard)
 }
 
 /// Restores the missing data shards of stripe `index` in `buf` (`k + m`

@@ -15,7 +15,7 @@ use std::io::Write;
 
 use crate::{
     commit::{hash_groups, merkle_root, tree_levels, Hash},
-    decode::DecodeError,
+    decode::{check_stripe, DecodeError},
     erasure::{StripeDecoder, StripeEncoder},
     file::{write_trailer, Footer},
     params::Layout,
@@ -104,23 +104,14 @@ impl Rebuilder {
         }
         let layout = &self.layout;
         let (k, m) = (layout.params.data(), layout.params.parity());
-        let shard = layout.shard_size(stripe);
-        let good = present.iter().filter(|&&p| p).count();
-        if shards.len() != (k + m) * shard || present.len() != k + m || self.index >= k + m {
+        if self.index >= k + m {
             return Err(DecodeError::Sources {
                 expected: k + m,
-                found: present.len(),
+                found: self.index + 1,
             }
             .into());
         }
-        if good < k {
-            return Err(DecodeError::NotEnough {
-                needed: k,
-                good,
-                statuses: Vec::new(),
-            }
-            .into());
-        }
+        let shard = check_stripe(layout, stripe, shards, present)?;
         let slot = self.index * shard..(self.index + 1) * shard;
         if !present[self.index] {
             self.decoder
