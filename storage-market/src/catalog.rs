@@ -222,6 +222,47 @@ fn aad(id: &Hash, object_root: &[u8; 32]) -> [u8; 64] {
     out
 }
 
+/// Seals the 32-byte object key of object `id` (root `object_root`) under
+/// `sealer` with `nonce`, the id and root as associated data: hex of the
+/// key and its tag. Shared by the catalog and by shares.
+pub(crate) fn seal_object_key(
+    sealer: &LessSafeKey,
+    nonce: [u8; 12],
+    id: &Hash,
+    object_root: &[u8; 32],
+    key: &ObjectKey,
+) -> Option<String> {
+    let mut buf = key.as_bytes().to_vec();
+    sealer
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad(id, object_root)),
+            &mut buf,
+        )
+        .ok()?;
+    Some(hex::encode(buf))
+}
+
+/// Opens what [`seal_object_key`] sealed; `None` if it does not open.
+pub(crate) fn open_object_key(
+    opener: &LessSafeKey,
+    nonce: [u8; 12],
+    id: &Hash,
+    object_root: &[u8; 32],
+    sealed: &str,
+) -> Option<ObjectKey> {
+    let mut buf = Zeroizing::new(hex::decode(sealed).ok()?);
+    let plain = opener
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad(id, object_root)),
+            &mut buf,
+        )
+        .ok()?;
+    let bytes: [u8; 32] = (&*plain).try_into().ok()?;
+    Some(ObjectKey::from_bytes(bytes))
+}
+
 /// Seals `key` of object `object_root`, id `id`, to the owner.
 pub fn seal(
     owner_secret: &[u8; 32],
@@ -233,17 +274,11 @@ pub fn seal(
     getrandom::fill(&mut nonce).map_err(|e| CatalogError::Randomness(e.to_string()))?;
     let sealer = aead(owner_secret, object_root)
         .ok_or_else(|| CatalogError::Randomness("cannot make a sealing key".into()))?;
-    let mut buf = key.as_bytes().to_vec();
-    sealer
-        .seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad(id, object_root)),
-            &mut buf,
-        )
-        .map_err(|_| CatalogError::Randomness("sealing failed".into()))?;
+    let ciphertext = seal_object_key(&sealer, nonce, id, object_root, key)
+        .ok_or_else(|| CatalogError::Randomness("sealing failed".into()))?;
     Ok(SealedKey {
         nonce: hex::encode(nonce),
-        ciphertext: hex::encode(buf),
+        ciphertext,
     })
 }
 
@@ -261,18 +296,15 @@ impl Entry {
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(wrong)?;
-        let mut buf = hex::decode(&self.sealed_key.ciphertext).map_err(|_| wrong())?;
         let opener = aead(owner_secret, &object.root).ok_or_else(wrong)?;
-        let plain = opener
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad(&self.id, &object.root)),
-                &mut buf,
-            )
-            .map_err(|_| wrong())?;
-        let bytes: [u8; 32] = plain.try_into().map_err(|_| wrong())?;
-        buf.iter_mut().for_each(|b| *b = 0);
-        Ok(ObjectKey::from_bytes(bytes))
+        open_object_key(
+            &opener,
+            nonce,
+            &self.id,
+            &object.root,
+            &self.sealed_key.ciphertext,
+        )
+        .ok_or_else(wrong)
     }
 
     /// The entry as pretty JSON.

@@ -38,12 +38,14 @@
 //! and let the old contract end.
 
 use hkdf::Hkdf;
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+use ring::aead::{LessSafeKey, UnboundKey, AES_256_GCM};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use sherd_fragments::{Manifest, Object, ObjectKey};
 use sherd_ledger::{Address, Hash};
 use zeroize::Zeroizing;
+
+use crate::catalog::{open_object_key, seal_object_key};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
@@ -132,13 +134,6 @@ fn share_key(
         .map(LessSafeKey::new)
 }
 
-fn aad(id: &Hash, object_root: &[u8; 32]) -> [u8; 64] {
-    let mut out = [0u8; 64];
-    out[..32].copy_from_slice(id.as_bytes());
-    out[32..].copy_from_slice(object_root);
-    out
-}
-
 /// The X25519 public key of `address`, if it can receive a share.
 fn recipient_key(address: &Address) -> Result<[u8; 32], ShareError> {
     let bad = |why| ShareError::BadRecipient(address.to_string(), why);
@@ -168,17 +163,11 @@ pub fn seal_to(
     );
     let sealer = share_key(&shared, &ephemeral, &r, &object.root)
         .ok_or_else(|| ShareError::Randomness("cannot make a sealing key".into()))?;
-    let mut buf = key.as_bytes().to_vec();
-    sealer
-        .seal_in_place_append_tag(
-            Nonce::assume_unique_for_key([0; 12]),
-            Aad::from(aad(id, &object.root)),
-            &mut buf,
-        )
-        .map_err(|_| ShareError::Randomness("sealing failed".into()))?;
+    let ciphertext = seal_object_key(&sealer, [0; 12], id, &object.root, key)
+        .ok_or_else(|| ShareError::Randomness("sealing failed".into()))?;
     Ok(SharedKey {
         ephemeral: hex::encode(ephemeral),
-        ciphertext: hex::encode(buf),
+        ciphertext,
     })
 }
 
@@ -205,7 +194,6 @@ impl Share {
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(wrong)?;
-        let mut buf = hex::decode(&self.sealed_key.ciphertext).map_err(|_| wrong())?;
         let r = holder.verifying_key().to_montgomery().to_bytes();
         let scalar = Zeroizing::new(holder.to_scalar_bytes());
         let shared = Zeroizing::new(
@@ -214,16 +202,14 @@ impl Share {
                 .to_bytes(),
         );
         let opener = share_key(&shared, &ephemeral, &r, &object.root).ok_or_else(wrong)?;
-        let plain = opener
-            .open_in_place(
-                Nonce::assume_unique_for_key([0; 12]),
-                Aad::from(aad(&self.id, &object.root)),
-                &mut buf,
-            )
-            .map_err(|_| wrong())?;
-        let bytes: [u8; 32] = plain.try_into().map_err(|_| wrong())?;
-        buf.iter_mut().for_each(|b| *b = 0);
-        Ok(ObjectKey::from_bytes(bytes))
+        open_object_key(
+            &opener,
+            [0; 12],
+            &self.id,
+            &object.root,
+            &self.sealed_key.ciphertext,
+        )
+        .ok_or_else(wrong)
     }
 
     /// The share as pretty JSON.

@@ -9,7 +9,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use sherd_fragments::{decode::Unstriper, Layout, ObjectKey, GROUP_SIZE};
 use sherd_ledger::Hash;
 
-use super::get::{FetchFailure, Source};
+use super::get::{FetchError, FetchFailure, Source};
 use crate::{
     transfer::{self, Expected, TransferError},
     transport::Transport,
@@ -22,26 +22,11 @@ pub enum RangeError {
     #[error("{0}")]
     Invalid(String),
     /// Fewer than `k` providers served the stripes.
-    #[error("only {got} of the {needed} fragments needed could be read ({})", describe(.failures))]
-    NotEnough {
-        /// Fragments read.
-        got: usize,
-        /// `k`.
-        needed: usize,
-        /// What failed.
-        failures: Vec<FetchFailure>,
-    },
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
     /// Decoding failed.
     #[error(transparent)]
     Decode(#[from] sherd_fragments::DecodeError),
-}
-
-fn describe(failures: &[FetchFailure]) -> String {
-    failures
-        .iter()
-        .map(|f| format!("fragment {} at {}: {}", f.index, f.provider, f.reason))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Bytes `range` of the object (at most `max` of them), from `sources`
@@ -140,11 +125,12 @@ pub async fn read_range<T: Transport>(
         }
     }
     if got.len() < k {
-        return Err(RangeError::NotEnough {
+        return Err(FetchError {
             got: got.len(),
             needed: k,
             failures,
-        });
+        }
+        .into());
     }
 
     let mut unstriper = Unstriper::new(layout, key);
