@@ -192,6 +192,33 @@ impl FetchSink for Sink {
     fn discard(&self, _: u32, _: Vec<u8>) {}
 }
 
+/// A provider signing with `signing`, advertising `capacity`, that behaves
+/// as `behaviour`, seeing the chain's `contracts`.
+fn node(
+    signing: SigningKey,
+    capacity: u64,
+    behaviour: Behaviour,
+    contracts: &Contracts,
+) -> Arc<Node> {
+    let chain = Chain {
+        capacity,
+        contracts: contracts.clone(),
+    };
+    let provider = Provider::new(
+        signing,
+        MemoryStore::default(),
+        chain,
+        PolicyConfig::default(),
+        4,
+    )
+    .unwrap();
+    Arc::new(Node {
+        provider,
+        behaviour: Mutex::new(behaviour),
+        serve_fault: Mutex::new(Fault::None),
+    })
+}
+
 fn random_behaviour(rng: &mut ChaCha8Rng, fragment_size: u64) -> Behaviour {
     let upload = fragment_size + 64;
     match rng.random_range(0..16) {
@@ -236,25 +263,7 @@ fn run(seed: u64) {
         let address = Address::from(&signing.verifying_key());
         let b = random_behaviour(&mut rng, fragment_size);
         let capacity = if b == Behaviour::Refuses { 0 } else { 1 << 30 };
-        let provider = Provider::new(
-            signing,
-            MemoryStore::default(),
-            Chain {
-                capacity,
-                contracts: Contracts::default(),
-            },
-            PolicyConfig::default(),
-            4,
-        )
-        .unwrap();
-        nodes.insert(
-            address,
-            Arc::new(Node {
-                provider,
-                behaviour: Mutex::new(b),
-                serve_fault: Mutex::new(Fault::None),
-            }),
-        );
+        nodes.insert(address, node(signing, capacity, b, &Contracts::default()));
         behaviours.insert(address, b);
         candidates.push(Candidate {
             endpoint: Endpoint {
@@ -655,24 +664,9 @@ fn repair_run(seed: u64) -> bool {
     for i in 0..(n + spares) as u8 {
         let signing = SigningKey::from_bytes(&rng.random());
         let address = Address::from(&signing.verifying_key());
-        let provider = Provider::new(
-            signing,
-            MemoryStore::default(),
-            Chain {
-                capacity: 1 << 30,
-                contracts: contracts.clone(),
-            },
-            PolicyConfig::default(),
-            4,
-        )
-        .unwrap();
         nodes.insert(
             address,
-            Arc::new(Node {
-                provider,
-                behaviour: Mutex::new(Behaviour::Honest),
-                serve_fault: Mutex::new(Fault::None),
-            }),
+            node(signing, 1 << 30, Behaviour::Honest, &contracts),
         );
         endpoints.push(Endpoint {
             address,
