@@ -23,7 +23,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Subcommand;
 use indicatif::ProgressBar;
 use serde_json::{json, Value};
-use sherd_fragments::{decode::Unstriper, Params};
+use sherd_fragments::{decode::Unstriper, Object, ObjectKey, Params};
 use sherd_ledger::{
     state::market::{contract_id, per_gib_cost},
     tx::kind::{CreateContract, FragmentDeal},
@@ -488,24 +488,7 @@ impl Ctx {
             .await?
         {
             Put::Stored(stored) => *stored,
-            Put::AlreadyStored(entry) => {
-                if self.opts.json {
-                    output::json(&json!({
-                        "id": entry.id.to_string(),
-                        "name": entry.name,
-                        "size": entry.size,
-                        "already_stored": true,
-                    }));
-                } else {
-                    println!(
-                        "{} is stored already, with the same content, as {} ({}); nothing was sent or paid (--again stores a second copy)",
-                        args.file.display(),
-                        entry.id,
-                        entry.name
-                    );
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
+            Put::AlreadyStored(entry) => return Ok(self.already_stored(&args.file, &entry)),
         };
         let Stored {
             id,
@@ -561,6 +544,27 @@ impl Ctx {
         Ok(ExitCode::SUCCESS)
     }
 
+    /// Says that `what` is stored already, as `entry`: a put that paid
+    /// nothing.
+    fn already_stored(&self, what: &Path, entry: &Entry) -> ExitCode {
+        if self.opts.json {
+            output::json(&json!({
+                "id": entry.id.to_string(),
+                "name": entry.name,
+                "size": entry.size,
+                "already_stored": true,
+            }));
+        } else {
+            println!(
+                "{} is stored already, with the same content, as {} ({}); nothing was sent or paid (--again stores a second copy)",
+                what.display(),
+                entry.id,
+                entry.name
+            );
+        }
+        ExitCode::SUCCESS
+    }
+
     /// `sherd storage put DIR`: one pack of every file under DIR.
     async fn put_dir(&self, args: PutArgs) -> Result<ExitCode> {
         let dir = args.file.clone();
@@ -586,20 +590,7 @@ impl Ctx {
         };
         let stored = match self.store(&put, Wallet::Named(put.from.as_deref())).await? {
             Put::Stored(stored) => *stored,
-            Put::AlreadyStored(entry) => {
-                if self.opts.json {
-                    output::json(
-                        &json!({ "id": entry.id.to_string(), "name": entry.name, "already_stored": true }),
-                    );
-                } else {
-                    println!(
-                        "{} is stored already, with the same content, as {}; nothing was sent or paid",
-                        dir.display(),
-                        entry.id
-                    );
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
+            Put::AlreadyStored(entry) => return Ok(self.already_stored(&dir, &entry)),
         };
         // What the pack costs, next to one contract per file.
         let n = (put.data + put.parity) as u64;
@@ -1036,38 +1027,9 @@ impl Ctx {
         if fs::symlink_metadata(out).is_ok() {
             bail!("{} already exists: choose another --out", out.display());
         }
-        let object = entry
-            .object()
-            .map_err(|e| anyhow!("the catalog entry of {} is damaged: {e}", entry.id))?;
-        let name = match from {
-            Some(name) => name.to_string(),
-            None => self.owner_wallet(entry)?,
-        };
-        let keystore = self.wallets.load(&name)?;
-        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
-        let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
-        let object_key = entry.key(&secret, &key.address())?;
-        drop(secret);
+        let (object, object_key) = self.open(entry, Wallet::Named(from))?;
         let client = self.client()?;
-        let contract = client
-            .contract(&entry.id)?
-            .ok_or_else(|| anyhow!("the chain has no contract {}", entry.id))?;
-        if contract.object_root != Hash(object.root) {
-            bail!("contract {} is not this object's", entry.id);
-        }
-        let endpoints = chain::endpoints(&client, contract.fragments.iter().map(|f| f.provider))?;
-        let sources: Vec<Source> = contract
-            .fragments
-            .iter()
-            .filter(|f| f.status == sherd_ledger::state::FragmentStatus::Active)
-            .filter_map(|f| {
-                endpoints.get(&f.provider).map(|e| Source {
-                    index: f.index,
-                    root: f.root,
-                    endpoint: e.clone(),
-                })
-            })
-            .collect();
+        let (sources, _) = self.sources(&client, entry, &object)?;
         let peer = LightPeer::start(Timeouts::default())?;
         let layout = object.layout;
         let read = |range: std::ops::Range<u64>| {
@@ -1139,55 +1101,9 @@ impl Ctx {
             bail!("the directory of {} does not exist", out.display());
         }
         let entry = self.catalog.find(id)?;
-        let object = entry
-            .object()
-            .map_err(|e| anyhow!("the catalog entry of {} is damaged: {e}", entry.id))?;
-        let unlocked;
-        let key = match wallet {
-            Wallet::Key { key, .. } => key,
-            Wallet::Named(from) => {
-                let name = match from {
-                    Some(name) => name.to_string(),
-                    None => self.owner_wallet(&entry)?,
-                };
-                let keystore = self.wallets.load(&name)?;
-                unlocked = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
-                &unlocked
-            }
-        };
-        let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
-        let object_key = entry.key(&secret, &key.address())?;
-        drop(secret);
-
+        let (object, object_key) = self.open(&entry, wallet)?;
         let client = self.client()?;
-        let contract = client.contract(&entry.id)?.ok_or_else(|| {
-            anyhow!(
-                "the chain at {} has no contract {}: it failed or was never sent (`sherd storage ls`)",
-                client.url(),
-                entry.id
-            )
-        })?;
-        if contract.object_root != Hash(object.root)
-            || contract.fragment_size != object.layout.fragment_size
-        {
-            bail!(
-                "contract {} is not this object's: the catalog entry and the chain disagree",
-                entry.id
-            );
-        }
-        let endpoints = chain::endpoints(&client, contract.fragments.iter().map(|f| f.provider))?;
-        let mut sources = Vec::new();
-        let mut missing = Vec::new();
-        for (index, f) in contract.fragments.iter().enumerate() {
-            match endpoints.get(&f.provider) {
-                Some(endpoint) => sources.push(Source {
-                    index: index as u32,
-                    root: f.root,
-                    endpoint: endpoint.clone(),
-                }),
-                None => missing.push(index),
-            }
-        }
+        let (sources, missing) = self.sources(&client, &entry, &object)?;
         let k = object.layout.params.data();
         // Decoded while it is fetched, into a temporary beside OUT that is
         // renamed once whole: OUT appears whole or not at all, and nothing
@@ -1602,9 +1518,6 @@ impl Ctx {
         from: Option<&str>,
     ) -> Result<ExitCode> {
         let entry = self.catalog.find(id)?;
-        let object = entry
-            .object()
-            .map_err(|e| anyhow!("the catalog entry of {} is damaged: {e}", entry.id))?;
         let recipient: Address = match with.parse() {
             Ok(address) => address,
             Err(e) => match self.wallets.load(with) {
@@ -1612,15 +1525,7 @@ impl Ctx {
                 Err(_) => bail!("--with {with}: not an address ({e}) nor a wallet here"),
             },
         };
-        let name = match from {
-            Some(name) => name.to_string(),
-            None => self.owner_wallet(&entry)?,
-        };
-        let keystore = self.wallets.load(&name)?;
-        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
-        let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
-        let object_key = entry.key(&secret, &key.address())?;
-        drop(secret);
+        let (object, object_key) = self.open(&entry, Wallet::Named(from))?;
         let sealed = sherd_market::share::seal_to(&recipient, &entry.id, &object, &object_key)?;
         let share = sherd_market::share::Share {
             version: sherd_market::share::VERSION,
@@ -1628,7 +1533,7 @@ impl Ctx {
             name: entry.name.clone(),
             size: entry.size,
             chain_id: entry.chain_id.clone(),
-            owner: key.address().to_string(),
+            owner: entry.owner.clone(),
             recipient: recipient.to_string(),
             manifest: entry.manifest.clone(),
             sealed_key: sealed,
@@ -1676,24 +1581,13 @@ impl Ctx {
         }
         let name = match from {
             Some(name) => name.to_string(),
-            None => {
-                let mut found = None;
-                for name in self.wallets.names()? {
-                    if let Ok(ks) = self.wallets.load(&name) {
-                        if ks.address().to_string() == share.recipient {
-                            found = Some(name);
-                            break;
-                        }
-                    }
-                }
-                found.ok_or_else(|| {
-                    anyhow!(
-                        "the share is for {}, and no wallet in {} has that address",
-                        share.recipient,
-                        self.wallets.root().display()
-                    )
-                })?
-            }
+            None => self.wallet_with(&share.recipient)?.ok_or_else(|| {
+                anyhow!(
+                    "the share is for {}, and no wallet in {} has that address",
+                    share.recipient,
+                    self.wallets.root().display()
+                )
+            })?,
         };
         let keystore = self.wallets.load(&name)?;
         let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
@@ -1747,14 +1641,86 @@ impl Ctx {
         Ok(ExitCode::SUCCESS)
     }
 
-    /// The wallet whose address owns `entry`.
-    fn owner_wallet(&self, entry: &Entry) -> Result<String> {
+    /// `entry`'s object and its key, opened with `wallet` (by default the
+    /// wallet of the entry's owner, unlocked with its password).
+    fn open(&self, entry: &Entry, wallet: Wallet<'_>) -> Result<(Object, ObjectKey)> {
+        let object = entry
+            .object()
+            .map_err(|e| anyhow!("the catalog entry of {} is damaged: {e}", entry.id))?;
+        let unlocked;
+        let key = match wallet {
+            Wallet::Key { key, .. } => key,
+            Wallet::Named(from) => {
+                let name = match from {
+                    Some(name) => name.to_string(),
+                    None => self.owner_wallet(entry)?,
+                };
+                let keystore = self.wallets.load(&name)?;
+                unlocked = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
+                &unlocked
+            }
+        };
+        let secret = zeroize::Zeroizing::new(key.signing_key().to_bytes());
+        let object_key = entry.key(&secret, &key.address())?;
+        Ok((object, object_key))
+    }
+
+    /// Where `entry`'s fragments are, from its contract on chain (checked to
+    /// be the object's): the fragments whose provider has an endpoint, and
+    /// the indexes of those without one.
+    fn sources(
+        &self,
+        client: &NodeClient,
+        entry: &Entry,
+        object: &Object,
+    ) -> Result<(Vec<Source>, Vec<usize>)> {
+        let contract = client.contract(&entry.id)?.ok_or_else(|| {
+            anyhow!(
+                "the chain at {} has no contract {}: it failed or was never sent (`sherd storage ls`)",
+                client.url(),
+                entry.id
+            )
+        })?;
+        if contract.object_root != Hash(object.root)
+            || contract.fragment_size != object.layout.fragment_size
+        {
+            bail!(
+                "contract {} is not this object's: the catalog entry and the chain disagree",
+                entry.id
+            );
+        }
+        let endpoints = chain::endpoints(client, contract.fragments.iter().map(|f| f.provider))?;
+        let mut sources = Vec::new();
+        let mut missing = Vec::new();
+        for (index, f) in contract.fragments.iter().enumerate() {
+            match endpoints.get(&f.provider) {
+                Some(endpoint) => sources.push(Source {
+                    index: index as u32,
+                    root: f.root,
+                    endpoint: endpoint.clone(),
+                }),
+                None => missing.push(index),
+            }
+        }
+        Ok((sources, missing))
+    }
+
+    /// The wallet here whose address is `address`.
+    fn wallet_with(&self, address: &str) -> Result<Option<String>> {
         for name in self.wallets.names()? {
             if let Ok(ks) = self.wallets.load(&name) {
-                if ks.address().to_string() == entry.owner {
-                    return Ok(name);
+                if ks.address().to_string() == address {
+                    return Ok(Some(name));
                 }
             }
+        }
+        Ok(None)
+    }
+
+    /// The wallet whose address owns `entry`.
+    fn owner_wallet(&self, entry: &Entry) -> Result<String> {
+        if let Some(name) = self.wallet_with(&entry.owner)? {
+            return Ok(name);
         }
         bail!(
             "no wallet in {} owns object {} (its owner is {}): restore that wallet, or pass --from",
