@@ -95,6 +95,15 @@ pub(super) fn free_range(count: u16) -> u16 {
     panic!("no {count} consecutive free ports");
 }
 
+/// Two disjoint runs of `count` free ports, for the libp2p and the API
+/// ports of `count` nodes: one run of `2 · count`, split. (Two calls of
+/// [`free_range`] can answer overlapping runs: the ports are checked, then
+/// released.)
+pub(super) fn free_ranges(count: u16) -> (u16, u16) {
+    let base = free_range(count.saturating_mul(2));
+    (base, base + count)
+}
+
 pub(super) fn wait_until(nodes: &[Node], what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;
     while !f() {

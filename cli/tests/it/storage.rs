@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::cluster::{free_range, homes, wait_until, Node};
+use super::cluster::{free_ranges, homes, wait_until, Node};
 use super::node::get;
 
 /// A testnet of `validators` validators and `providers` providers, and a
@@ -47,7 +47,7 @@ impl Net {
         let dir = tempfile::tempdir().unwrap();
         let net = dir.path().join("net");
         let count = u16::try_from(validators + providers).unwrap();
-        let (p2p, api) = (free_range(count), free_range(count));
+        let (p2p, api) = free_ranges(count);
         let out = Command::new(env!("CARGO_BIN_EXE_sherd"))
             .args(["testnet", "init", "--epoch-length", "24", "--json", "--out"])
             .arg(&net)

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::cluster::{free_range, homes, wait_until, Node};
+use super::cluster::{free_ranges, homes, wait_until, Node};
 use super::node::{get, request};
 
 fn init(dir: &Path, p2p: u16, api: u16) -> Value {
@@ -49,7 +49,7 @@ fn init(dir: &Path, p2p: u16, api: u16) -> Value {
 fn four_validators_finalize_tolerate_faults_and_catch_up() {
     let dir = tempfile::tempdir().unwrap();
     let net = dir.path().join("net");
-    let (p2p, api) = (free_range(4), free_range(4));
+    let (p2p, api) = free_ranges(4);
     let plan = init(&net, p2p, api);
     let mut nodes = homes(&net, api, 4);
     for node in &mut nodes {
@@ -179,7 +179,7 @@ fn sherd(args: &[&str]) -> std::process::Output {
 fn a_fifth_node_joins_syncs_stakes_and_proposes() {
     let dir = tempfile::tempdir().unwrap();
     let net = dir.path().join("net");
-    let (p2p, api) = (free_range(5), free_range(5));
+    let (p2p, api) = free_ranges(5);
     let plan = init(&net, p2p, api);
     let mut nodes = homes(&net, api, 4);
     for node in &mut nodes {
@@ -329,7 +329,7 @@ fn a_fifth_node_joins_syncs_stakes_and_proposes() {
 fn an_equivocating_validator_is_slashed_and_jailed_by_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let net = dir.path().join("net");
-    let (p2p, api) = (free_range(4), free_range(4));
+    let (p2p, api) = free_ranges(4);
     let plan = init(&net, p2p, api);
     let mut nodes = homes(&net, api, 4);
     // Node 3 signs a second, conflicting notarize vote for every vote.
@@ -363,7 +363,7 @@ fn an_equivocating_validator_is_slashed_and_jailed_by_evidence() {
 fn a_bad_bootnode_or_a_port_in_use_fails_at_start_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let net = dir.path().join("net");
-    let (p2p, api) = (free_range(4), free_range(4));
+    let (p2p, api) = free_ranges(4);
     let _ = init(&net, p2p, api);
     let home = net.join("node1");
     let run = |home: &Path| {

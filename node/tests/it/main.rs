@@ -31,3 +31,12 @@ pub fn free_range(count: u16) -> u16 {
     }
     panic!("no free ports");
 }
+
+/// Two disjoint runs of `count` free ports, for the libp2p and the API
+/// ports of `count` nodes: one run of `2 · count`, split. (Two calls of
+/// [`free_range`] can answer overlapping runs: the ports are checked, then
+/// released.)
+pub fn free_ranges(count: u16) -> (u16, u16) {
+    let base = free_range(count.saturating_mul(2));
+    (base, base + count)
+}

@@ -22,7 +22,7 @@ use sherd_node::home::{init_testnet, TestnetPlan};
 use sherd_node::net::light::{LightPeer, Timeouts};
 use sherd_node::provider::disk::DiskStore;
 
-use crate::free_range;
+use crate::free_ranges;
 
 /// Asks the provider to sign for fragment 0 of `fkey`'s contract.
 async fn finish(peer: &LightPeer, endpoint: &Endpoint, fkey: FragmentKey) -> DealResponse {
@@ -78,7 +78,7 @@ fn refusal(answer: UploadResponse) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lying_client_is_refused_and_nothing_it_sent_is_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let (p2p, api) = (free_range(2), free_range(2));
+    let (p2p, api) = free_ranges(2);
     let nodes = init_testnet(
         dir.path(),
         &TestnetPlan {

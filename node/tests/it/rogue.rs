@@ -18,13 +18,13 @@ use sherd_node::home::{init_testnet, TestnetNode, TestnetPlan};
 use sherd_node::net::{self, NetConfig, NetEvent, Topic};
 use sherd_node::store::{col, NodeDb, StoredBlock};
 
-use crate::free_range;
+use crate::free_ranges;
 use crate::http::get;
 
 /// A testnet of one validator and `full_nodes` more on free loopback ports.
 fn testnet(dir: &std::path::Path, chain_id: &str, full_nodes: u16) -> Vec<TestnetNode> {
     let count = 1 + full_nodes;
-    let (p2p, api) = (free_range(count), free_range(count));
+    let (p2p, api) = free_ranges(count);
     init_testnet(
         dir,
         &TestnetPlan {
