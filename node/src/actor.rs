@@ -578,6 +578,23 @@ impl Actor {
                 }
             }
             Output::EpochEnded { epoch, last } => {
+                if self.head.height < last.height {
+                    // The others finalized the epoch's last block while this
+                    // node missed its data: the next epoch's validator set
+                    // comes from that block, so consensus waits for the sync
+                    // to bring it, then restarts on the new head.
+                    tracing::info!(
+                        epoch,
+                        last = last.height,
+                        head = self.head.height,
+                        "consensus.epoch: ended before this node has its last block; resuming after sync"
+                    );
+                    self.engine = None;
+                    self.pending_build = None;
+                    self.timers.clear();
+                    self.need_sync = true;
+                    return;
+                }
                 if let Err(e) = self.next_epoch(epoch, last) {
                     tracing::error!(epoch, error = %e, "consensus.epoch: cannot start the next epoch; stopping");
                     self.fatal = Some(format!(

@@ -31,6 +31,8 @@ pub const STALL: Duration = Duration::from_secs(6);
 const FIRST_PEER: Duration = Duration::from_secs(3);
 /// How long a peer may take to say its height (peers are asked together).
 const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How soon a node whose epoch ended without its last block asks again.
+const RETRY_ENDED_EPOCH: Duration = Duration::from_millis(500);
 /// How long a peer may take to send a batch of blocks.
 const BLOCKS_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -81,6 +83,12 @@ impl Actor {
         if self.head.height > before {
             tracing::info!(from = before, to = self.head.height, "sync: caught up");
             self.restart_engine();
+        } else if self.engine.is_none() && self.fatal.is_none() {
+            // Waiting for an ended epoch's last block that no peer sent this
+            // round (they may still be committing it): ask again shortly.
+            if let Some(soon) = Instant::now().checked_sub(STALL - RETRY_ENDED_EPOCH) {
+                self.last_progress = soon;
+            }
         }
     }
 
