@@ -16,7 +16,7 @@
 //! | 8 | [`CreateContract`] | `object_root: [32]` ‖ `k: u16` ‖ `m: u16` ‖ `fragment_size: u64` ‖ `duration_epochs: u64` ‖ `price_per_gib_epoch: u64` ‖ `fragments: seq ≤ 1024 of (root: [32] ‖ provider: [32] ‖ acceptance: [64])` |
 //! | 9 | [`SubmitProofs`] | `proofs: seq ≤ 1024 of (contract_id: [32] ‖ fragment_index: u32 ‖ period: u64 ‖ proof: bytes ≤ 4096)` |
 //! | 10 | [`RepairFragment`] | `contract_id: [32]` ‖ `fragment_index: u32` ‖ `new_provider: [32]` ‖ `acceptance: [64]` |
-//! | 11 | [`Evidence`] | `bytes: bytes ≤ 4096` (opaque until the consensus vote format is fixed) |
+//! | 11 | [`Evidence`] | `bytes: bytes ≤ 4096` (a `sherd_consensus::Evidence` in its wire encoding, decoded when applied) |
 //! | 12 | [`EndContract`] | `contract_id: [32]` |
 //! | 13 | [`ExtendContract`] | `contract_id: [32]` ‖ `epochs: u64` |
 //!
@@ -662,7 +662,8 @@ impl Decode for ExtendContract {
     }
 }
 
-/// Evidence of validator misbehaviour, opaque to the ledger for now.
+/// Evidence of validator misbehaviour: a consensus `Evidence` (two
+/// conflicting votes of one validator) in its wire encoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evidence {
     /// The evidence bytes.

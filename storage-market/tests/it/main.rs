@@ -5,5 +5,6 @@
 //! candidates that misbehave. The real protocol code runs on both sides of
 //! an in-memory pipe.
 
+mod golden;
 mod pipe;
 mod sim;
