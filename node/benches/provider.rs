@@ -50,6 +50,7 @@ use sherd_market::{
     store::{FragmentKey, FragmentRecord, FragmentState, FragmentStore},
     wire::Proposal,
 };
+use sherd_node::mempool::MAX_FUTURE_NONCES;
 use sherd_node::provider::disk::DiskStore;
 use sherd_node::store::{col, NodeDb};
 
@@ -447,11 +448,30 @@ fn provider_benches(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("held", &variant), |b| {
         b.iter(|| black_box(held(&store, &db)))
     });
+    // Between a period's first and last block the duty reads only the
+    // contracts of proofs in flight: at most as many batches as the mempool
+    // holds for one sender.
+    let in_flight: Vec<FragmentKey> = held_now
+        .iter()
+        .map(|(key, _)| *key)
+        .take((MAX_FUTURE_NONCES as usize + 1) * MAX_PROOFS_PER_TX)
+        .collect();
+    group.bench_function(BenchmarkId::new("held-in-flight", &variant), |b| {
+        b.iter(|| {
+            let state = db.state();
+            let view = StateView::new(&state);
+            let read: Vec<(FragmentKey, Contract)> = in_flight
+                .iter()
+                .filter_map(|key| Some((*key, view.contract(&key.contract_id).ok().flatten()?)))
+                .collect();
+            black_box(read)
+        })
+    });
     group.bench_function(BenchmarkId::new("tick-new-period", &variant), |b| {
         b.iter_batched(
             || Prover::new(address, RESUBMIT_AFTER),
             |mut p| {
-                let tick = p.tick(&params, first, Some(&seed), &held_now);
+                let tick = p.tick(&params, first, Some(&seed), &held_now, usize::MAX);
                 assert_eq!(tick.prove.len() as u64, n);
                 black_box(tick)
             },
@@ -475,11 +495,13 @@ fn provider_benches(c: &mut Criterion) {
         b.iter(|| black_box(earnings.update(&held_now, params.proof_reward)))
     });
     let mut waiting = Prover::new(address, RESUBMIT_AFTER);
-    let challenges = waiting.tick(&params, first, Some(&seed), &held_now).prove;
+    let challenges = waiting
+        .tick(&params, first, Some(&seed), &held_now, usize::MAX)
+        .prove;
     waiting.submitted(challenges.iter().map(|c| c.key), first);
     group.bench_function(BenchmarkId::new("tick-waiting", &variant), |b| {
         b.iter(|| {
-            let tick = waiting.tick(&params, first + 1, Some(&seed), &held_now);
+            let tick = waiting.tick(&params, first + 1, Some(&seed), &held_now, usize::MAX);
             assert!(tick.prove.is_empty());
             black_box(tick)
         })

@@ -366,6 +366,11 @@ impl Mempool {
             .is_some_and(|q| q.contains_key(&nonce))
     }
 
+    /// How many transactions `sender` has pending.
+    pub fn pending_of(&self, sender: &Address) -> usize {
+        self.by_sender.get(sender).map_or(0, BTreeMap::len)
+    }
+
     /// Senders with pending transactions.
     pub fn senders(&self) -> Vec<Address> {
         self.by_sender.keys().copied().collect()

@@ -628,24 +628,46 @@ fn prove(runtime: &ProviderRuntime, height: u64) {
     let params = &shared.params;
     let state = shared.db.state();
     let view = StateView::new(&state);
-    let records = match runtime.provider.store().records() {
-        Ok(records) => records,
-        Err(e) => {
-            tracing::error!(error = %e, "provider.prove: cannot read the index");
-            return;
-        }
+    let with_contract =
+        |key: FragmentKey| Some((key, view.contract(&key.contract_id).ok().flatten()?));
+    // Every held fragment when a period opens or closes; in between only
+    // those whose proof is in flight (see `Prover::needs_all`).
+    let needs_all = lock(&runtime.prover).needs_all(params, height);
+    let held: Vec<(FragmentKey, Contract)> = if needs_all {
+        let records = match runtime.provider.store().records() {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::error!(error = %e, "provider.prove: cannot read the index");
+                return;
+            }
+        };
+        let held: Vec<_> = records
+            .iter()
+            .filter(|r| r.state == FragmentState::Active)
+            .filter_map(|r| with_contract(r.key()))
+            .collect();
+        count_earnings(runtime, &held);
+        held
+    } else {
+        let in_flight: Vec<FragmentKey> = lock(&runtime.prover).in_flight().copied().collect();
+        in_flight.into_iter().filter_map(with_contract).collect()
     };
-    let held: Vec<(FragmentKey, Contract)> = records
-        .iter()
-        .filter(|r| r.state == FragmentState::Active)
-        .filter_map(|r| {
-            let key = r.key();
-            Some((key, view.contract(&key.contract_id).ok().flatten()?))
-        })
-        .collect();
-    count_earnings(runtime, &held);
+    // Prove only what the mempool will take now: every validator holds at
+    // most `MAX_FUTURE_NONCES` transactions of one sender, so more batches
+    // would be refused and proven again next block.
+    let address = Address::from(&runtime.key.verifying_key());
+    let slots = crate::mempool::MAX_FUTURE_NONCES
+        .saturating_sub(shared.mempool().pending_of(&address) as u64)
+        .try_into()
+        .unwrap_or(usize::MAX);
     let seed = prover::open_period(params, height).and_then(|p| view.period_seed(p).ok().flatten());
-    let tick = lock(&runtime.prover).tick(params, height, seed.as_ref(), &held);
+    let tick = lock(&runtime.prover).tick(
+        params,
+        height,
+        seed.as_ref(),
+        &held,
+        slots.saturating_mul(MAX_PROOFS_PER_TX),
+    );
     if let Some(closed) = &tick.closed {
         for key in &closed.missed {
             tracing::warn!(period = closed.period, fragment = %key, "provider.prove: challenge missed");
@@ -679,7 +701,10 @@ fn prove(runtime: &ProviderRuntime, height: u64) {
             }
         }
     }
-    for batch in prover::batches(answers, MAX_PROOFS_PER_TX, BATCH_BYTES) {
+    for batch in prover::batches(answers, MAX_PROOFS_PER_TX, BATCH_BYTES)
+        .into_iter()
+        .take(slots)
+    {
         let keys: Vec<FragmentKey> = batch
             .iter()
             .map(|a| FragmentKey {

@@ -162,15 +162,37 @@ impl Prover {
         (self.challenged.len(), self.proven.len())
     }
 
+    /// Whether [`tick`](Self::tick) after final block `height` needs every
+    /// held fragment (a period opens or closes: the challenges are drawn
+    /// from all of them), or only those [`in_flight`](Self::in_flight),
+    /// whose contracts say whether their proof landed. A provider of
+    /// 100,000 fragments reads 100,000 contracts once a period instead of
+    /// every block.
+    pub fn needs_all(&self, params: &ChainParams, height: u64) -> bool {
+        self.period.is_none() || open_period(params, height) != self.period
+    }
+
+    /// The challenged fragments of the current period whose proof was
+    /// submitted and is not yet on chain.
+    pub fn in_flight(&self) -> impl Iterator<Item = &FragmentKey> {
+        self.submitted
+            .keys()
+            .filter(|key| self.challenged.contains_key(key) && !self.proven.contains(key))
+    }
+
     /// Block `height` is final. `seed` is the seed of the open period (if
     /// its first block is final), `held` every fragment this provider keeps
-    /// with its contract as the chain has it now.
+    /// with its contract as the chain has it now — or, when
+    /// [`needs_all`](Self::needs_all) is false, at least those
+    /// [`in_flight`](Self::in_flight). At most `limit` proofs are asked
+    /// for (what the mempool will take now); the rest come in later ticks.
     pub fn tick(
         &mut self,
         params: &ChainParams,
         height: u64,
         seed: Option<&Hash>,
         held: &[(FragmentKey, Contract)],
+        limit: usize,
     ) -> Tick {
         let open = open_period(params, height);
         let mut tick = Tick::default();
@@ -204,6 +226,9 @@ impl Prover {
             self.submitted.clear();
         }
         for (key, chunk) in &self.challenged {
+            if tick.prove.len() >= limit {
+                break;
+            }
             if self.proven.contains(key) {
                 continue;
             }
@@ -411,26 +436,32 @@ mod tests {
         // (not challenged in period 1).
         let held = vec![(key(1), contract(1, 3, 0)), (key(2), contract(2, 11, 0))];
         assert_eq!(
-            prover.tick(&p, 9, None, &held),
+            prover.tick(&p, 9, None, &held, usize::MAX),
             Tick::default(),
             "no seed yet"
         );
-        let tick = prover.tick(&p, 10, Some(&seed), &held);
+        let tick = prover.tick(&p, 10, Some(&seed), &held, usize::MAX);
         assert_eq!(tick.prove.len(), 1);
         assert_eq!(tick.prove[0].key, key(1));
         assert_eq!(Some(tick.prove[0].chunk), chunk_of(&held[0].1, 1, 1, &seed));
         prover.submitted([key(1)], 10);
         assert!(
-            prover.tick(&p, 11, Some(&seed), &held).prove.is_empty(),
+            prover
+                .tick(&p, 11, Some(&seed), &held, usize::MAX)
+                .prove
+                .is_empty(),
             "sent, waiting"
         );
         assert_eq!(
-            prover.tick(&p, 12, Some(&seed), &held).prove.len(),
+            prover
+                .tick(&p, 12, Some(&seed), &held, usize::MAX)
+                .prove
+                .len(),
             1,
             "resent"
         );
         // The window closes without a proof: a miss.
-        let tick = prover.tick(&p, 13, Some(&seed), &held);
+        let tick = prover.tick(&p, 13, Some(&seed), &held, usize::MAX);
         assert_eq!(
             tick.closed,
             Some(PeriodReport {
@@ -441,11 +472,20 @@ mod tests {
         );
         // Period 2: both are challenged; contract 1 is proven at once.
         let held = vec![(key(1), contract(1, 3, 0)), (key(2), contract(2, 11, 0))];
-        assert_eq!(prover.tick(&p, 20, Some(&seed), &held).prove.len(), 2);
+        assert_eq!(
+            prover
+                .tick(&p, 20, Some(&seed), &held, usize::MAX)
+                .prove
+                .len(),
+            2
+        );
         prover.submitted([key(1), key(2)], 20);
         let held = vec![(key(1), contract(1, 3, 3)), (key(2), contract(2, 11, 0))];
-        assert!(prover.tick(&p, 21, Some(&seed), &held).prove.is_empty());
-        let tick = prover.tick(&p, 23, Some(&seed), &held);
+        assert!(prover
+            .tick(&p, 21, Some(&seed), &held, usize::MAX)
+            .prove
+            .is_empty());
+        let tick = prover.tick(&p, 23, Some(&seed), &held, usize::MAX);
         let report = tick.closed.unwrap();
         assert_eq!(report.accepted, vec![key(1)]);
         assert_eq!(report.missed, vec![key(2)]);
@@ -458,6 +498,46 @@ mod tests {
                 periods: 2
             }
         );
+    }
+
+    #[test]
+    fn between_period_changes_only_the_waiting_fragments_are_read_and_a_limit_holds() {
+        let p = params();
+        let seed = Hash([5; 32]);
+        let mut prover = Prover::new(ME, 2);
+        let held = vec![
+            (key(1), contract(1, 3, 0)),
+            (key(2), contract(2, 3, 0)),
+            (key(3), contract(3, 3, 0)),
+        ];
+        assert!(prover.needs_all(&p, 20), "no period yet");
+        // A limit of 2: two proofs now, the third on a later tick.
+        let tick = prover.tick(&p, 20, Some(&seed), &held, 2);
+        assert_eq!(tick.prove.len(), 2);
+        prover.submitted(tick.prove.iter().map(|c| c.key), 20);
+        assert!(!prover.needs_all(&p, 21), "same period");
+        assert_eq!(
+            prover.in_flight().copied().collect::<Vec<_>>(),
+            vec![key(1), key(2)]
+        );
+        // Only the contracts of those in flight are passed: key 1 proven.
+        let in_flight = vec![(key(1), contract(1, 3, 3)), (key(2), contract(2, 3, 0))];
+        let tick = prover.tick(&p, 21, Some(&seed), &in_flight, 2);
+        assert_eq!(
+            tick.prove.iter().map(|c| c.key).collect::<Vec<_>>(),
+            vec![key(3)],
+            "the one not yet sent"
+        );
+        prover.submitted([key(3)], 21);
+        assert_eq!(
+            prover.in_flight().copied().collect::<Vec<_>>(),
+            vec![key(2), key(3)]
+        );
+        // The window closes: every fragment is needed again.
+        assert!(prover.needs_all(&p, 23));
+        let report = prover.tick(&p, 23, Some(&seed), &held, 2).closed.unwrap();
+        assert_eq!(report.accepted, vec![key(1)]);
+        assert_eq!(report.missed, vec![key(2), key(3)]);
     }
 
     #[test]
