@@ -13,7 +13,7 @@ use sherd_ledger::{
     Address,
 };
 use sherd_market::{client::select::Candidate, transport::Endpoint};
-use sherd_wallet::client::{ContractInfo, EndpointInfo};
+use sherd_wallet::client::{ContractInfo, EndpointInfo, ProviderInfo};
 use sherd_wallet::NodeClient;
 
 /// A GET of a JSON document the typed client does not cover (a
@@ -75,19 +75,32 @@ pub fn candidates(client: &NodeClient) -> Result<Vec<Candidate>> {
         };
         out.push(Candidate {
             endpoint: endpoint(e)?,
-            ad: ProviderAd {
-                capacity_bytes: p.capacity_bytes,
-                used_bytes: p.used_bytes,
-                price_per_gib_epoch: p.price_per_gib_epoch,
-                collateral_per_gib: p.collateral_per_gib,
-                min_duration_epochs: p.min_duration_epochs,
-                max_duration_epochs: p.max_duration_epochs,
-                updated_at: p.updated_at,
-            },
+            ad: ad(&p),
             recent_misses: p.recent_misses,
         });
     }
     Ok(out)
+}
+
+/// Every provider's advertisement, endpoint or not.
+pub fn ads(client: &NodeClient) -> Result<HashMap<Address, ProviderAd>> {
+    Ok(client
+        .providers()?
+        .iter()
+        .map(|p| (p.provider, ad(p)))
+        .collect())
+}
+
+fn ad(p: &ProviderInfo) -> ProviderAd {
+    ProviderAd {
+        capacity_bytes: p.capacity_bytes,
+        used_bytes: p.used_bytes,
+        price_per_gib_epoch: p.price_per_gib_epoch,
+        collateral_per_gib: p.collateral_per_gib,
+        min_duration_epochs: p.min_duration_epochs,
+        max_duration_epochs: p.max_duration_epochs,
+        updated_at: p.updated_at,
+    }
 }
 
 /// The endpoints of `providers` that have one.

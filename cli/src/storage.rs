@@ -26,6 +26,7 @@ use serde_json::{json, Value};
 use sherd_fragments::{decode::Unstriper, Object, ObjectKey, Params};
 use sherd_ledger::{
     state::market::{contract_id, per_gib_cost},
+    state::{Extension, FragmentStatus},
     tx::kind::{CreateContract, FragmentDeal},
     Address, Amount, ChainId, Hash,
 };
@@ -46,7 +47,7 @@ use sherd_market::{
 use sherd_node::net::light::{LightPeer, Timeouts};
 use sherd_wallet::{
     build::{self, TxParams},
-    client::TxOutcome,
+    client::{ContractInfo, TxOutcome},
     NodeClient, WalletDir, WalletKey, DEFAULT_FEE, DEFAULT_NODE_URL,
 };
 
@@ -162,14 +163,22 @@ enum Command {
         timeout: u64,
     },
     /// Store an object longer, with the same providers: more escrow for
-    /// EPOCHS more epochs (each provider's advertised terms must still
-    /// cover it).
+    /// EPOCHS more epochs. Each provider's advertisement must still cover
+    /// it (a price at most the contract's, a longest duration that covers
+    /// what is left); this is checked before anything is sent.
     Extend {
         /// The object id (or its first 8+ hex digits).
         id: String,
         /// Epochs to add.
         #[arg(long, value_name = "E")]
         epochs: u64,
+        /// When a provider no longer offers these terms: read the object
+        /// back, store it again on providers that do, for what is left of
+        /// it plus E epochs (a new contract and object id, at today's
+        /// price), then end this contract (the rest of its escrow comes
+        /// back). Nothing is ended unless the new contract is final.
+        #[arg(long = "move")]
+        move_away: bool,
         /// The client's wallet [default: the object's owner, by address].
         #[arg(long, value_name = "WALLET")]
         from: Option<String>,
@@ -275,14 +284,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Extend {
             id,
             epochs,
+            move_away,
             from,
             timeout,
-        } => ctx.change(
+        } => runtime.block_on(ctx.extend(
             &id,
-            Some(epochs),
+            epochs,
+            move_away,
             from.as_deref(),
             Duration::from_secs(timeout),
-        ),
+        )),
         Command::Share {
             id,
             with,
@@ -376,6 +387,16 @@ pub(crate) struct Stored {
     pub placed: Vec<sherd_market::client::put::Placed>,
     pub failures: Vec<Failure>,
     pub timings: PutTimings,
+}
+
+/// An end or extension, final.
+struct Changed {
+    tx: Hash,
+    height: Option<u64>,
+    /// The escrow it locked (nothing for an end).
+    cost: Amount,
+    /// The contract's last period after it.
+    last_period: Option<u64>,
 }
 
 /// The steps of a put: chain reads and provider selection, encoding (and
@@ -913,7 +934,7 @@ impl Ctx {
             let running = client.contract(&entry.id)?.is_some_and(|c| {
                 c.fragments
                     .iter()
-                    .any(|f| f.status != sherd_ledger::state::FragmentStatus::Ended)
+                    .any(|f| f.status != FragmentStatus::Ended)
             });
             if running {
                 return Ok(Some(entry));
@@ -1412,6 +1433,236 @@ impl Ctx {
         timeout: Duration,
     ) -> Result<ExitCode> {
         let entry = self.catalog.find(id)?;
+        let name = match from {
+            Some(name) => name.to_string(),
+            None => self.owner_wallet(&entry)?,
+        };
+        let keystore = self.wallets.load(&name)?;
+        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
+        let changed = self.submit_change(&entry, epochs, &name, &key, timeout)?;
+        if self.opts.json {
+            output::json(&json!({
+                "id": entry.id.to_string(),
+                "tx": changed.tx.to_string(),
+                "height": changed.height,
+                "escrow": changed.cost.to_string(),
+                "last_period": changed.last_period,
+                "ended": epochs.is_none(),
+            }));
+        } else if epochs.is_none() {
+            println!(
+                "ended {} ({}): the rest of the escrow is back (tx {}); its providers delete the fragments",
+                entry.name, entry.id, changed.tx
+            );
+        } else {
+            println!(
+                "extended {} ({}) to period {} for {} more escrow (tx {})",
+                entry.name,
+                entry.id,
+                changed.last_period.unwrap_or_default(),
+                changed.cost,
+                changed.tx
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// `sherd storage extend`: with the same providers when each still
+    /// offers the terms; otherwise refused before anything is sent, or
+    /// with `--move` stored again on providers that do.
+    async fn extend(
+        &self,
+        id: &str,
+        epochs: u64,
+        move_away: bool,
+        from: Option<&str>,
+        timeout: Duration,
+    ) -> Result<ExitCode> {
+        if epochs == 0 {
+            bail!("--epochs 0: an extension needs at least 1 epoch");
+        }
+        let entry = self.catalog.find(id)?;
+        let client = self.client()?;
+        let contract = self.contract_of(&client, &entry)?.to_contract();
+        let status = client.status()?;
+        let params = status.params.as_ref().ok_or_else(|| {
+            anyhow!(
+                "the node at {} does not say its chain parameters: it is older than this sherd",
+                client.url()
+            )
+        })?;
+        let extension = Extension::of(
+            params,
+            &contract,
+            epochs,
+            status.finalized_height.saturating_add(1),
+        )
+        .map_err(|e| anyhow!("cannot extend {}: {e}; nothing was sent", entry.name))?;
+        let ads = chain::ads(&client)?;
+        let refusing: Vec<String> = contract
+            .fragments
+            .iter()
+            .filter(|f| f.status == FragmentStatus::Active)
+            .filter_map(|f| {
+                let reason = match ads.get(&f.provider) {
+                    None => Some("it no longer advertises storage".to_string()),
+                    Some(ad) => extension.covered_by(ad).err(),
+                };
+                reason.map(|r| format!("{}: {r}", f.provider))
+            })
+            .collect();
+        if refusing.is_empty() {
+            return self.change(id, Some(epochs), from, timeout);
+        }
+        if !move_away {
+            bail!(
+                "{} cannot be extended with the same providers; nothing was sent:\n  {}\n--move stores it again on providers that offer the terms (a new object id, for the {} epochs it would have left) and then ends this contract",
+                entry.name,
+                refusing.join("\n  "),
+                extension.epochs_left
+            );
+        }
+        self.move_away(&entry, extension.epochs_left, &refusing, from, timeout)
+            .await
+    }
+
+    /// `extend --move`: reads `entry` back whole and verified, stores it
+    /// again for `epochs` (a new key, contract and id), and only once that
+    /// contract is final ends the old one and drops its catalog entry. The
+    /// plaintext sits in a private temporary directory beside the catalog,
+    /// removed whatever happens.
+    async fn move_away(
+        &self,
+        entry: &Entry,
+        epochs: u64,
+        refusing: &[String],
+        from: Option<&str>,
+        timeout: Duration,
+    ) -> Result<ExitCode> {
+        if let Some(by) = &entry.shared_by {
+            bail!(
+                "{} was shared with you by {by}: only its owner moves it",
+                entry.name
+            );
+        }
+        let name = match from {
+            Some(name) => name.to_string(),
+            None => self.owner_wallet(entry)?,
+        };
+        let keystore = self.wallets.load(&name)?;
+        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
+        if !self.opts.json {
+            for line in refusing {
+                println!("no longer offered by {line}");
+            }
+            println!("reading {} back to store it again", entry.name);
+        }
+        let scratch = tempfile::Builder::new()
+            .prefix(".move-")
+            .tempdir_in(self.catalog.dir())
+            .context("cannot make a temporary directory beside the catalog")?;
+        let plain = scratch.path().join("object");
+        self.fetch_to(
+            &entry.id.to_string(),
+            &plain,
+            Wallet::Key {
+                name: &name,
+                key: &key,
+            },
+        )
+        .await
+        .with_context(|| format!("cannot read {} back; nothing was changed", entry.name))?;
+        let put = PutArgs {
+            again: true,
+            name: Some(entry.name.clone()),
+            pack: entry.pack,
+            file: plain,
+            data: entry.manifest.data_fragments.into(),
+            parity: entry.manifest.parity_fragments.into(),
+            epochs,
+            max_price: None,
+            from: Some(name.clone()),
+            timeout: timeout.as_secs(),
+        };
+        let stored = match self
+            .store(
+                &put,
+                Wallet::Key {
+                    name: &name,
+                    key: &key,
+                },
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot store {} again; its contract {} is unchanged",
+                    entry.name, entry.id
+                )
+            })? {
+            Put::Stored(stored) => *stored,
+            Put::AlreadyStored(_) => bail!("a put with --again answered `stored already`"),
+        };
+        drop(scratch);
+        let ended = self
+            .submit_change(entry, None, &name, &key, timeout)
+            .with_context(|| {
+                format!(
+                    "{} is stored again as {}, but ending the old contract {} failed: run `sherd storage rm {}`",
+                    entry.name, stored.id, entry.id, entry.id
+                )
+            })?;
+        if self.opts.json {
+            output::json(&json!({
+                "id": stored.id.to_string(),
+                "moved_from": entry.id.to_string(),
+                "name": stored.entry.name,
+                "epochs": epochs,
+                "price_per_gib_epoch": stored.price.to_string(),
+                "escrow": stored.escrow.to_string(),
+                "tx": stored.tx.to_string(),
+                "end_tx": ended.tx.to_string(),
+                "providers": stored.placed.iter().map(|p| json!({"index": p.index, "provider": p.provider.address.to_string()})).collect::<Vec<_>>(),
+            }));
+        } else {
+            println!(
+                "moved {} to {} providers for {epochs} epochs at {} per GiB-epoch; escrow {} (tx {})",
+                entry.name,
+                stored.placed.len(),
+                stored.price,
+                stored.escrow,
+                stored.tx
+            );
+            println!(
+                "ended the old contract {}: the rest of its escrow is back (tx {})",
+                entry.id, ended.tx
+            );
+            println!("object id: {}", stored.id);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// `entry`'s contract on chain, or why there is none.
+    fn contract_of(&self, client: &NodeClient, entry: &Entry) -> Result<ContractInfo> {
+        client.contract(&entry.id)?.ok_or_else(|| {
+            anyhow!(
+                "the chain at {} has no contract {}: it failed or was never sent",
+                client.url(),
+                entry.id
+            )
+        })
+    }
+
+    /// Ends (`epochs` none) or extends `entry`'s contract, signed by `key`
+    /// (wallet `name`), and waits until it is final; an end also drops the
+    /// catalog entry.
+    fn submit_change(
+        &self,
+        entry: &Entry,
+        epochs: Option<u64>,
+        name: &str,
+        key: &WalletKey,
+        timeout: Duration,
+    ) -> Result<Changed> {
         if let Some(by) = &entry.shared_by {
             bail!(
                 "{} was shared with you by {by}: only its owner ends or extends it",
@@ -1419,20 +1670,8 @@ impl Ctx {
             );
         }
         let client = self.client()?;
-        let contract = client.contract(&entry.id)?.ok_or_else(|| {
-            anyhow!(
-                "the chain at {} has no contract {}: it failed or was never sent",
-                client.url(),
-                entry.id
-            )
-        })?;
+        let contract = self.contract_of(&client, entry)?;
         let record = contract.to_contract();
-        let name = match from {
-            Some(name) => name.to_string(),
-            None => self.owner_wallet(&entry)?,
-        };
-        let keystore = self.wallets.load(&name)?;
-        let key = wallet::unlock(&keystore, self.opts.password_file.as_deref())?;
         let status = client.status()?;
         let chain_id: ChainId = status
             .chain_id
@@ -1446,8 +1685,8 @@ impl Ctx {
         };
         // Built first: it says when the wallet is not the client's.
         let tx = match epochs {
-            None => build::end_contract(&key, &params, &record)?,
-            Some(epochs) => build::extend_contract(&key, &params, &record, epochs)?,
+            None => build::end_contract(key, &params, &record)?,
+            Some(epochs) => build::extend_contract(key, &params, &record, epochs)?,
         };
         let cost = match epochs {
             None => Amount::ZERO,
@@ -1455,7 +1694,7 @@ impl Ctx {
                 let open = contract
                     .fragments
                     .iter()
-                    .filter(|f| f.status != sherd_ledger::state::FragmentStatus::Ended)
+                    .filter(|f| f.status != FragmentStatus::Ended)
                     .count() as u64;
                 per_gib_cost(contract.price_per_gib_epoch, contract.fragment_size, epochs)
                     .and_then(|each| each.0.checked_mul(open))
@@ -1485,29 +1724,12 @@ impl Ctx {
         if epochs.is_none() {
             self.catalog.remove(&entry.id)?;
         }
-        if self.opts.json {
-            output::json(&json!({
-                "id": entry.id.to_string(),
-                "tx": hash.to_string(),
-                "height": done.height,
-                "escrow": cost.to_string(),
-                "last_period": after.as_ref().map(|c| c.last_period),
-                "ended": epochs.is_none(),
-            }));
-        } else if epochs.is_none() {
-            println!(
-                "ended {} ({}): the rest of the escrow is back (tx {hash}); its providers delete the fragments",
-                entry.name, entry.id
-            );
-        } else {
-            println!(
-                "extended {} ({}) to period {} for {cost} more escrow (tx {hash})",
-                entry.name,
-                entry.id,
-                after.map(|c| c.last_period).unwrap_or_default()
-            );
-        }
-        Ok(ExitCode::SUCCESS)
+        Ok(Changed {
+            tx: hash,
+            height: done.height,
+            cost,
+            last_period: after.map(|c| c.last_period),
+        })
     }
 
     fn share(

@@ -51,6 +51,7 @@ pub(crate) mod staking;
 
 use std::collections::BTreeMap;
 
+pub use lifecycle::Extension;
 pub use market::{ProofChecks, ProofPayment, ProofRejection, ProofVerdict};
 use records::Record;
 pub use records::{

@@ -115,6 +115,21 @@ fn parse_addrs(what: &str, texts: &[String], config: &Path) -> anyhow::Result<Ve
         .collect()
 }
 
+/// The checked `[provider]` section of the node configuration `config`
+/// (`None` without one).
+pub fn provider_section(config: &Path) -> anyhow::Result<Option<ProviderSection>> {
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read {}", config.display()))?;
+    let parsed: FileConfig = toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid node configuration", config.display()))?;
+    if let Some(section) = &parsed.provider {
+        section
+            .check()
+            .map_err(|e| anyhow::anyhow!("{}: [provider]: {e}", config.display()))?;
+    }
+    Ok(parsed.provider)
+}
+
 impl NodeHome {
     /// Opens `home`: reads and checks its config, genesis and keys.
     pub fn open(home: &Path) -> anyhow::Result<Self> {

@@ -17,7 +17,9 @@
 //!   submit the proofs in `SubmitProofs` batches signed with
 //!   `<home>/provider.key`, resend what did not land; and every few seconds
 //!   register the endpoint and (re-)advertise the terms when the chain's
-//!   differ from the section's.
+//!   differ from the section's (read again from `config.toml` when it
+//!   changes; terms advertised on chain after it was read, by `sherd
+//!   provider advertise`, are kept).
 //!
 //! What it did is counted ([`ProviderRuntime::report`], served at
 //! `GET /v1/provider`) and the prover's totals survive restarts (kept in
@@ -156,8 +158,16 @@ impl Totals {
 pub struct ProviderRuntime {
     /// The market service.
     pub provider: Arc<NodeProvider>,
-    /// The terms from `config.toml`.
-    pub section: ProviderSection,
+    /// The terms from `config.toml`, read again when it changes
+    /// (`sherd provider advertise` writes it once the chain has the new
+    /// terms).
+    section: Mutex<ProviderSection>,
+    /// `config.toml`.
+    config: std::path::PathBuf,
+    /// The final height when `section` was read: an advertisement on chain
+    /// after it (made with the provider key by `sherd provider advertise`)
+    /// is not overwritten with the section's terms.
+    section_height: AtomicU64,
     shared: Arc<Shared>,
     key: SigningKey,
     prover: Mutex<Prover>,
@@ -274,10 +284,13 @@ impl ProviderRuntime {
         let (challenged, proven) = prover.progress();
         let earned = self.earned.load(Ordering::Relaxed);
         let s = &self.provider.stats;
+        // Not inside the literal: its temporaries live to the end of it,
+        // and `same_terms` below locks the section too.
+        let terms = lock(&self.section).clone();
         ProviderReport {
             address: address.to_string(),
             storage_dir: self.provider.store().dir().display().to_string(),
-            terms: self.section.clone(),
+            terms,
             registered,
             capacity_bytes: ad.as_ref().map(|a| a.capacity_bytes),
             used_bytes: ad.as_ref().map(|a| a.used_bytes),
@@ -307,7 +320,7 @@ impl ProviderRuntime {
     }
 
     fn same_terms(&self, ad: &sherd_ledger::state::ProviderAd) -> bool {
-        let want = self.section.advertisement();
+        let want = lock(&self.section).advertisement();
         ad.capacity_bytes == want.capacity_bytes
             && ad.price_per_gib_epoch == want.price_per_gib_epoch
             && ad.collateral_per_gib == want.collateral_per_gib
@@ -391,7 +404,9 @@ pub fn start(
     .context("cannot read the fragment index")?;
     let runtime = Arc::new(ProviderRuntime {
         provider: Arc::new(provider),
-        section: start.section.clone(),
+        section: Mutex::new(start.section.clone()),
+        config: start.home.join("config.toml"),
+        section_height: AtomicU64::new(shared.committed_status().head.height),
         shared: shared.clone(),
         key: start.key.clone(),
         prover: Mutex::new(Prover::new(address, RESUBMIT_AFTER).with_stats(totals.prover)),
@@ -558,6 +573,7 @@ fn spawn_duties(
 /// Registers the endpoint, then advertises the section's terms, whenever
 /// the chain's differ; one transaction at a time.
 fn check_terms(runtime: &ProviderRuntime, endpoint: &RegisterEndpoint) {
+    follow_config(runtime);
     let address = runtime.address();
     let shared = &runtime.shared;
     let state = shared.db.state();
@@ -575,22 +591,54 @@ fn check_terms(runtime: &ProviderRuntime, endpoint: &RegisterEndpoint) {
             && e.peer_id == endpoint.peer_id
             && e.multiaddrs == endpoint.multiaddrs
     });
+    let ad = view.provider(&address).ok().flatten();
     let kind = if !current {
         TxKind::RegisterEndpoint(endpoint.clone())
-    } else if !view
-        .provider(&address)
-        .ok()
-        .flatten()
-        .is_some_and(|ad| runtime.same_terms(&ad))
-    {
-        TxKind::AdvertiseCapacity(runtime.section.advertisement())
-    } else {
+    } else if ad.as_ref().is_some_and(|ad| runtime.same_terms(ad)) {
         return;
+    } else if ad
+        .as_ref()
+        .is_some_and(|ad| ad.updated_at > runtime.section_height.load(Ordering::Relaxed))
+    {
+        // Advertised with this provider's key after the section was read:
+        // `sherd provider advertise`, which writes config.toml next.
+        tracing::debug!(
+            "provider.terms: the chain's terms are newer than config.toml's; keeping them"
+        );
+        return;
+    } else {
+        TxKind::AdvertiseCapacity(lock(&runtime.section).advertisement())
     };
     let what = kind.name();
     match crate::duties::sign_and_submit(shared, &runtime.key, kind) {
         Ok(hash) => tracing::info!(tx = %hash, what, "provider.terms: submitted"),
         Err(e) => tracing::warn!(error = %e, what, "provider.terms: not submitted"),
+    }
+}
+
+/// Takes the terms of `config.toml`'s `[provider]` section when they
+/// changed (`sherd provider advertise` on a running provider): without
+/// this the node would advertise the terms it started with again. A
+/// section that no longer reads or checks is reported and ignored.
+fn follow_config(runtime: &ProviderRuntime) {
+    let read = crate::home::provider_section(&runtime.config);
+    let mut section = lock(&runtime.section);
+    match read {
+        Ok(Some(new)) if new != *section => {
+            runtime.section_height.store(
+                runtime.shared.committed_status().head.height,
+                Ordering::Relaxed,
+            );
+            tracing::info!(
+                config = %runtime.config.display(),
+                "provider.terms: config.toml changed; following its [provider] terms"
+            );
+            *section = new;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "provider.terms: config.toml does not read; keeping the terms in use");
+        }
     }
 }
 

@@ -1012,6 +1012,100 @@ fn bad_input_is_refused_and_failed_providers_are_replaced_by_spares() {
     assert!(e.contains("at least 1 epoch"), "{e}");
     let e = net.fails(&["storage", "rm", &copy_id, "--from", "bob"]);
     assert!(e.contains("only its client"), "{e}");
+
+    // A holder no longer offers the terms (it now stores for at most one
+    // epoch): the extension is refused before anything is sent; with
+    // --move the object is stored again on providers that do, read back
+    // from the new contract, and the old contract is ended.
+    let shy = &holders[0];
+    let shy_home = net.nodes[net.node_of(shy)].home.clone();
+    let shy_home = shy_home.to_str().unwrap();
+    let terms = get(net.nodes[0].api, "/v1/providers").unwrap();
+    let max_epochs = terms["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == shy.as_str())
+        .unwrap()["max_duration_epochs"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    net.ok(&[
+        "provider",
+        "advertise",
+        "--home",
+        shy_home,
+        "--max-epochs",
+        "1",
+    ]);
+    let before = net.balance(&alice);
+    let e = net.fails(&["storage", "extend", &copy_id, "--epochs", "2"]);
+    assert!(
+        e.contains("cannot be extended with the same providers")
+            && e.contains(shy.as_str())
+            && e.contains("at most 1 epochs")
+            && e.contains("--move"),
+        "{e}"
+    );
+    assert_eq!(net.balance(&alice), before, "nothing was sent, no fee");
+    let moved = net.ok(&["storage", "extend", &copy_id, "--epochs", "2", "--move"]);
+    assert_eq!(
+        moved["moved_from"].as_str(),
+        Some(copy_id.as_str()),
+        "{moved}"
+    );
+    let old = net.contract(&copy_id);
+    assert!(
+        old["fragments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["status"] == "ended"),
+        "{old}"
+    );
+    let old_id = copy_id;
+    let copy_id = moved["id"].as_str().unwrap().to_string();
+    let placed = net.contract(&copy_id);
+    assert!(
+        placed["fragments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["status"] == "active" && f["provider"] != shy.as_str()),
+        "{placed}"
+    );
+    let back = net.client.join("moved.bin");
+    net.ok(&["storage", "get", &copy_id, "--out", back.to_str().unwrap()]);
+    assert!(
+        std::fs::read(&back).unwrap() == std::fs::read(big).unwrap(),
+        "the moved object reads back byte-identical"
+    );
+    let listed = net.ok(&["storage", "ls"]);
+    let ids: Vec<&str> = listed["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&copy_id.as_str()) && !ids.contains(&old_id.as_str()),
+        "the catalog has the new entry, not the old one: {listed}"
+    );
+    net.ok(&[
+        "provider",
+        "advertise",
+        "--home",
+        shy_home,
+        "--max-epochs",
+        &max_epochs,
+    ]);
+    let holders: Vec<String> = placed["fragments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["provider"].as_str().unwrap().to_string())
+        .collect();
+
     let before = net.balance(&alice);
     let ended = net.ok(&["storage", "rm", &copy_id]);
     assert_eq!(ended["ended"], true, "{ended}");

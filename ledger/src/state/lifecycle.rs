@@ -37,9 +37,89 @@ use super::{
 use crate::{
     address::Address,
     amount::Amount,
+    chain::ChainParams,
     store::StateStore,
     tx::kind::{EndContract, ExtendContract},
 };
+
+/// What extending a contract by some epochs comes to ([`Extension::of`]):
+/// the rule `ExtendContract` applies, for a client to check before it
+/// pays a fee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extension {
+    /// The contract's price per GiB-epoch.
+    pub price_per_gib_epoch: Amount,
+    /// Its last challenged period after the extension.
+    pub last_period: u64,
+    /// Epochs left of it after the extension, counted from the block that
+    /// extends it: what each provider's longest duration must cover.
+    pub epochs_left: u64,
+    /// More escrow per fragment that has not ended.
+    pub escrow_each: Amount,
+}
+
+impl Extension {
+    /// `contract` extended by `epochs` in the block at `height`, or why
+    /// not (0 epochs, past its last period, overflow).
+    pub fn of(
+        params: &ChainParams,
+        contract: &Contract,
+        epochs: u64,
+        height: u64,
+    ) -> Result<Self, String> {
+        if epochs == 0 {
+            return Err("an extension of 0 epochs".into());
+        }
+        let period = params.period_of(height);
+        if period > contract.last_period {
+            return Err(format!(
+                "contract {} is past its last period {} and settles now",
+                contract.id, contract.last_period
+            ));
+        }
+        let per_epoch = params.periods_per_epoch().max(1);
+        let last_period = epochs
+            .checked_mul(per_epoch)
+            .and_then(|more| contract.last_period.checked_add(more))
+            .ok_or("the extension is too long")?;
+        let escrow_each = super::market::per_gib_cost(
+            contract.price_per_gib_epoch,
+            contract.fragment_size,
+            epochs,
+        )
+        .ok_or("the escrow overflows")?;
+        let epochs_left = last_period
+            .saturating_sub(period.max(contract.first_period))
+            .saturating_add(1)
+            .div_ceil(per_epoch);
+        Ok(Self {
+            price_per_gib_epoch: contract.price_per_gib_epoch,
+            last_period,
+            epochs_left,
+            escrow_each,
+        })
+    }
+
+    /// Whether a provider advertising `ad` keeps its fragment for the
+    /// extension: a price at most the contract's, a longest duration that
+    /// covers what is left. A provider's advertisement is its standing,
+    /// signed offer.
+    pub fn covered_by(&self, ad: &ProviderAd) -> Result<(), String> {
+        if ad.price_per_gib_epoch > self.price_per_gib_epoch {
+            return Err(format!(
+                "it asks {} per GiB-epoch now, the contract pays {}",
+                ad.price_per_gib_epoch, self.price_per_gib_epoch
+            ));
+        }
+        if ad.max_duration_epochs < self.epochs_left {
+            return Err(format!(
+                "it stores for at most {} epochs, the extended contract has {} left",
+                ad.max_duration_epochs, self.epochs_left
+            ));
+        }
+        Ok(())
+    }
+}
 
 fn refuse(reason: String) -> KindResult {
     Ok(Err(FailReason::BadContractChange { reason }))
@@ -123,36 +203,11 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             Ok(contract) => contract,
             Err(reason) => return Ok(Err(reason)),
         };
-        if e.epochs == 0 {
-            return refuse("an extension of 0 epochs".into());
-        }
-        let period = self.params.period_of(self.ctx.height);
-        if period > contract.last_period {
-            return refuse(format!(
-                "contract {} is past its last period {} and settles now",
-                contract.id, contract.last_period
-            ));
-        }
-        let per_epoch = self.params.periods_per_epoch().max(1);
-        let Some(last_period) = e
-            .epochs
-            .checked_mul(per_epoch)
-            .and_then(|more| contract.last_period.checked_add(more))
-        else {
-            return refuse("the extension is too long".into());
+        let extension = match Extension::of(&self.params, &contract, e.epochs, self.ctx.height) {
+            Ok(extension) => extension,
+            Err(reason) => return refuse(reason),
         };
-        let Some(extra_each) = super::market::per_gib_cost(
-            contract.price_per_gib_epoch,
-            contract.fragment_size,
-            e.epochs,
-        ) else {
-            return refuse("the escrow overflows".into());
-        };
-        // What is left of the contract after the extension, in epochs.
-        let left = last_period
-            .saturating_sub(period.max(contract.first_period))
-            .saturating_add(1)
-            .div_ceil(per_epoch);
+        let (last_period, extra_each) = (extension.last_period, extension.escrow_each);
         for f in contract
             .fragments
             .iter()
@@ -165,23 +220,8 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             else {
                 return Ok(Err(FailReason::NotAProvider { provider }));
             };
-            if ad.price_per_gib_epoch > contract.price_per_gib_epoch {
-                return Ok(Err(FailReason::TermsRefused {
-                    provider,
-                    reason: format!(
-                        "it asks {} per GiB-epoch now, the contract pays {}",
-                        ad.price_per_gib_epoch, contract.price_per_gib_epoch
-                    ),
-                }));
-            }
-            if ad.max_duration_epochs < left {
-                return Ok(Err(FailReason::TermsRefused {
-                    provider,
-                    reason: format!(
-                        "it stores for at most {} epochs, the extended contract has {left} left",
-                        ad.max_duration_epochs
-                    ),
-                }));
+            if let Err(reason) = extension.covered_by(&ad) {
+                return Ok(Err(FailReason::TermsRefused { provider, reason }));
             }
         }
         let open = contract
