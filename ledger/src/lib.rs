@@ -42,4 +42,6 @@ pub use state::{
 };
 pub use store::{ChangeSet, MemoryStore, StateStore, StoreError};
 pub use tx::{SignError, Transaction, TxBody, TxKind};
-pub use verify::{verify, verify_batch, verify_each, BatchVerifyError, VerifiedTx, VerifyError};
+pub use verify::{
+    signed_by, verify, verify_batch, verify_each, BatchVerifyError, VerifiedTx, VerifyError,
+};

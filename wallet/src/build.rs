@@ -15,7 +15,8 @@
 
 use std::collections::BTreeMap;
 
-use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, SigningKey};
+use sherd_ledger::signed_by;
 use sherd_ledger::{
     amount::Amount,
     chain::{ChainId, BPS},
@@ -282,13 +283,6 @@ fn nonzero(amount: Amount) -> Result<(), BuildError> {
     } else {
         Ok(())
     }
-}
-
-/// Whether `signature` is `address`'s over `message`, checked as the
-/// ledger checks it (`verify_strict`).
-fn signed_by(address: &Address, message: &[u8], signature: &Signature) -> bool {
-    VerifyingKey::from_bytes(address.as_bytes())
-        .is_ok_and(|key| key.verify_strict(message, signature).is_ok())
 }
 
 /// Signs `kind` from `key`'s account, with [`TxBody::sign`].

@@ -113,7 +113,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 
 use super::{
@@ -123,6 +122,7 @@ use super::{
     staking::share,
     BlockExecutor, FailReason, KindResult, Overlay, StateError,
 };
+use crate::verify::signed_by;
 use crate::{
     address::Address,
     amount::Amount,
@@ -383,12 +383,6 @@ pub enum ProofRejection {
         /// The provider.
         provider: Address,
     },
-}
-
-fn signed_by(address: &Address, message: &[u8], signature: &Signature) -> bool {
-    VerifyingKey::from_bytes(address.as_bytes())
-        .map(|key| key.verify_strict(message, signature).is_ok())
-        .unwrap_or(false)
 }
 
 fn invalid_contract(reason: impl Into<String>) -> KindResult {

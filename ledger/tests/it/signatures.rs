@@ -1,5 +1,6 @@
-//! Signatures: what the signing message covers, `verify_strict`, and batch
-//! verification.
+//! Signatures: what the signing message covers, the one acceptance rule
+//! (cofactored, canonical encodings; `sherd_ledger::verify`'s docs), and
+//! batch verification deciding exactly as single verification.
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use sherd_ledger::{
@@ -245,4 +246,199 @@ proptest::proptest! {
             Err(e) => proptest::prop_assert_eq!(Some(e.index), first_bad),
         }
     }
+}
+
+/// Signatures a key holder can craft on purpose: the key `[a]B + T₁` and
+/// the nonce point `[r]B + T₂`, with `T₁`, `T₂` of the eight-torsion
+/// subgroup (`EIGHT_TORSION[0]` is the identity), `s = r + k·a` (plus one
+/// when `valid` is false). Under the cofactored rule they verify exactly
+/// when `valid`; `verify_strict` accepts the valid ones only when
+/// `[k]T₁ + T₂` happens to vanish.
+mod crafted {
+    use curve25519_dalek::{
+        constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION},
+        edwards::CompressedEdwardsY,
+        scalar::Scalar,
+    };
+    use ed25519_dalek::Signature;
+    use sha2::{Digest, Sha512};
+    use sherd_ledger::{tx::kind::Transfer, Address, Amount, ChainId, Transaction, TxBody, TxKind};
+
+    pub fn signature(
+        seed: u8,
+        key_torsion: usize,
+        r_torsion: usize,
+        nonce: u64,
+        valid: bool,
+    ) -> Transaction {
+        let a = Scalar::from_bytes_mod_order([seed; 32]);
+        let r = Scalar::from_bytes_mod_order_wide(
+            &Sha512::digest(
+                [
+                    &[seed, key_torsion as u8, r_torsion as u8][..],
+                    &nonce.to_le_bytes(),
+                ]
+                .concat(),
+            )
+            .into(),
+        );
+        let key = (ED25519_BASEPOINT_POINT * a + EIGHT_TORSION[key_torsion]).compress();
+        let big_r = (ED25519_BASEPOINT_POINT * r + EIGHT_TORSION[r_torsion]).compress();
+        let body = TxBody {
+            chain_id: ChainId::new(crate::CHAIN).unwrap(),
+            sender: Address(key.to_bytes()),
+            nonce,
+            fee: Amount(1_000),
+            kind: TxKind::Transfer(Transfer {
+                to: crate::addr(2),
+                amount: Amount(5),
+            }),
+        };
+        with_r(body, a, r, big_r, valid)
+    }
+
+    /// Signs `body` (whose sender is `[a]B` plus torsion) with nonce `r`,
+    /// naming the nonce point by the bytes `big_r`.
+    pub fn with_r(
+        body: TxBody,
+        a: Scalar,
+        r: Scalar,
+        big_r: CompressedEdwardsY,
+        valid: bool,
+    ) -> Transaction {
+        let message = body.signing_message().unwrap();
+        let k = Scalar::from_bytes_mod_order_wide(
+            &Sha512::new()
+                .chain_update(big_r.as_bytes())
+                .chain_update(body.sender.as_bytes())
+                .chain_update(&message)
+                .finalize()
+                .into(),
+        );
+        let mut s = r + k * a;
+        if !valid {
+            s += Scalar::ONE;
+        }
+        Transaction {
+            body,
+            signature: Signature::from_components(big_r.to_bytes(), s.to_bytes()),
+        }
+    }
+}
+
+/// Every torsion combination, valid and not: one verdict alone and in
+/// batches of every make-up, the cofactored rule's; and `verify_strict`
+/// would have refused some of the valid ones (the gap this rule closes).
+#[test]
+fn signatures_with_torsion_get_one_verdict_alone_and_in_any_batch() {
+    let mut cases = Vec::new();
+    for key_torsion in 0..8 {
+        for r_torsion in [0, 1, 2, 4, 7] {
+            for valid in [true, false] {
+                let nonce = (key_torsion * 8 + r_torsion) as u64;
+                cases.push((
+                    crafted::signature(3, key_torsion, r_torsion, nonce, valid),
+                    valid,
+                ));
+            }
+        }
+    }
+    let mut strict_refused = 0;
+    for (tx, valid) in &cases {
+        assert_eq!(verify(tx.clone()).is_ok(), *valid, "{:?}", tx.signature);
+        if *valid {
+            let key = VerifyingKey::from_bytes(tx.body.sender.as_bytes()).unwrap();
+            let message = tx.body.signing_message().unwrap();
+            if key.verify_strict(&message, &tx.signature).is_err() {
+                strict_refused += 1;
+            }
+        }
+    }
+    assert!(
+        strict_refused > 20,
+        "the crafted set shows the gap: verify_strict refused {strict_refused} valid ones"
+    );
+    // Batches of every size and make-up, honest signatures mixed in.
+    let mut all: Vec<(sherd_ledger::Transaction, bool)> = cases;
+    all.extend((0..16).map(|i| (a_transfer(100 + i), true)));
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    let mut state = 7u64;
+    for round in 0..60 {
+        for i in (1..order.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            order.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let size = 1 + round % all.len().min(40);
+        let batch: Vec<_> = order[..size].iter().map(|&i| all[i].0.clone()).collect();
+        let expected: Vec<bool> = order[..size].iter().map(|&i| all[i].1).collect();
+        let got: Vec<bool> = verify_each(batch).iter().map(Result::is_ok).collect();
+        assert_eq!(got, expected, "round {round}");
+    }
+}
+
+/// An `R` or a key given by a non-canonical encoding (`y + p` for a point
+/// whose `y` is small) is refused alone and in a batch, even with a
+/// signature computed over those very bytes: one signature, one encoding.
+#[test]
+fn non_canonical_encodings_of_r_and_the_key_are_refused() {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use curve25519_dalek::scalar::Scalar;
+    // p = 2^255 − 19, little-endian.
+    let mut p = [0xffu8; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    let plus_p = |y: u8| {
+        let mut bytes = p;
+        bytes[0] = bytes[0].wrapping_add(y); // 0xed + y < 0x100 for y < 19
+        bytes
+    };
+    let y = (2u8..19)
+        .find(|&y| {
+            let mut canonical = [0u8; 32];
+            canonical[0] = y;
+            CompressedEdwardsY(canonical)
+                .decompress()
+                .is_some_and(|pt| !pt.is_small_order())
+        })
+        .expect("a point with a small y");
+    let alias = CompressedEdwardsY(plus_p(y));
+    let point = alias.decompress().expect("dalek decompresses y + p as y");
+    assert!(!point.is_small_order());
+
+    // As R: the signer needs its discrete log, which it does not have; an
+    // invalid equation is enough to show the encoding is refused first —
+    // and a canonical-R signature made the same way verifies.
+    let good = crafted::signature(5, 0, 0, 1, true);
+    assert!(verify(good.clone()).is_ok());
+    let mut bad = good.clone();
+    let mut bytes = bad.signature.to_bytes();
+    bytes[..32].copy_from_slice(alias.as_bytes());
+    bad.signature = Signature::from_bytes(&bytes);
+    assert!(matches!(
+        verify(bad.clone()),
+        Err(VerifyError::BadSignature { .. })
+    ));
+    assert_eq!(verify_batch(vec![good.clone(), bad]).unwrap_err().index, 1);
+
+    // As a key: refused by name before any equation.
+    let mut tx = crafted::with_r(
+        TxBody {
+            sender: Address(plus_p(y)),
+            ..good.body.clone()
+        },
+        Scalar::ONE,
+        Scalar::ONE,
+        CompressedEdwardsY(*good.signature.r_bytes()),
+        true,
+    );
+    assert_eq!(
+        verify(tx.clone()),
+        Err(VerifyError::BadPublicKey {
+            sender: Address(plus_p(y))
+        })
+    );
+    tx.body.nonce += 1;
+    assert_eq!(verify_batch(vec![good, tx]).unwrap_err().index, 1);
 }

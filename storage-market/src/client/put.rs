@@ -6,7 +6,7 @@
 //! kept, so a `CreateContract` built from the result cannot fail on a bad
 //! signature.
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::Signature;
 use futures::stream::{FuturesUnordered, StreamExt};
 use sherd_fragments::{file::read_footer, Object, ReadAt};
 use sherd_ledger::{Address, Amount, ChainId, Hash};
@@ -321,9 +321,8 @@ pub(crate) async fn attempt<T: Transport, F: ReadAt>(
         DealResponse::Reserved { .. } => return Err("answered finish with a reservation".into()),
     };
     let message = proposal.acceptance_message().map_err(|e| e.to_string())?;
-    let key = VerifyingKey::from_bytes(endpoint.address.as_bytes())
-        .map_err(|_| "the provider's address is not a valid key".to_string())?;
-    key.verify_strict(&message, &signature)
-        .map_err(|_| "its acceptance signature does not verify".to_string())?;
+    if !sherd_ledger::signed_by(&endpoint.address, &message, &signature) {
+        return Err("its acceptance signature does not verify".into());
+    }
     Ok(signature)
 }
