@@ -13,7 +13,7 @@
 //! signature   [64]  ed25519
 //! ```
 //!
-//! The signature is ed25519 (checked with `verify_strict`) by `sender` over
+//! The signature is ed25519 (checked by [`crate::verify`]'s rule) by `sender` over
 //! the signing message:
 //!
 //! ```text
@@ -24,8 +24,9 @@
 //! The namespace tag keeps a transaction signature from being valid as any
 //! other signed sherd message, the chain id from being replayed on another
 //! chain, and the kind tag from being read as another kind. The transaction
-//! id is `BLAKE3(wire encoding)`, signature included (ed25519 with
-//! `verify_strict` is not malleable, so one transaction has one id).
+//! id is `BLAKE3(wire encoding)`, signature included (the rule accepts one
+//! encoding of a signature, canonical `R` and `s`, so one transaction has
+//! one id).
 
 pub mod kind;
 

@@ -1,6 +1,6 @@
 //! The mempool: signature-checked transactions waiting for a block.
 //!
-//! * **Entry**: the signature is checked (`verify_strict`) before anything
+//! * **Entry**: the signature is checked (`sherd_ledger::verify`) before anything
 //!   else; then, against the finalized state: the chain id, the minimum
 //!   fee, a nonce not below the sender's next one (a replay) and at most
 //!   [`MAX_FUTURE_NONCES`] ahead of it, a sender account that can pay the
