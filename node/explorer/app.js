@@ -97,7 +97,23 @@ function hash(value, href, opts = {}) {
     span.addEventListener("click", () => copy(value));
     return span;
   }
-  return h("span.hashlink", null, link(href, span), h("button.copy", { type: "button", title: "Copy " + value, "aria-label": "Copy", onclick: () => copy(value) }, "⧉"));
+  return h("span.hashlink", null, link(href, span), h("button.copy", { type: "button", title: "Copy " + value, "aria-label": "Copy", onclick: () => copy(value) }, copyIcon()));
+}
+
+// Two overlapping sheets, drawn (no icon font needed).
+function copyIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("width", "12");
+  svg.setAttribute("height", "12");
+  svg.setAttribute("aria-hidden", "true");
+  for (const [x, y] of [[5, 1], [1, 5]]) {
+    const rect = document.createElementNS(ns, "rect");
+    for (const [k, v] of Object.entries({ x, y, width: 10, height: 10, rx: 2, fill: x === 1 ? "var(--panel)" : "none", stroke: "currentColor", "stroke-width": 1.5 })) rect.setAttribute(k, v);
+    svg.append(rect);
+  }
+  return svg;
 }
 
 function copy(text) {
@@ -163,7 +179,7 @@ function tokensFromBase(base) {
 }
 
 function tokens(text) {
-  return h("span.amount", null, fmtTokens(text), h("span.unit", null, UNIT));
+  return h("span.amount", null, fmtTokens(text), " ", h("span.unit", null, UNIT));
 }
 
 function fmtBytes(n) {
@@ -265,11 +281,13 @@ function failure(e) {
 // ---- the latency chart ----
 
 function latencyChart(samples) {
-  const W = 600, H = 180, L = 44, R = 8, T = 12, B = 24;
+  // Drawn at the width it is shown (redrawn at every refresh), so text is
+  // never stretched.
+  const inner = document.getElementById("view").clientWidth - (window.innerWidth <= 600 ? 50 : 74);
+  const W = Math.max(260, inner), H = 180, L = 56, R = 8, T = 12, B = 24;
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("role", "img");
   const s = (tag, attrs, text) => {
     const el = document.createElementNS(ns, tag);
