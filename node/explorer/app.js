@@ -266,7 +266,12 @@ function card(label, value, note, key) {
 }
 
 function notice(title, text, cls = "error") {
-  return h("div.notice." + cls, { role: cls === "error" ? "alert" : "status" }, h("strong", null, title), text ? h("p", null, text) : null);
+  return h("div.notice." + cls, { role: cls === "error" ? "alert" : "status" }, h("strong", null, title), text ? h("p", null, prose(text)) : null);
+}
+
+// The node's messages quote values in `backticks`: shown as code.
+function prose(text) {
+  return String(text).split(/`([^`]*)`/).map((part, i) => i % 2 ? h("code", null, part) : part);
 }
 
 function failure(e) {
