@@ -455,6 +455,32 @@ function fieldValue(f) {
   }
 }
 
+// A kind's plain fields as a list; its lists (`fragments[3].provider`) as
+// tables, one row per element.
+function fieldPanels(fields) {
+  const plain = [];
+  const lists = new Map();
+  for (const f of fields.fields) {
+    const m = f.name.match(/^(\w+)\[(\d+)\]\.(\w+)$/);
+    if (!m) { plain.push(f); continue; }
+    const [, list, index, column] = m;
+    if (!lists.has(list)) lists.set(list, { columns: [], rows: new Map() });
+    const t = lists.get(list);
+    if (!t.columns.includes(column)) t.columns.push(column);
+    if (!t.rows.has(index)) t.rows.set(index, { index });
+    t.rows.get(index)[column] = f;
+  }
+  const out = [panel("Fields", plain.length ? kv(plain.map((f) => ["field:" + f.name, f.name.replace(/_/g, " "), fieldValue(f)]))
+    : h("p.empty", null, lists.size ? "Only the lists below." : "This kind has no fields."))];
+  for (const [list, t] of lists) {
+    out.push(panel(h("span", null, list.replace(/_/g, " "), h("span.sub", null, " " + t.rows.size + (fields.truncated ? " shown (long lists are cut)" : ""))),
+      table([{ title: "#", key: "index", cell: (r) => r.index }].concat(t.columns.map((c) => ({
+        title: c.replace(/_/g, " "), key: list + "." + c, cell: (r) => r[c] ? fieldValue(r[c]) : "—",
+      }))), [...t.rows.values()])));
+  }
+  return out;
+}
+
 async function txPage(id) {
   const [tx, fields] = await Promise.all([api("/v1/txs/" + encodeURIComponent(id)), api("/v1/txs/" + encodeURIComponent(id) + "/fields")]);
   let block = null;
@@ -473,8 +499,7 @@ async function txPage(id) {
       ["nonce", "Nonce", fmtInt(tx.nonce)],
       ["fee", "Fee", tokens(tx.fee)],
     ])),
-    panel(h("span", null, "Fields", fields.truncated ? h("span.sub", null, " (long lists cut)") : null),
-      fields.fields.length ? kv(fields.fields.map((f) => ["field:" + f.name, f.name.replace(/_/g, " "), fieldValue(f)])) : h("p.empty", null, "This kind has no fields.")),
+    fieldPanels(fields),
     proofs.length ? panel("Proof verdicts", table([
       { title: "#", cell: (p) => p.index },
       { title: "Contract", cell: (p) => contractLink(p.contract) },
@@ -688,7 +713,7 @@ async function show(quiet) {
   if (mine !== generation || content === null) return;
   // A refresh that fails keeps the page shown and says so in the footer.
   if (quiet && content.length === 1 && content[0].classList && content[0].classList.contains("error") && shownKey === route.key) return;
-  view.replaceChildren(...content.filter(Boolean));
+  view.replaceChildren(...content.flat(Infinity).filter(Boolean));
   view.removeAttribute("aria-busy");
   view.dataset.page = route.key;
   if (!quiet) window.scrollTo(0, 0);
