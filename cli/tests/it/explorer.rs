@@ -12,6 +12,7 @@
 //! fails saying so, unless `SHERD_SKIP_BROWSER_TEST=1`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,14 +28,18 @@ const BROWSER_BUDGET: Duration = Duration::from_secs(420);
 /// One page may take this long to render.
 const PAGE_WAIT: Duration = Duration::from_secs(20);
 
-/// chromedriver, killed when dropped.
+/// chromedriver in a process group of its own, with the Chromium it
+/// starts: the whole group is killed when dropped, so a failing test leaves
+/// no browser behind.
 struct Driver {
     child: Child,
     port: u16,
 }
 
 impl Driver {
-    fn start() -> Option<Self> {
+    /// chromedriver, and the Chromium it starts, with their temporary
+    /// files in `tmp`.
+    fn start(tmp: &Path) -> Option<Self> {
         let binary = which("chromedriver")?;
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -43,6 +48,8 @@ impl Driver {
             .port();
         let child = Command::new(binary)
             .arg(format!("--port={port}"))
+            .process_group(0)
+            .env("TMPDIR", tmp)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -62,6 +69,11 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The group's id is chromedriver's pid (`process_group(0)`).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -263,7 +275,10 @@ fn the_explorer_shows_a_live_testnet_in_a_real_browser() {
         eprintln!("SHERD_SKIP_BROWSER_TEST is set: the explorer's browser test is SKIPPED");
         return;
     }
-    let Some(driver) = Driver::start() else {
+    // Chromium's profile and temporary files, removed at the end.
+    let browser_dir = tempfile::tempdir().unwrap();
+    let profile = browser_dir.path().join("profile");
+    let Some(driver) = Driver::start(browser_dir.path()) else {
         panic!(
             "chromedriver is not on PATH: install chromium and chromium-driver \
              (Debian: apt-get install -y chromium chromium-driver), or set \
@@ -323,6 +338,7 @@ fn the_explorer_shows_a_live_testnet_in_a_real_browser() {
                     "--headless=new", "--no-sandbox", "--disable-gpu",
                     "--disable-dev-shm-usage", "--window-size=1280,1000",
                     "--force-prefers-reduced-motion", "--hide-scrollbars",
+                    format!("--user-data-dir={}", profile.display()),
                 ],
             });
             if let Some(chromium) = which("chromium") {
