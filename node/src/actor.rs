@@ -914,6 +914,9 @@ impl Actor {
             s.head = head;
             s.height = s.height.max(head.height);
         });
+        self.shared
+            .observed
+            .record_final(height, ex.block.header.timestamp_ms, count);
         if count > 0 {
             tracing::info!(height, view = proposal.view, txs = count, root = %head.state_root, "chain.finalize: block final");
         } else {

@@ -55,7 +55,7 @@ impl ApiError {
         &self.message
     }
 
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -63,11 +63,11 @@ impl ApiError {
         }
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
@@ -122,6 +122,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/node", get(node_identity))
         .route("/v1/provider", get(provider_status))
         .route("/metrics", get(metrics))
+        .merge(crate::browse::routes())
         .fallback(|| async {
             ApiError::not_found("no such route; see the API table in node/README.md")
         })

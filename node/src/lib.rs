@@ -14,6 +14,7 @@
 
 pub mod actor;
 pub mod api;
+pub mod browse;
 pub mod dev;
 mod direct;
 mod duties;

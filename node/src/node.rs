@@ -323,6 +323,7 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
             receiver
         });
         let peer = crate::p2p::start(net, shared.clone(), shutdown.subscribe()).await?;
+        let _ = shared.observed.net.set(peer.handle.clone());
         if let (Some(mut start), Some(deals)) = (provider, deals) {
             start.peer_id = peer_id.to_bytes();
             start.listen = listen.iter().map(|a| a.to_vec()).collect();

@@ -95,6 +95,8 @@ pub struct Shared {
     pub deals: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::provider::DealInbound>>,
     /// The storage provider, when this node is one.
     pub provider: std::sync::OnceLock<Arc<crate::provider::ProviderRuntime>>,
+    /// What the browsing routes show of this node's run.
+    pub observed: crate::browse::Observed,
 }
 
 impl Shared {
@@ -121,6 +123,7 @@ impl Shared {
             identity: std::sync::OnceLock::new(),
             deals: std::sync::OnceLock::new(),
             provider: std::sync::OnceLock::new(),
+            observed: crate::browse::Observed::default(),
         }
     }
 

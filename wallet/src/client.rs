@@ -7,6 +7,7 @@
 //! shape. [`NodeClient::wait_for_finality`] polls `GET /v1/txs/{hash}` until
 //! the transaction is finalized.
 
+pub mod browse;
 pub mod types;
 
 use std::{
@@ -18,6 +19,11 @@ use serde::de::DeserializeOwned;
 use sherd_ledger::{Address, Amount, EncodeError, Hash, Transaction};
 use ureq::Agent;
 
+pub use browse::{
+    ActivityReport, BlockPage, BlockSummary, ContractPage, ContractSummary, FieldType,
+    FinalityReport, FinalitySample, Peers, ProviderStats, ProviderStatsList, SearchHit, SearchKind,
+    TxField, TxFields, TxPage, TxSummary, ValidatorActivity,
+};
 pub use types::{
     AccountInfo, BlockInfo, ContractInfo, EndpointInfo, FaucetReceipt, FragmentInfo, ProviderInfo,
     RepairInfo, Status, TxInfo, TxOutcome, TxStatus, Unbonding, ValidatorInfo, Validators,

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `sherd` binary.
 
 mod cluster;
+mod explorer;
 mod fragments;
 mod node;
 mod storage;

@@ -33,17 +33,22 @@ use super::node::get;
 
 /// A testnet of `validators` validators and `providers` providers, and a
 /// client home.
-struct Net {
+pub(super) struct Net {
     _dir: tempfile::TempDir,
-    nodes: Vec<Node>,
+    pub(super) nodes: Vec<Node>,
     /// Provider addresses by node index.
-    providers: Vec<(usize, String)>,
-    client: PathBuf,
-    node_url: String,
+    pub(super) providers: Vec<(usize, String)>,
+    pub(super) client: PathBuf,
+    pub(super) node_url: String,
 }
 
 impl Net {
-    fn start(validators: usize, providers: usize, proof_period: u64, proof_window: u64) -> Self {
+    pub(super) fn start(
+        validators: usize,
+        providers: usize,
+        proof_period: u64,
+        proof_window: u64,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let net = dir.path().join("net");
         let count = u16::try_from(validators + providers).unwrap();
@@ -117,7 +122,7 @@ impl Net {
     }
 
     /// `sherd ARGS --json`, which must succeed.
-    fn ok(&self, args: &[&str]) -> Value {
+    pub(super) fn ok(&self, args: &[&str]) -> Value {
         let mut all = args.to_vec();
         all.push("--json");
         let out = self.sherd(&all);

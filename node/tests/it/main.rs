@@ -1,6 +1,7 @@
 //! Integration tests of the node: the parity-db store and a dev chain
 //! driven through its HTTP API.
 
+mod browse;
 mod dev_chain;
 mod http;
 mod journal;
