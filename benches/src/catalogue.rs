@@ -216,7 +216,9 @@ impl Unit {
 /// `4KiB`, `16MiB`, `1GiB`, `512` (bytes).
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
-    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, suffix) = text.split_at(digits);
     let number: u64 = number.parse().ok()?;
     let scale: u64 = match suffix.trim() {
@@ -288,7 +290,10 @@ better = "higher"
 source = { speedup = "g/batch", over = "g/single" }
 "#;
         let c = Catalogue::parse(text).unwrap();
-        assert!(matches!(c.figures[0].source, Source::Load { load: 100, .. }));
+        assert!(matches!(
+            c.figures[0].source,
+            Source::Load { load: 100, .. }
+        ));
         assert!(matches!(c.figures[1].source, Source::Storage { .. }));
         assert!(matches!(c.figures[2].source, Source::Speedup { .. }));
         assert_eq!(c.sections(), ["S", "T"]);
@@ -297,15 +302,22 @@ source = { speedup = "g/batch", over = "g/single" }
     #[test]
     fn mistakes_are_refused_naming_the_figure() {
         let twice = format!("{ONE}{ONE}");
-        assert!(Catalogue::parse(&twice).unwrap_err().contains("`a` is listed twice"));
+        assert!(Catalogue::parse(&twice)
+            .unwrap_err()
+            .contains("`a` is listed twice"));
         let no_baseline = ONE.replace("baseline = { name = \"raw\", criterion = \"g/raw\" }", "");
         assert!(Catalogue::parse(&no_baseline)
             .unwrap_err()
             .contains("figure `a`: a ratio target needs a baseline"));
-        let bad_size = ONE.replace("{ criterion = \"g/sherd\" }", "{ storage = \"big\", field = \"x\" }");
+        let bad_size = ONE.replace(
+            "{ criterion = \"g/sherd\" }",
+            "{ storage = \"big\", field = \"x\" }",
+        );
         assert!(Catalogue::parse(&bad_size).unwrap_err().contains("`big`"));
         let negative = ONE.replace("ratio = 0.95", "ratio = -1.0");
-        assert!(Catalogue::parse(&negative).unwrap_err().contains("positive"));
+        assert!(Catalogue::parse(&negative)
+            .unwrap_err()
+            .contains("positive"));
         let typo = ONE.replace("better = \"higher\"", "better = \"up\"");
         assert!(Catalogue::parse(&typo).is_err());
     }

@@ -124,7 +124,9 @@ pub fn parse_estimates(
         ("mean", estimates.mean.point_estimate),
     ] {
         if !(value.is_finite() && value > 0.0) {
-            return Err(format!("{name}.point_estimate is {value}, not a positive time"));
+            return Err(format!(
+                "{name}.point_estimate is {value}, not a positive time"
+            ));
         }
     }
     Ok(Measured {

@@ -167,7 +167,9 @@ fn convert(
         }
         Unit::Bytes(bytes_per_unit) => match throughput {
             Some(Throughput::Bytes(bytes)) => Ok(bytes as f64 / seconds / bytes_per_unit),
-            _ => Err(format!("`{id}` has no byte throughput for a figure in {unit}")),
+            _ => Err(format!(
+                "`{id}` has no byte throughput for a figure in {unit}"
+            )),
         },
         Unit::PerSecond => elements
             .map(|n| n / seconds)
@@ -304,7 +306,9 @@ target = { ratio = 0.95 }"#,
         );
         let e = evaluate(&per_vote, &r).unwrap().unwrap();
         assert_eq!((e.value, e.verdict), (20.0, Verdict::Met));
-        let rate = figure("unit = \"votes/s\"\nbetter = \"higher\"\nsource = { criterion = \"votes/n=100\" }");
+        let rate = figure(
+            "unit = \"votes/s\"\nbetter = \"higher\"\nsource = { criterion = \"votes/n=100\" }",
+        );
         assert_eq!(evaluate(&rate, &r).unwrap().unwrap().value, 50_000.0);
         let speedup = figure(
             "unit = \"×\"\nbetter = \"higher\"\nsource = { speedup = \"batch\", over = \"single\" }\ntarget = { value = 2.0 }",
@@ -312,7 +316,8 @@ target = { ratio = 0.95 }"#,
         let e = evaluate(&speedup, &r).unwrap().unwrap();
         assert_eq!((e.value, e.verdict), (3.0, Verdict::Met));
         // A rate of a benchmark without throughput: the catalogue is wrong.
-        let wrong = figure("unit = \"GiB/s\"\nbetter = \"higher\"\nsource = { criterion = \"single\" }");
+        let wrong =
+            figure("unit = \"GiB/s\"\nbetter = \"higher\"\nsource = { criterion = \"single\" }");
         assert!(evaluate(&wrong, &r).unwrap_err().contains("`single`"));
     }
 
@@ -325,9 +330,8 @@ target = { ratio = 0.95 }"#,
         }
         r.load
             .push(json!({"target_rate": 1000, "latency_ms": {"p50": null}}));
-        r.storage.push(
-            json!({"size": 4096, "put_ms": {"p50": 267.0}, "mib_per_s": {"put": 1.0}}),
-        );
+        r.storage
+            .push(json!({"size": 4096, "put_ms": {"p50": 267.0}, "mib_per_s": {"put": 1.0}}));
         let light = figure("unit = \"ms\"\nbetter = \"lower\"\nsource = { load = 100, field = \"latency_ms.p50\" }\ntarget = { value = 150.0 }");
         let e = evaluate(&light, &r).unwrap().unwrap();
         assert_eq!((e.value, e.verdict), (102.0, Verdict::Met));

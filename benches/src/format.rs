@@ -96,7 +96,10 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        assert_eq!(html("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            html("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         assert_eq!(markdown_cell("a|b"), "a\\|b");
     }
 }

@@ -22,11 +22,18 @@ pub fn page(catalogue: &Catalogue, records: &[Record]) -> Result<String, String>
         body,
         r#"<header><h1>sherd benchmarks</h1><p class="run">Run shown: commit <code>{}</code>{} · {} · {} mode · CPU <b>{}</b>{}</p>{}</header>"#,
         html(&current.short_commit()),
-        if current.dirty { " (uncommitted changes)" } else { "" },
+        if current.dirty {
+            " (uncommitted changes)"
+        } else {
+            ""
+        },
         html(&current.short_date()),
         current.mode.as_str(),
         html(&current.cpu),
-        current.cores.map(|c| format!(", {c} cores")).unwrap_or_default(),
+        current
+            .cores
+            .map(|c| format!(", {c} cores"))
+            .unwrap_or_default(),
         current
             .note
             .as_ref()
@@ -110,7 +117,11 @@ fn figure_row(
         counts[3] += 1;
         return Ok(format!(
             r#"<tr class="absent">{what}<td data-label="Value"><div>not measured yet</div></td><td data-label="Raw library"><div>{}</div></td><td data-label="Ratio"><div></div></td><td data-label="Target"><div>{target}</div></td><td data-label="Status"><div><span class="badge absent">no data</span></div></td><td data-label="History"><div></div></td></tr>"#,
-            figure.baseline.as_ref().map(|b| html(&b.name)).unwrap_or_default()
+            figure
+                .baseline
+                .as_ref()
+                .map(|b| html(&b.name))
+                .unwrap_or_default()
         ));
     };
     let Evaluated {
@@ -190,7 +201,10 @@ fn testnet(records: &[Record]) -> String {
         .skip(1)
         .find(|r| r.mode.is_reference() && r.commit != newest.commit);
     let mut series = Vec::new();
-    for (i, record) in std::iter::once(*newest).chain(reference.copied()).enumerate() {
+    for (i, record) in std::iter::once(*newest)
+        .chain(reference.copied())
+        .enumerate()
+    {
         for (stat, dashed) in [("p50", false), ("p99", true)] {
             let mut points: Vec<Point> = record
                 .load
@@ -214,7 +228,11 @@ fn testnet(records: &[Record]) -> String {
             points.sort_by(|a, b| a.x.total_cmp(&b.x));
             if !points.is_empty() {
                 series.push(Series {
-                    name: format!("{stat}, {} ({})", record.short_commit(), record.mode.as_str()),
+                    name: format!(
+                        "{stat}, {} ({})",
+                        record.short_commit(),
+                        record.mode.as_str()
+                    ),
                     points,
                     dashed,
                     colour: 2 * i,
@@ -277,7 +295,11 @@ fn storage(records: &[Record]) -> String {
     );
     for record in std::iter::once(*newest).chain(reference.copied()) {
         for run in &record.storage {
-            let get = |path: &[&str]| path.iter().try_fold(run, |v, k| v.get(k)).and_then(Value::as_f64);
+            let get = |path: &[&str]| {
+                path.iter()
+                    .try_fold(run, |v, k| v.get(k))
+                    .and_then(Value::as_f64)
+            };
             let cell = |path: &[&str], unit: &str| {
                 get(path)
                     .map(|v| format!("{}{unit}", number(v)))
@@ -342,7 +364,10 @@ fn history(records: &[Record]) -> String {
             html(&record.short_date()),
             record.mode.as_str(),
             html(&record.cpu),
-            record.cores.map(|c| format!(", {c} cores")).unwrap_or_default(),
+            record
+                .cores
+                .map(|c| format!(", {c} cores"))
+                .unwrap_or_default(),
             record
                 .note
                 .as_ref()

@@ -34,15 +34,20 @@ pub fn tables(catalogue: &Catalogue, records: &[Record]) -> Result<String, Strin
                     out,
                     "| {} | not measured by a full run yet | {} | | {} | | |",
                     cell(&figure.what),
-                    figure.baseline.as_ref().map(|b| cell(&b.name)).unwrap_or_default(),
+                    figure
+                        .baseline
+                        .as_ref()
+                        .map(|b| cell(&b.name))
+                        .unwrap_or_default(),
                     cell(&target)
                 );
                 continue;
             };
-            let value = match &e.stated {
-                Some(s) => format!("{} ({})", with_unit(e.value, &figure.unit), s),
-                None => with_unit(e.value, &figure.unit),
-            };
+            // A document's own words when it gave a range or several runs.
+            let value = e
+                .stated
+                .clone()
+                .unwrap_or_else(|| with_unit(e.value, &figure.unit));
             let raw = match (&figure.baseline, e.baseline) {
                 (Some(b), Some(v)) => format!("{} {}", b.name, with_unit(v, &figure.unit)),
                 (Some(b), None) => format!("{} (not measured)", b.name),
@@ -84,7 +89,7 @@ pub fn splice(document: &str, tables: &str) -> Result<String, &'static str> {
         .ok_or(END)?;
     let end = line_starting(document, END, begin_end).ok_or(END)?;
     Ok(format!(
-        "{}{}\n{}",
+        "{}\n{}\n\n{}",
         &document[..begin_end],
         tables.trim_matches('\n'),
         &document[end..]
@@ -113,7 +118,7 @@ mod tests {
         let out = splice(doc, "\n| a |\n").unwrap();
         assert_eq!(
             out,
-            "# Benchmarks\n\nprose\n<!-- figures:begin: generated -->\n| a |\n<!-- figures:end -->\nmore prose\n"
+            "# Benchmarks\n\nprose\n<!-- figures:begin: generated -->\n\n| a |\n\n<!-- figures:end -->\nmore prose\n"
         );
         // Idempotent.
         assert_eq!(splice(&out, "| a |").unwrap(), out);

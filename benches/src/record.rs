@@ -98,7 +98,11 @@ impl Record {
 
     /// The date's day and minute, `2026-12-03 07:28`.
     pub fn short_date(&self) -> String {
-        self.date.chars().take(16).collect::<String>().replace('T', " ")
+        self.date
+            .chars()
+            .take(16)
+            .collect::<String>()
+            .replace('T', " ")
     }
 }
 

@@ -155,7 +155,11 @@ pub fn xy_chart(series: &[Series], x_label: &str, y_label: &str) -> String {
     // Lines and points.
     for s in series {
         let class = format!("s{}", s.colour.min(3));
-        let dash = if s.dashed { r#" stroke-dasharray="6 4""# } else { "" };
+        let dash = if s.dashed {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
         let points: Vec<String> = s
             .points
             .iter()
@@ -180,7 +184,11 @@ pub fn xy_chart(series: &[Series], x_label: &str, y_label: &str) -> String {
     for (i, s) in series.iter().enumerate() {
         let y = TOP + 12.0 + 18.0 * i as f64;
         let class = format!("s{}", s.colour.min(3));
-        let dash = if s.dashed { r#" stroke-dasharray="6 4""# } else { "" };
+        let dash = if s.dashed {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
         let _ = write!(
             svg,
             r#"<line class="{class}"{dash} x1="{:.1}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}"/><text class="legend" x="{:.1}" y="{:.1}">{}</text>"#,
