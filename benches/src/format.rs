@@ -7,6 +7,9 @@ pub fn number(v: f64) -> String {
         return "—".to_string();
     }
     let a = v.abs();
+    if a == 0.0 {
+        return "0".to_string();
+    }
     if a >= 1000.0 {
         return thousands(v.round());
     }
@@ -14,7 +17,7 @@ pub fn number(v: f64) -> String {
         0
     } else if a >= 10.0 {
         1
-    } else if a >= 1.0 || a == 0.0 {
+    } else if a >= 1.0 {
         2
     } else {
         // Three significant digits below one.
@@ -88,7 +91,7 @@ mod tests {
         assert_eq!(number(2.345), "2.35");
         assert_eq!(number(0.9851), "0.985");
         assert_eq!(number(0.0001234), "0.000123");
-        assert_eq!(number(0.0), "0.00");
+        assert_eq!(number(0.0), "0");
         assert_eq!(number(f64::NAN), "—");
         assert_eq!(with_unit(3.27, "×"), "3.27×");
         assert_eq!(with_unit(22.6, "µs"), "22.6 µs");

@@ -46,7 +46,8 @@ pub fn page(catalogue: &Catalogue, records: &[Record]) -> Result<String, String>
     for section in catalogue.sections() {
         let _ = write!(
             sections,
-            r#"<section><h2>{}</h2><table class="figures"><thead><tr><th>Figure</th><th>Value</th><th>Raw library</th><th>Ratio</th><th>Target</th><th>Status</th><th>History</th></tr></thead><tbody>"#,
+            r#"<section id="{}"><h2>{}</h2><table class="figures"><colgroup><col class="c-fig"><col class="c-val"><col class="c-raw"><col class="c-ratio"><col class="c-target"><col class="c-status"><col class="c-hist"></colgroup><thead><tr><th>Figure</th><th>Value</th><th>Raw library</th><th>Ratio</th><th>Target</th><th>Status</th><th>History</th></tr></thead><tbody>"#,
+            anchor(section),
             html(section)
         );
         for figure in catalogue.figures.iter().filter(|f| f.section == section) {
@@ -150,8 +151,15 @@ fn figure_row(
         .map(|s| format!(r#"<br><span class="note">stated: {}</span>"#, html(&s)))
         .unwrap_or_default();
     let raw = match (&figure.baseline, baseline) {
-        (Some(b), Some(v)) => format!("{}<br>{}", html(&b.name), html(&with_unit(v, &figure.unit))),
-        (Some(b), None) => format!("{}<br>not measured", html(&b.name)),
+        (Some(b), Some(v)) => format!(
+            r#"<span class="num">{}</span><br><span class="note">{}</span>"#,
+            html(&with_unit(v, &figure.unit)),
+            html(&b.name)
+        ),
+        (Some(b), None) => format!(
+            r#"not measured<br><span class="note">{}</span>"#,
+            html(&b.name)
+        ),
         (None, _) => String::new(),
     };
     let class = match verdict {
@@ -160,12 +168,25 @@ fn figure_row(
         Verdict::NoTarget | Verdict::Unknown => "report",
     };
     Ok(format!(
-        r#"<tr>{what}<td data-label="Value" class="value"><div>{}{stated}{origin}</div></td><td data-label="Raw library"><div>{raw}</div></td><td data-label="Ratio"><div>{}</div></td><td data-label="Target"><div>{target}</div></td><td data-label="Status"><div><span class="badge {class}">{}</span></div></td><td data-label="History"><div>{}</div></td></tr>"#,
+        r#"<tr>{what}<td data-label="Value" class="value"><div><span class="num">{}</span>{stated}{origin}</div></td><td data-label="Raw library"><div>{raw}</div></td><td data-label="Ratio"><div>{}</div></td><td data-label="Target"><div>{target}</div></td><td data-label="Status"><div><span class="badge {class}">{}</span></div></td><td data-label="History"><div>{}</div></td></tr>"#,
         html(&with_unit(value, &figure.unit)),
         r.map(ratio).unwrap_or_default(),
         verdict.label(),
         sparkline(&history, figure.target.value)
     ))
+}
+
+/// `testnet-4-validators-on-this-machine`: a section's id for links.
+fn anchor(title: &str) -> String {
+    let mut id = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            id.push(c.to_ascii_lowercase());
+        } else if !id.ends_with('-') && !id.is_empty() {
+            id.push('-');
+        }
+    }
+    id.trim_end_matches('-').to_string()
 }
 
 /// `≥ 100,000 transfers/s`, `≤ 2.50× raw`.
@@ -241,7 +262,7 @@ fn testnet(records: &[Record]) -> String {
         }
     }
     let mut out = format!(
-        r#"<section><h2>Testnet under load</h2><p>Finalized transfers a second against finality latency, one point per offered rate (<code>sherd bench load</code> on a local testnet of 4 validators and 6 providers on this machine). Solid p50, dashed p99; the run shown{}.</p><figure class="chart">{}</figure>"#,
+        r#"<section id="testnet-under-load"><h2>Testnet under load</h2><p>Finalized transfers a second against finality latency, one point per offered rate (<code>sherd bench load</code> on a local testnet of 4 validators and 6 providers on this machine). Solid p50, dashed p99; the run shown{}.</p><figure class="chart">{}</figure>"#,
         if reference.is_some() {
             " and the latest full or imported record before it"
         } else {
@@ -291,7 +312,7 @@ fn storage(records: &[Record]) -> String {
         .skip(1)
         .find(|r| r.mode.is_reference() && r.commit != newest.commit);
     let mut out = String::from(
-        r#"<section><h2>Storage: put and get</h2><p><code>sherd bench storage</code> on the same testnet: a random file encoded and decoded locally, then put to the providers and got back; MiB/s over the median round.</p><table class="runs"><thead><tr><th>Record</th><th>Size</th><th>k+m</th><th>Rounds</th><th>Local encode</th><th>Local decode</th><th>Put</th><th>Get</th><th>Put / encode</th><th>Get / decode</th><th>Put p50</th><th>Get p50</th></tr></thead><tbody>"#,
+        r#"<section id="storage-runs"><h2>Storage: put and get</h2><p><code>sherd bench storage</code> on the same testnet: a random file encoded and decoded locally, then put to the providers and got back; MiB/s over the median round.</p><table class="runs"><thead><tr><th>Record</th><th>Size</th><th>k+m</th><th>Rounds</th><th>Local encode</th><th>Local decode</th><th>Put</th><th>Get</th><th>Put / encode</th><th>Get / decode</th><th>Put p50</th><th>Get p50</th></tr></thead><tbody>"#,
     );
     for record in std::iter::once(*newest).chain(reference.copied()) {
         for run in &record.storage {
@@ -344,7 +365,7 @@ fn size_text(bytes: f64) -> String {
 /// Every record, newest first.
 fn history(records: &[Record]) -> String {
     let mut out = String::from(
-        r#"<section><h2>History</h2><table class="runs"><thead><tr><th>Commit</th><th>Date (UTC)</th><th>Mode</th><th>CPU</th><th>Measured</th></tr></thead><tbody>"#,
+        r#"<section id="history"><h2>History</h2><table class="runs"><thead><tr><th>Commit</th><th>Date (UTC)</th><th>Mode</th><th>CPU</th><th>Measured</th></tr></thead><tbody>"#,
     );
     for record in records.iter().rev() {
         let measured = if record.mode == crate::record::Mode::Imported {
@@ -430,7 +451,12 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top}
 th{background:var(--head);font-weight:600;font-size:.9em}
-td.value{font-weight:600;white-space:nowrap}
+table.figures{table-layout:fixed}
+col.c-fig{width:27%}col.c-val{width:17%}col.c-raw{width:16%}col.c-ratio{width:7%}col.c-target{width:12%}col.c-status{width:9%}col.c-hist{width:176px}
+.num{white-space:nowrap}
+td.value .num{font-weight:600}
+table.runs td{white-space:nowrap}
+section{overflow-x:auto}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.85em;font-weight:600;white-space:nowrap}
 .badge.met{color:var(--met);background:var(--met-bg)}
 .badge.not-met{color:var(--not);background:var(--not-bg)}
@@ -459,6 +485,8 @@ footer{margin:2em 0 1em;font-size:.85em}
  tr{border:1px solid var(--line);border-radius:8px;margin:0 0 10px;padding:4px 0}
  td{border:0;padding:3px 10px;display:flex;gap:10px}
  td::before{content:attr(data-label);flex:0 0 7.5em;color:var(--muted);font-size:.85em}
- td.value{white-space:normal}
+ table.figures{table-layout:auto}
+ section{overflow-x:visible}
+ table.runs td{white-space:normal}
 }
 "#;

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Run sherd's benchmarks and render the dashboard.
+#
+#   benches/run.sh           # full: every criterion benchmark at its own settings,
+#                            # load at 100 … 7,000 tx/s, storage 4 KiB and 256 MiB
+#   benches/run.sh --quick   # a few minutes after the build: criterion --quick on
+#                            # the catalogue's benchmarks, short loads, small files
+#
+# 1. criterion benchmarks of every crate (`cargo bench --profile release`, so
+#    the benchmarks share the release build of the sherd binary);
+# 2. a local testnet of 4 validators and 6 providers on free loopback ports,
+#    in this run's directory under the target directory, stopped on exit;
+# 3. `sherd bench load` at a few offered rates and `sherd bench storage`
+#    put/get, each report kept as JSON;
+# 4. one record of it all, keyed by the commit, appended to
+#    benches/results/history.jsonl;
+# 5. the dashboard, <target>/bench-dashboard/index.html, and the figures
+#    tables of BENCHMARKS.md, rendered from the history.
+#
+# The target directory is $CARGO_TARGET_DIR, else target/. This run's raw
+# output (criterion's, the reports, the testnet's logs) stays in
+# <target>/bench-runs/<date>/.
+set -euo pipefail
+
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+QUICK=0
+case "${1:-}" in
+  "") ;;
+  --quick) QUICK=1 ;;
+  -h|--help) usage; exit 0 ;;
+  *) echo "unknown argument '$1'; usage:" >&2; usage >&2; exit 2 ;;
+esac
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+mkdir -p "$TARGET"
+TARGET=$(cd "$TARGET" && pwd)
+export CARGO_TARGET_DIR=$TARGET
+RUN=$TARGET/bench-runs/$(date -u +%Y%m%dT%H%M%SZ)
+NET=$RUN/testnet
+mkdir -p "$RUN/reports"
+export CRITERION_HOME=$RUN/criterion
+MODE=full
+[ "$QUICK" = 1 ] && MODE=quick
+
+BEGAN=$(date +%s)
+step() { echo "==> [$(( $(date +%s) - BEGAN )) s] $*"; }
+
+stop_testnet() {
+  if [ -d "$NET" ]; then
+    SHERD_TESTNET=$NET "$ROOT/testnet/down.sh" >/dev/null 2>&1 || true
+  fi
+}
+trap stop_testnet EXIT
+trap 'exit 130' INT TERM
+
+# What is measured: the commit, and whether the tree differs from it (before
+# this run writes the history and BENCHMARKS.md).
+COMMIT=$(git rev-parse HEAD)
+DIRTY=()
+[ -z "$(git status --porcelain)" ] || DIRTY=(--dirty)
+CPU=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -1)
+CORES=$(nproc)
+
+step "building the sherd binary and the dashboard (release)"
+cargo build --release --quiet -p sherd -p sherd-benches
+SHERD=$TARGET/release/sherd
+DASHBOARD=$TARGET/release/sherd-bench-dashboard
+
+# ---------------------------------------------------------------- criterion
+bench() {
+  local crate=$1 name=$2
+  shift 2
+  step "cargo bench -p $crate --bench $name -- $*"
+  cargo bench --quiet --profile release -p "$crate" --bench "$name" -- --noplot "$@"
+}
+if [ "$QUICK" = 1 ]; then
+  # criterion's --quick stops a benchmark once its time is stable (at most
+  # the group's measurement time); only the benchmarks the catalogue shows,
+  # and the small states of the scaling benchmarks.
+  export SHERD_BENCH_SIZES=10000 SHERD_BENCH_FRAGMENTS=2000
+  bench sherd-fragments fragments --quick \
+    'fragments::(encode/|put/.*size=64MiB|get/.*size=64MiB|proof/.*chunks=2\^16)'
+  bench sherd-ledger ledger --quick \
+    'ledger::(apply_block|verify|submit_proofs/[a-z-]+/proofs=1000+(,txs=10)?$)'
+  bench sherd-consensus bls --quick 'consensus::(bls/verify|collector/decode\+add\+certify)'
+  bench sherd-node provider --quick 'provider::(restart|prover)'
+else
+  bench sherd-fragments fragments
+  bench sherd-ledger ledger
+  bench sherd-ledger commitment
+  bench sherd-consensus bls
+  bench sherd-consensus engine
+  bench sherd-node provider
+fi
+
+# ------------------------------------------------------------------ testnet
+# 10 nodes need 10 libp2p ports and 10 API ports: one run of 20 free ones.
+PORTS=$(python3 - <<'EOF'
+import socket
+for _ in range(200):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); base = s.getsockname()[1]; s.close()
+    if base > 65535 - 20:
+        continue
+    held = []
+    try:
+        for p in range(base, base + 20):
+            t = socket.socket(); held.append(t); t.bind(("127.0.0.1", p))
+            u = socket.socket(type=socket.SOCK_DGRAM); held.append(u); u.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        for t in held: t.close()
+    print(base); break
+EOF
+)
+[ -n "$PORTS" ] || { echo "no run of 20 free loopback ports found" >&2; exit 1; }
+P2P_PORT=$PORTS
+API_PORT=$((PORTS + 10))
+step "starting a testnet of 4 validators and 6 providers in $NET (ports $P2P_PORT-$((PORTS + 19)))"
+"$SHERD" testnet init --validators 4 --providers 6 --out "$NET" \
+  --p2p-port "$P2P_PORT" --api-port "$API_PORT" >/dev/null
+for home in "$NET"/node*; do
+  [ -f "$home/config.toml" ] || continue
+  "$SHERD" node run --home "$home" >>"$home/stderr.log" 2>&1 &
+  echo $! >"$home/pid"
+done
+API=http://127.0.0.1:$API_PORT
+api_of() { sed -n 's/^api = "\(.*\)"/\1/p' "$1/config.toml"; }
+for home in "$NET"/node*; do
+  ok=""
+  for _ in $(seq 1 300); do
+    if curl -fsS "http://$(api_of "$home")/v1/status" >/dev/null 2>&1; then ok=1; break; fi
+    kill -0 "$(cat "$home/pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$ok" ]; then
+    echo "$(basename "$home") did not start; the end of its log:" >&2
+    tail -15 "$home/stderr.log" >&2
+    exit 1
+  fi
+done
+want=$(grep -l '^\[provider\]' "$NET"/node*/config.toml | wc -l)
+have=0
+for _ in $(seq 1 300); do
+  have=$(curl -fsS "$API/v1/providers" 2>/dev/null \
+    | python3 -c 'import json,sys; print(sum(1 for p in json.load(sys.stdin)["providers"] if p.get("endpoint")))' 2>/dev/null || echo 0)
+  [ "$have" -ge "$want" ] && break
+  sleep 0.2
+done
+[ "$have" -ge "$want" ] || { echo "only $have of $want providers advertised after 60 s; logs in $NET" >&2; exit 1; }
+NODES=()
+for i in 0 1 2 3; do NODES+=(--node "http://127.0.0.1:$((API_PORT + i))"); done
+
+FAILED=()
+REPORTS=()
+# One `sherd bench …` report into $RUN/reports/NAME.json; a failure is noted
+# in the record, and the run goes on.
+report() {
+  local kind=$1 name=$2
+  shift 2
+  step "sherd bench $kind $*"
+  if "$SHERD" bench "$kind" --json "$@" >"$RUN/reports/$name.json" 2>"$RUN/reports/$name.log"; then
+    REPORTS+=("--$kind" "$RUN/reports/$name.json")
+  else
+    echo "    failed (exit $?): the end of $RUN/reports/$name.log:" >&2
+    tail -5 "$RUN/reports/$name.log" >&2
+    FAILED+=("$kind $name")
+  fi
+}
+if [ "$QUICK" = 1 ]; then
+  RATES=(100 1000 2500); DURATION=5
+else
+  RATES=(100 1000 2000 5000 5500 7000); DURATION=15
+fi
+for rate in "${RATES[@]}"; do
+  report load "load-$rate" "${NODES[@]}" --faucet-key "$NET/faucet.key" \
+    --rate "$rate" --duration "$DURATION"
+done
+if [ "$QUICK" = 1 ]; then
+  report storage storage-4KiB --node "$API" --faucet-key "$NET/faucet.key" \
+    --size 4KiB --count 5 --dir "$RUN/scratch"
+  report storage storage-16MiB --node "$API" --faucet-key "$NET/faucet.key" \
+    --size 16MiB --count 2 --dir "$RUN/scratch"
+else
+  report storage storage-256MiB --node "$API" --faucet-key "$NET/faucet.key" \
+    --size 256MiB --count 5 --dir "$RUN/scratch"
+  report storage storage-4KiB --node "$API" --faucet-key "$NET/faucet.key" \
+    --size 4KiB --count 25 --dir "$RUN/scratch"
+fi
+step "stopping the testnet"
+stop_testnet
+
+# ------------------------------------------------------------ record, render
+NOTE=()
+[ "${#FAILED[@]}" = 0 ] || NOTE=(--note "failed: ${FAILED[*]} (logs were in $RUN/reports)")
+step "recording the run in benches/results/history.jsonl"
+"$DASHBOARD" record --history benches/results/history.jsonl --mode "$MODE" \
+  --commit "$COMMIT" ${DIRTY[@]+"${DIRTY[@]}"} --date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  --cpu "$CPU" --cores "$CORES" --criterion "$CRITERION_HOME" \
+  ${REPORTS[@]+"${REPORTS[@]}"} ${NOTE[@]+"${NOTE[@]}"}
+"$DASHBOARD" render --history benches/results/history.jsonl \
+  --catalogue benches/figures.toml --out "$TARGET/bench-dashboard" \
+  --benchmarks-md BENCHMARKS.md
+step "done: $TARGET/bench-dashboard/index.html"
