@@ -1,4 +1,4 @@
-//! Criterion benchmarks of sherd's end-to-end hot paths, and the benchmark dashboard.
+//! The benchmark dashboard: runs sherd's benchmarks, keeps their history, and renders each figure against its target and raw-library baseline.
 //!
 //! `benches/run.sh` runs every crate's criterion benchmarks and `sherd bench
 //! load`/`storage` against a local testnet, then appends one [`Record`] per
