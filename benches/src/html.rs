@@ -270,28 +270,30 @@ fn testnet(records: &[Record]) -> String {
         },
         xy_chart(&series, "finalized transfers/s", "latency (ms)")
     );
-    out.push_str(r#"<table class="runs"><thead><tr><th>Record</th><th>Offered</th><th>Finalized/s</th><th>Refused</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr></thead><tbody>"#);
+    out.push_str(r#"<table class="runs"><thead><tr><th>Record</th><th>Offered</th><th>Finalized/s</th><th>Refused</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>Note</th></tr></thead><tbody>"#);
     for record in std::iter::once(*newest).chain(reference.copied()) {
         for run in &record.load {
-            let cell = |path: &[&str]| {
+            let cell = |path: &[&str], unit: &str| {
                 path.iter()
                     .try_fold(run, |v, k| v.get(k))
                     .and_then(Value::as_f64)
-                    .map(number)
+                    .map(|v| format!("{}{unit}", number(v)))
                     .unwrap_or_else(|| "—".into())
             };
+            let note = run.get("note").and_then(Value::as_str).unwrap_or_default();
             let _ = write!(
                 out,
-                r#"<tr><td data-label="Record"><div>{} ({})</div></td><td data-label="Offered"><div>{}/s</div></td><td data-label="Finalized/s"><div>{}</div></td><td data-label="Refused"><div>{}</div></td><td data-label="p50"><div>{} ms</div></td><td data-label="p90"><div>{} ms</div></td><td data-label="p99"><div>{} ms</div></td><td data-label="max"><div>{} ms</div></td></tr>"#,
+                r#"<tr><td data-label="Record"><div>{} ({})</div></td><td data-label="Offered"><div>{}</div></td><td data-label="Finalized/s"><div>{}</div></td><td data-label="Refused"><div>{}</div></td><td data-label="p50"><div>{}</div></td><td data-label="p90"><div>{}</div></td><td data-label="p99"><div>{}</div></td><td data-label="max"><div>{}</div></td><td data-label="Note" class="wrap"><div>{}</div></td></tr>"#,
                 html(&record.short_commit()),
                 record.mode.as_str(),
-                cell(&["target_rate"]),
-                cell(&["finalized_per_s"]),
-                cell(&["submit_errors"]),
-                cell(&["latency_ms", "p50"]),
-                cell(&["latency_ms", "p90"]),
-                cell(&["latency_ms", "p99"]),
-                cell(&["latency_ms", "max"]),
+                cell(&["target_rate"], "/s"),
+                cell(&["finalized_per_s"], ""),
+                cell(&["submit_errors"], ""),
+                cell(&["latency_ms", "p50"], " ms"),
+                cell(&["latency_ms", "p90"], " ms"),
+                cell(&["latency_ms", "p99"], " ms"),
+                cell(&["latency_ms", "max"], " ms"),
+                html(note),
             );
         }
     }
@@ -312,7 +314,7 @@ fn storage(records: &[Record]) -> String {
         .skip(1)
         .find(|r| r.mode.is_reference() && r.commit != newest.commit);
     let mut out = String::from(
-        r#"<section id="storage-runs"><h2>Storage: put and get</h2><p><code>sherd bench storage</code> on the same testnet: a random file encoded and decoded locally, then put to the providers and got back; MiB/s over the median round.</p><table class="runs"><thead><tr><th>Record</th><th>Size</th><th>k+m</th><th>Rounds</th><th>Local encode</th><th>Local decode</th><th>Put</th><th>Get</th><th>Put / encode</th><th>Get / decode</th><th>Put p50</th><th>Get p50</th></tr></thead><tbody>"#,
+        r#"<section id="storage-runs"><h2>Storage: put and get</h2><p><code>sherd bench storage</code> on the same testnet: a random file encoded and decoded locally, then put to the providers and got back; MiB/s over the median round.</p><table class="runs"><thead><tr><th>Record</th><th>Size</th><th>k+m</th><th>Rounds</th><th>Local encode</th><th>Local decode</th><th>Put</th><th>Get</th><th>Put / encode</th><th>Get / decode</th><th>Put p50</th><th>Get p50</th><th>Note</th></tr></thead><tbody>"#,
     );
     for record in std::iter::once(*newest).chain(reference.copied()) {
         for run in &record.storage {
@@ -329,7 +331,7 @@ fn storage(records: &[Record]) -> String {
             let size = get(&["size"]).map(size_text).unwrap_or_else(|| "—".into());
             let _ = write!(
                 out,
-                r#"<tr><td data-label="Record"><div>{} ({})</div></td><td data-label="Size"><div>{size}</div></td><td data-label="k+m"><div>{}+{}</div></td><td data-label="Rounds"><div>{}</div></td><td data-label="Local encode"><div>{}</div></td><td data-label="Local decode"><div>{}</div></td><td data-label="Put"><div>{}</div></td><td data-label="Get"><div>{}</div></td><td data-label="Put / encode"><div>{}</div></td><td data-label="Get / decode"><div>{}</div></td><td data-label="Put p50"><div>{}</div></td><td data-label="Get p50"><div>{}</div></td></tr>"#,
+                r#"<tr><td data-label="Record"><div>{} ({})</div></td><td data-label="Size"><div>{size}</div></td><td data-label="k+m"><div>{}+{}</div></td><td data-label="Rounds"><div>{}</div></td><td data-label="Local encode"><div>{}</div></td><td data-label="Local decode"><div>{}</div></td><td data-label="Put"><div>{}</div></td><td data-label="Get"><div>{}</div></td><td data-label="Put / encode"><div>{}</div></td><td data-label="Get / decode"><div>{}</div></td><td data-label="Put p50"><div>{}</div></td><td data-label="Get p50"><div>{}</div></td><td data-label="Note" class="wrap"><div>{}</div></td></tr>"#,
                 html(&record.short_commit()),
                 record.mode.as_str(),
                 cell(&["k"], ""),
@@ -343,6 +345,7 @@ fn storage(records: &[Record]) -> String {
                 cell(&["ratio", "get_over_decode"], ""),
                 cell(&["put_ms", "p50"], " ms"),
                 cell(&["get_ms", "p50"], " ms"),
+                html(run.get("note").and_then(Value::as_str).unwrap_or_default()),
             );
         }
     }
@@ -456,6 +459,7 @@ col.c-fig{width:27%}col.c-val{width:17%}col.c-raw{width:16%}col.c-ratio{width:7%
 .num{white-space:nowrap}
 td.value .num{font-weight:600}
 table.runs td{white-space:nowrap}
+table.runs td.wrap{white-space:normal;min-width:12em}
 section{overflow-x:auto}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.85em;font-weight:600;white-space:nowrap}
 .badge.met{color:var(--met);background:var(--met-bg)}
