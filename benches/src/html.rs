@@ -141,10 +141,11 @@ fn figure_row(
         String::new()
     } else {
         format!(
-            r#"<br><span class="origin">from {} ({}, {})</span>"#,
+            r#"<br><span class="origin">from {} ({}, {}, {})</span>"#,
             html(&record.short_commit()),
             record.mode.as_str(),
-            html(&record.short_date())
+            html(&record.short_date()),
+            html(&record.cpu)
         )
     };
     let stated = stated
