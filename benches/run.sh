@@ -208,6 +208,8 @@ DIRTY=()
 [ -z "$(git status --porcelain)" ] || DIRTY=(--dirty)
 CPU=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -1)
 CORES=$(nproc)
+# How busy the machine was: on a shared machine, the first thing to check.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 step "building the sherd binary and the dashboard (release)"
 cargo build --release --quiet -p sherd
@@ -219,7 +221,7 @@ SKIPPED=()
 if [ "$ONLY" = testnet ]; then SKIPPED+=("criterion"); else run_criterion; fi
 if [ "$ONLY" = criterion ]; then SKIPPED+=("the testnet"); else run_testnet; fi
 
-NOTES=()
+NOTES=("Load average (1, 5, 15 min) $LOAD_BEFORE at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end, on $CORES cores.")
 [ "${#SKIPPED[@]}" = 0 ] || NOTES+=("Skipped: ${SKIPPED[*]}.")
 [ "${#FAILED[@]}" = 0 ] || NOTES+=("Failed: ${FAILED[*]} (logs in $RUN/reports).")
 NOTE=()
