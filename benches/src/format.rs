@@ -13,6 +13,10 @@ pub fn number(v: f64) -> String {
     if a >= 1000.0 {
         return thousands(v.round());
     }
+    // Counts and round figures: `5`, `150`, not `5.00`.
+    if v.fract() == 0.0 {
+        return format!("{v:.0}");
+    }
     let decimals = if a >= 100.0 {
         0
     } else if a >= 10.0 {
@@ -92,6 +96,8 @@ mod tests {
         assert_eq!(number(0.9851), "0.985");
         assert_eq!(number(0.0001234), "0.000123");
         assert_eq!(number(0.0), "0");
+        assert_eq!(number(5.0), "5");
+        assert_eq!(number(150.0), "150");
         assert_eq!(number(f64::NAN), "—");
         assert_eq!(with_unit(3.27, "×"), "3.27×");
         assert_eq!(with_unit(22.6, "µs"), "22.6 µs");

@@ -315,7 +315,7 @@ fn storage(records: &[Record]) -> String {
         .skip(1)
         .find(|r| r.mode.is_reference() && r.commit != newest.commit);
     let mut out = String::from(
-        r#"<section id="storage-runs"><h2>Storage: put and get</h2><p><code>sherd bench storage</code> on the same testnet: a random file encoded and decoded locally, then put to the providers and got back; MiB/s over the median round.</p><table class="runs"><thead><tr><th>Record</th><th>Size</th><th>k+m</th><th>Rounds</th><th>Local encode</th><th>Local decode</th><th>Put</th><th>Get</th><th>Put / encode</th><th>Get / decode</th><th>Put p50</th><th>Get p50</th><th>Note</th></tr></thead><tbody>"#,
+        r#"<section id="storage-runs"><h2>Storage: put and get</h2><p><code>sherd bench storage</code> on the same testnet: a random file encoded and decoded locally, then put to the providers and got back; MiB/s over the median round.</p><table class="runs"><thead><tr><th>Record</th><th>File</th><th>Local encode</th><th>Local decode</th><th>Put</th><th>Get</th><th>Put / encode</th><th>Get / decode</th><th>Put p50</th><th>Get p50</th><th>Note</th></tr></thead><tbody>"#,
     );
     for record in std::iter::once(*newest).chain(reference.copied()) {
         for run in &record.storage {
@@ -332,7 +332,7 @@ fn storage(records: &[Record]) -> String {
             let size = get(&["size"]).map(size_text).unwrap_or_else(|| "—".into());
             let _ = write!(
                 out,
-                r#"<tr><td data-label="Record"><div>{} ({})</div></td><td data-label="Size"><div>{size}</div></td><td data-label="k+m"><div>{}+{}</div></td><td data-label="Rounds"><div>{}</div></td><td data-label="Local encode"><div>{}</div></td><td data-label="Local decode"><div>{}</div></td><td data-label="Put"><div>{}</div></td><td data-label="Get"><div>{}</div></td><td data-label="Put / encode"><div>{}</div></td><td data-label="Get / decode"><div>{}</div></td><td data-label="Put p50"><div>{}</div></td><td data-label="Get p50"><div>{}</div></td><td data-label="Note" class="wrap"><div>{}</div></td></tr>"#,
+                r#"<tr><td data-label="Record"><div>{} ({})</div></td><td data-label="File"><div>{size}, {}+{}, ×{}</div></td><td data-label="Local encode"><div>{}</div></td><td data-label="Local decode"><div>{}</div></td><td data-label="Put"><div>{}</div></td><td data-label="Get"><div>{}</div></td><td data-label="Put / encode"><div>{}</div></td><td data-label="Get / decode"><div>{}</div></td><td data-label="Put p50"><div>{}</div></td><td data-label="Get p50"><div>{}</div></td><td data-label="Note" class="wrap"><div>{}</div></td></tr>"#,
                 html(&record.short_commit()),
                 record.mode.as_str(),
                 cell(&["k"], ""),

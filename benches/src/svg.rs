@@ -97,6 +97,9 @@ pub fn xy_chart(series: &[Series], x_label: &str, y_label: &str) -> String {
     const LEFT: f64 = 64.0;
     const RIGHT: f64 = 16.0;
     const TOP: f64 = 16.0;
+    // The legend goes under the x axis, two entries a line.
+    let legend_lines = series.len().div_ceil(2) as f64;
+    let h = H + 8.0 + 20.0 * legend_lines;
     const BOTTOM: f64 = 48.0;
     let all = series.iter().flat_map(|s| &s.points);
     let x_max = all.clone().map(|p| p.x).fold(0.0, f64::max);
@@ -107,7 +110,7 @@ pub fn xy_chart(series: &[Series], x_label: &str, y_label: &str) -> String {
     let py = |y: f64| H - BOTTOM - (H - TOP - BOTTOM) * y / y_top;
 
     let mut svg = format!(
-        r#"<svg class="xy" viewBox="0 0 {W} {H}" role="img" aria-label="{} against {}">"#,
+        r#"<svg class="xy" viewBox="0 0 {W} {h}" role="img" aria-label="{} against {}">"#,
         html(y_label),
         html(x_label)
     );
@@ -180,9 +183,10 @@ pub fn xy_chart(series: &[Series], x_label: &str, y_label: &str) -> String {
             );
         }
     }
-    // Legend, top left inside the plot.
+    // Legend, under the axis label.
     for (i, s) in series.iter().enumerate() {
-        let y = TOP + 12.0 + 18.0 * i as f64;
+        let y = H + 12.0 + 20.0 * (i / 2) as f64;
+        let x0 = if i % 2 == 0 { 0.0 } else { (W - LEFT) / 2.0 };
         let class = format!("s{}", s.colour.min(3));
         let dash = if s.dashed {
             r#" stroke-dasharray="6 4""#
@@ -192,9 +196,9 @@ pub fn xy_chart(series: &[Series], x_label: &str, y_label: &str) -> String {
         let _ = write!(
             svg,
             r#"<line class="{class}"{dash} x1="{:.1}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}"/><text class="legend" x="{:.1}" y="{:.1}">{}</text>"#,
-            LEFT + 10.0,
-            LEFT + 34.0,
-            LEFT + 40.0,
+            LEFT + x0,
+            LEFT + x0 + 24.0,
+            LEFT + x0 + 30.0,
             y + 4.0,
             html(&s.name)
         );
