@@ -15,7 +15,7 @@ use crate::http::{get, post};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -23,21 +23,21 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn start(rt: &tokio::runtime::Runtime, home: &std::path::Path) -> DevNode {
+pub(crate) fn start(rt: &tokio::runtime::Runtime, home: &std::path::Path) -> DevNode {
     let config = DevConfig::new(home.to_path_buf(), "127.0.0.1:0".parse().unwrap());
     rt.block_on(async { tokio::time::timeout(WAIT, run_dev(config)).await })
         .expect("node start timed out")
         .expect("node starts")
 }
 
-fn stop(rt: &tokio::runtime::Runtime, node: DevNode) {
+pub(crate) fn stop(rt: &tokio::runtime::Runtime, node: DevNode) {
     rt.block_on(async { tokio::time::timeout(WAIT, node.shutdown()).await })
         .expect("node stop timed out")
         .expect("node stops cleanly");
 }
 
 /// Polls until the transaction is finalized; answers it.
-fn wait_finalized(api: SocketAddr, hash: &str) -> Value {
+pub(crate) fn wait_finalized(api: SocketAddr, hash: &str) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
         let (code, tx) = get(api, &format!("/v1/txs/{hash}"));
@@ -58,7 +58,13 @@ fn balance(api: SocketAddr, address: &Address) -> u64 {
     account["balance_base"].as_u64().unwrap()
 }
 
-fn transfer(key: &SigningKey, chain: &str, nonce: u64, to: Address, amount: u64) -> String {
+pub(crate) fn transfer(
+    key: &SigningKey,
+    chain: &str,
+    nonce: u64,
+    to: Address,
+    amount: u64,
+) -> String {
     let body = TxBody {
         chain_id: ChainId::new(chain).unwrap(),
         sender: Address::from(&key.verifying_key()),
