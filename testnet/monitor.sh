@@ -5,9 +5,10 @@
 # prints its URL. Prometheus is Debian's (`apt-get install prometheus`).
 #
 #   testnet/monitor.sh           # start it (or say where it runs)
-#   testnet/monitor.sh check     # every node's target up, and every query of
-#                                # the Grafana dashboard (testnet/grafana/sherd.json)
-#                                # answering; exits non-zero otherwise
+#   testnet/monitor.sh check [EXPR…]   # every node's target up, every panel of the
+#                                # Grafana dashboard (testnet/grafana/sherd.json) with
+#                                # data, the chain's histograms with samples, and each
+#                                # PromQL EXPR above 0; exits non-zero otherwise
 #   testnet/monitor.sh stop      # stop it (testnet/down.sh does too)
 #   MONITOR_PORT=9090 testnet/monitor.sh   # this port instead of a free one
 #
@@ -34,10 +35,10 @@ stop() {
 
 check() {
   running || { echo "prometheus is not running: testnet/monitor.sh" >&2; exit 1; }
-  python3 - "$(url)" "$DASHBOARD" "$(ls -d "$DIR"/node*/config.toml | wc -l)" <<'EOF'
-import json, sys, time, urllib.parse, urllib.request
+  python3 - "$(url)" "$DASHBOARD" "$(ls -d "$DIR"/node*/config.toml | wc -l)" "$@" <<'EOF'
+import json, math, sys, time, urllib.parse, urllib.request
 
-base, dashboard, nodes = sys.argv[1], sys.argv[2], int(sys.argv[3])
+base, dashboard, nodes, extra = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 
 def get(path, **params):
     query = urllib.parse.urlencode(params)
@@ -57,15 +58,29 @@ failed = len(up) != nodes
 if failed:
     print(f"only {len(up)} of {nodes} nodes are up", file=sys.stderr)
 
-# Every query of the dashboard answers with data.
-panels = json.load(open(dashboard))["panels"]
-for panel in panels:
+# Every panel of the dashboard has data (some of its queries may have none
+# yet: refusals by reason appear with the first refusal).
+for panel in json.load(open(dashboard))["panels"]:
+    series = 0
     for target in panel.get("targets", []):
         expr = target["expr"].replace("$__rate_interval", "1m")
-        result = get("/api/v1/query", query=expr)["result"]
-        mark = "ok " if result else "NO DATA"
-        print(f"  {mark} {panel['title']}: {len(result)} series  {expr}")
-        failed = failed or not result
+        series += len(get("/api/v1/query", query=expr)["result"])
+    print(f"  {'ok' if series else 'NO DATA':7} panel {panel['title']}: {series} series")
+    failed = failed or not series
+
+# The histograms every running chain feeds have samples, and each EXPR
+# given is above 0.
+musts = [
+    "sum(sherd_finality_latency_seconds_count)",
+    "sum(sherd_block_execution_seconds_count)",
+    "sum(sherd_vote_collection_seconds_count)",
+] + extra
+for expr in musts:
+    result = get("/api/v1/query", query=expr)["result"]
+    value = float(result[0]["value"][1]) if result else math.nan
+    ok = value > 0
+    print(f"  {'ok' if ok else 'ZERO':7} {expr} = {value}")
+    failed = failed or not ok
 sys.exit(1 if failed else 0)
 EOF
 }
@@ -73,7 +88,7 @@ EOF
 case "${1:-start}" in
   start) ;;
   stop) stop; exit 0 ;;
-  check) check; exit 0 ;;
+  check) shift; check "$@"; exit 0 ;;
   *) echo "usage: testnet/monitor.sh [start|check|stop]" >&2; exit 2 ;;
 esac
 
