@@ -322,7 +322,7 @@ impl Metrics {
         let finality_seconds = histogram(&FINALITY_BUCKETS);
         r.register(
             "sherd_finality_latency_seconds",
-            "From when this node had a block's proposal (built it, or received it to verify) to when the block's commit as final was durable. Blocks learnt only by sync are not observed",
+            "From when this node had a block's proposal (built it, or received it to verify) to when the block's commit as final was durable. Observed on validators: a follower is never asked to verify, and blocks learnt by sync are not observed",
             finality_seconds.clone(),
         );
         let votes: Histograms<CertificateKind> =
