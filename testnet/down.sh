@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Stop every node of the local testnet (SIGTERM, then SIGKILL after 10 s).
-# The data stays: testnet/up.sh starts them again where they were.
+# Stop every node of the local testnet (SIGTERM, then SIGKILL after 10 s),
+# and its Prometheus if testnet/monitor.sh started one. The data stays:
+# testnet/up.sh starts them again where they were.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${SHERD_TESTNET:-$ROOT/testnet/.local}
+[ -f "$DIR/prometheus/pid" ] && SHERD_TESTNET="$DIR" "$ROOT/testnet/monitor.sh" stop
 for home in "$DIR"/node*; do
   [ -f "$home/pid" ] || continue
   pid=$(cat "$home/pid")

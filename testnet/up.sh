@@ -11,12 +11,21 @@
 #                               # misses and slashing within a minute (new testnets only)
 #   REPAIR=0 testnet/up.sh      # no repair worker (by default node 0 repairs lost
 #                               # fragments onto spare providers: `[repair]`)
+#   testnet/up.sh 4 6 --monitor # and a Prometheus scraping every node (testnet/monitor.sh)
 #   testnet/status.sh           # heights, finalized heights, providers
 #   testnet/down.sh             # stop (data kept)
 set -euo pipefail
 
-N=${1:-4}
-PROVIDERS=${2:-6}
+MONITOR=0
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --monitor) MONITOR=1 ;;
+    *) args+=("$arg") ;;
+  esac
+done
+N=${args[0]:-4}
+PROVIDERS=${args[1]:-6}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${SHERD_TESTNET:-$ROOT/testnet/.local}
 P2P_PORT=${P2P_PORT:-30333}
@@ -28,7 +37,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 echo "==> building sherd (release)"
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p sherd
-SHERD="$ROOT/target/release/sherd"
+SHERD="${CARGO_TARGET_DIR:-$ROOT/target}/release/sherd"
 
 if [ ! -f "$DIR/genesis.json" ]; then
   echo "==> creating a testnet of $N validators and $PROVIDERS providers in $DIR"
@@ -96,4 +105,7 @@ for home in "$DIR"/node*; do
 done
 echo "    faucet: POST http://$(api_of "$DIR/node0")/v1/faucet   (sherd wallet faucet NAME --node http://$(api_of "$DIR/node0"))"
 [ "$want" -gt 0 ] && echo "    $want providers advertised: sherd storage put FILE --node http://$(api_of "$DIR/node0")"
+if [ "$MONITOR" = 1 ]; then
+  SHERD_TESTNET="$DIR" "$ROOT/testnet/monitor.sh"
+fi
 true

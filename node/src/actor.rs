@@ -7,7 +7,7 @@
 //! transactions that can run (not waiting behind a sender's nonce gap), or [`IDLE_INTERVAL`] (an empty heartbeat block, so epochs
 //! advance) if it does not; a transaction arriving wakes it early.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,6 +52,8 @@ mod sync;
 
 /// Most proposed blocks from peers kept while waiting for their proposal.
 const MAX_RECEIVED_BLOCKS: usize = 64;
+/// Most views whose start is remembered, for the vote collection time.
+const VIEWS_TIMED: usize = 32;
 
 /// The actor's side of the network: consensus gossip in and out.
 #[derive(Debug)]
@@ -110,6 +112,12 @@ pub struct Actor {
     evidence: Option<mpsc::UnboundedSender<Vec<u8>>>,
     /// When the head last moved.
     last_progress: Instant,
+    /// For the finality latency: when this node first had each unfinalized
+    /// proposal (built it, or was asked to verify it), with its height.
+    first_seen: HashMap<BlockId, (u64, Instant)>,
+    /// For the vote collection time: when the engine entered recent views
+    /// (epoch, view).
+    view_started: VecDeque<((u64, u64), Instant)>,
 }
 
 impl std::fmt::Debug for Actor {
@@ -180,6 +188,8 @@ impl Actor {
             need_sync: false,
             evidence: None,
             last_progress: Instant::now(),
+            first_seen: HashMap::new(),
+            view_started: VecDeque::new(),
         };
         actor.engine = Some(engine);
         Ok(actor)
@@ -438,6 +448,9 @@ impl Actor {
     }
 
     fn verify(&mut self, proposal: Proposal) {
+        self.first_seen
+            .entry(proposal.id())
+            .or_insert((proposal.height, Instant::now()));
         match self.adopt_block(&proposal) {
             Ok(true) => {}
             Ok(false) => {
@@ -453,7 +466,10 @@ impl Actor {
                 return;
             }
         }
-        let valid = match self.ensure_executed(proposal.id()) {
+        let started = Instant::now();
+        let executed = self.ensure_executed(proposal.id());
+        self.shared.metrics.verified(started.elapsed());
+        let valid = match executed {
             Ok(ex) => ex.id.0 == proposal.payload,
             Err(e) => {
                 tracing::warn!(view = proposal.view, error = %e, "consensus.verify: proposal refused");
@@ -504,6 +520,16 @@ impl Actor {
             s.epoch = epoch;
             s.view = view;
         });
+        if self
+            .view_started
+            .back()
+            .is_none_or(|(v, _)| *v != (epoch, view))
+        {
+            if self.view_started.len() >= VIEWS_TIMED {
+                self.view_started.pop_front();
+            }
+            self.view_started.push_back(((epoch, view), Instant::now()));
+        }
         for output in outputs {
             let current = self.engine.as_ref().map(|e| e.epoch());
             if current != Some(epoch) {
@@ -520,6 +546,9 @@ impl Actor {
     }
 
     fn on_output(&mut self, output: Output) {
+        if let Output::Broadcast(message) = &output {
+            self.time_certificate(message);
+        }
         match output {
             Output::Broadcast(message) | Output::Send { message, .. } => {
                 if self.equivocate {
@@ -622,6 +651,22 @@ impl Actor {
         }
     }
 
+    /// Observes how long the engine took, from entering a view, to have
+    /// its notarization or finalization (it broadcasts each once).
+    fn time_certificate(&self, message: &sherd_consensus::Message) {
+        let (certificate, finalization) = match message {
+            sherd_consensus::Message::Notarization { certificate, .. } => (certificate, false),
+            sherd_consensus::Message::Finalization { certificate, .. } => (certificate, true),
+            _ => return,
+        };
+        let key = (certificate.epoch, certificate.view());
+        if let Some((_, started)) = self.view_started.iter().find(|(v, _)| *v == key) {
+            self.shared
+                .metrics
+                .certificate(finalization, started.elapsed());
+        }
+    }
+
     /// The executed block `id`, re-executing it from its stored proposal
     /// (after a restart) if needed.
     fn ensure_executed(&mut self, id: BlockId) -> Result<Arc<Executed>, ExecError> {
@@ -640,8 +685,14 @@ impl Actor {
         let layers = ancestors.iter().map(|a| &a.output.changes).collect();
         let store = Layered::new(&state, layers);
         let shared = self.shared.clone();
-        let (receipts, output) =
+        let (receipts, output, proofs) =
             exec::reexecute(&store, &block, |id| shared.mempool().get(id).cloned())?;
+        if let Some(proofs) = proofs {
+            self.shared
+                .metrics
+                .proof_seconds
+                .observe(proofs.as_secs_f64());
+        }
         let ledger_id = block
             .header
             .id()
@@ -681,12 +732,7 @@ impl Actor {
         let started = Instant::now();
         match self.build_inner(view, parent, parent_height) {
             Ok(payload) => {
-                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                self.shared.metrics.record_exec(micros);
-                self.shared
-                    .metrics
-                    .blocks_built
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.shared.metrics.built(started.elapsed());
                 self.last_block_at = Instant::now();
                 self.handle(Input::Built {
                     view,
@@ -759,8 +805,9 @@ impl Actor {
         let mut txs = Vec::with_capacity(candidates.len());
         let mut receipts = Vec::with_capacity(candidates.len());
         let mut dropped = Vec::new();
+        let mut proofs = None;
         for vtx in candidates {
-            match executor.apply(&vtx) {
+            match exec::proof_time(&vtx, &mut proofs, || executor.apply(&vtx)) {
                 Ok(receipt) => {
                     receipts.push(receipt);
                     txs.push(vtx);
@@ -782,6 +829,12 @@ impl Actor {
             }
         }
         let output = executor.finish().map_err(|e| internal(&e))?;
+        if let Some(proofs) = proofs {
+            self.shared
+                .metrics
+                .proof_seconds
+                .observe(proofs.as_secs_f64());
+        }
         let ids: Vec<Hash> = txs.iter().map(|t| t.id()).collect();
         header.tx_root = tx_root(&ids);
         header.state_root = output.state_root;
@@ -833,6 +886,9 @@ impl Actor {
                 ancestors,
             }),
         );
+        self.first_seen
+            .entry(consensus_id)
+            .or_insert((height, Instant::now()));
         self.shared
             .update_status(|s| s.height = s.height.max(height));
         Ok(ledger_id.0)
@@ -884,6 +940,13 @@ impl Actor {
             .commit(ops)
             .map_err(|e| ExecError::Internal(e.to_string()))?;
         // Committed: the block is final on disk.
+        if let Some((_, seen)) = self.first_seen.remove(&id) {
+            self.shared
+                .metrics
+                .finality_seconds
+                .observe(seen.elapsed().as_secs_f64());
+        }
+        self.first_seen.retain(|_, (h, _)| *h > height);
         self.head = head;
         self.last_progress = Instant::now();
         if ends_epoch {
@@ -906,10 +969,15 @@ impl Actor {
             }
         }
         let count = u64::try_from(ex.block.txs.len()).unwrap_or(u64::MAX);
-        self.shared
-            .metrics
-            .txs_finalized
-            .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+        let (accepted, refused) =
+            ex.receipts
+                .iter()
+                .flat_map(|r| &r.proofs)
+                .fold((0, 0), |(a, r), p| match p.result {
+                    Ok(_) => (a + 1, r),
+                    Err(_) => (a, r + 1),
+                });
+        self.shared.metrics.finalized(count, accepted, refused);
         self.shared.update_status(|s| {
             s.head = head;
             s.height = s.height.max(head.height);

@@ -5,14 +5,13 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -121,7 +120,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/faucet", post(faucet))
         .route("/v1/node", get(node_identity))
         .route("/v1/provider", get(provider_status))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(crate::metrics::serve))
         .merge(crate::browse::routes())
         .fallback(|| async {
             ApiError::not_found("no such route; see the API table in node/README.md")
@@ -477,7 +476,7 @@ pub(crate) fn admit_verified(
             .map_err(ApiError::internal)?
         {
             let height = TxLocation::from_bytes(&bytes).map_or(0, |l| l.height);
-            shared.metrics.txs_rejected.fetch_add(1, Ordering::Relaxed);
+            shared.metrics.txs_rejected.inc();
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "rejected",
@@ -504,7 +503,7 @@ pub(crate) fn admit_verified(
             Ok(hash)
         }
         Err(e) => {
-            shared.metrics.txs_rejected.fetch_add(1, Ordering::Relaxed);
+            shared.metrics.txs_rejected.inc();
             Err(match e {
                 MempoolError::Rejected(m) => {
                     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", m)
@@ -959,68 +958,6 @@ async fn faucet(
         Json(json!({ "hash": hash.to_string(), "amount": a, "amount_base": b })),
     )
         .into_response())
-}
-
-async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    let s = shared.status();
-    let m = &shared.metrics;
-    let pool = shared.mempool().len();
-    let count = m.exec_count.load(Ordering::Relaxed);
-    let sum = m.exec_micros_sum.load(Ordering::Relaxed);
-    let last = m.exec_micros_last.load(Ordering::Relaxed);
-    let secs = |micros: u64| micros as f64 / 1e6;
-    let text = format!(
-        "# HELP sherd_height Highest block executed.\n\
-         # TYPE sherd_height gauge\n\
-         sherd_height {}\n\
-         # HELP sherd_finalized_height Highest finalized block.\n\
-         # TYPE sherd_finalized_height gauge\n\
-         sherd_finalized_height {}\n\
-         # HELP sherd_epoch Current epoch.\n\
-         # TYPE sherd_epoch gauge\n\
-         sherd_epoch {}\n\
-         # HELP sherd_view Current consensus view.\n\
-         # TYPE sherd_view gauge\n\
-         sherd_view {}\n\
-         # HELP sherd_mempool_size Transactions waiting in the mempool.\n\
-         # TYPE sherd_mempool_size gauge\n\
-         sherd_mempool_size {}\n\
-         # HELP sherd_txs_finalized_total Transactions in finalized blocks.\n\
-         # TYPE sherd_txs_finalized_total counter\n\
-         sherd_txs_finalized_total {}\n\
-         # HELP sherd_txs_rejected_total Transactions refused at submission.\n\
-         # TYPE sherd_txs_rejected_total counter\n\
-         sherd_txs_rejected_total {}\n\
-         # HELP sherd_blocks_built_total Blocks built by this node.\n\
-         # TYPE sherd_blocks_built_total counter\n\
-         sherd_blocks_built_total {}\n\
-         # HELP sherd_block_execution_seconds Time to build and execute a block.\n\
-         # TYPE sherd_block_execution_seconds summary\n\
-         sherd_block_execution_seconds_sum {}\n\
-         sherd_block_execution_seconds_count {}\n\
-         # HELP sherd_block_execution_last_seconds Time to build and execute the last block.\n\
-         # TYPE sherd_block_execution_last_seconds gauge\n\
-         sherd_block_execution_last_seconds {}\n",
-        s.height,
-        s.head.height,
-        s.epoch,
-        s.view,
-        pool,
-        m.txs_finalized.load(Ordering::Relaxed),
-        m.txs_rejected.load(Ordering::Relaxed),
-        m.blocks_built.load(Ordering::Relaxed),
-        secs(sum),
-        count,
-        secs(last),
-    );
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! check it, and the block's database writes once it is final.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sherd_consensus::engine::Proposal;
 use sherd_consensus::{BlockId, Certificate, Wire};
@@ -72,11 +73,14 @@ pub fn parse_proposed(bytes: &[u8]) -> Result<(BlockId, Block), ExecError> {
 ///
 /// `known` answers transactions whose signature this node already checked
 /// (its mempool's), by id; only the others are verified, in one batch.
+///
+/// Also returns the time spent applying the block's storage-proof
+/// transactions, if it has any ([`proof_time`]).
 pub fn reexecute<S: StateStore>(
     store: &S,
     block: &Block,
     known: impl Fn(&Hash) -> Option<VerifiedTx>,
-) -> Result<(Vec<Receipt>, BlockOutput), ExecError> {
+) -> Result<(Vec<Receipt>, BlockOutput, Option<Duration>), ExecError> {
     let header = &block.header;
     let mut slots: Vec<Option<VerifiedTx>> = Vec::with_capacity(block.txs.len());
     let mut unknown = Vec::new();
@@ -108,8 +112,10 @@ pub fn reexecute<S: StateStore>(
         other => ExecError::Invalid(other.to_string()),
     })?;
     let mut receipts = Vec::with_capacity(txs.len());
+    let mut proofs = None;
     for (index, tx) in txs.iter().enumerate() {
-        match executor.apply(tx) {
+        let applied = proof_time(tx, &mut proofs, || executor.apply(tx));
+        match applied {
             Ok(receipt) => receipts.push(receipt),
             Err(ApplyError::Rejected(r)) => {
                 return Err(ExecError::Invalid(format!("transaction {index}: {r}")))
@@ -132,7 +138,26 @@ pub fn reexecute<S: StateStore>(
             output.state_root, header.state_root
         )));
     }
-    Ok((receipts, output))
+    Ok((receipts, output, proofs))
+}
+
+/// Runs `apply` (applying `tx`), adding the time it took to `total` when
+/// `tx` submits storage proofs: the ledger checks the proofs as it applies
+/// the transaction, so this is the block's proof verification as the node
+/// can see it (with the payouts the proofs make).
+pub fn proof_time<T>(
+    tx: &VerifiedTx,
+    total: &mut Option<Duration>,
+    apply: impl FnOnce() -> T,
+) -> T {
+    if !matches!(tx.tx().body.kind, TxKind::SubmitProofs(_)) {
+        return apply();
+    }
+    let started = Instant::now();
+    let out = apply();
+    let spent = total.get_or_insert(Duration::ZERO);
+    *spent = spent.saturating_add(started.elapsed());
+    out
 }
 
 /// Addresses whose history a transaction belongs to: its sender and, for

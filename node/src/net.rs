@@ -42,6 +42,7 @@ use libp2p::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+pub mod counted;
 pub mod light;
 pub mod timed;
 

@@ -79,7 +79,7 @@ pub async fn start(
                 _ = flush => {
                     admit_batch(&handle, &shared, std::mem::take(&mut batch)).await;
                 }
-                _ = publish => outgoing.publish(&handle).await,
+                _ = publish => outgoing.publish(&handle, &shared).await,
                 _ = reannounce.tick() => {
                     let stale = shared.mempool().reannounce(
                         std::time::Instant::now(),
@@ -95,7 +95,7 @@ pub async fn start(
                         }
                     }
                     if !outgoing.txs.is_empty() {
-                        outgoing.publish(&handle).await;
+                        outgoing.publish(&handle, &shared).await;
                     }
                 }
                 _ = shutdown.changed() => {
@@ -104,6 +104,7 @@ pub async fn start(
                     }
                 }
                 Some(bytes) = consensus_out.recv() => {
+                    shared.metrics.gossip(true, true, bytes.len());
                     if let Err(e) = handle.publish(Topic::Consensus, bytes).await {
                         tracing::debug!(error = %e, "net.publish: consensus message not sent");
                     }
@@ -111,7 +112,7 @@ pub async fn start(
                 Some(bytes) = txs_out.recv() => {
                     outgoing.push(bytes);
                     if outgoing.full() {
-                        outgoing.publish(&handle).await;
+                        outgoing.publish(&handle, &shared).await;
                     }
                 }
                 event = events.recv() => {
@@ -152,7 +153,7 @@ impl Outgoing {
         self.txs.len() >= MAX_GOSSIP_TXS || self.bytes >= TX_GOSSIP_BYTES
     }
 
-    async fn publish(&mut self, handle: &net::NetHandle) {
+    async fn publish(&mut self, handle: &net::NetHandle, shared: &Shared) {
         self.due = None;
         self.bytes = 0;
         let txs = std::mem::take(&mut self.txs);
@@ -160,7 +161,9 @@ impl Outgoing {
             return;
         }
         let count = txs.len();
-        if let Err(e) = handle.publish(Topic::Transactions, encode_txs(&txs)).await {
+        let data = encode_txs(&txs);
+        shared.metrics.gossip(false, true, data.len());
+        if let Err(e) = handle.publish(Topic::Transactions, data).await {
             tracing::debug!(count, error = %e, "net.publish: transactions not sent");
         }
     }
@@ -177,6 +180,11 @@ async fn route(
     (batch, flush_at): TxBatch<'_>,
     event: NetEvent,
 ) {
+    if let NetEvent::Gossip { topic, data, .. } = &event {
+        shared
+            .metrics
+            .gossip(*topic == Topic::Consensus, false, data.len());
+    }
     match event {
         NetEvent::Gossip {
             topic: Topic::Consensus,
@@ -261,8 +269,14 @@ async fn route(
             // as a failed request (the protocol is not even offered).
             None => tracing::debug!(%peer, "net.deal: not a provider"),
         },
-        NetEvent::Connected(peer) => tracing::info!(%peer, "net.peer: connected"),
-        NetEvent::Disconnected(peer) => tracing::info!(%peer, "net.peer: disconnected"),
+        NetEvent::Connected(peer) => {
+            shared.metrics.peers.inc();
+            tracing::info!(%peer, "net.peer: connected");
+        }
+        NetEvent::Disconnected(peer) => {
+            shared.metrics.peers.dec();
+            tracing::info!(%peer, "net.peer: disconnected");
+        }
         NetEvent::Listening(addr) => tracing::info!(%addr, "net.listen: listening"),
     }
 }

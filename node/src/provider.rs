@@ -31,7 +31,7 @@ pub mod disk;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use futures::{future::Either, StreamExt};
@@ -42,13 +42,16 @@ use sherd_ledger::{
     Address, Amount, Hash, StateView, TxKind,
 };
 use sherd_market::{
-    provider::{prover, ChainFacts, Earnings, Prover, ProverStats, Provider, ProviderChain},
+    provider::{
+        prover, ChainFacts, Earnings, Prover, ProverStats, Provider, ProviderChain, Served,
+    },
     store::{FragmentKey, FragmentState, FragmentStore},
     wire::{self, DealRequest, DealResponse, Refusal},
 };
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::net::{timed::Timed, DealReply, NetHandle};
+use crate::metrics::{DealAnswer, ProviderHeld, Transfer};
+use crate::net::{counted::Counted, timed::Timed, DealReply, NetHandle};
 use crate::shared::Shared;
 use config::{ProviderSection, DEFAULT_MAX_UPLOADS};
 use disk::DiskStore;
@@ -319,6 +322,26 @@ impl ProviderRuntime {
         }
     }
 
+    /// What `/metrics` shows of the provider: its store and proof totals.
+    pub fn held(&self) -> ProviderHeld {
+        let records = self.provider.store().records().unwrap_or_default();
+        let mut held = records.iter().fold(ProviderHeld::default(), |mut h, r| {
+            h.bytes = h.bytes.saturating_add(r.proposal.fragment_size);
+            if r.state == FragmentState::Active {
+                h.active = h.active.saturating_add(1);
+            } else {
+                h.pending = h.pending.saturating_add(1);
+            }
+            h
+        });
+        let stats = lock(&self.prover).stats();
+        held.proofs_submitted = stats.submitted;
+        held.proofs_accepted = stats.accepted;
+        held.proofs_missed = stats.missed;
+        held.proofs_unprovable = self.unprovable.load(Ordering::Relaxed);
+        held
+    }
+
     fn same_terms(&self, ad: &sherd_ledger::state::ProviderAd) -> bool {
         let want = lock(&self.section).advertisement();
         ad.capacity_bytes == want.capacity_bytes
@@ -471,6 +494,11 @@ fn spawn_deals(
                     )))
                 }
             };
+            runtime.shared.metrics.deal(match &response {
+                DealResponse::Reserved { .. } => DealAnswer::Reserved,
+                DealResponse::Accepted { .. } => DealAnswer::Accepted,
+                DealResponse::Refused(refusal) => DealAnswer::Refused(refusal),
+            });
             match wire::encode(&response) {
                 Ok(bytes) => {
                     let _ = net.respond_deal(reply, bytes).await;
@@ -512,6 +540,7 @@ fn spawn_streams(
                 continue;
             };
             let provider = runtime.provider.clone();
+            let shared = runtime.shared.clone();
             let mut stop = shutdown.clone();
             // On the blocking pool, not an async worker: between its awaits
             // a stream writes, reads and fsyncs its fragment file (and
@@ -521,14 +550,33 @@ fn spawn_streams(
             // node stops (an upload cut short is left in `incoming/`,
             // removed at the next start).
             tokio::task::spawn_blocking(move || {
-                let serve = provider.serve_stream(Timed::new(stream, STREAM_IDLE));
-                let stop = stop.changed();
-                futures::pin_mut!(serve, stop);
-                if let Either::Left((Err(e), _)) =
-                    futures::executor::block_on(futures::future::select(serve, stop))
-                {
-                    tracing::debug!(%peer, error = %e, "provider.stream: ended with an error");
-                }
+                let started = Instant::now();
+                let mut stream = Counted::new(Timed::new(stream, STREAM_IDLE));
+                let served = {
+                    let serve = provider.serve_stream(&mut stream);
+                    let stop = stop.changed();
+                    futures::pin_mut!(serve, stop);
+                    match futures::executor::block_on(futures::future::select(serve, stop)) {
+                        Either::Left((Ok(served), _)) => Some(served),
+                        Either::Left((Err(e), _)) => {
+                            tracing::debug!(%peer, error = %e, "provider.stream: ended with an error");
+                            None
+                        }
+                        // The node is stopping.
+                        Either::Right(_) => None,
+                    }
+                };
+                let (direction, ok, bytes) = match served {
+                    Some(Served::Upload { stored }) => (Transfer::Upload, stored, stream.read),
+                    Some(Served::Download { sent }) => (Transfer::Download, sent, stream.written),
+                    // Which way it went is not known; mostly cut-short
+                    // downloads (an upload's errors end in `Served`).
+                    None if stream.written > stream.read => (Transfer::Download, false, 0),
+                    None => (Transfer::Upload, false, 0),
+                };
+                shared
+                    .metrics
+                    .transfer(direction, ok, started.elapsed(), bytes);
                 drop(slot);
             });
         }

@@ -188,7 +188,10 @@ pub(crate) fn spawn(
                 if resting.contains_key(&(contract.id, *index)) || *shutdown.borrow() {
                     continue;
                 }
-                match repair_one(&shared, &peer, &start, repairer, &look, contract, *index).await {
+                let repaired =
+                    repair_one(&shared, &peer, &start, repairer, &look, contract, *index).await;
+                shared.metrics.repair(repaired.is_ok());
+                match repaired {
                     Ok(tx) => tracing::info!(
                         contract = %contract.id, index, %tx,
                         "repair: fragment rebuilt, placed and sent"

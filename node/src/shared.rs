@@ -1,7 +1,6 @@
 //! State shared by the consensus actor and the HTTP API.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
@@ -10,6 +9,7 @@ use sherd_ledger::{Address, ChainParams, Hash};
 use tokio::sync::Notify;
 
 use crate::mempool::Mempool;
+use crate::metrics::Metrics;
 use crate::store::{Head, NodeDb};
 
 /// What the status route shows, updated by the actor.
@@ -41,32 +41,6 @@ impl std::fmt::Debug for Faucet {
     }
 }
 
-/// Counters for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Transactions in finalized blocks.
-    pub txs_finalized: AtomicU64,
-    /// Blocks built.
-    pub blocks_built: AtomicU64,
-    /// Sum of block execution times (build), microseconds.
-    pub exec_micros_sum: AtomicU64,
-    /// Number of block executions measured.
-    pub exec_count: AtomicU64,
-    /// Last block's execution time, microseconds.
-    pub exec_micros_last: AtomicU64,
-    /// Transactions refused at the API.
-    pub txs_rejected: AtomicU64,
-}
-
-impl Metrics {
-    /// Records one block execution.
-    pub fn record_exec(&self, micros: u64) {
-        self.exec_micros_sum.fetch_add(micros, Ordering::Relaxed);
-        self.exec_count.fetch_add(1, Ordering::Relaxed);
-        self.exec_micros_last.store(micros, Ordering::Relaxed);
-    }
-}
-
 /// Everything the actor and the API share.
 #[derive(Debug)]
 pub struct Shared {
@@ -84,7 +58,7 @@ pub struct Shared {
     status: RwLock<ChainStatus>,
     /// Wakes the actor when a transaction arrives.
     pub mempool_notify: Notify,
-    /// Counters.
+    /// The Prometheus metrics (`/metrics`).
     pub metrics: Metrics,
     /// This node's libp2p identity, when networked: peer id and listen
     /// addresses, binary.

@@ -6,4 +6,4 @@ pub mod service;
 
 pub use policy::{ChainFacts, DealPolicy, PolicyConfig};
 pub use prover::{Challenge, Earnings, Prover, ProverStats};
-pub use service::{Maintenance, Provider, ProviderChain};
+pub use service::{Maintenance, Provider, ProviderChain, Served};

@@ -177,6 +177,7 @@ impl Actor {
                 return Err(e);
             }
             applied += 1;
+            self.shared.metrics.sync_blocks_applied.inc();
         }
         Ok(applied)
     }

@@ -12,6 +12,18 @@ pub fn request(
     path: &str,
     body: Option<&str>,
 ) -> std::io::Result<(u16, serde_json::Value)> {
+    let (status, payload) = request_text(addr, method, path, body)?;
+    let json = serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null);
+    Ok((status, json))
+}
+
+/// Sends one request; answers the status and the body as text.
+pub fn request_text(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
@@ -38,8 +50,7 @@ pub fn request(
     } else {
         rest.to_string()
     };
-    let json = serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null);
-    Ok((status, json))
+    Ok((status, payload))
 }
 
 fn dechunk(mut rest: &str) -> String {

@@ -6,6 +6,7 @@ mod dev_chain;
 mod http;
 mod journal;
 mod market;
+mod metrics;
 mod provider;
 mod rogue;
 mod store;

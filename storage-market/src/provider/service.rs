@@ -76,6 +76,22 @@ pub struct Provider<S, C> {
     pub stats: ServiceStats,
 }
 
+/// What one fragment stream ([`Provider::serve_stream`]) was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// An upload: the fragment was stored, or refused or cut short.
+    Upload {
+        /// Whether it was stored.
+        stored: bool,
+    },
+    /// A download: the groups asked for were sent, or refused (not stored
+    /// here, damaged).
+    Download {
+        /// Whether they were sent.
+        sent: bool,
+    },
+}
+
 /// What one [`Provider::maintain`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Maintenance {
@@ -200,8 +216,9 @@ impl<S: FragmentStore, C: ProviderChain> Provider<S, C> {
         }
     }
 
-    /// Serves one `/sherd/fragment/1` stream: an upload or a download.
-    pub async fn serve_stream<St>(&self, mut stream: St) -> Result<(), TransferError>
+    /// Serves one `/sherd/fragment/1` stream: an upload or a download, and
+    /// says which and whether it completed.
+    pub async fn serve_stream<St>(&self, mut stream: St) -> Result<Served, TransferError>
     where
         St: AsyncRead + AsyncWrite + Unpin,
     {
@@ -229,7 +246,7 @@ impl<S: FragmentStore, C: ProviderChain> Provider<S, C> {
         }
     }
 
-    async fn receive<St>(&self, mut stream: St, key: FragmentKey) -> Result<(), TransferError>
+    async fn receive<St>(&self, mut stream: St, key: FragmentKey) -> Result<Served, TransferError>
     where
         St: AsyncRead + AsyncWrite + Unpin,
     {
@@ -245,7 +262,7 @@ impl<S: FragmentStore, C: ProviderChain> Provider<S, C> {
             }
             Err(ReceiveError::Io(_)) => {
                 self.stats.uploads_failed.fetch_add(1, Ordering::Relaxed);
-                return Ok(());
+                return Ok(Served::Upload { stored: false });
             }
         };
         if outcome.is_err() {
@@ -265,7 +282,9 @@ impl<S: FragmentStore, C: ProviderChain> Provider<S, C> {
                 }
             }
         }
-        Ok(())
+        Ok(Served::Upload {
+            stored: outcome.is_ok(),
+        })
     }
 
     async fn receive_inner<St>(
@@ -356,7 +375,7 @@ impl<S: FragmentStore, C: ProviderChain> Provider<S, C> {
         key: &FragmentKey,
         first_group: u64,
         groups: u64,
-    ) -> Result<(), TransferError>
+    ) -> Result<Served, TransferError>
     where
         St: AsyncRead + AsyncWrite + Unpin,
     {
@@ -369,12 +388,14 @@ impl<S: FragmentStore, C: ProviderChain> Provider<S, C> {
                     &refuse(Refusal::unknown(format!("{key} is not stored here"))),
                 )
                 .await?;
-                return Ok(stream.close().await?);
+                stream.close().await?;
+                return Ok(Served::Download { sent: false });
             }
             Err(e) => {
                 transfer::write_message(&mut stream, &refuse(Refusal::internal(e.to_string())))
                     .await?;
-                return Ok(stream.close().await?);
+                stream.close().await?;
+                return Ok(Served::Download { sent: false });
             }
         };
         let footer = match read_footer(&file) {
@@ -387,12 +408,13 @@ impl<S: FragmentStore, C: ProviderChain> Provider<S, C> {
                     ))),
                 )
                 .await?;
-                return Ok(stream.close().await?);
+                stream.close().await?;
+                return Ok(Served::Download { sent: false });
             }
         };
         transfer::send_download(&mut stream, &file, &footer, first_group, groups).await?;
         self.stats.served.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        Ok(Served::Download { sent: true })
     }
 
     /// Keeps the store in step with the chain at final `height`: drops
