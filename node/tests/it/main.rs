@@ -5,6 +5,7 @@ mod dev_chain;
 mod http;
 mod journal;
 mod market;
+mod openapi;
 mod provider;
 mod rogue;
 mod store;
