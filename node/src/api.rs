@@ -1126,10 +1126,8 @@ async fn faucet(
             "this node has no faucet (dev and testnet only)",
         ));
     };
-    let request: FaucetRequest = json_body(
-        body,
-        "{ \"address\": \"sherd1…\", \"amount\"?: \"12.5\" }",
-    )?;
+    let request: FaucetRequest =
+        json_body(body, "{ \"address\": \"sherd1…\", \"amount\"?: \"12.5\" }")?;
     let address = parse_address(&request.address)?;
     let amount = faucet_amount(request.amount.as_ref())?;
     {
@@ -1278,7 +1276,10 @@ mod tests {
             read(r#"{"address":"a","amount":3}"#).unwrap().amount,
             Some(FaucetAmount::Whole(3))
         );
-        assert_eq!(read(r#"{"address":"a","amount":null}"#).unwrap().amount, None);
+        assert_eq!(
+            read(r#"{"address":"a","amount":null}"#).unwrap().amount,
+            None
+        );
         for bad in [
             r#"{"address":"a","amount":-1}"#,
             r#"{"address":"a","amount":true}"#,

@@ -124,10 +124,7 @@ fn type_of(value: &Value) -> &'static str {
 fn misfit(doc: &Value, schema: &Value, value: &Value, at: &str) -> Option<String> {
     let schema = resolve(doc, schema);
     if let Some(options) = schema["oneOf"].as_array() {
-        return if options
-            .iter()
-            .any(|o| misfit(doc, o, value, at).is_none())
-        {
+        return if options.iter().any(|o| misfit(doc, o, value, at).is_none()) {
             None
         } else {
             Some(format!("{at}: {value} fits none of {}", schema["oneOf"]))
@@ -206,7 +203,9 @@ fn every_route_is_documented_and_every_documented_route_is_served() {
     let (code, doc) = get(api, "/v1/openapi.json");
     assert_eq!(code, 200, "{doc}");
     assert!(
-        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1.")),
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1.")),
         "{}",
         doc["openapi"]
     );
@@ -256,7 +255,10 @@ fn every_route_is_documented_and_every_documented_route_is_served() {
     // Every operation says what its errors look like.
     for (method, path) in &documented {
         let op = &doc["paths"][path][method.to_ascii_lowercase()];
-        assert!(op["responses"]["500"].is_object(), "{method} {path}: no 500");
+        assert!(
+            op["responses"]["500"].is_object(),
+            "{method} {path}: no 500"
+        );
     }
 
     // Real answers have the documented fields and types.
@@ -283,7 +285,10 @@ fn every_route_is_documented_and_every_documented_route_is_served() {
         ("/v1/status", "/v1/status".to_string()),
         ("/v1/accounts/{addr}", format!("/v1/accounts/{alice}")),
         ("/v1/accounts/{addr}", "/v1/accounts/nope".to_string()),
-        ("/v1/accounts/{addr}/txs", format!("/v1/accounts/{alice}/txs")),
+        (
+            "/v1/accounts/{addr}/txs",
+            format!("/v1/accounts/{alice}/txs"),
+        ),
         ("/v1/blocks/{height}", "/v1/blocks/latest".to_string()),
         ("/v1/blocks/{height}", "/v1/blocks/0".to_string()),
         ("/v1/txs/{hash}", format!("/v1/txs/{zero}")),

@@ -490,10 +490,7 @@ fn fragment_status_schema() -> RefOr<Schema> {
         FragmentStatus::Ended,
     ]
     .map(|s| s.name());
-    one_of_names(
-        &names,
-        "`active`, `lost` (waits for a repair) or `ended`",
-    )
+    one_of_names(&names, "`active`, `lost` (waits for a repair) or `ended`")
 }
 
 fn fragment_status_in<'de, D: serde::Deserializer<'de>>(d: D) -> Result<FragmentStatus, D::Error> {
