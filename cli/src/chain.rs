@@ -3,10 +3,8 @@
 //! them, and a contract's one-line health.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use anyhow::{anyhow, bail, Result};
-use serde_json::Value;
+use anyhow::{anyhow, Result};
 use sherd_ledger::{
     state::{FragmentStatus, ProviderAd},
     tx::kind::Role,
@@ -15,36 +13,6 @@ use sherd_ledger::{
 use sherd_market::{client::select::Candidate, transport::Endpoint};
 use sherd_wallet::client::{ContractInfo, EndpointInfo, ProviderInfo};
 use sherd_wallet::NodeClient;
-
-/// A GET of a JSON document the typed client does not cover (a
-/// provider's own `/v1/provider`); `Ok(None)` on 404.
-pub fn get(base: &str, path: &str) -> Result<Option<Value>> {
-    let url = format!("{}{path}", base.trim_end_matches('/'));
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(20)))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut response = agent
-        .get(&url)
-        .call()
-        .map_err(|e| anyhow!("cannot reach the node at {base}: {e}"))?;
-    let status = response.status().as_u16();
-    let body: Value = response
-        .body_mut()
-        .read_json()
-        .map_err(|e| anyhow!("{url} answered something that is not JSON: {e}"))?;
-    if status == 404 {
-        return Ok(None);
-    }
-    if !(200..300).contains(&status) {
-        bail!(
-            "{url}: {}",
-            body["error"].as_str().unwrap_or("the node refused")
-        );
-    }
-    Ok(Some(body))
-}
 
 /// The endpoint a light peer dials, from the chain's binary forms.
 fn endpoint(e: &EndpointInfo) -> Result<Endpoint> {

@@ -58,7 +58,7 @@ pub fn progress(total: u64, json: bool, verb: &str) -> ProgressBar {
 }
 
 /// Prints a JSON value on stdout.
-pub fn json(value: &serde_json::Value) {
+pub fn json<T: serde::Serialize + ?Sized>(value: &T) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args as ClapArgs, Subcommand};
-use serde_json::Value;
 use sherd_ledger::{Amount, ChainId};
 use sherd_node::home::{init_provider, FileConfig};
 use sherd_node::provider::config::{ByteSize, ProviderSection};
@@ -283,24 +282,23 @@ fn status(args: StatusArgs) -> Result<ExitCode> {
         (None, Some(home)) => format!("http://{}", read_config(home)?.api),
         (None, None) => bail!("say which provider: --home DIR (its node's home) or --node URL"),
     };
-    let report: Value = crate::chain::get(&url, "/v1/provider")?.ok_or_else(|| {
+    let report = NodeClient::new(&url)?.provider_report()?.ok_or_else(|| {
         anyhow!("the node at {url} is not a storage provider (no [provider] in its config.toml)")
     })?;
     if args.json {
         output::json(&report);
         return Ok(ExitCode::SUCCESS);
     }
-    let text = |k: &str| report[k].as_str().unwrap_or("?").to_string();
-    let num = |k: &str| report[k].as_u64().unwrap_or(0);
-    println!("provider   {}", text("address"));
+    let r = &report;
+    println!("provider   {}", r.address);
     println!(
         "on chain   {}{}",
-        if report["registered"].as_bool() == Some(true) {
+        if r.registered {
             "endpoint registered"
         } else {
             "endpoint NOT registered yet"
         },
-        if report["advertised"].as_bool() == Some(true) {
+        if r.advertised {
             ", terms advertised"
         } else {
             ", terms not advertised yet"
@@ -308,47 +306,35 @@ fn status(args: StatusArgs) -> Result<ExitCode> {
     );
     println!(
         "capacity   {} offered, {} under contract",
-        report["capacity_bytes"]
-            .as_u64()
-            .map_or("-".into(), output::bytes),
-        report["used_bytes"]
-            .as_u64()
-            .map_or("-".into(), output::bytes)
+        r.capacity_bytes.map_or("-".into(), output::bytes),
+        r.used_bytes.map_or("-".into(), output::bytes)
     );
     println!(
         "holds      {} fragments active, {} waiting for their contract, {} reserved ({})",
-        num("fragments_active"),
-        num("fragments_pending"),
-        num("reservations"),
-        output::bytes(num("bytes_held"))
+        r.fragments_active,
+        r.fragments_pending,
+        r.reservations,
+        output::bytes(r.bytes_held)
     );
     println!(
         "proofs     {} accepted, {} missed, {} unprovable, {} submitted",
-        num("proofs_accepted"),
-        num("proofs_missed"),
-        num("proofs_unprovable"),
-        num("proofs_submitted")
+        r.proofs_accepted, r.proofs_missed, r.proofs_unprovable, r.proofs_submitted
     );
-    if let Some(period) = report["period"].as_u64() {
+    if let Some(period) = r.period {
         println!(
             "period     {period}: {} of {} challenges proven",
-            num("period_proven"),
-            num("period_challenged")
+            r.period_proven, r.period_challenged
         );
     }
     println!(
         "earned     {} (balance {})",
-        text("earned"),
-        Amount(num("balance_base"))
+        r.earned,
+        Amount(r.balance_base)
     );
     println!(
         "since start: {} deals reserved, {} refused, {} uploads stored, {} failed, {} downloads served",
-        num("deals_reserved"),
-        num("deals_refused"),
-        num("uploads_stored"),
-        num("uploads_failed"),
-        num("downloads_served")
+        r.deals_reserved, r.deals_refused, r.uploads_stored, r.uploads_failed, r.downloads_served
     );
-    println!("storage    {}", text("storage_dir"));
+    println!("storage    {}", r.storage_dir);
     Ok(ExitCode::SUCCESS)
 }

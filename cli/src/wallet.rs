@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use sherd_ledger::{Address, Amount, ChainId, Transaction};
 use sherd_wallet::{
     build::{self, TxParams},
-    client::{AccountInfo, TxInfo, TxOutcome, TxStatus},
+    client::{kind_name, TxInfo, TxOutcome, TxStatus},
     KdfParams, Keystore, Mnemonic, NodeClient, ValidatorKey, WalletDir, WalletKey, DEFAULT_FEE,
     DEFAULT_NODE_URL,
 };
@@ -498,7 +498,7 @@ impl Ctx {
         let address = self.resolve(target)?;
         let account = self.client()?.account(&address)?;
         if self.opts.json {
-            output::json(&account_json(&account));
+            output::json(&account);
         } else {
             println!("address:   {}", account.address);
             println!("balance:   {}", account.balance);
@@ -535,7 +535,7 @@ impl Ctx {
                     tx.height
                         .map(|h| h.to_string())
                         .unwrap_or_else(|| "-".into()),
-                    tx.kind_name(),
+                    tx.kind,
                     tx.nonce,
                     outcome_word(tx),
                     tx.hash
@@ -620,7 +620,7 @@ impl Ctx {
             fee: opts.fee,
         };
         let tx = make(&key, &params)?;
-        let kind = tx.body.kind.name();
+        let kind = kind_name(&tx.body.kind);
         let hash = client.submit(&tx)?;
         let done = if opts.no_wait {
             None
@@ -635,7 +635,7 @@ impl Ctx {
                 .as_ref()
                 .map(tx_json)
                 .unwrap_or_else(|| json!({"hash": hash.to_string(), "status": "pending"}));
-            value["kind"] = kind.into();
+            value["kind"] = kind.as_str().into();
             value["from"] = keystore.address().to_string().into();
             value["nonce"] = params.nonce.into();
             value["fee"] = params.fee.to_string().into();
@@ -694,22 +694,6 @@ pub(crate) fn unlock(keystore: &Keystore, password_file: Option<&Path>) -> Resul
     Ok(keystore.unlock(password.as_bytes())?.key)
 }
 
-fn account_json(account: &AccountInfo) -> Value {
-    json!({
-        "address": account.address,
-        "balance": account.balance.to_string(),
-        "balance_base": account.balance.base_units(),
-        "staked": account.staked.to_string(),
-        "staked_base": account.staked.base_units(),
-        "nonce": account.nonce,
-        "unbonding": account.unbonding.iter().map(|u| json!({
-            "amount": u.amount.to_string(),
-            "amount_base": u.amount.base_units(),
-            "release_epoch": u.release_epoch,
-        })).collect::<Vec<_>>(),
-    })
-}
-
 fn outcome_word(tx: &TxInfo) -> &'static str {
     match (tx.status, tx.outcome) {
         (TxStatus::Pending, _) => "pending",
@@ -719,19 +703,9 @@ fn outcome_word(tx: &TxInfo) -> &'static str {
     }
 }
 
+/// A transaction as `--json` prints it: the node's answer as it is.
 fn tx_json(tx: &TxInfo) -> Value {
-    json!({
-        "hash": tx.hash,
-        "status": match tx.status { TxStatus::Pending => "pending", TxStatus::Finalized => "finalized" },
-        "height": tx.height,
-        "index": tx.index,
-        "kind": tx.kind_name(),
-        "nonce": tx.nonce,
-        "fee": tx.fee.to_string(),
-        "fee_base": tx.fee.base_units(),
-        "outcome": tx.outcome.map(|o| match o { TxOutcome::Success => "success", TxOutcome::Failed => "failed" }),
-        "reason": tx.reason,
-    })
+    json!(tx)
 }
 
 fn print_tx_text(hash: &str, done: Option<&TxInfo>) {

@@ -1,11 +1,18 @@
-//! The HTTP JSON API (axum), exactly as the contract in the crate README.
+//! The HTTP JSON API (axum), exactly as the contract in the crate README,
+//! described by the OpenAPI document it serves at `GET /v1/openapi.json`.
 //!
-//! Every error is `{ "error", "code" }` with a 4xx/5xx status; malformed
-//! JSON, hex, addresses and oversized bodies ([`MAX_BODY_BYTES`]) are 4xx.
+//! Requests and answers are `sherd-wallet`'s types
+//! ([`sherd_wallet::client::types`]): the client reads what the handlers
+//! write. Every route is listed once, in [`api`], with its `#[utoipa::path]`
+//! description; the router and the document both come from that list.
+//!
+//! Every error is `{ "error", "code" }` ([`ApiErrorBody`]) with a 4xx/5xx
+//! status; malformed JSON, hex, addresses and oversized bodies
+//! ([`MAX_BODY_BYTES`]) are 4xx.
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -13,12 +20,20 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
 use sherd_ledger::state::{Contract, Validator};
 use sherd_ledger::tx::kind::Transfer;
 use sherd_ledger::{Address, Amount, Block, Hash, StateView, Transaction, TxKind, VerifiedTx};
+use sherd_wallet::client::types::{
+    kind_name, AccountInfo, ApiErrorBody, BatchRequest, BatchResult, BatchSubmitted, BlockInfo,
+    ContractInfo, EndpointInfo, FaucetAmount, FaucetReceipt, FaucetRequest, NodeIdentity,
+    ProofOutcome, ProofVerdictInfo, ProviderInfo, ProviderList, ProviderReport, RepairInfo,
+    RepairList, Status, SubmitRequest, Submitted, TxInfo, TxList, TxOutcome, TxStatus, Unbonding,
+    ValidatorInfo, ValidatorStatus, Validators,
+};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::mempool::MempoolError;
 use crate::shared::Shared;
@@ -34,6 +49,10 @@ pub const FAUCET_MAX_TOKENS: u64 = 1_000_000;
 pub const FAUCET_INTERVAL: Duration = Duration::from_secs(10);
 /// Most transactions `/v1/accounts/{addr}/txs` answers.
 pub const ACCOUNT_TXS_LIMIT: usize = 100;
+/// Most transactions in one `POST /v1/txs/batch`.
+pub const MAX_SUBMIT_BATCH: usize = 1_024;
+/// The `error` of the answer to a route that does not exist.
+pub const NO_SUCH_ROUTE: &str = "no such route; see GET /v1/openapi.json or node/README.md";
 
 /// An API error: status, stable code, message.
 #[derive(Debug)]
@@ -52,6 +71,14 @@ impl ApiError {
     /// What went wrong, for a person.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The JSON body this error answers.
+    pub fn body(&self) -> ApiErrorBody {
+        ApiErrorBody {
+            error: self.message.clone(),
+            code: self.code.to_string(),
+        }
     }
 
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -88,56 +115,136 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": self.message, "code": self.code })),
-        )
-            .into_response()
+        (self.status, Json(self.body())).into_response()
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+type ApiResult<T> = Result<Json<T>, ApiError>;
 
-fn ok(value: Value) -> ApiResult {
-    Ok(Json(value).into_response())
+/// The document's frame: title, version (the crate's), description.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "sherd node API",
+        description = "The HTTP JSON API of a sherd node: chain status, accounts, blocks, \
+            transactions (submit and lookup), validators, storage providers, contracts, \
+            repairs, endpoints, this node's identity and provider, and Prometheus metrics.\n\n\
+            Amounts are given twice: a decimal string of whole tokens (`\"12.5\"`, exact, \
+            9 decimals at most) and integer base units (`_base` suffix). Hashes, ids, keys \
+            and signatures are lowercase hex; addresses are bech32m (`sherd1…`).\n\n\
+            Every error is a 4xx or 5xx status with `{ \"error\", \"code\" }` \
+            (`ApiErrorBody`); an unknown route answers `404 not_found`, a known route \
+            with another method `405 bad_request`, a body over 4 MiB `413 bad_request`."
+    ),
+    tags(
+        (name = "chain", description = "The chain: status, accounts, blocks, validators"),
+        (name = "transactions", description = "Submit transactions and follow them to finality"),
+        (name = "storage", description = "Storage providers, contracts, repairs, endpoints"),
+        (name = "node", description = "This node: identity, provider, faucet, metrics, this document"),
+    )
+)]
+struct ApiDoc;
+
+/// Every route with its OpenAPI description: the router and the document
+/// are both built from this one list. A new handler gets `#[utoipa::path]`
+/// and a `.routes(routes!(handler))` line here (or in a module's own
+/// `OpenApiRouter`, merged here with `.merge(...)`).
+fn api() -> OpenApiRouter<Arc<Shared>> {
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(status))
+        .routes(routes!(account))
+        .routes(routes!(account_txs))
+        .routes(routes!(block))
+        .routes(routes!(tx))
+        .routes(routes!(submit))
+        .routes(routes!(submit_batch))
+        .routes(routes!(validators))
+        .routes(routes!(providers))
+        .routes(routes!(contract))
+        .routes(routes!(repairs))
+        .routes(routes!(endpoint))
+        .routes(routes!(faucet))
+        .routes(routes!(node_identity))
+        .routes(routes!(provider_status))
+        .routes(routes!(crate::metrics::serve))
+        .routes(routes!(openapi_json))
+}
+
+/// The OpenAPI 3.1 document of every route, built once.
+pub fn openapi() -> &'static OpenApi {
+    static DOCUMENT: OnceLock<OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut document = api().into_openapi();
+        add_internal_error(&mut document);
+        document
+    })
+}
+
+/// Any route may fail inside (a database read): each operation documents
+/// the `500 internal` answer.
+fn add_internal_error(document: &mut OpenApi) {
+    let internal = ResponseBuilder::new()
+        .description("`internal`: the node failed to read its own data")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ApiErrorBody")))
+                .build(),
+        )
+        .build();
+    for item in document.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            operation
+                .responses
+                .responses
+                .entry("500".into())
+                .or_insert_with(|| internal.clone().into());
+        }
+    }
 }
 
 /// The API router.
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/v1/status", get(status))
-        .route("/v1/accounts/{addr}", get(account))
-        .route("/v1/accounts/{addr}/txs", get(account_txs))
-        .route("/v1/blocks/{height}", get(block))
-        .route("/v1/txs/{hash}", get(tx))
-        .route("/v1/txs", post(submit))
-        .route("/v1/txs/batch", post(submit_batch))
-        .route("/v1/validators", get(validators))
-        .route("/v1/providers", get(providers))
-        .route("/v1/contracts/{id}", get(contract))
-        .route("/v1/repairs", get(repairs))
-        .route("/v1/endpoints/{addr}", get(endpoint))
-        .route("/v1/faucet", post(faucet))
-        .route("/v1/node", get(node_identity))
-        .route("/v1/provider", get(provider_status))
-        .route("/metrics", get(crate::metrics::serve))
+    routes().with_state(shared)
+}
+
+/// The router before it is given the node's state: every route of [`api`],
+/// the JSON answers for unknown routes and methods, and the body limit.
+pub fn routes() -> Router<Arc<Shared>> {
+    let (routes, _) = api().split_for_parts();
+    routes
+        // The explorer and its browsing routes: not in the document yet
+        // (`crate::browse::ROUTES`; the openapi test holds the list).
         .merge(crate::browse::routes())
-        .fallback(|| async {
-            ApiError::not_found("no such route; see the API table in node/README.md")
-        })
+        .fallback(|| async { ApiError::not_found(NO_SUCH_ROUTE) })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "bad_request",
-                "this route does not take that method; see the API table in node/README.md",
+                "this route does not take that method; see GET /v1/openapi.json or node/README.md",
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(shared)
 }
 
-fn amount(value: Amount) -> (String, u64) {
-    (value.to_string(), value.0)
+/// `GET /v1/openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "node",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object))
+)]
+async fn openapi_json() -> Json<&'static OpenApi> {
+    Json(openapi())
 }
 
 fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
@@ -163,7 +270,11 @@ fn parse_hash(text: &str, what: &str) -> Result<Hash, ApiError> {
     })
 }
 
-fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+/// A request body of type `T`; `expected` shows its shape in the error.
+fn json_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    expected: &str,
+) -> Result<T, ApiError> {
     let bytes = body.map_err(|e| {
         let status = e.status();
         ApiError::new(
@@ -179,41 +290,39 @@ fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
             ),
         )
     })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
-}
-
-fn snake_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len().saturating_add(4));
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
+    serde_json::from_slice(&bytes).map_err(|e| {
+        if e.is_data() {
+            ApiError::bad_request(format!("expected {expected}: {e}"))
         } else {
-            out.push(c);
+            ApiError::bad_request(format!("the body is not valid JSON: {e}"))
         }
-    }
-    out
+    })
 }
 
-async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
+/// `GET /v1/status`: the chain's head, this node's view and the chain's
+/// parameters.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "chain",
+    responses((status = 200, description = "The chain's status", body = Status))
+)]
+async fn status(State(shared): State<Arc<Shared>>) -> ApiResult<Status> {
     let s = shared.committed_status();
     let pool = shared.mempool().len();
-    ok(json!({
-        "chain_id": shared.params.chain_id.as_str(),
-        "height": s.height,
-        "finalized_height": s.head.height,
-        "latest_block_id": s.head.block_id.to_string(),
-        "state_root": s.head.state_root.to_string(),
-        "epoch": s.epoch,
-        "view": s.view,
-        "mempool_size": pool,
-        "dev": shared.dev,
-        "faucet": shared.faucet.is_some(),
-        "version": env!("CARGO_PKG_VERSION"),
-        "params": &shared.params,
+    Ok(Json(Status {
+        chain_id: shared.params.chain_id.as_str().to_string(),
+        height: s.height,
+        finalized_height: s.head.height,
+        latest_block_id: s.head.block_id.to_string(),
+        state_root: s.head.state_root.to_string(),
+        epoch: s.epoch,
+        view: s.view,
+        mempool_size: pool as u64,
+        dev: shared.dev,
+        faucet: shared.faucet.is_some(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        params: Some(shared.params.clone()),
     }))
 }
 
@@ -234,35 +343,45 @@ fn staked_by(
     Ok(total)
 }
 
+/// `GET /v1/accounts/{addr}`.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{addr}",
+    tag = "chain",
+    params(("addr" = String, Path, description = "The account's address (bech32m, `sherd1…`)")),
+    responses(
+        (status = 200, description = "The account; an unknown address answers zeros", body = AccountInfo),
+        (status = 400, description = "`bad_address`: not a sherd address", body = ApiErrorBody),
+    )
+)]
 async fn account(
     State(shared): State<Arc<Shared>>,
     addr: Result<Path<String>, PathRejection>,
-) -> ApiResult {
+) -> ApiResult<AccountInfo> {
     let address = parse_address(&path_param(addr)?)?;
     let state = shared.db.state();
     let view = StateView::new(&state);
     let account = view.account(&address).map_err(ApiError::internal)?;
     let staked = staked_by(&view, &address)?;
-    let unbonding: Vec<Value> = view
+    let unbonding = view
         .unbondings(&address)
         .map_err(ApiError::internal)?
         .0
         .iter()
-        .map(|u| {
-            let (a, b) = amount(u.amount);
-            json!({ "amount": a, "amount_base": b, "release_epoch": u.release_epoch })
+        .map(|u| Unbonding {
+            amount: u.amount,
+            amount_base: u.amount.base_units(),
+            release_epoch: u.release_epoch,
         })
         .collect();
-    let (balance, balance_base) = amount(account.balance);
-    let (staked, staked_base) = amount(staked);
-    ok(json!({
-        "address": address.to_string(),
-        "balance": balance,
-        "balance_base": balance_base,
-        "nonce": account.nonce,
-        "staked": staked,
-        "staked_base": staked_base,
-        "unbonding": unbonding,
+    Ok(Json(AccountInfo {
+        address: address.to_string(),
+        balance: account.balance,
+        balance_base: account.balance.base_units(),
+        nonce: account.nonce,
+        staked,
+        staked_base: staked.base_units(),
+        unbonding,
     }))
 }
 
@@ -282,27 +401,41 @@ fn stored_block(shared: &Shared, height: u64) -> Result<Option<Block>, ApiError>
         .map_err(ApiError::internal)
 }
 
-fn tx_json(tx: &Transaction, hash: &Hash, location: Option<&TxLocation>) -> Value {
+fn tx_info(tx: &Transaction, hash: &Hash, location: Option<&TxLocation>) -> TxInfo {
     let body = &tx.body;
-    let (fee, fee_base) = amount(body.fee);
-    json!({
-        "hash": hash.to_string(),
-        "status": if location.is_some() { "finalized" } else { "pending" },
-        "height": location.map(|l| l.height),
-        "index": location.map(|l| l.index),
-        "sender": body.sender.to_string(),
-        "nonce": body.nonce,
-        "fee": fee,
-        "fee_base": fee_base,
-        "kind": snake_case(body.kind.name()),
-        "outcome": location.map(|l| if l.failure.is_some() { "failed" } else { "success" }),
-        "reason": location.and_then(|l| l.failure.clone()),
-        "proofs": location.map(|l| proofs_json(tx, &l.proofs)).unwrap_or_default(),
-    })
+    TxInfo {
+        hash: hash.to_string(),
+        status: if location.is_some() {
+            TxStatus::Finalized
+        } else {
+            TxStatus::Pending
+        },
+        height: location.map(|l| l.height),
+        index: location.map(|l| u64::from(l.index)),
+        sender: body.sender.to_string(),
+        nonce: body.nonce,
+        fee: body.fee,
+        fee_base: body.fee.base_units(),
+        kind: kind_name(&body.kind),
+        outcome: location.map(|l| {
+            if l.failure.is_some() {
+                TxOutcome::Failed
+            } else {
+                TxOutcome::Success
+            }
+        }),
+        reason: location.and_then(|l| l.failure.clone()),
+        proofs: location
+            .map(|l| proof_verdicts(tx, &l.proofs))
+            .unwrap_or_default(),
+    }
 }
 
 /// A `SubmitProofs`'s per-proof verdicts, with the proof each is about.
-fn proofs_json(tx: &Transaction, verdicts: &[crate::store::ProofOutcome]) -> Vec<Value> {
+fn proof_verdicts(
+    tx: &Transaction,
+    verdicts: &[crate::store::ProofOutcome],
+) -> Vec<ProofVerdictInfo> {
     let TxKind::SubmitProofs(batch) = &tx.body.kind else {
         return Vec::new();
     };
@@ -311,24 +444,24 @@ fn proofs_json(tx: &Transaction, verdicts: &[crate::store::ProofOutcome]) -> Vec
         .zip(&batch.proofs)
         .zip(0u32..)
         .map(|((v, p), index)| {
-            let mut out = json!({
-                "index": index,
-                "contract": p.contract_id.to_string(),
-                "fragment": p.fragment_index,
-                "period": p.period,
-            });
-            match v {
+            let (outcome, escrow_paid_base, reward_base, reason) = match v {
                 crate::store::ProofOutcome::Accepted { escrow, reward } => {
-                    out["outcome"] = "accepted".into();
-                    out["escrow_paid_base"] = (*escrow).into();
-                    out["reward_base"] = (*reward).into();
+                    (ProofOutcome::Accepted, Some(*escrow), Some(*reward), None)
                 }
                 crate::store::ProofOutcome::Refused(reason) => {
-                    out["outcome"] = "refused".into();
-                    out["reason"] = reason.clone().into();
+                    (ProofOutcome::Refused, None, None, Some(reason.clone()))
                 }
+            };
+            ProofVerdictInfo {
+                index,
+                contract: p.contract_id,
+                fragment: p.fragment_index,
+                period: p.period,
+                outcome,
+                escrow_paid_base,
+                reward_base,
+                reason,
             }
-            out
         })
         .collect()
 }
@@ -338,7 +471,7 @@ fn finalized_tx(
     shared: &Shared,
     hash: &Hash,
     blocks: &mut HashMap<u64, Block>,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<TxInfo>, ApiError> {
     let Some(bytes) = shared
         .db
         .get(col::TXS, &hash.0)
@@ -361,13 +494,25 @@ fn finalized_tx(
                 .get(usize::try_from(location.index).unwrap_or(usize::MAX))
         })
         .ok_or_else(|| ApiError::internal(format!("{hash} is not at its stored position")))?;
-    Ok(Some(tx_json(tx, hash, Some(&location))))
+    Ok(Some(tx_info(tx, hash, Some(&location))))
 }
 
+/// `GET /v1/accounts/{addr}/txs`.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{addr}/txs",
+    tag = "chain",
+    params(("addr" = String, Path, description = "The account's address (bech32m)")),
+    responses(
+        (status = 200, description = "The transactions the address sent and the transfers it \
+            received, finalized, newest first, at most 100", body = TxList),
+        (status = 400, description = "`bad_address`: not a sherd address", body = ApiErrorBody),
+    )
+)]
 async fn account_txs(
     State(shared): State<Arc<Shared>>,
     addr: Result<Path<String>, PathRejection>,
-) -> ApiResult {
+) -> ApiResult<TxList> {
     let address = parse_address(&path_param(addr)?)?;
     let entries = shared
         .db
@@ -383,13 +528,26 @@ async fn account_txs(
             txs.push(tx);
         }
     }
-    ok(json!({ "txs": txs }))
+    Ok(Json(TxList { txs }))
 }
 
+/// `GET /v1/blocks/{height}`.
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/{height}",
+    tag = "chain",
+    params(("height" = String, Path, description = "A height (1 or more) or `latest`, the final head")),
+    responses(
+        (status = 200, description = "The finalized block", body = BlockInfo),
+        (status = 400, description = "`bad_request`: neither a number nor `latest`", body = ApiErrorBody),
+        (status = 404, description = "`not_found`: no finalized block there (height 0 is \
+            the genesis state, not a block)", body = ApiErrorBody),
+    )
+)]
 async fn block(
     State(shared): State<Arc<Shared>>,
     height: Result<Path<String>, PathRejection>,
-) -> ApiResult {
+) -> ApiResult<BlockInfo> {
     let text = path_param(height)?;
     let height = if text == "latest" {
         shared.committed_status().head.height
@@ -409,37 +567,50 @@ async fn block(
         .ok_or_else(|| ApiError::not_found(format!("no finalized block at height {height}")))?;
     let h = &block.header;
     let id = h.id().map_err(ApiError::internal)?;
-    let txs: Vec<String> = block
+    let txs = block
         .tx_ids()
         .map_err(ApiError::internal)?
         .iter()
         .map(Hash::to_string)
         .collect();
-    ok(json!({
-        "height": h.height,
-        "id": id.to_string(),
-        "view": h.view,
-        "epoch": h.epoch,
-        "parent": h.parent.to_string(),
-        "proposer": h.proposer.to_string(),
-        "timestamp_ms": h.timestamp_ms,
-        "tx_root": h.tx_root.to_string(),
-        "state_root": h.state_root.to_string(),
-        "txs": txs,
+    Ok(Json(BlockInfo {
+        height: h.height,
+        id: id.to_string(),
+        view: h.view,
+        epoch: h.epoch,
+        parent: h.parent.to_string(),
+        proposer: h.proposer.to_string(),
+        timestamp_ms: h.timestamp_ms,
+        tx_root: h.tx_root.to_string(),
+        state_root: h.state_root.to_string(),
+        txs,
     }))
 }
 
+/// `GET /v1/txs/{hash}`.
+#[utoipa::path(
+    get,
+    path = "/v1/txs/{hash}",
+    tag = "transactions",
+    params(("hash" = String, Path, description = "The transaction id (64 lowercase hex digits)")),
+    responses(
+        (status = 200, description = "The transaction, pending (in the mempool) or finalized; \
+            a client waits for finality by polling until `status` is `finalized`", body = TxInfo),
+        (status = 400, description = "`bad_request`: not a transaction hash", body = ApiErrorBody),
+        (status = 404, description = "`not_found`: unknown", body = ApiErrorBody),
+    )
+)]
 async fn tx(
     State(shared): State<Arc<Shared>>,
     hash: Result<Path<String>, PathRejection>,
-) -> ApiResult {
+) -> ApiResult<TxInfo> {
     let hash = parse_hash(&path_param(hash)?, "transaction hash")?;
     if let Some(tx) = finalized_tx(&shared, &hash, &mut HashMap::new())? {
-        return ok(tx);
+        return Ok(Json(tx));
     }
     let pending = shared.mempool().get(&hash).map(|v| v.tx().clone());
     match pending {
-        Some(tx) => ok(tx_json(&tx, &hash, None)),
+        Some(tx) => Ok(Json(tx_info(&tx, &hash, None))),
         None => Err(ApiError::not_found(format!(
             "transaction {hash} is unknown"
         ))),
@@ -526,39 +697,63 @@ fn decode_tx(text: &str, field: &str) -> Result<Transaction, ApiError> {
         .map_err(|e| bad(format!("{field} does not decode as a transaction: {e}")))
 }
 
+/// `POST /v1/txs`.
+#[utoipa::path(
+    post,
+    path = "/v1/txs",
+    tag = "transactions",
+    request_body = SubmitRequest,
+    responses(
+        (status = 202, description = "In the mempool", body = Submitted),
+        (status = 400, description = "`bad_transaction`: does not decode, bad signature; \
+            `bad_request`: not the documented body", body = ApiErrorBody),
+        (status = 413, description = "`bad_request`: a body over 4 MiB", body = ApiErrorBody),
+        (status = 422, description = "`rejected`: wrong chain, nonce, fee, cannot pay, a replay",
+            body = ApiErrorBody),
+        (status = 503, description = "`mempool_full`", body = ApiErrorBody),
+    )
+)]
 async fn submit(
     State(shared): State<Arc<Shared>>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let body = json_body(body)?;
-    let Some(text) = body.get("tx").and_then(Value::as_str) else {
-        return Err(ApiError::bad_request(
-            "expected { \"tx\": \"<hex of the transaction's wire encoding>\" }",
-        ));
-    };
-    let hash = admit(&shared, decode_tx(text, "`tx`")?)?;
+) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let request: SubmitRequest = json_body(
+        body,
+        "{ \"tx\": \"<hex of the transaction's wire encoding>\" }",
+    )?;
+    let hash = admit(&shared, decode_tx(&request.tx, "`tx`")?)?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "hash": hash.to_string() })),
-    )
-        .into_response())
+        Json(Submitted {
+            hash: hash.to_string(),
+        }),
+    ))
 }
-
-/// Most transactions in one `POST /v1/txs/batch`.
-pub const MAX_SUBMIT_BATCH: usize = 1_024;
 
 /// `POST /v1/txs/batch`: many transactions in one request, their
 /// signatures checked together; one result per transaction, in order.
+#[utoipa::path(
+    post,
+    path = "/v1/txs/batch",
+    tag = "transactions",
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "One result per transaction, in order: its hash, or its \
+            refusal with the codes of `POST /v1/txs`", body = BatchSubmitted),
+        (status = 400, description = "`bad_request`: `txs` missing, not an array of strings, \
+            empty or longer than 1,024", body = ApiErrorBody),
+        (status = 413, description = "`bad_request`: a body over 4 MiB", body = ApiErrorBody),
+    )
+)]
 async fn submit_batch(
     State(shared): State<Arc<Shared>>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let body = json_body(body)?;
-    let Some(items) = body.get("txs").and_then(Value::as_array) else {
-        return Err(ApiError::bad_request(
-            "expected { \"txs\": [\"<hex of a transaction's wire encoding>\", ...] }",
-        ));
-    };
+) -> ApiResult<BatchSubmitted> {
+    let request: BatchRequest = json_body(
+        body,
+        "{ \"txs\": [\"<hex of a transaction's wire encoding>\", ...] }",
+    )?;
+    let items = request.txs;
     if items.is_empty() || items.len() > MAX_SUBMIT_BATCH {
         return Err(ApiError::bad_request(format!(
             "`txs` must hold 1 to {MAX_SUBMIT_BATCH} transactions, not {}",
@@ -568,17 +763,7 @@ async fn submit_batch(
     let decoded: Vec<Result<Transaction, ApiError>> = items
         .iter()
         .enumerate()
-        .map(|(i, item)| {
-            let field = format!("`txs[{i}]`");
-            let text = item.as_str().ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_transaction",
-                    format!("{field} is not a string"),
-                )
-            })?;
-            decode_tx(text, &field)
-        })
+        .map(|(i, text)| decode_tx(text, &format!("`txs[{i}]`")))
         .collect();
     // One batch equation for all that decode; one check each only if it fails.
     let mut good = Vec::with_capacity(decoded.len());
@@ -587,7 +772,7 @@ async fn submit_batch(
         .map(|d| d.map(|tx| good.push(tx)))
         .collect();
     let mut verified = sherd_ledger::verify_each(good).into_iter();
-    let results: Vec<Value> = slots
+    let results = slots
         .into_iter()
         .map(|slot| {
             slot.and_then(|()| {
@@ -599,38 +784,46 @@ async fn submit_batch(
             .and_then(|vtx| admit_verified(&shared, vtx, true))
         })
         .map(|r| match r {
-            Ok(hash) => json!({ "hash": hash.to_string() }),
-            Err(e) => json!({ "error": e.message(), "code": e.code() }),
+            Ok(hash) => BatchResult::Admitted(Submitted {
+                hash: hash.to_string(),
+            }),
+            Err(e) => BatchResult::Refused(e.body()),
         })
         .collect();
-    Ok((StatusCode::OK, Json(json!({ "results": results }))).into_response())
+    Ok(Json(BatchSubmitted { results }))
 }
 
-fn validator_json(v: &Validator, power: u64, epoch: u64) -> Value {
-    let (self_stake, self_stake_base) = amount(v.self_stake);
-    let (delegated, delegated_base) = amount(v.delegated);
+fn validator_info(v: &Validator, power: u64, epoch: u64) -> ValidatorInfo {
     let status = if v.jailed_until > epoch {
-        "jailed"
+        ValidatorStatus::Jailed
     } else if power > 0 {
-        "active"
+        ValidatorStatus::Active
     } else {
-        "inactive"
+        ValidatorStatus::Inactive
     };
-    json!({
-        "operator": v.operator.to_string(),
-        "bls_pubkey": hex::encode(v.bls_pubkey),
-        "commission_bps": v.commission_bps,
-        "self_stake": self_stake,
-        "self_stake_base": self_stake_base,
-        "delegated": delegated,
-        "delegated_base": delegated_base,
-        "voting_power": power,
-        "status": status,
-        "jailed_until": v.jailed_until,
-    })
+    ValidatorInfo {
+        operator: v.operator.to_string(),
+        bls_pubkey: hex::encode(v.bls_pubkey),
+        commission_bps: v.commission_bps,
+        self_stake: v.self_stake,
+        self_stake_base: v.self_stake.base_units(),
+        delegated: v.delegated,
+        delegated_base: v.delegated.base_units(),
+        voting_power: power,
+        status,
+        jailed_until: v.jailed_until,
+    }
 }
 
-async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
+/// `GET /v1/validators`.
+#[utoipa::path(
+    get,
+    path = "/v1/validators",
+    tag = "chain",
+    responses((status = 200, description = "Every validator on chain and its standing in the \
+        current epoch", body = Validators))
+)]
+async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult<Validators> {
     let epoch = shared.status().epoch;
     let state = shared.db.state();
     let view = StateView::new(&state);
@@ -638,7 +831,7 @@ async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
         .epoch_set(epoch)
         .map_err(ApiError::internal)?
         .unwrap_or_default();
-    let list: Vec<Value> = view
+    let validators = view
         .validators()
         .map_err(ApiError::internal)?
         .iter()
@@ -648,46 +841,54 @@ async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
                 .iter()
                 .find(|m| m.operator == v.operator)
                 .map_or(0, |m| m.power);
-            validator_json(v, power, epoch)
+            validator_info(v, power, epoch)
         })
         .collect();
-    ok(json!({ "epoch": epoch, "validators": list }))
+    Ok(Json(Validators { epoch, validators }))
 }
 
-async fn providers(State(shared): State<Arc<Shared>>) -> ApiResult {
+/// `GET /v1/providers`.
+#[utoipa::path(
+    get,
+    path = "/v1/providers",
+    tag = "storage",
+    responses((status = 200, description = "Every advertised provider, with its endpoint",
+        body = ProviderList))
+)]
+async fn providers(State(shared): State<Arc<Shared>>) -> ApiResult<ProviderList> {
     let state = shared.db.state();
     let view = StateView::new(&state);
     let misses = crate::repairer::recent_misses(&view.contracts().map_err(ApiError::internal)?);
-    let mut list = Vec::new();
+    let mut providers = Vec::new();
     for (address, ad) in view.providers().map_err(ApiError::internal)? {
         let endpoint = view
             .endpoint(&address)
             .map_err(ApiError::internal)?
-            .map(|e| endpoint_json(&address, &e));
-        list.push(json!({
-            "provider": address.to_string(),
-            "capacity_bytes": ad.capacity_bytes,
-            "used_bytes": ad.used_bytes,
-            "price_per_gib_epoch": ad.price_per_gib_epoch.to_string(),
-            "price_per_gib_epoch_base": ad.price_per_gib_epoch.0,
-            "collateral_per_gib": ad.collateral_per_gib.to_string(),
-            "collateral_per_gib_base": ad.collateral_per_gib.0,
-            "min_duration_epochs": ad.min_duration_epochs,
-            "max_duration_epochs": ad.max_duration_epochs,
-            "updated_at": ad.updated_at,
-            "recent_misses": misses.get(&address).copied().unwrap_or(0),
-            "endpoint": endpoint,
-        }));
+            .map(|e| endpoint_info(&address, &e));
+        providers.push(ProviderInfo {
+            provider: address,
+            capacity_bytes: ad.capacity_bytes,
+            used_bytes: ad.used_bytes,
+            price_per_gib_epoch: ad.price_per_gib_epoch,
+            price_per_gib_epoch_base: ad.price_per_gib_epoch.base_units(),
+            collateral_per_gib: ad.collateral_per_gib,
+            collateral_per_gib_base: ad.collateral_per_gib.base_units(),
+            min_duration_epochs: ad.min_duration_epochs,
+            max_duration_epochs: ad.max_duration_epochs,
+            updated_at: ad.updated_at,
+            recent_misses: misses.get(&address).copied().unwrap_or(0),
+            endpoint,
+        });
     }
-    ok(json!({ "providers": list }))
+    Ok(Json(ProviderList { providers }))
 }
 
-/// An endpoint as JSON: the libp2p text forms, and the binary forms in hex
-/// (what a client dials with).
-fn endpoint_json(principal: &Address, e: &sherd_ledger::state::Endpoint) -> Value {
+/// An endpoint: the libp2p text forms, and the binary forms in hex (what a
+/// client dials with).
+fn endpoint_info(principal: &Address, e: &sherd_ledger::state::Endpoint) -> EndpointInfo {
     // Binary libp2p forms on chain; their text forms here (hex if a
     // registrant stored something else).
-    let multiaddrs: Vec<String> = e
+    let multiaddrs = e
         .multiaddrs
         .iter()
         .map(|m| {
@@ -699,22 +900,29 @@ fn endpoint_json(principal: &Address, e: &sherd_ledger::state::Endpoint) -> Valu
     let peer_id = libp2p::PeerId::from_bytes(&e.peer_id)
         .map(|p| p.to_string())
         .unwrap_or_else(|_| hex::encode(&e.peer_id));
-    json!({
-        "principal": principal.to_string(),
-        "role": e.role.name(),
-        "peer_id": peer_id,
-        "peer_id_hex": hex::encode(&e.peer_id),
-        "multiaddrs": multiaddrs,
-        "multiaddrs_hex": e.multiaddrs.iter().map(|m| hex::encode(&m.0)).collect::<Vec<_>>(),
-        "updated_at": e.updated_at,
-    })
+    EndpointInfo {
+        principal: *principal,
+        role: e.role,
+        peer_id,
+        peer_id_hex: hex::encode(&e.peer_id),
+        multiaddrs,
+        multiaddrs_hex: e.multiaddrs.iter().map(|m| hex::encode(&m.0)).collect(),
+        updated_at: e.updated_at,
+    }
 }
 
 /// `GET /v1/repairs`: every lost fragment waiting for a repair, least
 /// healthy object first (health = `(active − k) / m`: below 0 the object
 /// can no longer be read, so it comes first; each repair is urgent in that
 /// order), with the reward a repair pays.
-async fn repairs(State(shared): State<Arc<Shared>>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/v1/repairs",
+    tag = "storage",
+    responses((status = 200, description = "Every lost fragment waiting for a repair (from the \
+        ledger's lost index), least healthy object first", body = RepairList))
+)]
+async fn repairs(State(shared): State<Arc<Shared>>) -> ApiResult<RepairList> {
     let state = shared.db.state();
     let view = StateView::new(&state);
     let mut list = Vec::new();
@@ -735,85 +943,71 @@ async fn repairs(State(shared): State<Arc<Shared>>) -> ApiResult {
         let (k, m) = (i64::from(c.k), i64::from(c.m.max(1)));
         list.push((
             (active - k, m),
-            json!({
-                "contract": id.to_string(),
-                "index": index,
-                "root": f.root.to_string(),
-                "k": c.k,
-                "m": c.m,
-                "active": active,
-                "health": (active - k) as f64 / m as f64,
-                "fragment_size": c.fragment_size,
-                "last_period": c.last_period,
-                "repair_reward": f.repair_reward.to_string(),
-                "repair_reward_base": f.repair_reward.0,
-            }),
+            RepairInfo {
+                contract: id,
+                index,
+                root: f.root,
+                k: c.k,
+                m: c.m,
+                active,
+                health: (active - k) as f64 / m as f64,
+                fragment_size: c.fragment_size,
+                last_period: c.last_period,
+                repair_reward: f.repair_reward,
+                repair_reward_base: f.repair_reward.base_units(),
+            },
         ));
     }
     // Least healthy first: compare (active − k) / m without floats.
     list.sort_by(|((a, am), _), ((b, bm), _)| (a * bm).cmp(&(b * am)));
-    ok(json!({ "repairs": list.into_iter().map(|(_, v)| v).collect::<Vec<_>>() }))
+    Ok(Json(RepairList {
+        repairs: list.into_iter().map(|(_, r)| r).collect(),
+    }))
 }
 
-fn contract_json(c: &Contract) -> Value {
-    let fragments: Vec<Value> = c
-        .fragments
-        .iter()
-        .zip(0u32..)
-        .map(|(f, index)| {
-            json!({
-                "index": index,
-                "root": f.root.to_string(),
-                "provider": f.provider.to_string(),
-                "status": f.status.name(),
-                "escrow_left": f.escrow_left.to_string(),
-                "escrow_left_base": f.escrow_left.0,
-                "collateral_left": f.collateral_left.to_string(),
-                "collateral_left_base": f.collateral_left.0,
-                "repair_reward": f.repair_reward.to_string(),
-                "repair_reward_base": f.repair_reward.0,
-                "misses": f.misses,
-                "accepted": f.accepted,
-                "proven": f.proven,
-                "since": f.since,
-            })
-        })
-        .collect();
-    json!({
-        "id": c.id.to_string(),
-        "client": c.client.to_string(),
-        "object_root": c.object_root.to_string(),
-        "k": c.k,
-        "m": c.m,
-        "fragment_size": c.fragment_size,
-        "price_per_gib_epoch": c.price_per_gib_epoch.to_string(),
-        "price_per_gib_epoch_base": c.price_per_gib_epoch.0,
-        "start_height": c.start_height,
-        "first_period": c.first_period,
-        "last_period": c.last_period,
-        "fragments": fragments,
-    })
-}
-
+/// `GET /v1/contracts/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/contracts/{id}",
+    tag = "storage",
+    params(("id" = String, Path, description = "The contract id (64 lowercase hex digits)")),
+    responses(
+        (status = 200, description = "The contract as the chain stores it", body = ContractInfo),
+        (status = 400, description = "`bad_request`: not a contract id", body = ApiErrorBody),
+        (status = 404, description = "`not_found`: no such contract", body = ApiErrorBody),
+    )
+)]
 async fn contract(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
-) -> ApiResult {
+) -> ApiResult<ContractInfo> {
     let id = parse_hash(&path_param(id)?, "contract id")?;
     let state = shared.db.state();
     match StateView::new(&state)
         .contract(&id)
         .map_err(ApiError::internal)?
     {
-        Some(c) => ok(contract_json(&c)),
+        Some(c) => Ok(Json(ContractInfo::from_contract(&c))),
         None => Err(ApiError::not_found(format!("no contract {id}"))),
     }
 }
 
+/// `GET /v1/endpoints/{addr}`.
+#[utoipa::path(
+    get,
+    path = "/v1/endpoints/{addr}",
+    tag = "storage",
+    params(("addr" = String, Path, description = "The principal's address (bech32m)")),
+    responses(
+        (status = 200, description = "Where the principal is reached", body = EndpointInfo),
+        (status = 400, description = "`bad_address`: not a sherd address", body = ApiErrorBody),
+        (status = 404, description = "`not_found`: it registered no endpoint", body = ApiErrorBody),
+    )
+)]
 async fn endpoint(
     State(shared): State<Arc<Shared>>,
     addr: Result<Path<String>, PathRejection>,
-) -> ApiResult {
+) -> ApiResult<EndpointInfo> {
     let address = parse_address(&path_param(addr)?)?;
     let state = shared.db.state();
     let Some(e) = StateView::new(&state)
@@ -824,12 +1018,21 @@ async fn endpoint(
             "{address} has no registered endpoint"
         )));
     };
-    ok(endpoint_json(&address, &e))
+    Ok(Json(endpoint_info(&address, &e)))
 }
 
 /// `GET /v1/node`: this node's libp2p identity, for registering it on
 /// chain (`sherd wallet register-endpoint`).
-async fn node_identity(State(shared): State<Arc<Shared>>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/v1/node",
+    tag = "node",
+    responses(
+        (status = 200, description = "This node's libp2p identity", body = NodeIdentity),
+        (status = 404, description = "`not_found`: a dev chain has no network", body = ApiErrorBody),
+    )
+)]
+async fn node_identity(State(shared): State<Arc<Shared>>) -> ApiResult<NodeIdentity> {
     let Some((peer_id, listen)) = shared.identity.get() else {
         return Err(ApiError::not_found(
             "this node has no network (a dev chain): nothing to register",
@@ -838,22 +1041,30 @@ async fn node_identity(State(shared): State<Arc<Shared>>) -> ApiResult {
     let text = libp2p::PeerId::from_bytes(peer_id)
         .map(|p| p.to_string())
         .unwrap_or_default();
-    let listen_text: Vec<String> = listen
-        .iter()
-        .filter_map(|a| libp2p::Multiaddr::try_from(a.clone()).ok())
-        .map(|a| a.to_string())
-        .collect();
-    ok(json!({
-        "peer_id": text,
-        "peer_id_hex": hex::encode(peer_id),
-        "listen": listen_text,
-        "listen_hex": listen.iter().map(hex::encode).collect::<Vec<_>>(),
+    Ok(Json(NodeIdentity {
+        peer_id: text,
+        peer_id_hex: hex::encode(peer_id),
+        listen: listen
+            .iter()
+            .filter_map(|a| libp2p::Multiaddr::try_from(a.clone()).ok())
+            .map(|a| a.to_string())
+            .collect(),
+        listen_hex: listen.iter().map(hex::encode).collect(),
     }))
 }
 
 /// `GET /v1/provider`: this node's storage provider: terms, what the chain
 /// has of it, what it holds, proofs and earnings.
-async fn provider_status(State(shared): State<Arc<Shared>>) -> ApiResult {
+#[utoipa::path(
+    get,
+    path = "/v1/provider",
+    tag = "node",
+    responses(
+        (status = 200, description = "This node's storage provider", body = ProviderReport),
+        (status = 404, description = "`not_found`: this node is not a provider", body = ApiErrorBody),
+    )
+)]
+async fn provider_status(State(shared): State<Arc<Shared>>) -> ApiResult<ProviderReport> {
     let Some(runtime) = shared.provider.get().cloned() else {
         return Err(ApiError::not_found(
             "this node is not a storage provider (no [provider] in its config.toml; see `sherd provider init`)",
@@ -862,31 +1073,21 @@ async fn provider_status(State(shared): State<Arc<Shared>>) -> ApiResult {
     let report = tokio::task::spawn_blocking(move || runtime.report())
         .await
         .map_err(ApiError::internal)?;
-    ok(serde_json::to_value(report).map_err(ApiError::internal)?)
+    Ok(Json(report))
 }
 
-fn faucet_amount(value: Option<&Value>) -> Result<Amount, ApiError> {
+fn faucet_amount(value: Option<&FaucetAmount>) -> Result<Amount, ApiError> {
     let units = sherd_ledger::amount::BASE_UNITS_PER_UNIT;
     let amount = match value {
-        None | Some(Value::Null) => Amount(FAUCET_DEFAULT_TOKENS.saturating_mul(units)),
-        Some(Value::String(text)) => Amount::from_str(text).map_err(|e| {
+        None => Amount(FAUCET_DEFAULT_TOKENS.saturating_mul(units)),
+        Some(FaucetAmount::Decimal(text)) => Amount::from_str(text).map_err(|e| {
             ApiError::bad_request(format!("`amount` {text:?} is not an amount: {e}"))
         })?,
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(whole) => Amount(
-                whole
-                    .checked_mul(units)
-                    .ok_or_else(|| ApiError::bad_request("`amount` is too large"))?,
-            ),
-            None => return Err(ApiError::bad_request(
-                "`amount` must be a decimal string such as \"12.5\" or a whole number of tokens",
-            )),
-        },
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "`amount` must be a decimal string such as \"12.5\"",
-            ))
-        }
+        Some(FaucetAmount::Whole(whole)) => Amount(
+            whole
+                .checked_mul(units)
+                .ok_or_else(|| ApiError::bad_request("`amount` is too large"))?,
+        ),
     };
     if amount.is_zero() {
         return Err(ApiError::bad_request("`amount` must be more than zero"));
@@ -899,10 +1100,27 @@ fn faucet_amount(value: Option<&Value>) -> Result<Amount, ApiError> {
     Ok(amount)
 }
 
+/// `POST /v1/faucet`: tokens for an address, on dev chains and testnets.
+#[utoipa::path(
+    post,
+    path = "/v1/faucet",
+    tag = "node",
+    request_body = FaucetRequest,
+    responses(
+        (status = 202, description = "The grant's transaction is in the mempool", body = FaucetReceipt),
+        (status = 400, description = "`bad_address`: not a sherd address; `bad_request`: not \
+            the documented body, a zero amount or more than 1,000,000 tokens", body = ApiErrorBody),
+        (status = 403, description = "`faucet_disabled`: this node has no faucet", body = ApiErrorBody),
+        (status = 413, description = "`bad_request`: a body over 4 MiB", body = ApiErrorBody),
+        (status = 422, description = "`rejected`: the faucet's transaction was refused", body = ApiErrorBody),
+        (status = 429, description = "`rate_limited`: one grant per address per 10 s", body = ApiErrorBody),
+        (status = 503, description = "`mempool_full`", body = ApiErrorBody),
+    )
+)]
 async fn faucet(
     State(shared): State<Arc<Shared>>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
+) -> Result<(StatusCode, Json<FaucetReceipt>), ApiError> {
     let Some(faucet) = shared.faucet.as_ref() else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -910,14 +1128,10 @@ async fn faucet(
             "this node has no faucet (dev and testnet only)",
         ));
     };
-    let body = json_body(body)?;
-    let Some(text) = body.get("address").and_then(Value::as_str) else {
-        return Err(ApiError::bad_request(
-            "expected { \"address\": \"sherd1…\", \"amount\"?: \"12.5\" }",
-        ));
-    };
-    let address = parse_address(text)?;
-    let amount = faucet_amount(body.get("amount"))?;
+    let request: FaucetRequest =
+        json_body(body, "{ \"address\": \"sherd1…\", \"amount\"?: \"12.5\" }")?;
+    let address = parse_address(&request.address)?;
+    let amount = faucet_amount(request.amount.as_ref())?;
     {
         let mut last = faucet.last.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -952,12 +1166,14 @@ async fn faucet(
             last.remove(&address);
         })?;
     tracing::info!(to = %address, %amount, tx = %hash, "api.faucet: granted");
-    let (a, b) = (amount.to_string(), amount.0);
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "hash": hash.to_string(), "amount": a, "amount_base": b })),
-    )
-        .into_response())
+        Json(FaucetReceipt {
+            hash: hash.to_string(),
+            amount,
+            amount_base: amount.base_units(),
+        }),
+    ))
 }
 
 #[cfg(test)]
@@ -965,23 +1181,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kind_names_are_snake_case() {
-        assert_eq!(snake_case("Transfer"), "transfer");
-        assert_eq!(snake_case("RegisterEndpoint"), "register_endpoint");
+    fn faucet_amounts() {
+        let units = sherd_ledger::amount::BASE_UNITS_PER_UNIT;
+        let decimal = |text: &str| FaucetAmount::Decimal(text.into());
+        assert_eq!(faucet_amount(None).unwrap().0, 1_000 * units);
+        assert_eq!(
+            faucet_amount(Some(&decimal("12.5"))).unwrap().0,
+            12_500_000_000
+        );
+        assert_eq!(
+            faucet_amount(Some(&FaucetAmount::Whole(3))).unwrap().0,
+            3 * units
+        );
+        assert!(faucet_amount(Some(&decimal("0"))).is_err());
+        assert!(faucet_amount(Some(&decimal("abc"))).is_err());
+        assert!(faucet_amount(Some(&decimal("100000000"))).is_err());
+        assert!(faucet_amount(Some(&FaucetAmount::Whole(u64::MAX))).is_err());
     }
 
     #[test]
-    fn faucet_amounts() {
-        let units = sherd_ledger::amount::BASE_UNITS_PER_UNIT;
-        assert_eq!(faucet_amount(None).unwrap().0, 1_000 * units);
+    fn faucet_bodies_read_as_documented() {
+        let read = |text: &str| json_body::<FaucetRequest>(Ok(Bytes::from(text.to_owned())), "x");
+        let request = read(r#"{"address":"a","amount":"12.5"}"#).unwrap();
+        assert_eq!(request.amount, Some(FaucetAmount::Decimal("12.5".into())));
         assert_eq!(
-            faucet_amount(Some(&json!("12.5"))).unwrap().0,
-            12_500_000_000
+            read(r#"{"address":"a","amount":3}"#).unwrap().amount,
+            Some(FaucetAmount::Whole(3))
         );
-        assert_eq!(faucet_amount(Some(&json!(3))).unwrap().0, 3 * units);
-        assert!(faucet_amount(Some(&json!("0"))).is_err());
-        assert!(faucet_amount(Some(&json!(-1))).is_err());
-        assert!(faucet_amount(Some(&json!("abc"))).is_err());
-        assert!(faucet_amount(Some(&json!("100000000"))).is_err());
+        assert_eq!(
+            read(r#"{"address":"a","amount":null}"#).unwrap().amount,
+            None
+        );
+        for bad in [
+            r#"{"address":"a","amount":-1}"#,
+            r#"{"address":"a","amount":true}"#,
+            r#"{"amount":"1"}"#,
+            "{ not json",
+        ] {
+            assert_eq!(read(bad).unwrap_err().code(), "bad_request", "{bad}");
+        }
     }
 }

@@ -85,6 +85,29 @@ impl Observed {
     }
 }
 
+/// What [`routes`] serves, method and path. These are not in the OpenAPI
+/// document yet; its test (`node/tests/it/openapi.rs`) checks that they
+/// are exactly the routes served beside the document, so the list cannot
+/// drift.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/explorer/app.js"),
+    ("GET", "/explorer/style.css"),
+    ("GET", "/explorer/icon.svg"),
+    ("GET", "/v1/blocks"),
+    ("GET", "/v1/blocks/by-id/{id}"),
+    ("GET", "/v1/blocks/{height}/txs"),
+    ("GET", "/v1/txs"),
+    ("GET", "/v1/txs/{hash}/fields"),
+    ("GET", "/v1/accounts/{addr}/history"),
+    ("GET", "/v1/contracts"),
+    ("GET", "/v1/providers/stats"),
+    ("GET", "/v1/validators/activity"),
+    ("GET", "/v1/finality"),
+    ("GET", "/v1/peers"),
+    ("GET", "/v1/search"),
+];
+
 /// The browsing routes and the explorer, to merge into the API router.
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()

@@ -687,6 +687,13 @@ pub fn prometheus_text(open: &str) -> String {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "node",
+    responses((status = 200, description = "The node's metrics in the Prometheus text format \
+        0.0.4 (node/README.md, Metrics)", body = String, content_type = "text/plain; version=0.0.4"))
+)]
 pub async fn serve(State(shared): State<Arc<Shared>>) -> Response {
     // The provider's part reads its fragment index: off the async workers.
     let encoded = tokio::task::spawn_blocking(move || {

@@ -35,7 +35,6 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use futures::{future::Either, StreamExt};
-use serde::Serialize;
 use sherd_ledger::{
     state::Contract,
     tx::kind::{ProofAnswer, RegisterEndpoint, Role, SubmitProofs, MAX_PROOFS_PER_TX},
@@ -48,6 +47,7 @@ use sherd_market::{
     store::{FragmentKey, FragmentState, FragmentStore},
     wire::{self, DealRequest, DealResponse, Refusal},
 };
+use sherd_wallet::client::types::ProviderReport;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::metrics::{DealAnswer, ProviderHeld, Transfer};
@@ -190,67 +190,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// What `GET /v1/provider` shows.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProviderReport {
-    /// The provider's account.
-    pub address: String,
-    /// Where fragments are kept.
-    pub storage_dir: String,
-    /// Terms from the configuration.
-    pub terms: ProviderSection,
-    /// Whether the chain has this provider's endpoint.
-    pub registered: bool,
-    /// The chain's advertisement: capacity and bytes under contract.
-    pub capacity_bytes: Option<u64>,
-    /// Bytes under contract, on chain.
-    pub used_bytes: Option<u64>,
-    /// Whether the chain's terms are the configuration's.
-    pub advertised: bool,
-    /// The account's spendable balance, base units.
-    pub balance_base: u64,
-    /// Fragments held under an active contract.
-    pub fragments_active: usize,
-    /// Fragments stored and waiting for their contract.
-    pub fragments_pending: usize,
-    /// Bytes of fragment data held.
-    pub bytes_held: u64,
-    /// Reservations (not yet uploaded) and their bytes.
-    pub reservations: usize,
-    /// Proofs put in transactions (retries included).
-    pub proofs_submitted: u64,
-    /// Challenges the chain recorded as proven.
-    pub proofs_accepted: u64,
-    /// Challenges missed.
-    pub proofs_missed: u64,
-    /// Challenges that could not be proven (missing or damaged file).
-    pub proofs_unprovable: u64,
-    /// The period being proven, and its challenged / proven counts.
-    pub period: Option<u64>,
-    /// Challenged in the current period.
-    pub period_challenged: usize,
-    /// Proven in the current period.
-    pub period_proven: usize,
-    /// Earned by accepted proofs, base units.
-    pub earned_base: u64,
-    /// Earned, as text.
-    pub earned: String,
-    /// Deals reserved since start.
-    pub deals_reserved: u64,
-    /// Deals refused since start.
-    pub deals_refused: u64,
-    /// Uploads stored since start.
-    pub uploads_stored: u64,
-    /// Uploads failed since start.
-    pub uploads_failed: u64,
-    /// Downloads served since start.
-    pub downloads_served: u64,
-    /// Pending fragments dropped since start (their contract never came).
-    pub expired: u64,
-    /// Fragments released since start (contract ended or moved them).
-    pub released: u64,
-}
-
 impl ProviderRuntime {
     /// The provider's account.
     pub fn address(&self) -> Address {
@@ -289,7 +228,7 @@ impl ProviderRuntime {
         let s = &self.provider.stats;
         // Not inside the literal: its temporaries live to the end of it,
         // and `same_terms` below locks the section too.
-        let terms = lock(&self.section).clone();
+        let terms = lock(&self.section).terms();
         ProviderReport {
             address: address.to_string(),
             storage_dir: self.provider.store().dir().display().to_string(),
@@ -299,19 +238,19 @@ impl ProviderRuntime {
             used_bytes: ad.as_ref().map(|a| a.used_bytes),
             advertised: ad.as_ref().is_some_and(|a| self.same_terms(a)),
             balance_base: balance,
-            fragments_active: active,
-            fragments_pending: records.len().saturating_sub(active),
+            fragments_active: active as u64,
+            fragments_pending: records.len().saturating_sub(active) as u64,
             bytes_held,
-            reservations: pending.saturating_sub(records.len().saturating_sub(active)),
+            reservations: pending.saturating_sub(records.len().saturating_sub(active)) as u64,
             proofs_submitted: stats.submitted,
             proofs_accepted: stats.accepted,
             proofs_missed: stats.missed,
             proofs_unprovable: self.unprovable.load(Ordering::Relaxed),
             period: prover.period(),
-            period_challenged: challenged,
-            period_proven: proven,
+            period_challenged: challenged as u64,
+            period_proven: proven as u64,
+            earned: Amount(earned),
             earned_base: earned,
-            earned: Amount(earned).to_string(),
             deals_reserved: s.reserved.load(Ordering::Relaxed),
             deals_refused: s.refused.load(Ordering::Relaxed),
             uploads_stored: s.stored.load(Ordering::Relaxed),

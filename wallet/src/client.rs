@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Serialize};
 use sherd_ledger::{Address, Amount, EncodeError, Hash, Transaction};
 use ureq::Agent;
 
@@ -25,10 +25,15 @@ pub use browse::{
     TxField, TxFields, TxPage, TxSummary, ValidatorActivity,
 };
 pub use types::{
-    AccountInfo, BlockInfo, ContractInfo, EndpointInfo, FaucetReceipt, FragmentInfo, ProviderInfo,
-    RepairInfo, Status, TxInfo, TxOutcome, TxStatus, Unbonding, ValidatorInfo, Validators,
+    kind_name, AccountInfo, ApiErrorBody, BatchRequest, BatchResult, BatchSubmitted, BlockInfo,
+    ChainParamsSchema, ContractInfo, EndpointInfo, FaucetAmount, FaucetReceipt, FaucetRequest,
+    FragmentInfo, NodeIdentity, ProofOutcome, ProofVerdictInfo, ProviderInfo, ProviderList,
+    ProviderReport, ProviderTerms, RepairInfo, RepairList, Status, SubmitRequest, Submitted,
+    TxInfo, TxList, TxOutcome, TxStatus, Unbonding, ValidatorInfo, ValidatorStatus, Validators,
 };
-use types::{ApiErrorBody, BatchSubmitted, ProviderList, RepairList, Submitted, TxList};
+
+/// The body of a GET: none.
+const NO_BODY: Option<&()> = None;
 
 /// The local dev node.
 pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:8545";
@@ -152,7 +157,7 @@ impl NodeClient {
     fn call<T: DeserializeOwned>(
         &self,
         path: &str,
-        body: Option<serde_json::Value>,
+        body: Option<&impl Serialize>,
     ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
         let unreachable = |e: ureq::Error| ClientError::Unreachable {
@@ -160,7 +165,7 @@ impl NodeClient {
             reason: e.to_string(),
         };
         let response = match body {
-            Some(body) => self.agent.post(&url).send_json(&body),
+            Some(body) => self.agent.post(&url).send_json(body),
             None => self.agent.get(&url).call(),
         }
         .map_err(unreachable)?;
@@ -198,23 +203,23 @@ impl NodeClient {
 
     /// `GET /v1/status`.
     pub fn status(&self) -> Result<Status, ClientError> {
-        self.call("/v1/status", None)
+        self.call("/v1/status", NO_BODY)
     }
 
     /// `GET /v1/accounts/{addr}` (an unknown account answers zeros).
     pub fn account(&self, address: &Address) -> Result<AccountInfo, ClientError> {
-        self.call(&format!("/v1/accounts/{address}"), None)
+        self.call(&format!("/v1/accounts/{address}"), NO_BODY)
     }
 
     /// `GET /v1/accounts/{addr}/txs`: finalized transactions, newest first.
     pub fn account_txs(&self, address: &Address) -> Result<Vec<TxInfo>, ClientError> {
-        self.call::<TxList>(&format!("/v1/accounts/{address}/txs"), None)
+        self.call::<TxList>(&format!("/v1/accounts/{address}/txs"), NO_BODY)
             .map(|l| l.txs)
     }
 
     /// `GET /v1/txs/{hash}`; `None` if the node does not know it.
     pub fn tx(&self, hash: &Hash) -> Result<Option<TxInfo>, ClientError> {
-        match self.call(&format!("/v1/txs/{hash}"), None) {
+        match self.call(&format!("/v1/txs/{hash}"), NO_BODY) {
             Ok(tx) => Ok(Some(tx)),
             Err(ClientError::Api { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
@@ -225,10 +230,10 @@ impl NodeClient {
     pub fn submit(&self, tx: &Transaction) -> Result<Hash, ClientError> {
         let bytes = tx.to_bytes()?;
         let id = tx.id()?;
-        let answer: Submitted = self.call(
-            "/v1/txs",
-            Some(serde_json::json!({ "tx": hex::encode(bytes) })),
-        )?;
+        let request = SubmitRequest {
+            tx: hex::encode(bytes),
+        };
+        let answer: Submitted = self.call("/v1/txs", Some(&request))?;
         if !answer.hash.eq_ignore_ascii_case(&id.to_string()) {
             return Err(ClientError::Malformed {
                 url: format!("{}/v1/txs", self.base),
@@ -253,7 +258,7 @@ impl NodeClient {
             hexes.push(hex::encode(tx.to_bytes()?));
         }
         let answer: BatchSubmitted =
-            self.call("/v1/txs/batch", Some(serde_json::json!({ "txs": hexes })))?;
+            self.call("/v1/txs/batch", Some(&BatchRequest { txs: hexes }))?;
         if answer.results.len() != txs.len() {
             return Err(ClientError::Malformed {
                 url,
@@ -267,17 +272,21 @@ impl NodeClient {
         let results = ids
             .into_iter()
             .zip(answer.results)
-            .map(|(id, result)| match result.hash {
-                Some(hash) if hash.eq_ignore_ascii_case(&id.to_string()) => Ok(id),
-                Some(hash) => Err(ClientError::Malformed {
+            .map(|(id, result)| match result {
+                BatchResult::Admitted(Submitted { hash })
+                    if hash.eq_ignore_ascii_case(&id.to_string()) =>
+                {
+                    Ok(id)
+                }
+                BatchResult::Admitted(Submitted { hash }) => Err(ClientError::Malformed {
                     url: url.clone(),
                     reason: format!("hash {hash} for a transaction whose id is {id}"),
                 }),
-                None => Err(ClientError::Api {
+                BatchResult::Refused(refusal) => Err(ClientError::Api {
                     url: url.clone(),
                     status: 200,
-                    code: result.code.unwrap_or_else(|| "unknown".into()),
-                    message: result.error.unwrap_or_default(),
+                    code: refusal.code,
+                    message: refusal.error,
                 }),
             })
             .collect();
@@ -290,51 +299,57 @@ impl NodeClient {
         address: &Address,
         amount: Option<Amount>,
     ) -> Result<FaucetReceipt, ClientError> {
-        let mut body = serde_json::json!({ "address": address.to_string() });
-        if let Some(amount) = amount {
-            body["amount"] = amount.to_string().into();
-        }
-        self.call("/v1/faucet", Some(body))
+        let request = FaucetRequest {
+            address: address.to_string(),
+            amount: amount.map(|a| FaucetAmount::Decimal(a.to_string())),
+        };
+        self.call("/v1/faucet", Some(&request))
     }
 
     /// `GET /v1/node`: the node's libp2p identity, binary (peer id,
     /// listen multiaddrs).
     pub fn node_identity(&self) -> Result<(Vec<u8>, Vec<Vec<u8>>), ClientError> {
-        let url = format!("{}/v1/node", self.base);
-        let answer: serde_json::Value = self.call("/v1/node", None)?;
+        let answer: NodeIdentity = self.call("/v1/node", NO_BODY)?;
         let malformed = |reason: &str| ClientError::Malformed {
-            url: url.clone(),
+            url: format!("{}/v1/node", self.base),
             reason: reason.to_string(),
         };
-        let peer_id = answer["peer_id_hex"]
-            .as_str()
-            .and_then(|h| hex::decode(h).ok())
-            .ok_or_else(|| malformed("no peer_id_hex"))?;
-        let listen = answer["listen_hex"]
-            .as_array()
-            .ok_or_else(|| malformed("no listen_hex"))?
+        let peer_id =
+            hex::decode(&answer.peer_id_hex).map_err(|_| malformed("peer_id_hex is not hex"))?;
+        let listen = answer
+            .listen_hex
             .iter()
-            .map(|v| v.as_str().and_then(|h| hex::decode(h).ok()))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| malformed("listen_hex is not hex"))?;
+            .map(hex::decode)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| malformed("listen_hex is not hex"))?;
         Ok((peer_id, listen))
+    }
+
+    /// `GET /v1/provider`: the node's storage provider; `None` if the
+    /// node is not one.
+    pub fn provider_report(&self) -> Result<Option<ProviderReport>, ClientError> {
+        match self.call("/v1/provider", NO_BODY) {
+            Ok(report) => Ok(Some(report)),
+            Err(ClientError::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// `GET /v1/validators`.
     pub fn validators(&self) -> Result<Validators, ClientError> {
-        self.call("/v1/validators", None)
+        self.call("/v1/validators", NO_BODY)
     }
 
     /// `GET /v1/providers`: every provider's advertisement.
     pub fn providers(&self) -> Result<Vec<ProviderInfo>, ClientError> {
-        self.call::<ProviderList>("/v1/providers", None)
+        self.call::<ProviderList>("/v1/providers", NO_BODY)
             .map(|l| l.providers)
     }
 
     /// `GET /v1/repairs`: every lost fragment waiting for a repair, least
     /// healthy object first.
     pub fn repairs(&self) -> Result<Vec<RepairInfo>, ClientError> {
-        self.call::<RepairList>("/v1/repairs", None)
+        self.call::<RepairList>("/v1/repairs", NO_BODY)
             .map(|l| l.repairs)
     }
 
@@ -343,7 +358,7 @@ impl NodeClient {
     /// numbered in order.
     pub fn contract(&self, id: &Hash) -> Result<Option<ContractInfo>, ClientError> {
         let path = format!("/v1/contracts/{id}");
-        let contract: ContractInfo = match self.call(&path, None) {
+        let contract: ContractInfo = match self.call(&path, NO_BODY) {
             Ok(contract) => contract,
             Err(ClientError::Api { status: 404, .. }) => return Ok(None),
             Err(e) => return Err(e),
@@ -372,7 +387,7 @@ impl NodeClient {
     /// `GET /v1/endpoints/{addr}`; `None` if `address` registered none.
     pub fn endpoint(&self, address: &Address) -> Result<Option<EndpointInfo>, ClientError> {
         let path = format!("/v1/endpoints/{address}");
-        match self.call::<EndpointInfo>(&path, None) {
+        match self.call::<EndpointInfo>(&path, NO_BODY) {
             Ok(e) if e.principal == *address => Ok(Some(e)),
             Ok(e) => Err(ClientError::Malformed {
                 url: format!("{}{path}", self.base),
@@ -386,8 +401,8 @@ impl NodeClient {
     /// `GET /v1/blocks/{height|latest}`.
     pub fn block(&self, block: BlockRef) -> Result<BlockInfo, ClientError> {
         match block {
-            BlockRef::Latest => self.call("/v1/blocks/latest", None),
-            BlockRef::Height(h) => self.call(&format!("/v1/blocks/{h}"), None),
+            BlockRef::Latest => self.call("/v1/blocks/latest", NO_BODY),
+            BlockRef::Height(h) => self.call(&format!("/v1/blocks/{h}"), NO_BODY),
         }
     }
 
@@ -491,7 +506,7 @@ mod tests {
             "null"
         };
         format!(
-            r#"{{"hash":"00","status":"{status}","height":{height},"index":null,"sender":"s","nonce":0,"fee":"0","fee_base":0,"kind":"Transfer","outcome":{outcome},"reason":null}}"#
+            r#"{{"hash":"00","status":"{status}","height":{height},"index":null,"sender":"s","nonce":0,"fee":"0","fee_base":0,"kind":"transfer","outcome":{outcome},"reason":null}}"#
         )
     }
 
@@ -551,7 +566,8 @@ mod tests {
                 "price_per_gib_epoch":"1","price_per_gib_epoch_base":1000000000,"start_height":4,
                 "first_period":1,"last_period":8,"fragments":[
                 {{"index":0,"root":"{root}","provider":"{b}","status":"lost","escrow_left":"0.000001",
-                  "escrow_left_base":1000,"collateral_left":"0","collateral_left_base":0,"misses":3,"proven":0,"since":4}}]}}"#,
+                  "escrow_left_base":1000,"collateral_left":"0","collateral_left_base":0,"repair_reward":"0","repair_reward_base":0,
+                  "misses":3,"accepted":0,"proven":0,"since":4}}]}}"#,
             root = Hash([3; 32]),
         );
         let (url, server) = serve(vec![
@@ -561,7 +577,8 @@ mod tests {
                     r#"{{"providers":[{{"provider":"{b}","capacity_bytes":100,"used_bytes":40,
                     "price_per_gib_epoch":"0.000001","price_per_gib_epoch_base":1000,
                     "collateral_per_gib":"0.000002","collateral_per_gib_base":2000,
-                    "min_duration_epochs":1,"max_duration_epochs":9}}]}}"#
+                    "min_duration_epochs":1,"max_duration_epochs":9,"updated_at":3,"recent_misses":0,
+                    "endpoint":null}}]}}"#
                 ),
             ),
             (200, contract.clone()),
@@ -579,7 +596,8 @@ mod tests {
             (
                 200,
                 format!(
-                    r#"{{"principal":"{b}","role":"provider","peer_id":"12D3KooW","multiaddrs":["/ip4/127.0.0.1/tcp/1"],"updated_at":7}}"#
+                    r#"{{"principal":"{b}","role":"provider","peer_id":"12D3KooW","peer_id_hex":"00",
+                    "multiaddrs":["/ip4/127.0.0.1/tcp/1"],"multiaddrs_hex":["0401"],"updated_at":7}}"#
                 ),
             ),
             (404, r#"{"error":"no endpoint","code":"not_found"}"#.into()),

@@ -336,8 +336,9 @@ fn status_json() -> String {
 }
 
 fn account_json(address: &str, balance_base: u64, nonce: u64) -> String {
+    let balance = sherd_ledger::Amount(balance_base);
     format!(
-        r#"{{"address":"{address}","balance":"x","balance_base":{balance_base},"nonce":{nonce},"staked":"0","staked_base":0,"unbonding":[]}}"#
+        r#"{{"address":"{address}","balance":"{balance}","balance_base":{balance_base},"nonce":{nonce},"staked":"0","staked_base":0,"unbonding":[]}}"#
     )
 }
 
@@ -402,7 +403,7 @@ fn send_signs_for_the_nodes_chain_and_nonce_and_waits_for_finality() {
             (
                 200,
                 format!(
-                    r#"{{"hash":"{hash}","status":"finalized","height":11,"index":0,"sender":"{sender}","nonce":7,"fee":"0.00001","fee_base":10000,"kind":"Transfer","outcome":"success","reason":null}}"#
+                    r#"{{"hash":"{hash}","status":"finalized","height":11,"index":0,"sender":"{sender}","nonce":7,"fee":"0.00001","fee_base":10000,"kind":"transfer","outcome":"success","reason":null}}"#
                 ),
             )
         }
@@ -427,7 +428,7 @@ fn send_signs_for_the_nodes_chain_and_nonce_and_waits_for_finality() {
     assert_eq!(out["status"], "finalized");
     assert_eq!(out["height"], 11);
     assert_eq!(out["outcome"], "success");
-    assert_eq!(out["kind"], "Transfer");
+    assert_eq!(out["kind"], "transfer");
     assert_eq!(out["nonce"], 7);
     let seen = server.join().unwrap();
     assert_eq!(seen[2], "POST /v1/txs");
@@ -478,7 +479,7 @@ fn stake_creates_a_validator_key_and_uses_it() {
         dir,
     );
     assert_eq!(out["status"], "pending");
-    assert_eq!(out["kind"], "Stake");
+    assert_eq!(out["kind"], "stake");
     server.join().unwrap();
     let key_file = dir.join("wallets/val.bls.json");
     let key: Value = serde_json::from_str(&fs::read_to_string(&key_file).unwrap()).unwrap();

@@ -26,6 +26,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sherd_ledger::{tx::kind::AdvertiseCapacity, Amount};
 use sherd_market::provider::PolicyConfig;
+use sherd_wallet::client::types::ProviderTerms;
 
 /// A number of bytes, written with a binary unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -170,6 +171,22 @@ impl ProviderSection {
         Ok(())
     }
 
+    /// The section as `GET /v1/provider` shows it: the same JSON as the
+    /// section itself.
+    pub fn terms(&self) -> ProviderTerms {
+        ProviderTerms {
+            storage_dir: self.storage_dir.display().to_string(),
+            capacity: self.capacity.to_string(),
+            price_per_gib_epoch: self.price_per_gib_epoch,
+            collateral_per_gib: self.collateral_per_gib,
+            min_duration_epochs: self.min_duration_epochs,
+            max_duration_epochs: self.max_duration_epochs,
+            max_fragment_size: self.max_fragment_size.map(|s| s.to_string()),
+            reservation_blocks: self.reservation_blocks,
+            max_uploads: self.max_uploads.map(|n| n as u64),
+        }
+    }
+
     /// The advertisement these terms make.
     pub fn advertisement(&self) -> AdvertiseCapacity {
         AdvertiseCapacity {
@@ -217,6 +234,33 @@ mod tests {
             let e = bad.parse::<ByteSize>().unwrap_err();
             assert!(e.to_string().contains("is not a size"), "{bad}");
         }
+    }
+
+    /// `GET /v1/provider` shows the section as the section's own JSON.
+    #[test]
+    fn the_terms_are_the_sections_json() {
+        let mut section: ProviderSection = toml::from_str(
+            r#"
+            capacity = "1GiB"
+            price_per_gib_epoch = "0.001"
+            collateral_per_gib = "1"
+        "#,
+        )
+        .unwrap();
+        let json = |s: &ProviderSection| {
+            (
+                serde_json::to_value(s).unwrap(),
+                serde_json::to_value(s.terms()).unwrap(),
+            )
+        };
+        let (own, terms) = json(&section);
+        assert_eq!(own, terms);
+        section.max_fragment_size = Some(ByteSize(4 << 30));
+        section.reservation_blocks = Some(200);
+        section.max_uploads = Some(3);
+        let (own, terms) = json(&section);
+        assert_eq!(own, terms);
+        assert_eq!(terms["max_fragment_size"], "4GiB");
     }
 
     #[test]

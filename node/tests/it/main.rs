@@ -7,6 +7,7 @@ mod http;
 mod journal;
 mod market;
 mod metrics;
+mod openapi;
 mod provider;
 mod rogue;
 mod store;
