@@ -202,15 +202,24 @@ impl Browser {
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
-    /// The text of the first element matching `css`.
+    /// The text of the first element matching `css`, read in one script:
+    /// the page renders itself again every 2 s, so an element found in
+    /// one WebDriver call can be gone (stale) by the next.
     async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
-            .text()
-            .await
-            .unwrap()
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let found = self
+                .js(
+                    "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
+                    vec![json!(css)],
+                )
+                .await;
+            if let Some(text) = found.as_str() {
+                return text.trim().to_string();
+            }
+            assert!(Instant::now() < deadline, "no `{css}` on the page");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// The full values (`data-full`) of the hashes and addresses under `css`.
