@@ -59,12 +59,22 @@ if failed:
     print(f"only {len(up)} of {nodes} nodes are up", file=sys.stderr)
 
 # Every panel of the dashboard has data (some of its queries may have none
-# yet: refusals by reason appear with the first refusal).
-for panel in json.load(open(dashboard))["panels"]:
+# yet: refusals by reason appear with the first refusal). A rate needs two
+# scrapes of a series inside its window: on a busy machine the first ones
+# can come late, so each panel is asked again for up to a minute.
+def panel_series(panel):
     series = 0
     for target in panel.get("targets", []):
         expr = target["expr"].replace("$__rate_interval", "1m")
         series += len(get("/api/v1/query", query=expr)["result"])
+    return series
+
+deadline = time.monotonic() + 60
+for panel in json.load(open(dashboard))["panels"]:
+    series = panel_series(panel)
+    while not series and time.monotonic() < deadline:
+        time.sleep(2)
+        series = panel_series(panel)
     print(f"  {'ok' if series else 'NO DATA':7} panel {panel['title']}: {series} series")
     failed = failed or not series
 
