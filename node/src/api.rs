@@ -247,27 +247,52 @@ async fn openapi_json() -> Json<&'static OpenApi> {
     Json(openapi())
 }
 
-fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+pub(crate) fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     path.map(|Path(p)| p)
         .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
-fn parse_address(text: &str) -> Result<Address, ApiError> {
+/// `text` as an error message quotes it: at most 80 characters.
+pub(crate) fn shorten(text: &str) -> String {
+    const MAX: usize = 80;
+    if text.chars().count() <= MAX {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(MAX).collect::<String>())
+    }
+}
+
+pub(crate) fn parse_address(text: &str) -> Result<Address, ApiError> {
     Address::from_str(text).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_address",
-            format!("`{text}` is not a sherd address: {e}"),
+            format!("`{}` is not a sherd address: {e}", shorten(text)),
         )
     })
 }
 
-fn parse_hash(text: &str, what: &str) -> Result<Hash, ApiError> {
+pub(crate) fn parse_hash(text: &str, what: &str) -> Result<Hash, ApiError> {
     Hash::from_str(text).map_err(|e| {
         ApiError::bad_request(format!(
-            "`{text}` is not a {what} (64 lowercase hex digits): {e}"
+            "`{}` is not a {what} (64 lowercase hex digits): {e}",
+            shorten(text)
         ))
     })
+}
+
+/// Where the finalized transaction `hash` is, if it is.
+pub(crate) fn tx_location(shared: &Shared, hash: &Hash) -> Result<Option<TxLocation>, ApiError> {
+    let Some(bytes) = shared
+        .db
+        .get(col::TXS, &hash.0)
+        .map_err(ApiError::internal)?
+    else {
+        return Ok(None);
+    };
+    TxLocation::from_bytes(&bytes)
+        .map(Some)
+        .ok_or_else(|| ApiError::internal(format!("stored location of {hash} is corrupt")))
 }
 
 /// A request body of type `T`; `expected` shows its shape in the error.
@@ -386,7 +411,7 @@ async fn account(
 }
 
 /// A finalized block read from the database.
-fn stored_block(shared: &Shared, height: u64) -> Result<Option<Block>, ApiError> {
+pub(crate) fn stored_block(shared: &Shared, height: u64) -> Result<Option<Block>, ApiError> {
     let Some(bytes) = shared
         .db
         .get(col::BLOCKS, &height.to_be_bytes())
@@ -472,15 +497,9 @@ fn finalized_tx(
     hash: &Hash,
     blocks: &mut HashMap<u64, Block>,
 ) -> Result<Option<TxInfo>, ApiError> {
-    let Some(bytes) = shared
-        .db
-        .get(col::TXS, &hash.0)
-        .map_err(ApiError::internal)?
-    else {
+    let Some(location) = tx_location(shared, hash)? else {
         return Ok(None);
     };
-    let location = TxLocation::from_bytes(&bytes)
-        .ok_or_else(|| ApiError::internal(format!("stored location of {hash} is corrupt")))?;
     if let std::collections::hash_map::Entry::Vacant(slot) = blocks.entry(location.height) {
         let block = stored_block(shared, location.height)?.ok_or_else(|| {
             ApiError::internal(format!("block {} of {hash} is missing", location.height))

@@ -13,7 +13,6 @@
 //!   parameter is checked (`400 bad_request` naming it).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -31,9 +30,11 @@ use sherd_wallet::client::browse::{
     FinalityReport, FinalitySample, Peers, ProviderStats, ProviderStatsList, SearchHit, SearchKind,
     TxField, TxFields, TxPage, TxSummary, ValidatorActivity, FINALITY_SAMPLES, MAX_LISTED_ITEMS,
 };
-use sherd_wallet::client::{BlockInfo, TxOutcome};
+use sherd_wallet::client::{kind_name, BlockInfo, TxOutcome};
 
-use crate::api::ApiError;
+use crate::api::{
+    parse_address, parse_hash, path_param, shorten, stored_block, tx_location, ApiError,
+};
 use crate::net::NetHandle;
 use crate::shared::Shared;
 use crate::store::{col, StoredBlock, TxLocation};
@@ -255,89 +256,11 @@ fn number(
 }
 
 /// `text`, cut for an error message.
-fn shorten(text: &str) -> String {
-    const MAX: usize = 80;
-    if text.chars().count() <= MAX {
-        text.to_string()
-    } else {
-        format!("{}…", text.chars().take(MAX).collect::<String>())
-    }
-}
-
-fn path_text(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    path.map(|Path(p)| p)
-        .map_err(|e| ApiError::bad_request(e.body_text()))
-}
-
-fn parse_hash(text: &str, what: &str) -> Result<Hash, ApiError> {
-    Hash::from_str(text).map_err(|e| {
-        ApiError::bad_request(format!(
-            "`{}` is not a {what} (64 lowercase hex digits): {e}",
-            shorten(text)
-        ))
-    })
-}
-
-fn parse_address(text: &str) -> Result<Address, ApiError> {
-    Address::from_str(text).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_address",
-            format!("`{}` is not a sherd address: {e}", shorten(text)),
-        )
-    })
-}
-
 fn finalized_height(shared: &Shared) -> u64 {
     shared.committed_status().head.height
 }
 
 // ---- reading blocks and transactions ----
-
-/// A finalized block read from the database.
-fn stored_block(shared: &Shared, height: u64) -> Result<Option<Block>, ApiError> {
-    let Some(bytes) = shared
-        .db
-        .get(col::BLOCKS, &height.to_be_bytes())
-        .map_err(ApiError::internal)?
-    else {
-        return Ok(None);
-    };
-    let stored = StoredBlock::from_bytes(&bytes)
-        .ok_or_else(|| ApiError::internal(format!("stored block {height} is corrupt")))?;
-    Block::from_bytes(&stored.block)
-        .map(Some)
-        .map_err(ApiError::internal)
-}
-
-fn tx_location(shared: &Shared, hash: &Hash) -> Result<Option<TxLocation>, ApiError> {
-    let Some(bytes) = shared
-        .db
-        .get(col::TXS, &hash.0)
-        .map_err(ApiError::internal)?
-    else {
-        return Ok(None);
-    };
-    TxLocation::from_bytes(&bytes)
-        .map(Some)
-        .ok_or_else(|| ApiError::internal(format!("stored location of {hash} is corrupt")))
-}
-
-/// A kind's name in snake_case (`CreateContract` → `create_contract`).
-fn kind_name(kind: &TxKind) -> String {
-    let mut out = String::new();
-    for (i, c) in kind.name().chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 /// A transaction's main values: the other account, the amount, the contract.
 fn main_values(tx: &Transaction) -> (Option<Address>, Option<Amount>, Option<Hash>) {
@@ -451,7 +374,7 @@ async fn block_by_id(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
 ) -> BrowseResult<BlockInfo> {
-    let id = parse_hash(&path_text(id)?, "block id")?;
+    let id = parse_hash(&path_param(id)?, "block id")?;
     let height = block_height(&shared, &id)?
         .ok_or_else(|| ApiError::not_found(format!("no finalized block has id {id}")))?;
     let block = stored_block(&shared, height)?
@@ -496,7 +419,7 @@ async fn block_txs(
     height: Result<Path<String>, PathRejection>,
     query: Params,
 ) -> BrowseResult<TxPage> {
-    let text = path_text(height)?;
+    let text = path_param(height)?;
     let map = params(query, &["offset", "limit"])?;
     let height = text.parse::<u64>().map_err(|_| {
         ApiError::bad_request(format!(
@@ -556,7 +479,7 @@ async fn tx_fields(
     State(shared): State<Arc<Shared>>,
     hash: Result<Path<String>, PathRejection>,
 ) -> BrowseResult<TxFields> {
-    let hash = parse_hash(&path_text(hash)?, "transaction hash")?;
+    let hash = parse_hash(&path_param(hash)?, "transaction hash")?;
     let tx = match tx_location(&shared, &hash)? {
         Some(location) => {
             let block = stored_block(&shared, location.height)?.ok_or_else(|| {
@@ -691,7 +614,7 @@ async fn account_history(
     addr: Result<Path<String>, PathRejection>,
     query: Params,
 ) -> BrowseResult<TxPage> {
-    let address = parse_address(&path_text(addr)?)?;
+    let address = parse_address(&path_param(addr)?)?;
     let map = params(query, &["limit"])?;
     let limit = number(&map, "limit", DEFAULT_PAGE, 1, MAX_PAGE)?;
     let entries = shared

@@ -241,6 +241,12 @@ impl Browser {
     /// (from the overview, so that landing is always a change of page).
     async fn search(&self, query: &str, lands: &str) {
         self.open("").await;
+        self.submit_search(query).await;
+        self.wait_page(lands).await;
+    }
+
+    /// Types `query` in the search box and submits it.
+    async fn submit_search(&self, query: &str) {
         let input = self.client.find(Locator::Id("q")).await.unwrap();
         input.clear().await.unwrap();
         input.send_keys(query).await.unwrap();
@@ -251,21 +257,11 @@ impl Browser {
             .click()
             .await
             .unwrap();
-        self.wait_page(lands).await;
     }
 
     /// Searches something that leads nowhere; answers the message shown.
     async fn search_fails(&self, query: &str) -> String {
-        let input = self.client.find(Locator::Id("q")).await.unwrap();
-        input.clear().await.unwrap();
-        input.send_keys(query).await.unwrap();
-        self.client
-            .find(Locator::Css("#search button"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        self.submit_search(query).await;
         let encoded = self
             .js(
                 "return encodeURIComponent(arguments[0]);",

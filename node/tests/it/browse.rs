@@ -15,7 +15,7 @@ use sherd_wallet::client::{
     SearchHit, SearchKind, TxFields, TxPage,
 };
 
-use crate::dev_chain::{runtime, start, stop, transfer, wait_finalized};
+use crate::dev_chain::{fund, runtime, start, stop, transfer, wait_finalized};
 use crate::http::{get, post};
 
 fn typed<T: serde::de::DeserializeOwned>(api: SocketAddr, path: &str) -> T {
@@ -74,13 +74,7 @@ fn browsing_routes_answer_typed_pages_and_refuse_bad_input() {
     let alice = SigningKey::from_bytes(&[31; 32]);
     let alice_address = Address::from(&alice.verifying_key());
     let bob = Address([32; 32]);
-    let (code, grant) = post(
-        api,
-        "/v1/faucet",
-        &format!(r#"{{"address":"{alice_address}","amount":"50"}}"#),
-    );
-    assert_eq!(code, 202, "{grant}");
-    wait_finalized(api, grant["hash"].as_str().unwrap());
+    fund(api, &alice, "50");
     let tx = transfer(&alice, "sherd-dev", 0, bob, 2_500_000_000);
     let (code, submitted) = post(api, "/v1/txs", &format!(r#"{{"tx":"{tx}"}}"#));
     assert_eq!(code, 202, "{submitted}");

@@ -58,6 +58,19 @@ fn balance(api: SocketAddr, address: &Address) -> u64 {
     account["balance_base"].as_u64().unwrap()
 }
 
+/// Grants `tokens` to `key`'s account from the faucet and waits until the
+/// grant is final.
+pub(crate) fn fund(api: SocketAddr, key: &SigningKey, tokens: &str) {
+    let address = Address::from(&key.verifying_key());
+    let (code, grant) = post(
+        api,
+        "/v1/faucet",
+        &format!(r#"{{"address":"{address}","amount":"{tokens}"}}"#),
+    );
+    assert_eq!(code, 202, "{grant}");
+    wait_finalized(api, grant["hash"].as_str().unwrap());
+}
+
 pub(crate) fn transfer(
     key: &SigningKey,
     chain: &str,
@@ -324,14 +337,7 @@ fn a_batch_submission_answers_each_transaction_in_order() {
     let node = start(&rt, dir.path());
     let api = node.api;
     let alice = SigningKey::from_bytes(&[31; 32]);
-    let alice_address = Address::from(&alice.verifying_key());
-    let (code, grant) = post(
-        api,
-        "/v1/faucet",
-        &format!(r#"{{"address":"{alice_address}","amount":"10"}}"#),
-    );
-    assert_eq!(code, 202, "{grant}");
-    wait_finalized(api, grant["hash"].as_str().unwrap());
+    fund(api, &alice, "10");
 
     let bob = Address([32; 32]);
     let good0 = transfer(&alice, "sherd-dev", 0, bob, 5);

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use ed25519_dalek::SigningKey;
 use sherd_ledger::Address;
 
-use crate::dev_chain::{runtime, start, stop, transfer, wait_finalized};
+use crate::dev_chain::{fund, runtime, start, stop, transfer, wait_finalized};
 use crate::http::{post, request_text};
 
 /// The value of the sample `series` (name and labels, as served).
@@ -62,14 +62,7 @@ fn metrics_of_a_live_node_pass_promtool() {
     let api = node.api;
 
     let alice = SigningKey::from_bytes(&[31; 32]);
-    let alice_address = Address::from(&alice.verifying_key());
-    let (code, grant) = post(
-        api,
-        "/v1/faucet",
-        &format!(r#"{{"address":"{alice_address}","amount":"10"}}"#),
-    );
-    assert_eq!(code, 202, "{grant}");
-    wait_finalized(api, grant["hash"].as_str().unwrap());
+    fund(api, &alice, "10");
     let tx = transfer(&alice, "sherd-dev", 0, Address([32; 32]), 1_000_000);
     let (code, submitted) = post(api, "/v1/txs", &format!(r#"{{"tx":"{tx}"}}"#));
     assert_eq!(code, 202, "{submitted}");
