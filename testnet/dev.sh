@@ -99,9 +99,12 @@ curl -fsS "$NODE/v1/validators"; echo
 BEFORE=$(curl -fsS "$NODE/v1/accounts/$BOB" | field '["balance"]')
 HEIGHT=$(curl -fsS "$NODE/v1/status" | field '["finalized_height"]')
 
-echo "==> kill -9 the node at height $HEIGHT, then restart it"
+# The release binary has no test hooks: it ignores the variables that make
+# a test build equivocate or stop before a commit (node/src/hooks.rs).
+echo "==> kill -9 the node at height $HEIGHT, then restart it with SHERD_TEST_CRASH_BEFORE_COMMIT set"
 kill -9 "$PID"; wait "$PID" 2>/dev/null || true; PID=""
-start_node
+CRASH_AT=$((HEIGHT + 3))
+SHERD_TEST_CRASH_BEFORE_COMMIT=$CRASH_AT SHERD_TEST_EQUIVOCATE=1 start_node
 AFTER=$(curl -fsS "$NODE/v1/accounts/$BOB" | field '["balance"]')
 HEIGHT_AFTER=$(curl -fsS "$NODE/v1/status" | field '["finalized_height"]')
 echo "   bob's balance: $BEFORE before, $AFTER after; finalized height $HEIGHT before, $HEIGHT_AFTER after"
@@ -109,6 +112,21 @@ if [ "$BEFORE" != "$AFTER" ] || [ "$HEIGHT_AFTER" -lt "$HEIGHT" ]; then
   echo "FAILED: the restarted node lost state" >&2
   exit 1
 fi
+if "$SHERD" --version | grep -q "test build"; then
+  echo "FAILED: the release binary has the test hooks: $("$SHERD" --version)" >&2
+  exit 1
+fi
+for _ in $(seq 1 300); do
+  [ "$(curl -fsS "$NODE/v1/status" | field '["finalized_height"]')" -gt "$CRASH_AT" ] && break
+  sleep 0.1
+done
+if ! kill -0 "$PID" 2>/dev/null || grep -q "test.hooks" "$WORK/node.log" \
+  || [ "$(curl -fsS "$NODE/v1/status" | field '["finalized_height"]')" -le "$CRASH_AT" ]; then
+  echo "FAILED: the release node obeyed SHERD_TEST_CRASH_BEFORE_COMMIT=$CRASH_AT; its log:" >&2
+  tail -20 "$WORK/node.log" >&2
+  exit 1
+fi
+echo "   the release binary ignored SHERD_TEST_CRASH_BEFORE_COMMIT=$CRASH_AT: finalized past it"
 w history alice
 
 if [ -n "${KEEP:-}" ]; then

@@ -25,10 +25,23 @@ mod wallet;
 /// sherd: files stored as erasure-coded fragments on independent providers,
 /// with a proof-of-stake ledger that checks they are still there.
 #[derive(Debug, Parser)]
-#[command(name = "sherd", version, about, propagate_version = true)]
+#[command(name = "sherd", version = version(), about, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// The version, naming the test hooks when this build has them (a test
+/// build: see `sherd_node::hooks`).
+fn version() -> &'static str {
+    if sherd_node::hooks::COMPILED {
+        concat!(
+            env!("CARGO_PKG_VERSION"),
+            " (test build: SHERD_TEST_* hooks)"
+        )
+    } else {
+        env!("CARGO_PKG_VERSION")
+    }
 }
 
 #[derive(Debug, Subcommand)]

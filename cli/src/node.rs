@@ -173,8 +173,10 @@ fn run_node(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => default_home()?,
     };
     let api = args.api;
+    let mut config = sherd_node::DevConfig::new(home.clone(), api);
+    config.hooks = sherd_node::hooks::Hooks::from_env()?;
     serve(async move {
-        sherd_node::run_dev(sherd_node::DevConfig::new(home.clone(), api))
+        sherd_node::run_dev(config)
             .await
             .with_context(|| format!("cannot start the dev node in {}", home.display()))
     })

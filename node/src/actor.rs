@@ -93,13 +93,8 @@ pub struct Actor {
     timers: Vec<(Instant, u64, TimerKind)>,
     /// Set when the actor cannot go on (a finalized block it cannot commit).
     fatal: Option<String>,
-    /// Tests only: stop right before committing this height.
-    #[doc(hidden)]
-    pub crash_before_commit: Option<u64>,
-    /// Tests only: a Byzantine validator that, for every notarize vote it
-    /// sends, also sends a conflicting one (`SHERD_TEST_EQUIVOCATE=1`).
-    #[doc(hidden)]
-    pub equivocate: bool,
+    /// Faults to inject (test builds only; see [`crate::hooks`]).
+    pub hooks: crate::hooks::Hooks,
     /// Peers, when the node is networked.
     net: Option<ActorNet>,
     /// Proposed blocks received from peers, by ledger block id.
@@ -180,8 +175,7 @@ impl Actor {
             last_expiry: Instant::now(),
             timers: Vec::new(),
             fatal: None,
-            crash_before_commit: None,
-            equivocate: false,
+            hooks: crate::hooks::Hooks::default(),
             net: None,
             received: HashMap::new(),
             waiting: HashMap::new(),
@@ -338,7 +332,8 @@ impl Actor {
         Ok(())
     }
 
-    /// Tests only: sends a notarize vote conflicting with `message`'s.
+    /// Test hook: sends a notarize vote conflicting with `message`'s.
+    #[cfg(feature = "test-hooks")]
     fn equivocate_on(&self, message: &sherd_consensus::Message) {
         let sherd_consensus::Message::Vote(vote) = message else {
             return;
@@ -551,7 +546,8 @@ impl Actor {
         }
         match output {
             Output::Broadcast(message) | Output::Send { message, .. } => {
-                if self.equivocate {
+                #[cfg(feature = "test-hooks")]
+                if self.hooks.equivocate() && self.net.is_some() {
                     self.equivocate_on(&message);
                 }
                 // Point-to-point messages go out as gossip too: every
@@ -930,7 +926,7 @@ impl Actor {
             extra.extend(self.journal.prune_before(self.epoch.epoch));
         }
         let (ops, head) = exec::finalize_ops(&ex, proposal, certificate, beacon, extra)?;
-        if self.crash_before_commit == Some(height) {
+        if self.hooks.crash_before_commit(height) {
             return Err(ExecError::Internal(format!(
                 "simulated crash before committing block {height}"
             )));

@@ -6,7 +6,8 @@
 //! ([`exec`]), the mempool ([`mempool`]), the HTTP JSON API ([`api`],
 //! contract in the crate README) and its Prometheus metrics ([`metrics`]), libp2p in one task ([`net`]) with its
 //! wire formats ([`gossip`]), node homes and testnets ([`home`]), and the
-//! storage provider ([`provider`]) and repair worker ([`repairer`]).
+//! storage provider ([`provider`]) and repair worker ([`repairer`]). Test
+//! builds add fault injection ([`hooks`]).
 //!
 //! Crates: `node ──► ledger, consensus, wallet` — key files and secret
 //! writes come from [`sherd_wallet::keyfile`] (the wallet owns keys and
@@ -21,6 +22,7 @@ mod duties;
 pub mod exec;
 pub mod gossip;
 pub mod home;
+pub mod hooks;
 pub mod journal;
 pub mod mempool;
 pub mod metrics;

@@ -34,10 +34,8 @@ pub struct DevConfig {
     pub idle_interval: std::time::Duration,
     /// Epoch length of a new genesis (`None`: the dev default, 100).
     pub epoch_length: Option<u64>,
-    /// Tests only: the actor stops, as if the process died, right before
-    /// committing the finalized block at this height.
-    #[doc(hidden)]
-    pub crash_before_commit: Option<u64>,
+    /// Faults to inject (test builds only; see [`crate::hooks`]).
+    pub hooks: crate::hooks::Hooks,
 }
 
 impl DevConfig {
@@ -49,7 +47,7 @@ impl DevConfig {
             mempool_capacity: MEMPOOL_CAPACITY,
             idle_interval: crate::actor::IDLE_INTERVAL,
             epoch_length: None,
-            crash_before_commit: None,
+            hooks: crate::hooks::Hooks::default(),
         }
     }
 }
@@ -219,6 +217,7 @@ pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
     };
     let mut config = DevConfig::new(home.home.clone(), home.config.api);
     config.idle_interval = crate::actor::IDLE_INTERVAL;
+    config.hooks = crate::hooks::Hooks::from_env()?;
     start(Start {
         db_path: home.db_path(),
         genesis: home.genesis.clone(),
@@ -302,14 +301,10 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
     let shared = Arc::new(shared);
     let mut actor = Actor::new(shared.clone(), &bls, operator, head, epoch)?;
     actor.set_idle_interval(config.idle_interval);
-    actor.crash_before_commit = config.crash_before_commit;
-    // Test-only Byzantine switch, for the slashing end-to-end test.
-    actor.equivocate = net.is_some() && std::env::var_os("SHERD_TEST_EQUIVOCATE").is_some();
-    if actor.equivocate {
-        tracing::warn!(
-            "SHERD_TEST_EQUIVOCATE is set: this validator signs conflicting votes (tests only)"
-        );
+    if config.hooks.any() {
+        tracing::warn!(hooks = ?config.hooks, "test.hooks: this node injects faults (a test build)");
     }
+    actor.hooks = config.hooks.clone();
     let (shutdown, shutdown_rx) = watch::channel(false);
     if let Some(net) = net {
         let (peer_id, listen) = (net.keypair.public().to_peer_id(), net.listen.clone());

@@ -20,6 +20,15 @@ struct NodeProcess {
 
 impl NodeProcess {
     fn start(home: &Path, api: SocketAddr, log: std::path::PathBuf) -> Self {
+        Self::start_with(home, api, log, &[])
+    }
+
+    fn start_with(
+        home: &Path,
+        api: SocketAddr,
+        log: std::path::PathBuf,
+        env: &[(&str, &str)],
+    ) -> Self {
         let err = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -30,6 +39,7 @@ impl NodeProcess {
             .arg(home)
             .args(["--api", &api.to_string()])
             .env_remove("SHERD_HOME")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(err)
             .spawn()
@@ -247,4 +257,58 @@ fn bench_load_reports_what_it_sent_and_saw_final() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--batch must be 1 to 1024"));
+}
+
+/// The binary the tests run is a test build: it names its hooks and obeys
+/// them (`testnet/dev.sh` shows that the release binary ignores them).
+#[test]
+fn a_test_build_obeys_its_hooks_and_refuses_a_bad_one() {
+    let version = Command::new(env!("CARGO_BIN_EXE_sherd"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).to_string();
+    assert!(version.contains("test build"), "{version}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (home, api, log) = (
+        dir.path().join("home"),
+        free_port(),
+        dir.path().join("node.log"),
+    );
+    let mut node =
+        NodeProcess::start_with(&home, api, log, &[("SHERD_TEST_CRASH_BEFORE_COMMIT", "2")]);
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = node.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the crash point did not fire:\n{}",
+            node.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    assert!(
+        node.log()
+            .contains("simulated crash before committing block 2"),
+        "{}",
+        node.log()
+    );
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_sherd"))
+        .args(["node", "run", "--dev", "--home"])
+        .arg(dir.path().join("other"))
+        .args(["--api", &free_port().to_string()])
+        .env("SHERD_TEST_CRASH_BEFORE_COMMIT", "soon")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("SHERD_TEST_CRASH_BEFORE_COMMIT=\"soon\": not a block height"),
+        "{stderr}"
+    );
 }

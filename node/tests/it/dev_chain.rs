@@ -289,7 +289,7 @@ fn a_block_finalized_but_not_committed_is_recovered_from_its_proposal() {
     let rt = runtime();
     let mut config = DevConfig::new(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap());
     config.idle_interval = Duration::from_millis(20);
-    config.crash_before_commit = Some(3);
+    config.hooks = sherd_node::hooks::Hooks::crash_before_commit_at(3);
     let node = rt
         .block_on(async { tokio::time::timeout(WAIT, run_dev(config.clone())).await })
         .unwrap()
@@ -304,7 +304,7 @@ fn a_block_finalized_but_not_committed_is_recovered_from_its_proposal() {
     let stopped = rt.block_on(async { tokio::time::timeout(WAIT, node.shutdown()).await });
     assert!(stopped.unwrap().is_err(), "the actor reports its failure");
 
-    config.crash_before_commit = None;
+    config.hooks = sherd_node::hooks::Hooks::default();
     let node = rt
         .block_on(async { tokio::time::timeout(WAIT, run_dev(config)).await })
         .unwrap()
