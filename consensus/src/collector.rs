@@ -80,6 +80,8 @@ pub struct Certification {
     pub certificate: Option<Certificate>,
     /// Signers whose pending votes were found invalid and dropped.
     pub bad_signers: Vec<u32>,
+    /// Signers whose pending votes this call verified.
+    pub verified_signers: Vec<u32>,
 }
 
 /// A vote waiting for verification.
@@ -209,8 +211,15 @@ impl VoteCollector {
     /// one. Does no pairing while a quorum is out of reach.
     pub fn certify(&mut self) -> Certification {
         let mut bad_signers = Vec::new();
+        let mut verified_signers = Vec::new();
         if self.validators.is_quorum(self.potential_power()) {
+            let before = self.verified.clone();
             bad_signers = self.verify_pending();
+            verified_signers = self
+                .verified
+                .iter()
+                .filter(|s| !before.contains(*s))
+                .collect();
         }
         let certificate = self
             .validators
@@ -224,6 +233,7 @@ impl VoteCollector {
         Certification {
             certificate,
             bad_signers,
+            verified_signers,
         }
     }
 

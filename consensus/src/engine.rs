@@ -129,7 +129,7 @@ pub use message::{
     beacon_message, epoch_seed, leader, next_beacon, placeholder_signature, Digest, Message,
     Proposal, BEACON_NAMESPACE, BLOCK_NAMESPACE, EPOCH_SEED_NAMESPACE, LEADER_NAMESPACE,
 };
-pub use output::Output;
+pub use output::{Output, Relay};
 
 use crate::bls::SecretKey;
 use crate::certificate::{Certificate, CertificateError};
@@ -160,6 +160,8 @@ pub struct Engine<J: Journal> {
     me: Option<u32>,
     journal: J,
     view: View,
+    /// What the message being handled turned out to be, for relaying.
+    relay: Relay,
     views: BTreeMap<View, ViewState>,
     /// Headers known, by id (the id is their hash, so any stored header is authentic).
     blocks: BTreeMap<BlockId, Proposal>,
@@ -301,6 +303,7 @@ impl<J: Journal> Engine<J> {
             blocks,
             by_view,
             wanted: BTreeSet::new(),
+            relay: Relay::Redundant,
             finalized,
             pending_finalization,
             latest_finalization,
@@ -418,6 +421,22 @@ impl<J: Journal> Engine<J> {
 
     fn leader_of(&self, view: View) -> u32 {
         leader(&self.config.validators, &self.config.epoch_seed, view)
+    }
+
+    /// Handles a message from signer `from` (as [`Self::handle`] does) and
+    /// says whether it is worth relaying to others ([`Relay`]).
+    pub fn handle_message(&mut self, from: u32, message: Message) -> (Relay, Vec<Output>) {
+        self.relay = Relay::Redundant;
+        let out = self.handle(Input::Message { from, message });
+        let relay = match out.iter().find_map(|o| match o {
+            Output::Rejected { error, .. } => Some(error),
+            _ => None,
+        }) {
+            Some(error) if error.is_fault() => Relay::Invalid,
+            Some(_) => Relay::Redundant,
+            None => self.relay,
+        };
+        (relay, out)
     }
 
     /// Handles one input (module docs).
@@ -639,6 +658,7 @@ impl<J: Journal> Engine<J> {
                 self.check_reveal(&proposal)?;
                 self.wanted.remove(&id);
                 self.blocks.insert(id, proposal);
+                self.relay = Relay::Verified;
                 Ok(())
             }
         }
@@ -705,7 +725,10 @@ impl<J: Journal> Engine<J> {
             self.blocks.insert(id, proposal);
         }
         // A second, different proposal is an equivocation: its vote makes the evidence.
-        self.on_vote(from, &notarize, out)
+        self.on_vote(from, &notarize, out)?;
+        // Header, reveal and vote all checked.
+        self.relay = Relay::Verified;
+        Ok(())
     }
 
     fn on_vote(
@@ -818,6 +841,8 @@ impl<J: Journal> Engine<J> {
                 }
             }
             seen.reported = true;
+            // Both votes checked: the evidence is worth relaying.
+            self.relay = Relay::Verified;
             if let Some(public_key) = validators.public_key(vote.signer) {
                 out.push(Output::Evidence(Evidence {
                     public_key: *public_key,
@@ -880,7 +905,20 @@ impl<J: Journal> Engine<J> {
             }
         };
         tally.add(vote);
-        if let Some(certificate) = tally.certify() {
+        let checked = tally.certify();
+        self.relay = match mode {
+            SignatureMode::Verify => Relay::Pending,
+            SignatureMode::Trusted => Relay::Verified,
+        };
+        if !checked.verified_signers.is_empty() || !checked.bad_signers.is_empty() {
+            out.push(Output::VotesChecked {
+                epoch: vote.epoch,
+                vote: vote.vote,
+                valid: checked.verified_signers,
+                invalid: checked.bad_signers,
+            });
+        }
+        if let Some(certificate) = checked.certificate {
             self.apply_certificate(certificate, out);
         }
     }
@@ -933,6 +971,7 @@ impl<J: Journal> Engine<J> {
             (None, None) => self.verify_certificate(&certificate)?,
             _ => return Err(EngineError::HeaderMismatch { view }),
         }
+        self.relay = Relay::Verified;
         self.apply_certificate(certificate, out);
         Ok(())
     }

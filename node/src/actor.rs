@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, watch};
 use crate::exec::{self, ExecError, Executed};
 use crate::gossip::ConsensusGossip;
 use crate::journal::DbJournal;
+use crate::net::Verdict;
 use crate::shared::Shared;
 use crate::store::{col, meta, EpochInfo, Head, Layered, Op};
 
@@ -60,8 +61,11 @@ const VIEWS_TIMED: usize = 32;
 pub struct ActorNet {
     /// Consensus gossip to publish (encoded [`ConsensusGossip`]).
     pub outbound: mpsc::UnboundedSender<Vec<u8>>,
-    /// Consensus gossip received from peers, already decoded.
-    pub inbound: mpsc::Receiver<ConsensusGossip>,
+    /// Consensus gossip received from peers, decoded, each with the ticket
+    /// its verdict needs.
+    pub inbound: mpsc::Receiver<(ConsensusGossip, crate::relay::Ticket)>,
+    /// Verdicts on received gossip, to the network task.
+    pub relays: crate::relay::Relays,
     /// The network, for block sync.
     pub handle: crate::net::NetHandle,
 }
@@ -286,8 +290,8 @@ impl Actor {
                 _ = shutdown.changed() => {}
                 received = inbound => gossip = received,
             }
-            if let Some(gossip) = gossip {
-                self.on_gossip(gossip);
+            if let Some((gossip, ticket)) = gossip {
+                self.on_gossip(gossip, ticket);
             }
             self.fire_timers();
             if let Some((view, parent, parent_height)) = self.pending_build {
@@ -375,27 +379,54 @@ impl Actor {
         }
     }
 
-    fn on_gossip(&mut self, gossip: ConsensusGossip) {
+    /// Hands a peer's message to the engine and gives gossipsub its
+    /// verdict (see [`crate::relay`]).
+    fn on_gossip(&mut self, gossip: ConsensusGossip, ticket: crate::relay::Ticket) {
         match gossip {
             ConsensusGossip::Message { from, message } => {
-                self.handle(Input::Message { from, message });
+                let vote = match &message {
+                    sherd_consensus::Message::Vote(v) => Some((v.epoch, v.vote, v.signer)),
+                    _ => None,
+                };
+                let Some(engine) = self.engine.as_mut() else {
+                    // Syncing: nothing to check against.
+                    self.relay(ticket, Verdict::Ignore);
+                    return;
+                };
+                let (relay, outputs) = engine.handle_message(from, message);
+                if let Some(net) = &mut self.net {
+                    net.relays.judge(ticket, relay, vote);
+                }
+                self.after_engine(outputs);
             }
-            ConsensusGossip::Block(bytes) => self.on_block(bytes),
+            ConsensusGossip::Block(bytes) => self.on_block(bytes, ticket),
+        }
+    }
+
+    fn relay(&self, ticket: crate::relay::Ticket, verdict: Verdict) {
+        if let Some(net) = &self.net {
+            net.relays.give(ticket, verdict);
         }
     }
 
     /// Keeps a peer's proposed block until its proposal asks for it.
-    fn on_block(&mut self, bytes: Vec<u8>) {
+    fn on_block(&mut self, bytes: Vec<u8>, ticket: crate::relay::Ticket) {
         let Ok((_, block)) = exec::parse_proposed(&bytes) else {
             tracing::debug!("consensus.block: a peer sent a block that does not decode");
+            self.relay(ticket, Verdict::Reject);
             return;
         };
         if block.header.height <= self.head.height {
+            self.relay(ticket, Verdict::Ignore);
             return;
         }
         let Ok(id) = block.header.id() else {
+            self.relay(ticket, Verdict::Reject);
             return;
         };
+        if let Some(net) = &mut self.net {
+            net.relays.hold_block(id.0, ticket);
+        }
         if self.received.len() >= MAX_RECEIVED_BLOCKS {
             let head = self.head.height;
             self.received
@@ -427,6 +458,10 @@ impl Actor {
         let Some(bytes) = self.received.remove(&Hash(proposal.payload)) else {
             return Ok(false);
         };
+        // A checked proposal names this block: its data is worth relaying.
+        if let Some(net) = &mut self.net {
+            net.relays.block_named(&proposal.payload);
+        }
         let (parent, block) = exec::parse_proposed(&bytes)?;
         if parent != proposal.parent || block.header.height != proposal.height {
             return Err(ExecError::Invalid(
@@ -510,6 +545,14 @@ impl Actor {
             return;
         };
         let outputs = engine.handle(input);
+        self.after_engine(outputs);
+    }
+
+    /// Acts on what the engine asked for.
+    fn after_engine(&mut self, outputs: Vec<Output>) {
+        let Some(engine) = self.engine.as_ref() else {
+            return;
+        };
         let (epoch, view) = (engine.epoch(), engine.view());
         self.shared.update_status(|s| {
             s.epoch = epoch;
@@ -639,6 +682,19 @@ impl Actor {
                 tracing::warn!(?evidence, "consensus.evidence: conflicting votes");
                 if let Some(sink) = &self.evidence {
                     let _ = sink.send(sherd_consensus::Wire::encode(&evidence));
+                }
+            }
+            Output::VotesChecked {
+                epoch,
+                vote,
+                valid,
+                invalid,
+            } => {
+                if !invalid.is_empty() {
+                    tracing::debug!(?vote, ?invalid, "consensus.votes: invalid signatures");
+                }
+                if let Some(net) = &mut self.net {
+                    net.relays.checked(epoch, vote, &valid, &invalid);
                 }
             }
             Output::Rejected { from, error } => {

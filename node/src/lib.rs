@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod net;
 mod p2p;
 pub mod provider;
+pub mod relay;
 pub mod repairer;
 pub mod shared;
 pub mod store;

@@ -224,6 +224,10 @@ enum Command {
     Peers {
         done: oneshot::Sender<Vec<PeerId>>,
     },
+    Score {
+        peer: PeerId,
+        done: oneshot::Sender<Option<f64>>,
+    },
     Dial {
         addr: Multiaddr,
     },
@@ -322,6 +326,14 @@ impl NetHandle {
     pub async fn peers(&self) -> Result<Vec<PeerId>, NetError> {
         let (done, answer) = oneshot::channel();
         self.send(Command::Peers { done }).await?;
+        answer.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// gossipsub's score of `peer` (`None` if it is not connected): what
+    /// it delivered that this node rejected lowers it ([`score_params`]).
+    pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, NetError> {
+        let (done, answer) = oneshot::channel();
+        self.send(Command::Score { peer, done }).await?;
         answer.await.map_err(|_| NetError::Stopped)
     }
 
@@ -458,7 +470,11 @@ pub(crate) fn deal_behaviour(serve: bool) -> request_response::Behaviour<FrameCo
     )
 }
 
-fn build_swarm(keypair: identity::Keypair, provider: bool) -> Result<Swarm<Behaviour>, NetError> {
+fn build_swarm(
+    keypair: identity::Keypair,
+    provider: bool,
+    chain_id: &str,
+) -> Result<Swarm<Behaviour>, NetError> {
     let build = |e: &dyn std::fmt::Display| NetError::Build(e.to_string());
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
@@ -502,7 +518,7 @@ fn build_swarm(keypair: identity::Keypair, provider: bool) -> Result<Swarm<Behav
             )?;
             gossipsub
                 .with_peer_score(
-                    gossipsub::PeerScoreParams::default(),
+                    score_params(chain_id),
                     gossipsub::PeerScoreThresholds::default(),
                 )
                 .map_err(|e| e.to_string())?;
@@ -566,7 +582,7 @@ fn check_port_free(addr: &Multiaddr) -> Result<(), NetError> {
 /// a bootnode address has no peer id.
 pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), NetError> {
     let peer_id = config.keypair.public().to_peer_id();
-    let mut swarm = build_swarm(config.keypair, config.provider)?;
+    let mut swarm = build_swarm(config.keypair, config.provider, &config.chain_id)?;
     let streams = StreamControl(swarm.behaviour().streams.new_control());
     let topics: HashMap<gossipsub::TopicHash, Topic> = [Topic::Transactions, Topic::Consensus]
         .into_iter()
@@ -750,6 +766,9 @@ impl Task {
             Command::Peers { done } => {
                 let _ = done.send(self.connected.iter().copied().collect());
             }
+            Command::Score { peer, done } => {
+                let _ = done.send(behaviour.gossipsub.peer_score(&peer));
+            }
             Command::Dial { addr } => {
                 if let Err(e) = self.swarm.dial(addr.clone()) {
                     tracing::debug!(%addr, error = %e, "dial failed");
@@ -874,4 +893,33 @@ impl Task {
             None => Ok(()),
         }
     }
+}
+
+/// Each rejected message costs its deliverer `10 · n²` points on the topic
+/// (`n`: its rejected messages, decaying by a tenth a second), and nothing
+/// else counts, for or against a peer: a quiet but honest peer is not
+/// penalized for delivering little, and a peer cannot bank credit by
+/// staying long or delivering much before it misbehaves. With gossipsub's default thresholds (gossip
+/// −10, publish −50, graylist −80), two rejected messages (−40) stop
+/// gossip exchanges with the peer, three (−90) graylist it: everything it
+/// sends is ignored until the count decays (about 20 s for one message).
+pub fn score_params(chain_id: &str) -> gossipsub::PeerScoreParams {
+    let mut params = gossipsub::PeerScoreParams::default();
+    for topic in [Topic::Transactions, Topic::Consensus] {
+        let topic_params = gossipsub::TopicScoreParams {
+            topic_weight: 1.0,
+            time_in_mesh_weight: 0.0,
+            first_message_deliveries_weight: 0.0,
+            mesh_message_deliveries_weight: 0.0,
+            mesh_failure_penalty_weight: 0.0,
+            invalid_message_deliveries_weight: -10.0,
+            invalid_message_deliveries_decay: 0.9,
+            ..gossipsub::TopicScoreParams::default()
+        };
+        params.topics.insert(
+            gossipsub::IdentTopic::new(topic.name(chain_id)).hash(),
+            topic_params,
+        );
+    }
+    params
 }

@@ -1,8 +1,9 @@
 //! Wiring the network task to the node: consensus gossip to and from the
 //! actor, transactions to and from the mempool, and the gossip verdicts.
 //!
-//! A consensus message is forwarded by gossipsub only once it decodes
-//! ([`ConsensusGossip::decode`]); the engine then checks its signatures.
+//! A consensus message that does not decode ([`ConsensusGossip::decode`])
+//! is rejected here; one that does goes to the actor with its ticket, and is
+//! forwarded by gossipsub only once the engine checked it ([`crate::relay`]).
 //! Transactions travel in batches: what this node's API admits within
 //! [`TX_GOSSIP_WAIT`] goes out as one message. A received batch is
 //! forwarded once the mempool admitted something of it (signature, chain,
@@ -55,6 +56,7 @@ pub async fn start(
     tracing::info!(peer_id = %handle.peer_id(), "net.start: libp2p running");
     let (outbound, mut consensus_out) = mpsc::unbounded_channel::<Vec<u8>>();
     let (inbound_tx, inbound) = mpsc::channel(INBOUND_CAPACITY);
+    let (verdicts, mut verdicts_rx) = mpsc::channel(crate::relay::VERDICTS_CAPACITY);
     let (tx_gossip, mut txs_out) = mpsc::unbounded_channel::<Vec<u8>>();
     let _ = shared.tx_gossip.set(tx_gossip);
     tokio::spawn(async move {
@@ -103,6 +105,10 @@ pub async fn start(
                         return;
                     }
                 }
+                Some((ticket, verdict)) = verdicts_rx.recv() => {
+                    let crate::relay::Ticket { id, source } = ticket;
+                    let _ = handle.validate(id, source, verdict).await;
+                }
                 Some(bytes) = consensus_out.recv() => {
                     shared.metrics.gossip(true, true, bytes.len());
                     if let Err(e) = handle.publish(Topic::Consensus, bytes).await {
@@ -128,6 +134,7 @@ pub async fn start(
     Ok(ActorNet {
         outbound,
         inbound,
+        relays: crate::relay::Relays::new(verdicts),
         handle: sync_handle,
     })
 }
@@ -176,7 +183,7 @@ type TxBatch<'a> = (&'a mut Received, &'a mut Instant);
 async fn route(
     handle: &net::NetHandle,
     shared: &Shared,
-    inbound: &mpsc::Sender<ConsensusGossip>,
+    inbound: &mpsc::Sender<(ConsensusGossip, crate::relay::Ticket)>,
     (batch, flush_at): TxBatch<'_>,
     event: NetEvent,
 ) {
@@ -192,11 +199,19 @@ async fn route(
             source,
             id,
         } => {
+            // The actor gives the verdict of what decodes, once the
+            // engine checked it; a full queue drops the message quietly.
             let verdict = match ConsensusGossip::decode(&data) {
-                Ok(gossip) => match inbound.try_send(gossip) {
-                    Ok(()) => Verdict::Accept,
-                    Err(_) => Verdict::Ignore,
-                },
+                Ok(gossip) => {
+                    let ticket = crate::relay::Ticket {
+                        id: id.clone(),
+                        source,
+                    };
+                    match inbound.try_send((gossip, ticket)) {
+                        Ok(()) => return,
+                        Err(_) => Verdict::Ignore,
+                    }
+                }
                 Err(e) => {
                     tracing::debug!(peer = %source, error = %e, "net.gossip: bad consensus message");
                     Verdict::Reject

@@ -91,3 +91,28 @@ pub enum EngineError {
     #[error(transparent)]
     Journal(#[from] JournalError),
 }
+
+impl EngineError {
+    /// Whether the rejected message itself is at fault (a peer that relays
+    /// it is misbehaving), rather than merely not checkable here now: a
+    /// message of another epoch or a view outside the window may be valid
+    /// for a validator ahead or behind, and engine-side failures are not
+    /// the sender's.
+    pub fn is_fault(&self) -> bool {
+        match self {
+            Self::NotLeader { .. }
+            | Self::ProposalVote { .. }
+            | Self::InvalidReveal { .. }
+            | Self::HeaderMismatch { .. } => true,
+            Self::Vote(error) => !matches!(error, VoteError::EpochMismatch { .. }),
+            Self::Certificate(error) => !matches!(error, CertificateError::EpochMismatch { .. }),
+            Self::WrongEpoch { .. }
+            | Self::ViewOutOfRange { .. }
+            | Self::NotAValidator { .. }
+            | Self::KeyMismatch { .. }
+            | Self::ForeignJournal { .. }
+            | Self::EpochNotEnded
+            | Self::Journal(_) => false,
+        }
+    }
+}

@@ -66,6 +66,19 @@ pub enum Output {
     ConflictingFinalization(Certificate),
     /// A validator signed two conflicting votes.
     Evidence(Evidence),
+    /// Pending votes for `vote` were checked (in aggregate, with bisection
+    /// to find bad ones): the network layer relays the valid ones and
+    /// blames whoever sent the invalid ones.
+    VotesChecked {
+        /// Their epoch.
+        epoch: crate::validators::Epoch,
+        /// What they vote for.
+        vote: crate::vote::Vote,
+        /// Signers whose votes verified.
+        valid: Vec<u32>,
+        /// Signers whose votes did not.
+        invalid: Vec<u32>,
+    },
     /// A message was rejected (a bad or useless input, never an engine fault).
     Rejected {
         /// The sender.
@@ -73,4 +86,26 @@ pub enum Output {
         /// Why.
         error: EngineError,
     },
+}
+
+/// What a handled message turned out to be, for a network layer deciding
+/// whether to relay it to others ([`Engine::handle_message`](super::Engine::handle_message)):
+/// only what was checked in full is worth relaying, only what is invalid
+/// is its sender's fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relay {
+    /// Checked in full, and new here: relay it.
+    Verified,
+    /// A vote past its cheap checks (epoch, signer, view window), waiting
+    /// to be verified in aggregate with others; [`Output::VotesChecked`]
+    /// gives the verdict.
+    Pending,
+    /// Nothing to relay and nobody's fault: known already, stale, this
+    /// validator's own, a fetch, or not checkable yet (another epoch, a
+    /// view outside the window).
+    Redundant,
+    /// Invalid (a bad signature, a proposal by someone else than the
+    /// leader, a header that does not match its certificate, ...): a fault
+    /// of whoever sent it.
+    Invalid,
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::message::{placeholder_signature, Proposal};
 use super::SignatureMode;
 use crate::certificate::{Certificate, SignerBitmap};
-use crate::collector::VoteCollector;
+use crate::collector::{Certification, VoteCollector};
 use crate::validators::ValidatorSet;
 use crate::vote::{BlockId, ChainId, SignedVote, Vote};
 
@@ -67,21 +67,26 @@ impl Tally {
         }
     }
 
-    /// A certificate, once the (verified) votes hold a quorum.
-    pub(super) fn certify(&mut self) -> Option<Certificate> {
+    /// A certificate, once the (verified) votes hold a quorum, and which
+    /// pending votes were checked (trusted votes are never pending).
+    pub(super) fn certify(&mut self) -> Certification {
         match self {
-            Self::Checked(collector) => collector.certify().certificate,
+            Self::Checked(collector) => collector.certify(),
             Self::Trusted {
                 vote,
                 validators,
                 signers,
                 power,
-            } => validators.is_quorum(*power).then(|| Certificate {
-                epoch: validators.epoch(),
-                vote: *vote,
-                signers: signers.clone(),
-                signature: placeholder_signature(),
-            }),
+            } => Certification {
+                certificate: validators.is_quorum(*power).then(|| Certificate {
+                    epoch: validators.epoch(),
+                    vote: *vote,
+                    signers: signers.clone(),
+                    signature: placeholder_signature(),
+                }),
+                bad_signers: Vec::new(),
+                verified_signers: Vec::new(),
+            },
         }
     }
 }

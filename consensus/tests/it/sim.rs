@@ -36,7 +36,7 @@ use sherd_consensus::bls::{PublicKey, SecretKey};
 use sherd_consensus::codec::Wire;
 use sherd_consensus::engine::{
     epoch_seed, leader, placeholder_signature, Anchor, Config, Digest, Engine, Input,
-    MemoryJournal, Message, Output, Proposal, SignatureMode, TimerKind,
+    MemoryJournal, Message, Output, Proposal, Relay, SignatureMode, TimerKind,
 };
 use sherd_consensus::evidence::conflicts;
 use sherd_consensus::{BlockId, ChainId, SignedVote, ValidatorSet, View, Vote};
@@ -635,12 +635,31 @@ impl Sim {
     }
 
     fn handle(&mut self, i: usize, input: Input) {
+        let honest: Vec<bool> = self
+            .nodes
+            .iter()
+            .map(|n| n.behavior == Behavior::Honest)
+            .collect();
+        let honest = move |index: u32| honest.get(index as usize).copied().unwrap_or(false);
         let Some(engine) = self.nodes[i].engine.as_mut() else {
             return;
         };
         let trace = std::env::var("SHERD_SIM_TRACE").is_ok() && self.now + 1000 > self.heal_at;
         let before = trace.then(|| format!("{input:?}"));
-        let outputs = engine.handle(input);
+        // What an honest validator sends is never judged a fault: a network
+        // layer would score an honest peer down for relaying it.
+        let outputs = match input {
+            Input::Message { from, message } => {
+                let sent = format!("{message:?}");
+                let (relay, outputs) = engine.handle_message(from, message);
+                assert!(
+                    !(honest(from) && relay == Relay::Invalid),
+                    "node {i} judged honest node {from}'s message invalid: {sent} -> {outputs:?}"
+                );
+                outputs
+            }
+            input => engine.handle(input),
+        };
         if let Some(before) = before {
             eprintln!(
                 "t={} node {i} view {}: {} -> {:?}",
@@ -708,6 +727,14 @@ impl Sim {
                 }
                 Output::Finalized { block, beacon, .. } => self.on_finalized(i, block, beacon),
                 Output::EpochEnded { last, .. } => ended = Some(last),
+                Output::VotesChecked { invalid, .. } => {
+                    for signer in invalid {
+                        assert!(
+                            !honest(signer),
+                            "node {i} found honest node {signer}'s vote invalid"
+                        );
+                    }
+                }
                 Output::Evidence(evidence) => {
                     evidence.check_conflict().unwrap();
                     if self.scenario.signatures == SignatureMode::Verify {

@@ -401,3 +401,93 @@ async fn oversized_gossip_is_dropped_and_the_node_keeps_finalizing() {
     assert!(!node.actor_stopped());
     node.shutdown().await.unwrap();
 }
+
+/// A peer that relays consensus messages the engine refuses is scored
+/// down by gossipsub; one that sends what cannot be checked yet (another
+/// epoch) is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_relaying_invalid_consensus_messages_is_scored_down() {
+    use sherd_consensus::bls::SecretKey;
+    use sherd_consensus::vote::Vote;
+    use sherd_consensus::{Message, SignerBitmap};
+    use sherd_node::gossip::ConsensusGossip;
+
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = testnet(dir.path(), "sherd-score", 0);
+    let node = sherd_node::run_home(&nodes[0].home).await.unwrap();
+    let (rogue, mut events) = rogue_peer(&nodes[0].p2p, "sherd-score").await;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), events.recv()).await {
+            Ok(Some(NetEvent::Connected(_))) => break,
+            Ok(Some(_)) => continue,
+            other => panic!("the rogue never connected: {other:?}"),
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let net = node
+        .shared
+        .observed
+        .net
+        .get()
+        .expect("a networked node")
+        .clone();
+    let score = || async { net.peer_score(rogue.peer_id()).await.unwrap() };
+    assert!(score().await.expect("the rogue is connected") >= 0.0);
+
+    // A nullification whose signature is some other key's over another
+    // message: on the curve, decodes, and does not verify.
+    let status = get(node.api, "/v1/status").1;
+    let (epoch, view) = (
+        status["epoch"].as_u64().unwrap(),
+        status["view"].as_u64().unwrap(),
+    );
+    let stranger = SecretKey::key_gen(&[9; 32], b"").unwrap();
+    let forged = |epoch: u64| {
+        let mut signers = SignerBitmap::new(1);
+        signers.insert(0).unwrap();
+        ConsensusGossip::Message {
+            from: 0,
+            message: Message::Nullification(Certificate {
+                epoch,
+                vote: Vote::Nullify { view: view + 1_000 },
+                signers,
+                signature: stranger.sign(b"something else"),
+            }),
+        }
+        .encode()
+    };
+
+    // Another epoch's: cannot be checked here, nobody's fault.
+    rogue
+        .publish(Topic::Consensus, forged(epoch + 5))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = score().await.unwrap();
+    assert!(
+        before >= 0.0,
+        "scored down for an unverifiable message: {before}"
+    );
+
+    // This epoch's: invalid, rejected, and the score falls.
+    for _ in 0..3 {
+        rogue
+            .publish(Topic::Consensus, forged(epoch))
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = score().await;
+        if now.is_some_and(|s| s < -20.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the score did not fall: {before} before, {now:?} now"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!node.actor_stopped());
+    node.shutdown().await.unwrap();
+}
