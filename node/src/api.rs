@@ -128,7 +128,8 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
         title = "sherd node API",
         description = "The HTTP JSON API of a sherd node: chain status, accounts, blocks, \
             transactions (submit and lookup), validators, storage providers, contracts, \
-            repairs, endpoints, this node's identity and provider, and Prometheus metrics.\n\n\
+            repairs, endpoints, this node's identity and provider, Prometheus metrics, and \
+            the pages the web explorer at `/` reads (tag `browse`).\n\n\
             Amounts are given twice: a decimal string of whole tokens (`\"12.5\"`, exact, \
             9 decimals at most) and integer base units (`_base` suffix). Hashes, ids, keys \
             and signatures are lowercase hex; addresses are bech32m (`sherd1…`).\n\n\
@@ -141,6 +142,11 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
         (name = "transactions", description = "Submit transactions and follow them to finality"),
         (name = "storage", description = "Storage providers, contracts, repairs, endpoints"),
         (name = "node", description = "This node: identity, provider, faucet, metrics, this document"),
+        (name = "browse", description = "Read-only pages for people, as the explorer at `/` \
+            reads them: blocks, transactions and contracts a page at a time, a transaction's \
+            fields, provider and validator activity, finality as this node measured it, its \
+            peers, search. Every list is bounded; amounts are decimal strings of whole tokens \
+            only (no `_base` twin)"),
     )
 )]
 struct ApiDoc;
@@ -168,6 +174,18 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(provider_status))
         .routes(routes!(crate::metrics::serve))
         .routes(routes!(openapi_json))
+        .routes(routes!(crate::browse::block_page))
+        .routes(routes!(crate::browse::block_by_id))
+        .routes(routes!(crate::browse::block_txs))
+        .routes(routes!(crate::browse::recent_txs))
+        .routes(routes!(crate::browse::tx_fields))
+        .routes(routes!(crate::browse::account_history))
+        .routes(routes!(crate::browse::contract_page))
+        .routes(routes!(crate::browse::provider_stats))
+        .routes(routes!(crate::browse::validator_activity))
+        .routes(routes!(crate::browse::finality))
+        .routes(routes!(crate::browse::peers))
+        .routes(routes!(crate::browse::search))
 }
 
 /// The OpenAPI 3.1 document of every route, built once.
@@ -218,13 +236,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// The router before it is given the node's state: every route of [`api`],
-/// the JSON answers for unknown routes and methods, and the body limit.
+/// the explorer's files, the JSON answers for unknown routes and methods,
+/// and the body limit.
 pub fn routes() -> Router<Arc<Shared>> {
     let (routes, _) = api().split_for_parts();
     routes
-        // The explorer and its browsing routes: not in the document yet
-        // (`crate::browse::ROUTES`; the openapi test holds the list).
-        .merge(crate::browse::routes())
+        // Pages for a browser, not API: the only routes outside the
+        // document (`crate::browse::EXPLORER_FILES`; the openapi test
+        // checks that).
+        .merge(crate::browse::explorer())
         .fallback(|| async { ApiError::not_found(NO_SUCH_ROUTE) })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

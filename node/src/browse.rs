@@ -10,7 +10,11 @@
 //!   this node measured it ([`Observed`], filled by the actor), its peers,
 //!   and a search resolver. Their answers are the typed structs of
 //!   [`sherd_wallet::client::browse`]. Every list is bounded; every
-//!   parameter is checked (`400 bad_request` naming it).
+//!   parameter is checked (`400 bad_request` naming it). Each handler has
+//!   its `#[utoipa::path]` description and is listed in
+//!   [`crate::api`]'s route list, so the OpenAPI document describes these
+//!   routes with the rest of the API (tag `browse`); the explorer's files
+//!   ([`EXPLORER_FILES`]) are not API and stay out of it.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -30,7 +34,7 @@ use sherd_wallet::client::browse::{
     FinalityReport, FinalitySample, Peers, ProviderStats, ProviderStatsList, SearchHit, SearchKind,
     TxField, TxFields, TxPage, TxSummary, ValidatorActivity, FINALITY_SAMPLES, MAX_LISTED_ITEMS,
 };
-use sherd_wallet::client::{kind_name, BlockInfo, TxOutcome};
+use sherd_wallet::client::{kind_name, ApiErrorBody, BlockInfo, TxOutcome};
 
 use crate::api::{
     parse_address, parse_hash, path_param, shorten, stored_block, tx_location, ApiError,
@@ -86,51 +90,28 @@ impl Observed {
     }
 }
 
-/// What [`routes`] serves, method and path. These are not in the OpenAPI
-/// document yet; its test (`node/tests/it/openapi.rs`) checks that they
-/// are exactly the routes served beside the document, so the list cannot
-/// drift.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/"),
-    ("GET", "/explorer/app.js"),
-    ("GET", "/explorer/style.css"),
-    ("GET", "/explorer/icon.svg"),
-    ("GET", "/v1/blocks"),
-    ("GET", "/v1/blocks/by-id/{id}"),
-    ("GET", "/v1/blocks/{height}/txs"),
-    ("GET", "/v1/txs"),
-    ("GET", "/v1/txs/{hash}/fields"),
-    ("GET", "/v1/accounts/{addr}/history"),
-    ("GET", "/v1/contracts"),
-    ("GET", "/v1/providers/stats"),
-    ("GET", "/v1/validators/activity"),
-    ("GET", "/v1/finality"),
-    ("GET", "/v1/peers"),
-    ("GET", "/v1/search"),
+// ---- the explorer's files ----
+
+/// The explorer's files, by path, each served on `GET` by [`explorer`].
+/// They are pages for a browser, not API, so they are the only routes
+/// served beside the OpenAPI document and not in it; its test
+/// (`node/tests/it/openapi.rs`) checks that they are exactly those.
+pub const EXPLORER_FILES: [&str; 4] = [
+    "/",
+    "/explorer/app.js",
+    "/explorer/style.css",
+    "/explorer/icon.svg",
 ];
 
-/// The browsing routes and the explorer, to merge into the API router.
-pub fn routes() -> Router<Arc<Shared>> {
+/// The explorer's files, to merge into the API router.
+pub fn explorer() -> Router<Arc<Shared>> {
+    let [index, app, style, icon] = EXPLORER_FILES;
     Router::new()
-        .route("/", get(|headers| asset(headers, &INDEX)))
-        .route("/explorer/app.js", get(|headers| asset(headers, &APP_JS)))
-        .route("/explorer/style.css", get(|headers| asset(headers, &STYLE)))
-        .route("/explorer/icon.svg", get(|headers| asset(headers, &ICON)))
-        .route("/v1/blocks", get(block_page))
-        .route("/v1/blocks/by-id/{id}", get(block_by_id))
-        .route("/v1/blocks/{height}/txs", get(block_txs))
-        .route("/v1/txs", get(recent_txs))
-        .route("/v1/txs/{hash}/fields", get(tx_fields))
-        .route("/v1/accounts/{addr}/history", get(account_history))
-        .route("/v1/contracts", get(contract_page))
-        .route("/v1/providers/stats", get(provider_stats))
-        .route("/v1/validators/activity", get(validator_activity))
-        .route("/v1/finality", get(finality))
-        .route("/v1/peers", get(peers))
-        .route("/v1/search", get(search))
+        .route(index, get(|headers| asset(headers, &INDEX)))
+        .route(app, get(|headers| asset(headers, &APP_JS)))
+        .route(style, get(|headers| asset(headers, &STYLE)))
+        .route(icon, get(|headers| asset(headers, &ICON)))
 }
-
-// ---- the explorer's files ----
 
 /// An embedded file: its bytes, content type and entity tag.
 struct Asset {
@@ -349,7 +330,26 @@ fn block_summary(block: &Block) -> Result<BlockSummary, ApiError> {
 // ---- blocks ----
 
 /// `GET /v1/blocks?before=H&limit=N`.
-async fn block_page(State(shared): State<Arc<Shared>>, query: Params) -> BrowseResult<BlockPage> {
+#[utoipa::path(
+    get,
+    path = "/v1/blocks",
+    tag = "browse",
+    params(
+        ("before" = Option<u64>, Query, minimum = 1, description = "List the blocks below \
+            this height; default: above the finalized head (a larger value starts there too)"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100,
+            description = "Most blocks on the page; default 20"),
+    ),
+    responses(
+        (status = 200, description = "Finalized blocks, newest first", body = BlockPage),
+        (status = 400, description = "`bad_request`: a parameter that is not a whole number \
+            in its range, or one this route does not take", body = ApiErrorBody),
+    )
+)]
+pub(crate) async fn block_page(
+    State(shared): State<Arc<Shared>>,
+    query: Params,
+) -> BrowseResult<BlockPage> {
     let map = params(query, &["before", "limit"])?;
     let head = finalized_height(&shared);
     let before = number(&map, "before", head.saturating_add(1), 1, u64::MAX)?;
@@ -370,7 +370,20 @@ async fn block_page(State(shared): State<Arc<Shared>>, query: Params) -> BrowseR
 }
 
 /// `GET /v1/blocks/by-id/{id}`: the block as `/v1/blocks/{height}` gives it.
-async fn block_by_id(
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/by-id/{id}",
+    tag = "browse",
+    params(("id" = String, Path, description = "The block id (64 lowercase hex digits)")),
+    responses(
+        (status = 200, description = "The finalized block, as `GET /v1/blocks/{height}` \
+            gives it", body = BlockInfo),
+        (status = 400, description = "`bad_request`: not a block id", body = ApiErrorBody),
+        (status = 404, description = "`not_found`: no finalized block has that id",
+            body = ApiErrorBody),
+    )
+)]
+pub(crate) async fn block_by_id(
     State(shared): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
 ) -> BrowseResult<BlockInfo> {
@@ -414,7 +427,28 @@ fn block_height(shared: &Shared, id: &Hash) -> Result<Option<u64>, ApiError> {
 
 /// `GET /v1/blocks/{height}/txs?offset=O&limit=N`: a block's transactions
 /// in block order.
-async fn block_txs(
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/{height}/txs",
+    tag = "browse",
+    params(
+        ("height" = u64, Path, description = "The block's height"),
+        ("offset" = Option<u64>, Query, description = "The first transaction listed, by its \
+            index in the block; default 0"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100,
+            description = "Most transactions on the page; default 100"),
+    ),
+    responses(
+        (status = 200, description = "The block's transactions from `offset`, in block order; \
+            `next` is the next page's `offset`", body = TxPage),
+        (status = 400, description = "`bad_request`: a height that is not a whole number, a \
+            parameter that is not a whole number in its range, or one this route does not take",
+            body = ApiErrorBody),
+        (status = 404, description = "`not_found`: no finalized block at that height (height \
+            0 is the genesis state, not a block)", body = ApiErrorBody),
+    )
+)]
+pub(crate) async fn block_txs(
     State(shared): State<Arc<Shared>>,
     height: Result<Path<String>, PathRejection>,
     query: Params,
@@ -440,9 +474,31 @@ async fn block_txs(
 }
 
 /// `GET /v1/txs?before=H&limit=N`: the newest finalized transactions in
-/// blocks below `before`; reads at most [`MAX_SCANNED_BLOCKS`] blocks, so
-/// a page can be short while `next` says where to go on.
-async fn recent_txs(State(shared): State<Arc<Shared>>, query: Params) -> BrowseResult<TxPage> {
+/// blocks below `before`; reads at most 500 blocks (`MAX_SCANNED_BLOCKS`),
+/// so a page can be short while `next` says where to go on.
+#[utoipa::path(
+    get,
+    path = "/v1/txs",
+    tag = "browse",
+    params(
+        ("before" = Option<u64>, Query, minimum = 1, description = "List the transactions in \
+            blocks below this height; default: above the finalized head"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100,
+            description = "Most transactions on the page; default 20"),
+    ),
+    responses(
+        (status = 200, description = "The newest finalized transactions, newest first; at most \
+            500 blocks are read, so a page may be short: `next` is the `before` to go on with \
+            (`null` after block 1). A page splits a block only if it alone is longer than \
+            `limit`", body = TxPage),
+        (status = 400, description = "`bad_request`: a parameter that is not a whole number \
+            in its range, or one this route does not take", body = ApiErrorBody),
+    )
+)]
+pub(crate) async fn recent_txs(
+    State(shared): State<Arc<Shared>>,
+    query: Params,
+) -> BrowseResult<TxPage> {
     let map = params(query, &["before", "limit"])?;
     let head = finalized_height(&shared);
     let before = number(&map, "before", head.saturating_add(1), 1, u64::MAX)?;
@@ -475,7 +531,19 @@ async fn recent_txs(State(shared): State<Arc<Shared>>, query: Params) -> BrowseR
 }
 
 /// `GET /v1/txs/{hash}/fields`.
-async fn tx_fields(
+#[utoipa::path(
+    get,
+    path = "/v1/txs/{hash}/fields",
+    tag = "browse",
+    params(("hash" = String, Path, description = "The transaction id (64 lowercase hex digits)")),
+    responses(
+        (status = 200, description = "A finalized or pending transaction's kind, field by field",
+            body = TxFields),
+        (status = 400, description = "`bad_request`: not a transaction hash", body = ApiErrorBody),
+        (status = 404, description = "`not_found`: unknown", body = ApiErrorBody),
+    )
+)]
+pub(crate) async fn tx_fields(
     State(shared): State<Arc<Shared>>,
     hash: Result<Path<String>, PathRejection>,
 ) -> BrowseResult<TxFields> {
@@ -609,7 +677,24 @@ fn fields_of(tx: &Transaction) -> (Vec<TxField>, bool) {
 
 /// `GET /v1/accounts/{addr}/history?limit=N`: what `/v1/accounts/{addr}/txs`
 /// lists, as summaries.
-async fn account_history(
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{addr}/history",
+    tag = "browse",
+    params(
+        ("addr" = String, Path, description = "The account's address (bech32m, `sherd1…`)"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100,
+            description = "Most transactions listed; default 20"),
+    ),
+    responses(
+        (status = 200, description = "What `GET /v1/accounts/{addr}/txs` lists, newest first, \
+            as summaries; `next` is always `null`", body = TxPage),
+        (status = 400, description = "`bad_address`: not a sherd address; `bad_request`: a \
+            parameter that is not a whole number in its range, or one this route does not take",
+            body = ApiErrorBody),
+    )
+)]
+pub(crate) async fn account_history(
     State(shared): State<Arc<Shared>>,
     addr: Result<Path<String>, PathRejection>,
     query: Params,
@@ -681,7 +766,23 @@ fn contract_summary(c: &Contract) -> ContractSummary {
 
 /// `GET /v1/contracts?offset=O&limit=N`: newest first (by start height,
 /// then id).
-async fn contract_page(
+#[utoipa::path(
+    get,
+    path = "/v1/contracts",
+    tag = "browse",
+    params(
+        ("offset" = Option<u64>, Query, description = "How many contracts to skip; default 0"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100,
+            description = "Most contracts on the page; default 20"),
+    ),
+    responses(
+        (status = 200, description = "Contracts on chain, newest first (by start height, then \
+            id)", body = ContractPage),
+        (status = 400, description = "`bad_request`: a parameter that is not a whole number \
+            in its range, or one this route does not take", body = ApiErrorBody),
+    )
+)]
+pub(crate) async fn contract_page(
     State(shared): State<Arc<Shared>>,
     query: Params,
 ) -> BrowseResult<ContractPage> {
@@ -714,7 +815,17 @@ async fn contract_page(
 }
 
 /// `GET /v1/providers/stats`.
-async fn provider_stats(State(shared): State<Arc<Shared>>) -> BrowseResult<ProviderStatsList> {
+#[utoipa::path(
+    get,
+    path = "/v1/providers/stats",
+    tag = "browse",
+    responses((status = 200, description = "Per provider, by address, summed over the contract \
+        fragments it holds (ended ones included while their contract is on chain)",
+        body = ProviderStatsList))
+)]
+pub(crate) async fn provider_stats(
+    State(shared): State<Arc<Shared>>,
+) -> BrowseResult<ProviderStatsList> {
     let state = shared.db.state();
     let contracts = StateView::new(&state)
         .contracts()
@@ -766,7 +877,20 @@ fn entry(
 }
 
 /// `GET /v1/validators/activity?blocks=N`.
-async fn validator_activity(
+#[utoipa::path(
+    get,
+    path = "/v1/validators/activity",
+    tag = "browse",
+    params(("blocks" = Option<u64>, Query, minimum = 1, maximum = 500,
+        description = "How many of the last finalized blocks to count; default 100")),
+    responses(
+        (status = 200, description = "Who proposed the blocks and who signed the distinct \
+            finalization certificates stored with them", body = ActivityReport),
+        (status = 400, description = "`bad_request`: a parameter that is not a whole number \
+            in its range, or one this route does not take", body = ApiErrorBody),
+    )
+)]
+pub(crate) async fn validator_activity(
     State(shared): State<Arc<Shared>>,
     query: Params,
 ) -> BrowseResult<ActivityReport> {
@@ -832,14 +956,29 @@ async fn validator_activity(
 // ---- this node ----
 
 /// `GET /v1/finality`.
-async fn finality(State(shared): State<Arc<Shared>>) -> BrowseResult<FinalityReport> {
+#[utoipa::path(
+    get,
+    path = "/v1/finality",
+    tag = "browse",
+    responses((status = 200, description = "The last 600 blocks this node committed as final \
+        since it started, oldest first; the latency is from the proposer's clock to this \
+        node's, so it includes their skew", body = FinalityReport))
+)]
+pub(crate) async fn finality(State(shared): State<Arc<Shared>>) -> BrowseResult<FinalityReport> {
     Ok(Json(FinalityReport {
         samples: shared.observed.samples(),
     }))
 }
 
 /// `GET /v1/peers`.
-async fn peers(State(shared): State<Arc<Shared>>) -> BrowseResult<Peers> {
+#[utoipa::path(
+    get,
+    path = "/v1/peers",
+    tag = "browse",
+    responses((status = 200, description = "The libp2p peers connected now (none on a dev \
+        chain)", body = Peers))
+)]
+pub(crate) async fn peers(State(shared): State<Arc<Shared>>) -> BrowseResult<Peers> {
     let Some(net) = shared.observed.net.get() else {
         return Ok(Json(Peers {
             networked: false,
@@ -864,7 +1003,25 @@ async fn peers(State(shared): State<Arc<Shared>>) -> BrowseResult<Peers> {
 
 /// `GET /v1/search?q=…`: a height, block id, transaction hash, address or
 /// contract id; `400` for what is none of these, `404` for an unknown one.
-async fn search(State(shared): State<Arc<Shared>>, query: Params) -> BrowseResult<SearchHit> {
+#[utoipa::path(
+    get,
+    path = "/v1/search",
+    tag = "browse",
+    params(("q" = String, Query, description = "A block height or id, a transaction hash \
+        (finalized or pending), an address (`sherd1…`) or a contract id")),
+    responses(
+        (status = 200, description = "What it is and its key", body = SearchHit),
+        (status = 400, description = "`bad_request`: empty or none of these (not hex, too \
+            long, a number too large to be a height), or a parameter this route does not take; \
+            `bad_address`: a malformed address", body = ApiErrorBody),
+        (status = 404, description = "`not_found`: a height above the finalized head or 0, or a \
+            hash no transaction, block or contract has", body = ApiErrorBody),
+    )
+)]
+pub(crate) async fn search(
+    State(shared): State<Arc<Shared>>,
+    query: Params,
+) -> BrowseResult<SearchHit> {
     let map = params(query, &["q"])?;
     let q = map.get("q").map(|q| q.trim()).unwrap_or_default();
     resolve(&shared, q).map(Json)
@@ -977,6 +1134,52 @@ mod tests {
         assert!(number(&map, "c", 1, 1, u64::MAX).is_err());
         let e = number(&map, "d", 1, 1, 10).unwrap_err();
         assert!(e.message().contains("`d`"), "{e}");
+    }
+
+    /// utoipa takes literals only: the document writes this module's
+    /// bounds and defaults out, and they are these.
+    #[test]
+    fn the_document_states_the_limits() {
+        let doc = serde_json::to_value(crate::api::openapi()).unwrap();
+        for (path, name, max, default) in [
+            ("/v1/blocks", "limit", MAX_PAGE, DEFAULT_PAGE),
+            ("/v1/blocks/{height}/txs", "limit", MAX_PAGE, MAX_PAGE),
+            ("/v1/txs", "limit", MAX_PAGE, DEFAULT_PAGE),
+            (
+                "/v1/accounts/{addr}/history",
+                "limit",
+                MAX_PAGE,
+                DEFAULT_PAGE,
+            ),
+            ("/v1/contracts", "limit", MAX_PAGE, DEFAULT_PAGE),
+            (
+                "/v1/validators/activity",
+                "blocks",
+                MAX_ACTIVITY_BLOCKS,
+                DEFAULT_ACTIVITY_BLOCKS,
+            ),
+        ] {
+            let parameters = doc["paths"][path]["get"]["parameters"].as_array();
+            let parameter = parameters
+                .into_iter()
+                .flatten()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{path} documents no `{name}`"));
+            assert_eq!(parameter["schema"]["maximum"], max, "{path} `{name}`");
+            let text = parameter["description"].as_str().unwrap_or_default();
+            assert!(
+                text.contains(&format!("default {default}")),
+                "{path} `{name}`: {text}"
+            );
+        }
+        let said = |path: &str, n: usize| {
+            let text = doc["paths"][path]["get"]["responses"]["200"]["description"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(text.contains(&format!("{n} ")), "{path}: {text}");
+        };
+        said("/v1/txs", MAX_SCANNED_BLOCKS as usize);
+        said("/v1/finality", FINALITY_SAMPLES);
     }
 
     #[test]
