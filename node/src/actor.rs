@@ -60,7 +60,7 @@ const VIEWS_TIMED: usize = 32;
 #[derive(Debug)]
 pub struct ActorNet {
     /// Consensus gossip to publish (encoded [`ConsensusGossip`]).
-    pub outbound: mpsc::UnboundedSender<Vec<u8>>,
+    pub outbound: mpsc::Sender<Vec<u8>>,
     /// Consensus gossip received from peers, decoded, each with the ticket
     /// its verdict needs.
     pub inbound: mpsc::Receiver<(ConsensusGossip, crate::relay::Ticket)>,
@@ -108,7 +108,7 @@ pub struct Actor {
     /// Set when the node must fetch finalized blocks from its peers.
     need_sync: bool,
     /// Where evidence of equivocation goes to become a transaction.
-    evidence: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    evidence: Option<mpsc::Sender<Vec<u8>>>,
     /// When the head last moved.
     last_progress: Instant,
     /// For the finality latency: when this node first had each unfinalized
@@ -369,13 +369,17 @@ impl Actor {
     }
 
     /// Where evidence of equivocation goes.
-    pub fn set_evidence_sink(&mut self, sink: mpsc::UnboundedSender<Vec<u8>>) {
+    pub fn set_evidence_sink(&mut self, sink: mpsc::Sender<Vec<u8>>) {
         self.evidence = Some(sink);
     }
 
     fn publish(&self, gossip: ConsensusGossip) {
         if let Some(net) = &self.net {
-            let _ = net.outbound.send(gossip.encode());
+            if net.outbound.try_send(gossip.encode()).is_err() {
+                tracing::debug!(
+                    "net.publish: consensus message dropped (the network task is behind)"
+                );
+            }
         }
     }
 
@@ -681,7 +685,15 @@ impl Actor {
             Output::Evidence(evidence) => {
                 tracing::warn!(?evidence, "consensus.evidence: conflicting votes");
                 if let Some(sink) = &self.evidence {
-                    let _ = sink.send(sherd_consensus::Wire::encode(&evidence));
+                    if sink
+                        .try_send(sherd_consensus::Wire::encode(&evidence))
+                        .is_err()
+                    {
+                        tracing::error!(
+                            "consensus.evidence: dropped, the duty is behind by {} pieces",
+                            crate::duties::EVIDENCE_CAPACITY
+                        );
+                    }
                 }
             }
             Output::VotesChecked {

@@ -708,7 +708,8 @@ pub(crate) fn admit_verified(
         Ok(hash) => {
             shared.mempool_notify.notify_one();
             if let Some((gossip, bytes)) = wire {
-                let _ = gossip.send(bytes);
+                // Full: the mempool announces it again later.
+                let _ = gossip.try_send(bytes);
             }
             Ok(hash)
         }

@@ -9,6 +9,13 @@
 //!
 //! Each goes through the mempool like any transaction (and is gossiped).
 
+/// Pieces of evidence waiting for the duty, at most. Each validator is
+/// reported once per view it equivocates in, so this holds a burst of a
+/// hundred equivocators over a few views; beyond it the actor logs an
+/// error and drops the piece (the equivocator will be caught at its next
+/// conflicting vote).
+pub const EVIDENCE_CAPACITY: usize = 256;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,7 +74,7 @@ pub fn spawn(
     key: SigningKey,
     peer_id: Vec<u8>,
     listen: Vec<libp2p::Multiaddr>,
-    mut evidence: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut evidence: mpsc::Receiver<Vec<u8>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     tokio::spawn(async move {

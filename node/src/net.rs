@@ -44,6 +44,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub mod counted;
 pub mod light;
+pub mod limits;
 pub mod timed;
 
 /// Largest sync request, in bytes.
@@ -668,6 +669,8 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
         pending: HashMap::new(),
         strikes: HashMap::new(),
         connected: HashSet::new(),
+        sync_limit: limits::PeerLimit::new(limits::SYNC),
+        deal_limit: limits::PeerLimit::new(limits::DEALS),
     };
     tokio::spawn(task.run());
     Ok((
@@ -690,6 +693,9 @@ struct Task {
         HashMap<request_response::OutboundRequestId, oneshot::Sender<Result<Vec<u8>, NetError>>>,
     strikes: HashMap<PeerId, u32>,
     connected: HashSet<PeerId>,
+    /// Per-peer request rates ([`limits`]).
+    sync_limit: limits::PeerLimit,
+    deal_limit: limits::PeerLimit,
 }
 
 impl Task {
@@ -843,11 +849,17 @@ impl Task {
             })) => match message {
                 request_response::Message::Request {
                     request, channel, ..
-                } => Some(NetEvent::Request {
-                    peer,
-                    request,
-                    reply: Reply(channel),
-                }),
+                } => {
+                    if !self.sync_limit.allow(peer, std::time::Instant::now()) {
+                        tracing::debug!(%peer, "net.sync: over the peer's request rate; dropped");
+                        return Ok(());
+                    }
+                    Some(NetEvent::Request {
+                        peer,
+                        request,
+                        reply: Reply(channel),
+                    })
+                }
                 request_response::Message::Response {
                     request_id,
                     response,
@@ -865,11 +877,17 @@ impl Task {
                         request, channel, ..
                     },
                 ..
-            })) => Some(NetEvent::Deal {
-                peer,
-                request,
-                reply: DealReply(channel),
-            }),
+            })) => {
+                if !self.deal_limit.allow(peer, std::time::Instant::now()) {
+                    tracing::debug!(%peer, "net.deal: over the peer's request rate; dropped");
+                    return Ok(());
+                }
+                Some(NetEvent::Deal {
+                    peer,
+                    request,
+                    reply: DealReply(channel),
+                })
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(
                 request_response::Event::OutboundFailure {
                     peer,

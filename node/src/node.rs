@@ -336,7 +336,7 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
         }
         actor.set_net(peer);
         if let Some(key) = duties {
-            let (sink, evidence) = tokio::sync::mpsc::unbounded_channel();
+            let (sink, evidence) = tokio::sync::mpsc::channel(crate::duties::EVIDENCE_CAPACITY);
             actor.set_evidence_sink(sink);
             crate::duties::spawn(
                 shared.clone(),

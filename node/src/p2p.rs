@@ -27,8 +27,17 @@ use crate::net::{self, NetConfig, NetEvent, Topic, Verdict};
 use crate::shared::Shared;
 use crate::store::col;
 
-/// Consensus messages waiting for the actor, at most.
+/// Consensus messages waiting for the actor, at most; when full, a new
+/// one is dropped without a verdict (gossipsub forgets it).
 const INBOUND_CAPACITY: usize = 4_096;
+/// Consensus messages waiting to be published, at most; when full, the
+/// actor's message is dropped (counted in the log): the engine sends its
+/// votes and certificates again while a view is stuck.
+pub const OUTBOUND_CAPACITY: usize = 4_096;
+/// Admitted transactions waiting to be gossiped, at most; when full, one
+/// is not gossiped now: it stays in the mempool, which announces pending
+/// transactions again after [`REANNOUNCE_AFTER`].
+pub const TX_GOSSIP_CAPACITY: usize = 16_384;
 /// Gossiped transactions verified together, at most.
 const TX_BATCH: usize = 1_024;
 /// How long a gossiped transaction may wait for its batch.
@@ -54,10 +63,10 @@ pub async fn start(
     let (handle, mut events) = net::start(config).await?;
     let sync_handle = handle.clone();
     tracing::info!(peer_id = %handle.peer_id(), "net.start: libp2p running");
-    let (outbound, mut consensus_out) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (outbound, mut consensus_out) = mpsc::channel::<Vec<u8>>(OUTBOUND_CAPACITY);
     let (inbound_tx, inbound) = mpsc::channel(INBOUND_CAPACITY);
     let (verdicts, mut verdicts_rx) = mpsc::channel(crate::relay::VERDICTS_CAPACITY);
-    let (tx_gossip, mut txs_out) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (tx_gossip, mut txs_out) = mpsc::channel::<Vec<u8>>(TX_GOSSIP_CAPACITY);
     let _ = shared.tx_gossip.set(tx_gossip);
     tokio::spawn(async move {
         let mut batch = Received::default();

@@ -11,7 +11,8 @@
 //!   of this node;
 //! * `/sherd/deal/1` requests (from the network task, through
 //!   [`crate::shared::Shared::deals`]) and `/sherd/fragment/1` streams, each
-//!   stream with an idle limit and at most [`MAX_STREAMS`] at once;
+//!   stream with an idle limit and at most [`MAX_STREAMS`] at once
+//!   ([`MAX_STREAMS_PER_PEER`] from one peer);
 //! * the duties, after every final block: keep the store in step with the
 //!   chain (confirm, expire, release), prove every challenged fragment and
 //!   submit the proofs in `SubmitProofs` batches signed with
@@ -58,6 +59,9 @@ use disk::DiskStore;
 
 /// Fragment streams served at once; more are closed at once.
 pub const MAX_STREAMS: usize = 64;
+/// Fragment streams one peer may have open at once; more are closed (a
+/// client uploads to a provider one fragment at a time per object).
+pub const MAX_STREAMS_PER_PEER: usize = 8;
 /// A fragment stream that makes no progress for this long is dropped.
 pub const STREAM_IDLE: Duration = Duration::from_secs(30);
 /// Deal requests waiting to be answered, at most; more are refused as busy.
@@ -456,6 +460,42 @@ pub fn busy_answer() -> Vec<u8> {
     .unwrap_or_default()
 }
 
+/// Fragment streams open, by peer.
+type OpenByPeer = Arc<Mutex<std::collections::HashMap<libp2p::PeerId, usize>>>;
+
+/// One of a peer's [`MAX_STREAMS_PER_PEER`] stream slots, given back on drop.
+struct PeerSlot {
+    open: OpenByPeer,
+    peer: libp2p::PeerId,
+}
+
+impl PeerSlot {
+    fn take(open: &OpenByPeer, peer: libp2p::PeerId) -> Option<Self> {
+        let mut map = open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = map.entry(peer).or_default();
+        if *count >= MAX_STREAMS_PER_PEER {
+            return None;
+        }
+        *count += 1;
+        Some(Self {
+            open: open.clone(),
+            peer,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut map = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = map.get_mut(&self.peer) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                map.remove(&self.peer);
+            }
+        }
+    }
+}
+
 fn spawn_streams(
     runtime: Arc<ProviderRuntime>,
     net: &NetHandle,
@@ -463,6 +503,7 @@ fn spawn_streams(
 ) -> anyhow::Result<()> {
     let mut incoming = net.accept_fragments()?;
     let slots = Arc::new(Semaphore::new(MAX_STREAMS));
+    let per_peer = OpenByPeer::default();
     tokio::spawn(async move {
         loop {
             let (peer, stream) = tokio::select! {
@@ -475,6 +516,12 @@ fn spawn_streams(
             let Ok(slot) = slots.clone().try_acquire_owned() else {
                 runtime.streams_refused.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%peer, "provider.stream: too many open, closed");
+                drop(stream);
+                continue;
+            };
+            let Some(peer_slot) = PeerSlot::take(&per_peer, peer) else {
+                runtime.streams_refused.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, "provider.stream: too many open by this peer, closed");
                 drop(stream);
                 continue;
             };
@@ -516,6 +563,7 @@ fn spawn_streams(
                 shared
                     .metrics
                     .transfer(direction, ok, started.elapsed(), bytes);
+                drop(peer_slot);
                 drop(slot);
             });
         }

@@ -64,7 +64,8 @@ pub struct Shared {
     /// addresses, binary.
     pub identity: std::sync::OnceLock<(Vec<u8>, Vec<Vec<u8>>)>,
     /// Where admitted transactions go to be gossiped, when networked.
-    pub tx_gossip: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+    /// Bounded ([`crate::p2p::TX_GOSSIP_CAPACITY`]).
+    pub tx_gossip: std::sync::OnceLock<tokio::sync::mpsc::Sender<Vec<u8>>>,
     /// Where deal requests go, on a storage provider.
     pub deals: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::provider::DealInbound>>,
     /// The storage provider, when this node is one.

@@ -491,3 +491,40 @@ async fn a_peer_relaying_invalid_consensus_messages_is_scored_down() {
     assert!(!node.actor_stopped());
     node.shutdown().await.unwrap();
 }
+
+/// A peer flooding sync requests gets its burst answered and the rest
+/// dropped; once it slows down it is answered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_request_flood_is_cut_to_the_peer_s_rate() {
+    use sherd_node::net::limits::SYNC;
+
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = testnet(dir.path(), "sherd-flood", 0);
+    let node = sherd_node::run_home(&nodes[0].home).await.unwrap();
+    let (rogue, mut events) = rogue_peer(&nodes[0].p2p, "sherd-flood").await;
+    let node_peer = loop {
+        match tokio::time::timeout(Duration::from_secs(20), events.recv()).await {
+            Ok(Some(NetEvent::Connected(peer))) => break peer,
+            Ok(Some(_)) => continue,
+            other => panic!("the rogue never connected: {other:?}"),
+        }
+    };
+    let flood = 4 * SYNC.burst as usize;
+    let answers = futures::future::join_all(
+        (0..flood).map(|_| rogue.request(node_peer, SyncRequest::Status.encode())),
+    )
+    .await;
+    let answered = answers.iter().filter(|a| a.is_ok()).count();
+    // The burst, plus what refilled while the flood was in flight.
+    assert!(
+        answered >= SYNC.burst as usize / 2 && answered < flood * 3 / 4,
+        "{answered} of {flood} answered"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(rogue
+        .request(node_peer, SyncRequest::Status.encode())
+        .await
+        .is_ok());
+    assert_eq!(get(node.api, "/v1/status").0, 200);
+    node.shutdown().await.unwrap();
+}
