@@ -10,7 +10,7 @@
 //! | protocol | burst | sustained | constant |
 //! |---|---|---|---|
 //! | `/sherd/sync/1` | 64 requests | 16 per second | [`SYNC`] |
-//! | `/sherd/deal/1` | 32 requests | 8 per second | [`DEALS`] |
+//! | `/sherd/deal/1` | 128 requests | 32 per second | [`DEALS`] |
 //!
 //! Fragment streams are limited where they are served (at most
 //! `provider::MAX_STREAMS_PER_PEER` open per peer). The table of buckets
@@ -38,8 +38,8 @@ pub const SYNC: Rate = Rate {
 };
 /// Deal requests, on a provider.
 pub const DEALS: Rate = Rate {
-    burst: 32.0,
-    per_second: 8.0,
+    burst: 128.0,
+    per_second: 32.0,
 };
 /// Peers tracked per limit, at most.
 pub const MAX_PEERS: usize = 4_096;
