@@ -716,13 +716,15 @@ pub(crate) fn admit_verified(
         Err(e) => {
             shared.metrics.txs_rejected.inc();
             Err(match e {
-                MempoolError::Rejected(m) => {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "rejected", m)
-                }
                 full @ MempoolError::Full { .. } => ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "mempool_full",
                     full.to_string(),
+                ),
+                rejected => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "rejected",
+                    rejected.to_string(),
                 ),
             })
         }

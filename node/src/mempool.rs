@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
-use sherd_ledger::{Account, Address, Amount, ChainParams, Hash, VerifiedTx};
+use sherd_ledger::{Account, Address, Amount, ChainId, ChainParams, Hash, VerifiedTx};
 
 /// How far ahead of the sender's next nonce a transaction may be.
 pub const MAX_FUTURE_NONCES: u64 = 16;
@@ -32,9 +32,66 @@ pub const MAX_AGE: Duration = Duration::from_secs(600);
 /// Why the mempool refused a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MempoolError {
-    /// Invalid here and now (wrong chain, nonce, fee, cannot pay).
-    #[error("{0}")]
-    Rejected(String),
+    /// Signed for another chain.
+    #[error("wrong chain: the transaction is for `{found}`, this node runs `{expected}`")]
+    WrongChain {
+        /// This node's chain.
+        expected: ChainId,
+        /// The transaction's.
+        found: ChainId,
+    },
+    /// The fee is under the chain's minimum.
+    #[error("fee {offered} is below the minimum fee {min}")]
+    FeeTooLow {
+        /// The minimum.
+        min: Amount,
+        /// The fee offered.
+        offered: Amount,
+    },
+    /// The sender has no account, so it cannot pay a fee.
+    #[error("cannot pay the fee: sender {sender} has no account (fund it first)")]
+    UnknownSender {
+        /// The sender.
+        sender: Address,
+    },
+    /// The nonce is used already.
+    #[error(
+        "nonce {found} is too low: the sender's next nonce is {next} (already used: a replay?)"
+    )]
+    NonceTooLow {
+        /// The sender's next nonce.
+        next: u64,
+        /// The transaction's.
+        found: u64,
+    },
+    /// The nonce is further ahead of the sender's next one than is held.
+    #[error("nonce {found} is too far ahead: the sender's next nonce is {next}, at most {ahead} ahead are held")]
+    NonceTooFarAhead {
+        /// The sender's next nonce.
+        next: u64,
+        /// The transaction's.
+        found: u64,
+        /// How far ahead the sender's transactions are held.
+        ahead: u64,
+    },
+    /// Another transaction of the sender with this nonce is pending, with
+    /// at least this fee.
+    #[error("a transaction with nonce {nonce} is already pending with fee {pending_fee}; offer a higher fee to replace it")]
+    AlreadyPending {
+        /// The nonce.
+        nonce: u64,
+        /// The pending one's fee.
+        pending_fee: Amount,
+    },
+    /// The balance does not cover the fees of the sender's pending
+    /// transactions and this one.
+    #[error("cannot pay the fee: balance {balance} is less than the fees {fees} of the sender's pending transactions")]
+    CannotPay {
+        /// The sender's balance.
+        balance: Amount,
+        /// The fees.
+        fees: Amount,
+    },
     /// No room.
     #[error("mempool is full ({capacity} transactions); retry later")]
     Full {
@@ -123,30 +180,27 @@ impl Mempool {
             return Ok(id);
         }
         let body = &vtx.tx().body;
-        let reject = |m: String| Err(MempoolError::Rejected(m));
         if body.chain_id != params.chain_id {
-            return reject(format!(
-                "wrong chain: the transaction is for `{}`, this node runs `{}`",
-                body.chain_id, params.chain_id
-            ));
+            return Err(MempoolError::WrongChain {
+                expected: params.chain_id.clone(),
+                found: body.chain_id.clone(),
+            });
         }
         if body.fee < params.min_fee {
-            return reject(format!(
-                "fee {} is below the minimum fee {}",
-                body.fee, params.min_fee
-            ));
+            return Err(MempoolError::FeeTooLow {
+                min: params.min_fee,
+                offered: body.fee,
+            });
         }
         let sender = body.sender;
         let Some(account) = account else {
-            return reject(format!(
-                "cannot pay the fee: sender {sender} has no account (fund it first)"
-            ));
+            return Err(MempoolError::UnknownSender { sender });
         };
         if body.nonce < account.nonce {
-            return reject(format!(
-                "nonce {} is too low: the sender's next nonce is {} (already used: a replay?)",
-                body.nonce, account.nonce
-            ));
+            return Err(MempoolError::NonceTooLow {
+                next: account.nonce,
+                found: body.nonce,
+            });
         }
         let ahead = self
             .ahead
@@ -154,20 +208,20 @@ impl Mempool {
             .copied()
             .unwrap_or(MAX_FUTURE_NONCES);
         if body.nonce > account.nonce.saturating_add(ahead) {
-            return reject(format!(
-                "nonce {} is too far ahead: the sender's next nonce is {}, at most {ahead} ahead are held",
-                body.nonce, account.nonce
-            ));
+            return Err(MempoolError::NonceTooFarAhead {
+                next: account.nonce,
+                found: body.nonce,
+                ahead,
+            });
         }
         let queue = self.by_sender.get(&sender);
         let replaced = queue.and_then(|q| q.get(&body.nonce));
         if let Some(old) = replaced {
             if old.vtx.tx().body.fee >= body.fee {
-                return reject(format!(
-                    "a transaction with nonce {} is already pending with fee {}; offer a higher fee to replace it",
-                    body.nonce,
-                    old.vtx.tx().body.fee
-                ));
+                return Err(MempoolError::AlreadyPending {
+                    nonce: body.nonce,
+                    pending_fee: old.vtx.tx().body.fee,
+                });
             }
         }
         // Fees of every other pending transaction of the sender, plus this one.
@@ -178,11 +232,10 @@ impl Mempool {
             }
         }
         if fees > u128::from(account.balance.0) {
-            return reject(format!(
-                "cannot pay the fee: balance {} is less than the fees {} of the sender's pending transactions",
-                account.balance,
-                Amount(u64::try_from(fees).unwrap_or(u64::MAX))
-            ));
+            return Err(MempoolError::CannotPay {
+                balance: account.balance,
+                fees: Amount(u64::try_from(fees).unwrap_or(u64::MAX)),
+            });
         }
         let nonce = body.nonce;
         self.next_nonce.insert(sender, account.nonce);
@@ -441,31 +494,39 @@ mod tests {
         let p = params();
         let mut pool = Mempool::new(2);
         let low_fee = tx(&a, 0, 1);
-        assert!(
-            matches!(pool.insert(low_fee, &p, rich()), Err(MempoolError::Rejected(m)) if m.contains("minimum fee"))
-        );
+        assert!(matches!(
+            pool.insert(low_fee, &p, rich()),
+            Err(MempoolError::FeeTooLow { .. })
+        ));
         let replay = tx(&a, 0, 2_000);
         let used = Some(Account {
             balance: Amount(1_000_000),
             nonce: 1,
         });
-        assert!(
-            matches!(pool.insert(replay.clone(), &p, used), Err(MempoolError::Rejected(m)) if m.contains("too low"))
-        );
-        assert!(
-            matches!(pool.insert(replay.clone(), &p, None), Err(MempoolError::Rejected(m)) if m.contains("no account"))
-        );
+        assert!(matches!(
+            pool.insert(replay.clone(), &p, used),
+            Err(MempoolError::NonceTooLow { next: 1, found: 0 })
+        ));
+        assert!(matches!(
+            pool.insert(replay.clone(), &p, None),
+            Err(MempoolError::UnknownSender { .. })
+        ));
         let poor = Some(Account {
             balance: Amount(10),
             nonce: 0,
         });
-        assert!(
-            matches!(pool.insert(replay, &p, poor), Err(MempoolError::Rejected(m)) if m.contains("cannot pay"))
-        );
+        assert!(matches!(
+            pool.insert(replay, &p, poor),
+            Err(MempoolError::CannotPay {
+                balance: Amount(10),
+                ..
+            })
+        ));
         let far = tx(&a, 99, 2_000);
-        assert!(
-            matches!(pool.insert(far, &p, rich()), Err(MempoolError::Rejected(m)) if m.contains("too far"))
-        );
+        assert!(matches!(
+            pool.insert(far, &p, rich()),
+            Err(MempoolError::NonceTooFarAhead { found: 99, .. })
+        ));
         pool.insert(tx(&a, 0, 2_000), &p, rich()).unwrap();
         pool.insert(tx(&a, 1, 2_000), &p, rich()).unwrap();
         assert_eq!(
@@ -478,9 +539,13 @@ mod tests {
         pool.insert(better.clone(), &p, rich()).unwrap();
         assert_eq!(pool.len(), 2);
         assert!(pool.contains(&better.id()));
-        assert!(
-            matches!(pool.insert(tx(&a, 1, 3_000), &p, rich()), Err(MempoolError::Rejected(m)) if m.contains("already pending"))
-        );
+        assert!(matches!(
+            pool.insert(tx(&a, 1, 3_000), &p, rich()),
+            Err(MempoolError::AlreadyPending {
+                nonce: 1,
+                pending_fee: Amount(9_000)
+            })
+        ));
     }
 
     #[test]
