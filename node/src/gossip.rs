@@ -71,7 +71,7 @@ pub enum GossipError {
     Truncated,
     /// The consensus message does not decode.
     #[error("consensus message does not decode: {0}")]
-    Message(String),
+    Message(#[from] sherd_consensus::CodecError),
 }
 
 impl ConsensusGossip {
@@ -103,7 +103,7 @@ impl ConsensusGossip {
                 let (from, body) = rest.split_at_checked(4).ok_or(GossipError::Truncated)?;
                 let from = u32::from_le_bytes(from.try_into().map_err(|_| GossipError::Truncated)?);
                 let message =
-                    Message::decode(body).map_err(|e| GossipError::Message(e.to_string()))?;
+                    Message::decode(body)?;
                 Ok(Self::Message { from, message })
             }
             Some((0x02, rest)) => {
