@@ -102,8 +102,7 @@ impl ConsensusGossip {
             Some((0x01, rest)) => {
                 let (from, body) = rest.split_at_checked(4).ok_or(GossipError::Truncated)?;
                 let from = u32::from_le_bytes(from.try_into().map_err(|_| GossipError::Truncated)?);
-                let message =
-                    Message::decode(body)?;
+                let message = Message::decode(body)?;
                 Ok(Self::Message { from, message })
             }
             Some((0x02, rest)) => {

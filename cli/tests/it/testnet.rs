@@ -413,4 +413,29 @@ fn a_bad_bootnode_or_a_port_in_use_fails_at_start_with_a_reason() {
     let (status, err) = run(&home);
     assert!(!status.success());
     assert!(err.contains("config.toml"), "{err}");
+    std::fs::write(home.join("config.toml"), &config).unwrap();
+
+    // A key file others may read: refused, with the fix, and the secret
+    // never printed.
+    #[cfg(unix)]
+    for key in ["node.key", "validator.key", "validator.bls"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = home.join(key);
+        let secret = std::fs::read_to_string(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (status, err) = run(&home);
+        assert!(!status.success());
+        assert!(
+            err.contains(&format!("chmod 600 {}", path.display())),
+            "{key}: {err}"
+        );
+        let secret_hex = secret
+            .split('"')
+            .skip_while(|s| *s != "secret_key")
+            .nth(2)
+            .unwrap()
+            .to_string();
+        assert!(!err.contains(&secret_hex), "{key}: the secret was printed");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
 }
