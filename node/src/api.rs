@@ -8,7 +8,10 @@
 //!
 //! Every error is `{ "error", "code" }` ([`ApiErrorBody`]) with a 4xx/5xx
 //! status; malformed JSON, hex, addresses and oversized bodies
-//! ([`MAX_BODY_BYTES`]) are 4xx.
+//! ([`MAX_BODY_BYTES`]) are 4xx. The limits a client can reach (rate
+//! limits, requests in flight, deadlines, connections) are in
+//! [`crate::limits`]; a refusal that passes with time says when to retry
+//! (`Retry-After`).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -17,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Extension, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
@@ -60,6 +63,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Seconds after which the request may succeed (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -86,7 +91,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The error, answered with `Retry-After: seconds`.
+    pub(crate) fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
@@ -115,7 +127,13 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -135,7 +153,14 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
             and signatures are lowercase hex; addresses are bech32m (`sherd1…`).\n\n\
             Every error is a 4xx or 5xx status with `{ \"error\", \"code\" }` \
             (`ApiErrorBody`); an unknown route answers `404 not_found`, a known route \
-            with another method `405 bad_request`, a body over 4 MiB `413 bad_request`."
+            with another method `405 bad_request`, a body over 4 MiB `413 bad_request`.\n\n\
+            Limits (the node's `[api_limits]`): any route may answer `503 overloaded` \
+            (too many requests in flight) or `408 request_timeout` (no answer within the \
+            deadline, 30 s by default, of the headers, a slow body included; the connection \
+            is closed); submissions and the faucet are rate limited per client address \
+            (`429 rate_limited`). 429 and 503 say when to retry in `Retry-After` (seconds). \
+            Headers over 16 KiB answer `431` without a body; a connection that does not \
+            send its headers in time (10 s by default) is closed."
     ),
     tags(
         (name = "chain", description = "The chain: status, accounts, blocks, validators"),
@@ -194,8 +219,54 @@ pub fn openapi() -> &'static OpenApi {
     DOCUMENT.get_or_init(|| {
         let mut document = api().into_openapi();
         add_internal_error(&mut document);
+        add_limit_errors(&mut document);
         document
     })
+}
+
+/// Every route is under the request limits of [`crate::limits`]: each
+/// operation documents `503 overloaded` and `408 request_timeout` (a
+/// handler that documents its own 503 names both codes).
+fn add_limit_errors(document: &mut OpenApi) {
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ApiErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    let overloaded = error(
+        "`overloaded`: the node is handling as many requests as it takes at once; \
+         `Retry-After` says when to retry",
+    );
+    let timeout = error(
+        "`request_timeout`: no answer within the request deadline (30 s by default) \
+         of the headers, reading the body included; the connection is closed",
+    );
+    for item in document.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let responses = &mut operation.responses.responses;
+            responses
+                .entry("503".into())
+                .or_insert_with(|| overloaded.clone().into());
+            responses
+                .entry("408".into())
+                .or_insert_with(|| timeout.clone().into());
+        }
+    }
 }
 
 /// Any route may fail inside (a database read): each operation documents
@@ -749,10 +820,17 @@ fn decode_tx(text: &str, field: &str) -> Result<Transaction, ApiError> {
         (status = 202, description = "In the mempool", body = Submitted),
         (status = 400, description = "`bad_transaction`: does not decode, bad signature; \
             `bad_request`: not the documented body", body = ApiErrorBody),
+        (status = 408, description = "`request_timeout`: the body was not received within the \
+            request deadline (30 s by default); the connection is closed", body = ApiErrorBody),
         (status = 413, description = "`bad_request`: a body over 4 MiB", body = ApiErrorBody),
         (status = 422, description = "`rejected`: wrong chain, nonce, fee, cannot pay, a replay",
             body = ApiErrorBody),
-        (status = 503, description = "`mempool_full`", body = ApiErrorBody),
+        (status = 429, description = "`rate_limited`: this client address submitted more \
+            transactions than its rate limit (2,500 a second, 5,000 at once by default); \
+            `Retry-After` says when to retry", body = ApiErrorBody),
+        (status = 503, description = "`mempool_full`: the mempool is full; `overloaded`: the \
+            node is handling as many requests as it takes at once (`Retry-After`)",
+            body = ApiErrorBody),
     )
 )]
 async fn submit(
@@ -784,11 +862,20 @@ async fn submit(
             refusal with the codes of `POST /v1/txs`", body = BatchSubmitted),
         (status = 400, description = "`bad_request`: `txs` missing, not an array of strings, \
             empty or longer than 1,024", body = ApiErrorBody),
+        (status = 408, description = "`request_timeout`: the body was not received within the \
+            request deadline (30 s by default); the connection is closed", body = ApiErrorBody),
         (status = 413, description = "`bad_request`: a body over 4 MiB", body = ApiErrorBody),
+        (status = 429, description = "`rate_limited`: this client address submitted more \
+            transactions than its rate limit (each transaction of the batch counts; 2,500 a \
+            second, 5,000 at once by default); nothing of the batch was admitted; \
+            `Retry-After` says when to retry", body = ApiErrorBody),
+        (status = 503, description = "`overloaded`: the node is handling as many requests as \
+            it takes at once (`Retry-After`)", body = ApiErrorBody),
     )
 )]
 async fn submit_batch(
     State(shared): State<Arc<Shared>>,
+    charge: Option<Extension<crate::limits::Charge>>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<BatchSubmitted> {
     let request: BatchRequest = json_body(
@@ -801,6 +888,11 @@ async fn submit_batch(
             "`txs` must hold 1 to {MAX_SUBMIT_BATCH} transactions, not {}",
             items.len()
         )));
+    }
+    // The request paid for one transaction as it came in; the rest now,
+    // before any of them is decoded or checked.
+    if let Some(Extension(charge)) = charge {
+        charge.take(items.len().saturating_sub(1))?;
     }
     let decoded: Vec<Result<Transaction, ApiError>> = items
         .iter()
@@ -1153,10 +1245,16 @@ fn faucet_amount(value: Option<&FaucetAmount>) -> Result<Amount, ApiError> {
         (status = 400, description = "`bad_address`: not a sherd address; `bad_request`: not \
             the documented body, a zero amount or more than 1,000,000 tokens", body = ApiErrorBody),
         (status = 403, description = "`faucet_disabled`: this node has no faucet", body = ApiErrorBody),
+        (status = 408, description = "`request_timeout`: the body was not received within the \
+            request deadline (30 s by default); the connection is closed", body = ApiErrorBody),
         (status = 413, description = "`bad_request`: a body over 4 MiB", body = ApiErrorBody),
         (status = 422, description = "`rejected`: the faucet's transaction was refused", body = ApiErrorBody),
-        (status = 429, description = "`rate_limited`: one grant per address per 10 s", body = ApiErrorBody),
-        (status = 503, description = "`mempool_full`", body = ApiErrorBody),
+        (status = 429, description = "`rate_limited`: one grant per address per 10 s, and \
+            per client address 10 requests a minute (10 at once) by default; `Retry-After` \
+            says when to retry", body = ApiErrorBody),
+        (status = 503, description = "`mempool_full`: the mempool is full; `overloaded`: the \
+            node is handling as many requests as it takes at once (`Retry-After`)",
+            body = ApiErrorBody),
     )
 )]
 async fn faucet(
@@ -1191,7 +1289,8 @@ async fn faucet(
                         "the faucet gives {address} one grant per {} s; retry in {wait} s",
                         FAUCET_INTERVAL.as_secs()
                     ),
-                ));
+                )
+                .with_retry_after(wait));
             }
         }
         last.retain(|_, at| now.saturating_duration_since(*at) < FAUCET_INTERVAL);

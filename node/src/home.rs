@@ -32,6 +32,9 @@
 //!
 //! [repair]                                        # optional: repair lost fragments
 //! interval_secs = 10                              # see crate::repairer
+//!
+//! [api_limits]                                    # optional: the HTTP API's limits
+//! submit_per_sec = 2500                           # see crate::limits (every key, its default)
 //! ```
 //!
 //! Unknown keys are an error, so a typo does not silently fall back to a
@@ -50,6 +53,7 @@ use sherd_ledger::{Address, Amount, ChainId, ChainParams, Genesis};
 use sherd_wallet::keyfile::{read_bls, read_ed25519, write_bls, write_ed25519, write_new_private};
 
 use crate::dev::{random32, tokens};
+use crate::limits::ApiLimits;
 use crate::provider::config::{ByteSize, ProviderSection};
 
 /// The `config.toml` of a node.
@@ -72,6 +76,10 @@ pub struct FileConfig {
     /// The repair worker, when this node runs one (see [`crate::repairer`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repair: Option<crate::repairer::RepairSection>,
+    /// The HTTP API's limits (see [`crate::limits`]); written only when
+    /// not the defaults.
+    #[serde(default, skip_serializing_if = "ApiLimits::is_default")]
+    pub api_limits: ApiLimits,
 }
 
 /// A networked node's home, opened.
@@ -149,6 +157,10 @@ impl NodeHome {
         if config.listen.is_empty() {
             bail!("{}: `listen` names no address", config_path.display());
         }
+        config
+            .api_limits
+            .check()
+            .map_err(|e| anyhow::anyhow!("{}: [api_limits]: {e}", config_path.display()))?;
         let listen = parse_addrs("listen address", &config.listen, &config_path)?;
         let bootnodes = parse_addrs("bootnode", &config.bootnodes, &config_path)?;
         for (text, addr) in config.bootnodes.iter().zip(&bootnodes) {
@@ -417,6 +429,7 @@ pub fn init_testnet(out: &Path, plan: &TestnetPlan) -> anyhow::Result<Vec<Testne
             log_file: Some(PathBuf::from("node.log")),
             provider: provider.is_some().then(testnet_provider_section),
             repair: (plan.repair && i == 0).then(crate::repairer::RepairSection::default),
+            api_limits: ApiLimits::default(),
         };
         let text = toml::to_string_pretty(&config)?;
         write_new_private(&home.join("config.toml"), text.as_bytes())?;
@@ -487,6 +500,7 @@ pub fn init_node(home: &Path, plan: &JoinPlan) -> anyhow::Result<(libp2p::PeerId
         log_file: Some(PathBuf::from("node.log")),
         provider: None,
         repair: None,
+        api_limits: ApiLimits::default(),
     };
     write_new_private(
         &home.join("config.toml"),

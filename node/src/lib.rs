@@ -4,7 +4,7 @@
 //! storage ([`store`]), the consensus engine driven by an actor
 //! ([`actor`], with block sync), block building and re-execution
 //! ([`exec`]), the mempool ([`mempool`]), the HTTP JSON API ([`api`],
-//! contract in the crate README) and its Prometheus metrics ([`metrics`]), libp2p in one task ([`net`]) with its
+//! contract in the crate README; its limits in [`limits`]) and its Prometheus metrics ([`metrics`]), libp2p in one task ([`net`]) with its
 //! wire formats ([`gossip`]), node homes and testnets ([`home`]), and the
 //! storage provider ([`provider`]) and repair worker ([`repairer`]). Test
 //! builds add fault injection ([`hooks`]).
@@ -24,6 +24,7 @@ pub mod gossip;
 pub mod home;
 pub mod hooks;
 pub mod journal;
+pub mod limits;
 pub mod mempool;
 pub mod metrics;
 pub mod net;
@@ -31,6 +32,7 @@ mod p2p;
 pub mod provider;
 pub mod relay;
 pub mod repairer;
+mod server;
 pub mod shared;
 pub mod store;
 

@@ -127,6 +127,18 @@ struct Reason {
     reason: &'static str,
 }
 
+/// Requests and connections the API's limits refused, by reason (see
+/// [`crate::limits::reason`]); a clone records into the same registry.
+#[derive(Debug, Clone, Default)]
+pub struct ApiRefusals(Family<Reason, Counter>);
+
+impl ApiRefusals {
+    /// Counts one refusal for `reason`.
+    pub fn inc(&self, reason: &'static str) {
+        self.0.get_or_create(&Reason { reason }).inc();
+    }
+}
+
 /// `result="accepted"|"refused"`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProofResult {
@@ -241,6 +253,9 @@ pub struct Metrics {
     transfers: Family<TransferOutcome, Counter>,
 
     repairs: Family<Outcome, Counter>,
+
+    /// Requests and connections refused by the API's limits.
+    pub api_refused: ApiRefusals,
 }
 
 impl Default for Metrics {
@@ -463,6 +478,16 @@ impl Metrics {
             let _ = repairs.get_or_create(&Outcome { outcome });
         }
 
+        let api_refused = ApiRefusals::default();
+        r.register(
+            "sherd_api_refused",
+            "HTTP API: requests and connections refused by the node's limits, by reason (rate_limited, too_large, overloaded, request_timeout, header_timeout, write_timeout, too_many_connections)",
+            api_refused.0.clone(),
+        );
+        for reason in crate::limits::reason::ALL {
+            let _ = api_refused.0.get_or_create(&Reason { reason });
+        }
+
         Self {
             registry: r,
             height,
@@ -499,6 +524,7 @@ impl Metrics {
             transfer_bytes,
             transfers,
             repairs,
+            api_refused,
         }
     }
 
@@ -751,6 +777,7 @@ mod tests {
         ("sherd_provider_fragment_transfer_bytes", "histogram"),
         ("sherd_provider_fragment_transfers_total", "counter"),
         ("sherd_repairs_total", "counter"),
+        ("sherd_api_refused_total", "counter"),
     ];
 
     fn types(text: &str) -> Vec<(String, String)> {

@@ -36,6 +36,8 @@ pub struct DevConfig {
     pub epoch_length: Option<u64>,
     /// Faults to inject (test builds only; see [`crate::hooks`]).
     pub hooks: crate::hooks::Hooks,
+    /// The HTTP API's limits (see [`crate::limits`]).
+    pub api_limits: crate::limits::ApiLimits,
 }
 
 impl DevConfig {
@@ -48,6 +50,7 @@ impl DevConfig {
             idle_interval: crate::actor::IDLE_INTERVAL,
             epoch_length: None,
             hooks: crate::hooks::Hooks::default(),
+            api_limits: crate::limits::ApiLimits::default(),
         }
     }
 }
@@ -218,6 +221,7 @@ pub async fn run_home(home: &std::path::Path) -> anyhow::Result<DevNode> {
     let mut config = DevConfig::new(home.home.clone(), home.config.api);
     config.idle_interval = crate::actor::IDLE_INTERVAL;
     config.hooks = crate::hooks::Hooks::from_env()?;
+    config.api_limits = home.config.api_limits.clone();
     start(Start {
         db_path: home.db_path(),
         genesis: home.genesis.clone(),
@@ -268,6 +272,10 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
         repair,
         config,
     } = start;
+    config
+        .api_limits
+        .check()
+        .map_err(|e| anyhow::anyhow!("the API limits ([api_limits]) are invalid: {e}"))?;
     let db = Arc::new(
         NodeDb::open(&db_path)
             .with_context(|| format!("cannot open the database in {}", db_path.display()))?,
@@ -366,15 +374,18 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
         .await
         .with_context(|| format!("cannot listen on {} (is another node running?)", config.api))?;
     let api = listener.local_addr()?;
-    let router = crate::api::router(shared.clone());
-    let mut stop = shutdown.subscribe();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let limiter = crate::limits::Limiter::new(
+        config.api_limits.clone(),
+        shared.metrics.api_refused.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("the API limits ([api_limits]) are invalid: {e}"))?;
+    let router = crate::limits::layer(crate::api::router(shared.clone()), limiter.clone());
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        router,
+        limiter,
+        shutdown.subscribe(),
+    ));
     tracing::info!(%api, "api.start: listening");
     Ok(DevNode {
         api,

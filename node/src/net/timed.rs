@@ -34,8 +34,9 @@ impl<S> Timed<S> {
 }
 
 /// Polls `op`; while it is pending, polls the deadline in `slot` (armed on
-/// the first pending poll, cleared by progress).
-fn guard<T>(
+/// the first pending poll, cleared by progress). Also the API server's
+/// write limit ([`crate::server`]).
+pub(crate) fn guard<T>(
     slot: &mut Option<Pin<Box<Sleep>>>,
     idle: Duration,
     cx: &mut Context<'_>,

@@ -53,7 +53,8 @@ pub fn request_text(
     Ok((status, payload))
 }
 
-fn dechunk(mut rest: &str) -> String {
+/// A chunked body, joined.
+pub fn dechunk(mut rest: &str) -> String {
     let mut out = String::new();
     while let Some((size, after)) = rest.split_once("\r\n") {
         let Ok(n) = usize::from_str_radix(size.trim(), 16) else {

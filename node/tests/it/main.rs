@@ -1,10 +1,11 @@
 //! Integration tests of the node: the parity-db store and a dev chain
-//! driven through its HTTP API.
+//! driven through its HTTP API, and the API's limits.
 
 mod browse;
 mod dev_chain;
 mod http;
 mod journal;
+mod limits;
 mod market;
 mod metrics;
 mod openapi;

@@ -14,7 +14,7 @@ use crate::dev_chain::{fund, runtime, start, stop, transfer, wait_finalized};
 use crate::http::{post, request_text};
 
 /// The value of the sample `series` (name and labels, as served).
-fn sample(body: &str, series: &str) -> f64 {
+pub(crate) fn sample(body: &str, series: &str) -> f64 {
     body.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|v| v.parse().ok())
