@@ -247,8 +247,23 @@ fn add_limit_errors(document: &mut OpenApi) {
         "`request_timeout`: no answer within the request deadline (30 s by default) \
          of the headers, reading the body included; the connection is closed",
     );
-    for item in document.paths.paths.values_mut() {
-        for operation in [
+    for operation in operations(document) {
+        let responses = &mut operation.responses.responses;
+        responses
+            .entry("503".into())
+            .or_insert_with(|| overloaded.clone().into());
+        responses
+            .entry("408".into())
+            .or_insert_with(|| timeout.clone().into());
+    }
+}
+
+/// Every operation of the document.
+fn operations(
+    document: &mut OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    document.paths.paths.values_mut().flat_map(|item| {
+        [
             &mut item.get,
             &mut item.post,
             &mut item.put,
@@ -257,16 +272,7 @@ fn add_limit_errors(document: &mut OpenApi) {
         ]
         .into_iter()
         .flatten()
-        {
-            let responses = &mut operation.responses.responses;
-            responses
-                .entry("503".into())
-                .or_insert_with(|| overloaded.clone().into());
-            responses
-                .entry("408".into())
-                .or_insert_with(|| timeout.clone().into());
-        }
-    }
+    })
 }
 
 /// Any route may fail inside (a database read): each operation documents
@@ -281,23 +287,12 @@ fn add_internal_error(document: &mut OpenApi) {
                 .build(),
         )
         .build();
-    for item in document.paths.paths.values_mut() {
-        for operation in [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            operation
-                .responses
-                .responses
-                .entry("500".into())
-                .or_insert_with(|| internal.clone().into());
-        }
+    for operation in operations(document) {
+        operation
+            .responses
+            .responses
+            .entry("500".into())
+            .or_insert_with(|| internal.clone().into());
     }
 }
 
