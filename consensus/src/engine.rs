@@ -373,6 +373,16 @@ impl<J: Journal> Engine<J> {
         Ok(next)
     }
 
+    /// The validator set of the epoch this engine runs.
+    pub fn validators(&self) -> &Arc<ValidatorSet> {
+        &self.config.validators
+    }
+
+    /// The chain id its votes are signed for.
+    pub fn chain_id(&self) -> &crate::vote::ChainId {
+        &self.config.chain_id
+    }
+
     /// The epoch this engine runs.
     pub fn epoch(&self) -> Epoch {
         self.config.validators.epoch()

@@ -273,6 +273,9 @@ impl Actor {
             if let Some(t) = self.timers.iter().map(|(t, _, _)| *t).min() {
                 wake = wake.min(t);
             }
+            if let Some(due) = self.net.as_ref().and_then(|n| n.relays.next_due()) {
+                wake = wake.min(due);
+            }
             if self.pending_build.is_some() {
                 wake = wake.min(self.build_deadline());
             }
@@ -293,6 +296,7 @@ impl Actor {
             if let Some((gossip, ticket)) = gossip {
                 self.on_gossip(gossip, ticket);
             }
+            self.check_overdue_votes();
             self.fire_timers();
             if let Some((view, parent, parent_height)) = self.pending_build {
                 if Instant::now() >= self.build_deadline() {
@@ -389,7 +393,7 @@ impl Actor {
         match gossip {
             ConsensusGossip::Message { from, message } => {
                 let vote = match &message {
-                    sherd_consensus::Message::Vote(v) => Some((v.epoch, v.vote, v.signer)),
+                    sherd_consensus::Message::Vote(v) => Some(*v),
                     _ => None,
                 };
                 let Some(engine) = self.engine.as_mut() else {
@@ -404,6 +408,22 @@ impl Actor {
                 self.after_engine(outputs);
             }
             ConsensusGossip::Block(bytes) => self.on_block(bytes, ticket),
+        }
+    }
+
+    /// Checks alone the relayed votes held too long for their aggregate
+    /// check ([`crate::relay::HOLD`]).
+    fn check_overdue_votes(&mut self) {
+        let (Some(engine), Some(net)) = (self.engine.as_ref(), self.net.as_mut()) else {
+            return;
+        };
+        if net
+            .relays
+            .next_due()
+            .is_some_and(|due| due <= Instant::now())
+        {
+            net.relays
+                .check_overdue(Instant::now(), engine.chain_id(), engine.validators());
         }
     }
 
