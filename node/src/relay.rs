@@ -178,7 +178,8 @@ impl Relays {
     }
 
     /// Votes held now.
-    pub fn held(&self) -> usize {
+    #[cfg(test)]
+    fn held(&self) -> usize {
         self.held.values().map(|h| h.tickets.len()).sum()
     }
 
