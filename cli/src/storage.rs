@@ -1506,7 +1506,7 @@ impl Ctx {
             .filter_map(|f| {
                 let reason = match ads.get(&f.provider) {
                     None => Some("it no longer advertises storage".to_string()),
-                    Some(ad) => extension.covered_by(ad).err(),
+                    Some(ad) => extension.covered_by(ad).err().map(|e| e.to_string()),
                 };
                 reason.map(|r| format!("{}: {r}", f.provider))
             })

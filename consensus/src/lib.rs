@@ -50,4 +50,6 @@ pub use collector::{Certification, VoteCollector};
 pub use engine::{Engine, Input, Journal, Message, Output, Proposal};
 pub use evidence::{Evidence, EvidenceError};
 pub use validators::{Epoch, ValidatorSet, ValidatorSetError, MAX_VALIDATORS};
-pub use vote::{BlockId, ChainId, ChainIdError, SignedVote, View, Vote, VoteError, VoteKind};
+pub use vote::{
+    BlockId, ChainId, ChainIdError, SignedVote, View, Vote, VoteError, VoteKind, MAX_CHAIN_ID_BYTES,
+};

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | 0 | 1 | `23`, the length of the namespace tag |
 //! | 1 | 23 | namespace tag, ASCII `sherd/consensus/vote/v1` |
-//! | 24 | 1 | `L`, the length of the chain id (1 to 64) |
+//! | 24 | 1 | `L`, the length of the chain id (1 to 32) |
 //! | 25 | L | chain id, ASCII (see [`ChainId`]) |
 //! | 25 + L | 8 | epoch, `u64` |
 //! | 33 + L | 1 | kind: `0x01` notarize, `0x02` nullify, `0x03` finalize |
@@ -32,8 +32,8 @@ pub type View = u64;
 
 /// The namespace tag at the start of every signed vote.
 pub const VOTE_NAMESPACE: &[u8] = b"sherd/consensus/vote/v1";
-/// Longest chain id, in bytes.
-pub const MAX_CHAIN_ID_BYTES: usize = 64;
+/// Longest chain id, in bytes (a transaction's codec allows no more).
+pub const MAX_CHAIN_ID_BYTES: usize = 32;
 
 /// A block's 32-byte identifier (its BLAKE3 digest, computed elsewhere).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,47 +52,50 @@ impl fmt::Debug for BlockId {
 /// What is wrong with a chain id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainIdError {
-    /// Empty, or longer than 64 bytes.
-    #[error("chain id must be 1 to {max} bytes, found {found}")]
+    /// Empty, or longer than [`MAX_CHAIN_ID_BYTES`].
+    #[error("a chain id is 1 to {MAX_CHAIN_ID_BYTES} bytes, this one is {found}")]
     Length {
-        /// Always 64.
-        max: usize,
-        /// Its length.
+        /// Its length in bytes.
         found: usize,
     },
-    /// A byte outside printable ASCII (`0x21..=0x7e`).
-    #[error("chain id byte {index} is {byte:#04x}, not printable ASCII")]
+    /// A byte outside printable ASCII without spaces (`0x21..=0x7e`).
+    #[error("a chain id is printable ASCII without spaces; byte {position} is {byte:#04x}")]
     Character {
-        /// Position of the byte.
-        index: usize,
+        /// Offset of the byte.
+        position: usize,
         /// The byte.
         byte: u8,
     },
 }
 
-/// The name of a chain, e.g. `sherd-testnet-1`: 1 to 64 printable ASCII
-/// bytes, no spaces. Every signed message names it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The name of a chain, e.g. `sherd-testnet-1`: 1 to 32 printable ASCII
+/// bytes, no spaces. Every signed message (votes here, transactions and
+/// blocks in the ledger, which encodes it in its codec) names it, so a
+/// signature made for one chain is worthless on another. The one chain id
+/// type of the workspace.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChainId(String);
 
 impl ChainId {
     /// Checks and wraps a chain id.
     pub fn new(id: &str) -> Result<Self, ChainIdError> {
-        if id.is_empty() || id.len() > MAX_CHAIN_ID_BYTES {
-            return Err(ChainIdError::Length {
-                max: MAX_CHAIN_ID_BYTES,
-                found: id.len(),
-            });
+        Self::from_bytes(id.as_bytes())
+    }
+
+    /// Checks and wraps a chain id given as bytes (as a decoder reads it).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ChainIdError> {
+        if bytes.is_empty() || bytes.len() > MAX_CHAIN_ID_BYTES {
+            return Err(ChainIdError::Length { found: bytes.len() });
         }
-        if let Some((index, &byte)) = id
-            .as_bytes()
+        if let Some((position, &byte)) = bytes
             .iter()
             .enumerate()
             .find(|(_, b)| !b.is_ascii_graphic())
         {
-            return Err(ChainIdError::Character { index, byte });
+            return Err(ChainIdError::Character { position, byte });
         }
-        Ok(Self(id.to_owned()))
+        // All bytes are ASCII, so nothing is lost.
+        Ok(Self(String::from_utf8_lossy(bytes).into_owned()))
     }
 
     /// The chain id as text.
@@ -104,6 +107,35 @@ impl ChainId {
 impl fmt::Display for ChainId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ChainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChainId({})", self.0)
+    }
+}
+
+impl std::str::FromStr for ChainId {
+    type Err = ChainIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for ChainId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for ChainId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -346,19 +378,24 @@ mod tests {
     #[test]
     fn chain_id_rules() {
         assert!(ChainId::new("sherd-devnet").is_ok());
+        assert!(ChainId::new(&"x".repeat(32)).is_ok());
+        assert_eq!(ChainId::new(""), Err(ChainIdError::Length { found: 0 }));
         assert_eq!(
-            ChainId::new(""),
-            Err(ChainIdError::Length { max: 64, found: 0 })
-        );
-        assert_eq!(
-            ChainId::new(&"x".repeat(65)),
-            Err(ChainIdError::Length { max: 64, found: 65 })
+            ChainId::new(&"x".repeat(33)),
+            Err(ChainIdError::Length { found: 33 })
         );
         assert_eq!(
             ChainId::new("a b"),
             Err(ChainIdError::Character {
-                index: 1,
+                position: 1,
                 byte: b' '
+            })
+        );
+        assert_eq!(
+            ChainId::new("é"),
+            Err(ChainIdError::Character {
+                position: 0,
+                byte: 0xc3
             })
         );
     }

@@ -282,8 +282,8 @@ impl Genesis {
             },
         )?;
         put(records::PARAMS_KEY.to_vec(), &self.params)?;
-        let (state_root, tree) = crate::commitment::update(store, &changes)
-            .map_err(|e| StateError::Commitment(e.to_string()))?;
+        let (state_root, tree) =
+            crate::commitment::update(store, &changes).map_err(StateError::Commitment)?;
         changes.extend(tree);
         Ok(GenesisState {
             changes,

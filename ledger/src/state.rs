@@ -98,9 +98,10 @@ pub enum StateError {
     /// supply fits in a `u64` cannot reach.
     #[error("supply accounting overflowed: the state is inconsistent")]
     SupplyOverflow,
-    /// The state commitment failed.
+    /// The state commitment could not be updated (its store failed, or a
+    /// tree node is corrupt).
     #[error("state commitment: {0}")]
-    Commitment(String),
+    Commitment(#[from] crate::commitment::CommitmentError),
 }
 
 /// Why a transaction cannot be included at all (see the module docs).
@@ -177,7 +178,7 @@ pub enum FailReason {
     #[error("BLS public key is invalid: {reason}")]
     InvalidBlsKey {
         /// What the BLS library said.
-        reason: String,
+        reason: sherd_consensus::bls::BlsError,
     },
     /// The proof of possession does not verify for the key.
     #[error("proof of possession does not verify for the BLS key")]
@@ -238,13 +239,13 @@ pub enum FailReason {
     #[error("advertisement is invalid: {reason}")]
     InvalidAdvertisement {
         /// What is wrong.
-        reason: String,
+        reason: AdFault,
     },
     /// A contract that cannot be created.
     #[error("contract is invalid: {reason}")]
     InvalidContract {
         /// What is wrong.
-        reason: String,
+        reason: ContractFault,
     },
     /// The same provider chosen for two fragments.
     #[error("provider {provider} is chosen for fragments {first} and {second}; each fragment needs its own provider")]
@@ -278,7 +279,7 @@ pub enum FailReason {
         /// The provider.
         provider: Address,
         /// Which term.
-        reason: String,
+        reason: TermsFault,
     },
     /// A provider's acceptance signature does not verify.
     #[error("acceptance signature of fragment {index} does not verify for provider {provider}")]
@@ -322,20 +323,217 @@ pub enum FailReason {
     #[error("repair refused: {reason}")]
     BadRepair {
         /// Why.
-        reason: String,
+        reason: RepairFault,
     },
     /// Evidence that does not prove a punishable fault.
     #[error("evidence refused: {reason}")]
     BadEvidence {
-        /// Why.
-        reason: String,
+        /// Why (boxed: the consensus crate's errors are large).
+        reason: Box<EvidenceFault>,
     },
     /// An end or extension of a contract that cannot be made.
     #[error("contract change refused: {reason}")]
     BadContractChange {
         /// Why.
-        reason: String,
+        reason: ChangeFault,
     },
+}
+
+/// What makes an `AdvertiseCapacity` impossible to honour.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdFault {
+    /// The sender has no provider endpoint.
+    #[error("register a provider endpoint first (RegisterEndpoint with role provider)")]
+    NoProviderEndpoint,
+    /// The duration range is empty or starts at 0.
+    #[error("duration range {min}..={max} epochs is empty or starts at 0")]
+    DurationRange {
+        /// Shortest.
+        min: u64,
+        /// Longest.
+        max: u64,
+    },
+    /// Less capacity than what contracts already use.
+    #[error("capacity {capacity} bytes is less than the {used} bytes under contract")]
+    BelowUsed {
+        /// Advertised.
+        capacity: u64,
+        /// Under contract.
+        used: u64,
+    },
+}
+
+/// What makes a `CreateContract` impossible.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContractFault {
+    /// Too few data or parity fragments.
+    #[error("k = {k}, m = {m}: need k ≥ 2 and m ≥ 1")]
+    Geometry {
+        /// Data fragments.
+        k: u16,
+        /// Parity fragments.
+        m: u16,
+    },
+    /// Not one deal per fragment.
+    #[error("{listed} fragments listed, k + m = {n}")]
+    FragmentCount {
+        /// Deals listed.
+        listed: usize,
+        /// `k + m`.
+        n: usize,
+    },
+    /// The fragment size is 0 or not whole chunks.
+    #[error("fragment size {size} is not a positive multiple of {chunk}")]
+    FragmentSize {
+        /// The size.
+        size: u64,
+        /// The chunk size.
+        chunk: u64,
+    },
+    /// No duration.
+    #[error("duration is 0 epochs")]
+    ZeroDuration,
+    /// A duration whose periods overflow.
+    #[error("duration is too long")]
+    TooLong,
+    /// The escrow overflows.
+    #[error("escrow overflows")]
+    EscrowOverflow,
+    /// The collateral overflows.
+    #[error("collateral overflows")]
+    CollateralOverflow,
+    /// The contract id is taken.
+    #[error("contract {0} exists")]
+    Exists(Hash),
+}
+
+/// The term of a deal a provider's advertisement does not cover.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TermsFault {
+    /// The duration is outside its range.
+    #[error("duration {duration} epochs is outside its {min}..={max}")]
+    Duration {
+        /// The contract's.
+        duration: u64,
+        /// Its shortest.
+        min: u64,
+        /// Its longest.
+        max: u64,
+    },
+    /// The price is below its price.
+    #[error("price {price} per GiB-epoch is below its {min}")]
+    Price {
+        /// The contract's.
+        price: Amount,
+        /// Its.
+        min: Amount,
+    },
+    /// For an extension: it asks more than the contract pays.
+    #[error("it asks {asks} per GiB-epoch now, the contract pays {pays}")]
+    PriceRaised {
+        /// Its price now.
+        asks: Amount,
+        /// The contract's.
+        pays: Amount,
+    },
+    /// For an extension: its longest duration is shorter than what is left.
+    #[error("it stores for at most {max} epochs, the extended contract has {left} left")]
+    TooShort {
+        /// Its longest duration.
+        max: u64,
+        /// Epochs the extended contract has left.
+        left: u64,
+    },
+}
+
+/// What makes a `RepairFragment` impossible.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepairFault {
+    /// Too late: the contract settles at the end of this period.
+    #[error("the contract is in its last period")]
+    LastPeriod,
+    /// The new provider holds another fragment of the contract.
+    #[error("{0} already stores a fragment of this contract")]
+    AlreadyHolds(Address),
+    /// No such fragment.
+    #[error("no fragment {0}")]
+    NoFragment(u32),
+    /// The fragment is not lost.
+    #[error("fragment {index} is {status}, not lost")]
+    NotLost {
+        /// The fragment.
+        index: u32,
+        /// Its status.
+        status: &'static str,
+    },
+}
+
+/// Why an `Evidence` transaction proves no punishable fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceFault {
+    /// Its bytes do not decode.
+    #[error("does not decode: {0}")]
+    Undecodable(sherd_consensus::CodecError),
+    /// Its epoch has no validator set here.
+    #[error("epoch {0} has no validator set")]
+    NoSet(u64),
+    /// The stored set is not a valid consensus set.
+    #[error("validator set of epoch {epoch}: {error}")]
+    BadSet {
+        /// The epoch.
+        epoch: u64,
+        /// Why.
+        error: sherd_consensus::ValidatorSetError,
+    },
+    /// The two votes do not prove equivocation.
+    #[error(transparent)]
+    Invalid(sherd_consensus::EvidenceError),
+    /// Its signer is not a member of the set.
+    #[error("signer {0} is not in the set")]
+    UnknownSigner(u32),
+    /// That fault was punished already.
+    #[error("validator {operator} was already slashed for view {view} of epoch {epoch}")]
+    AlreadySlashed {
+        /// The validator.
+        operator: Address,
+        /// The view.
+        view: u64,
+        /// The epoch.
+        epoch: u64,
+    },
+}
+
+/// What makes an `EndContract` or `ExtendContract` impossible.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeFault {
+    /// Another client's contract.
+    #[error("contract {id} belongs to {client}")]
+    NotYours {
+        /// The contract.
+        id: Hash,
+        /// Its client.
+        client: Address,
+    },
+    /// Every fragment has ended.
+    #[error("contract {0} has ended")]
+    Ended(Hash),
+    /// An extension of nothing.
+    #[error("an extension of 0 epochs")]
+    ZeroEpochs,
+    /// Too late to extend.
+    #[error("contract {id} is past its last period {last_period} and settles now")]
+    PastLastPeriod {
+        /// The contract.
+        id: Hash,
+        /// Its last period.
+        last_period: u64,
+    },
+    /// The extension's periods overflow.
+    #[error("the extension is too long")]
+    TooLong,
+    /// The extension's escrow overflows.
+    #[error("the escrow overflows")]
+    EscrowOverflow,
 }
 
 /// Whether an included transaction's effects were kept.
@@ -833,8 +1031,7 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
         }
         self.overlay.keep_tx();
         let mut changes = self.overlay.block;
-        let (state_root, tree_writes) = crate::commitment::update(self.overlay.base, &changes)
-            .map_err(|e| StateError::Commitment(e.to_string()))?;
+        let (state_root, tree_writes) = crate::commitment::update(self.overlay.base, &changes)?;
         changes.extend(tree_writes);
         Ok(BlockOutput {
             changes,

@@ -16,15 +16,11 @@ use sherd_consensus::engine::{
     beacon_message, Anchor, Config, Input, Output, Proposal, SignatureMode, TimerKind,
 };
 use sherd_consensus::{BlockId, Certificate, Engine, ValidatorSet};
-use sherd_ledger::block::tx_root;
 use sherd_ledger::state::EpochSet;
-use sherd_ledger::{
-    Address, ApplyError, Block, BlockContext, BlockExecutor, BlockHeader, Hash, Rejection,
-    StateView,
-};
+use sherd_ledger::{Address, BlockHeader, Hash, StateView};
 use tokio::sync::{mpsc, watch};
 
-use crate::exec::{self, ExecError, Executed};
+use crate::exec::{self, ExecError, Executed, InvalidBlock};
 use crate::gossip::ConsensusGossip;
 use crate::journal::DbJournal;
 use crate::net::Verdict;
@@ -157,8 +153,7 @@ impl Actor {
         epoch: EpochInfo,
     ) -> anyhow::Result<Self> {
         let journal = DbJournal::load(shared.db.clone())?;
-        let consensus_chain = sherd_consensus::ChainId::new(shared.params.chain_id.as_str())
-            .map_err(|e| anyhow::anyhow!("chain id: {e}"))?;
+        let consensus_chain = shared.params.chain_id.clone();
         let (engine, role) =
             Self::engine_for(&shared, bls, &consensus_chain, head, epoch, journal.clone())?;
         let (me, operator) = role.unwrap_or((FOLLOWER, operator));
@@ -469,14 +464,7 @@ impl Actor {
     /// id, from a peer's gossip; `false` if it has not arrived yet.
     fn adopt_block(&mut self, proposal: &Proposal) -> Result<bool, ExecError> {
         let id = proposal.id();
-        if self.executed.contains_key(&id)
-            || self
-                .shared
-                .db
-                .get(col::PROPOSED, &id.0)
-                .map_err(|e| ExecError::Internal(e.to_string()))?
-                .is_some()
-        {
+        if self.executed.contains_key(&id) || self.shared.db.get(col::PROPOSED, &id.0)?.is_some() {
             return Ok(true);
         }
         let Some(bytes) = self.received.remove(&Hash(proposal.payload)) else {
@@ -488,9 +476,7 @@ impl Actor {
         }
         let (parent, block) = exec::parse_proposed(&bytes)?;
         if parent != proposal.parent || block.header.height != proposal.height {
-            return Err(ExecError::Invalid(
-                "the block does not match its proposal's parent or height".into(),
-            ));
+            return Err(InvalidBlock::NotItsProposal.into());
         }
         // Durable with this node's vote on it (staged writes ride along
         // with the journal's commit of the vote): a restart can re-execute
@@ -760,9 +746,8 @@ impl Actor {
         let bytes = self
             .shared
             .db
-            .get(col::PROPOSED, &id.0)
-            .map_err(|e| ExecError::Internal(e.to_string()))?
-            .ok_or_else(|| ExecError::Invalid(format!("unknown block {}", hex::encode(id.0))))?;
+            .get(col::PROPOSED, &id.0)?
+            .ok_or(InvalidBlock::Unknown(id))?;
         let (parent, block) = exec::parse_proposed(&bytes)?;
         let ancestors = self.ancestors_of(parent)?;
         let state = self.shared.db.state();
@@ -777,10 +762,7 @@ impl Actor {
                 .proof_seconds
                 .observe(proofs.as_secs_f64());
         }
-        let ledger_id = block
-            .header
-            .id()
-            .map_err(|e| ExecError::Internal(e.to_string()))?;
+        let ledger_id = block.header.id()?;
         let ex = Arc::new(Executed {
             consensus_id: id,
             parent_consensus_id: parent,
@@ -847,14 +829,16 @@ impl Actor {
         let epoch = params.epoch_of(height);
         let engine_epoch = self.engine.as_ref().map(|e| e.epoch()).unwrap_or(epoch);
         if epoch != engine_epoch {
-            return Err(ExecError::Internal(format!(
-                "block {height} is in epoch {epoch}, the engine runs epoch {engine_epoch}"
-            )));
+            return Err(ExecError::WrongEpoch {
+                height,
+                epoch,
+                engine: engine_epoch,
+            });
         }
         let reveal = self
             .bls
             .sign(&beacon_message(&self.consensus_chain, epoch, view));
-        let mut header = BlockHeader {
+        let header = BlockHeader {
             chain_id: params.chain_id.clone(),
             height,
             epoch,
@@ -866,67 +850,31 @@ impl Actor {
             state_root: Hash::default(),
             beacon: reveal.to_bytes(),
         };
-        let ctx = BlockContext {
-            height,
-            epoch,
-            proposer: self.operator,
-            timestamp_ms: header.timestamp_ms,
-            beacon_seed: header.beacon_seed(),
-        };
         let state = self.shared.db.state();
         let store = Layered::new(
             &state,
             ancestors.iter().map(|a| &a.output.changes).collect(),
         );
-        let internal = |e: &dyn std::fmt::Display| ExecError::Internal(e.to_string());
-        let mut executor = BlockExecutor::begin(&store, ctx).map_err(|e| internal(&e))?;
         let candidates = {
             let view = StateView::new(&store);
             self.shared.mempool().select(MAX_BLOCK_TXS, |sender| {
                 view.account(sender).map(|a| a.nonce).unwrap_or(0)
             })
         };
-        let mut txs = Vec::with_capacity(candidates.len());
-        let mut receipts = Vec::with_capacity(candidates.len());
-        let mut dropped = Vec::new();
-        let mut proofs = None;
-        for vtx in candidates {
-            match exec::proof_time(&vtx, &mut proofs, || executor.apply(&vtx)) {
-                Ok(receipt) => {
-                    receipts.push(receipt);
-                    txs.push(vtx);
-                }
-                Err(ApplyError::Rejected(reason)) => {
-                    let permanent = match &reason {
-                        Rejection::BadNonce { expected, found } => found < expected,
-                        Rejection::WrongChain { .. }
-                        | Rejection::FeeTooLow { .. }
-                        | Rejection::NonceExhausted { .. } => true,
-                        Rejection::UnknownSender { .. } | Rejection::CannotPayFee { .. } => false,
-                    };
-                    tracing::debug!(tx = %vtx.id(), %reason, permanent, "chain.build: transaction left out");
-                    if permanent {
-                        dropped.push(vtx.id());
-                    }
-                }
-                Err(ApplyError::State(e)) => return Err(internal(&e)),
-            }
-        }
-        let output = executor.finish().map_err(|e| internal(&e))?;
+        let exec::Built {
+            block,
+            receipts,
+            output,
+            dropped,
+            proofs,
+        } = exec::build(&store, header, candidates)?;
         if let Some(proofs) = proofs {
             self.shared
                 .metrics
                 .proof_seconds
                 .observe(proofs.as_secs_f64());
         }
-        let ids: Vec<Hash> = txs.iter().map(|t| t.id()).collect();
-        header.tx_root = tx_root(&ids);
-        header.state_root = output.state_root;
-        let block = Block {
-            header,
-            txs: txs.into_iter().map(|t| t.into_inner()).collect(),
-        };
-        let ledger_id = block.header.id().map_err(|e| internal(&e))?;
+        let ledger_id = block.header.id()?;
         let proposer_index = self.me;
         let consensus_id = Proposal {
             epoch,
@@ -988,22 +936,22 @@ impl Actor {
         // A block finalized without this node having verified it (it saw the
         // certificate first): its data may still be in from gossip.
         if !self.adopt_block(proposal)? {
-            return Err(ExecError::Invalid(format!(
-                "the data of finalized block {} never arrived",
-                proposal.height
-            )));
+            return Err(InvalidBlock::DataMissing {
+                height: proposal.height,
+            }
+            .into());
         }
         let ex = self.ensure_executed(id)?;
         if ex.parent_consensus_id.0 != self.head.consensus_id {
-            return Err(ExecError::Internal(format!(
-                "finalized block {} does not extend the head {}",
-                proposal.height, self.head.height
-            )));
+            return Err(ExecError::NotOnHead {
+                height: proposal.height,
+                head: self.head.height,
+            });
         }
         if ex.id.0 != proposal.payload {
-            return Err(ExecError::Internal(
-                "finalized payload is not the executed block".into(),
-            ));
+            return Err(ExecError::PayloadMismatch {
+                height: proposal.height,
+            });
         }
         let height = proposal.height;
         let mut extra: Vec<Op> = Vec::new();
@@ -1015,14 +963,9 @@ impl Actor {
         }
         let (ops, head) = exec::finalize_ops(&ex, proposal, certificate, beacon, extra)?;
         if self.hooks.crash_before_commit(height) {
-            return Err(ExecError::Internal(format!(
-                "simulated crash before committing block {height}"
-            )));
+            return Err(ExecError::SimulatedCrash { height });
         }
-        self.shared
-            .db
-            .commit(ops)
-            .map_err(|e| ExecError::Internal(e.to_string()))?;
+        self.shared.db.commit(ops)?;
         // Committed: the block is final on disk.
         if let Some((_, seen)) = self.first_seen.remove(&id) {
             self.shared

@@ -24,6 +24,7 @@ use sherd_ledger::tx::kind::{Evidence, Multiaddr, RegisterEndpoint, Role};
 use sherd_ledger::{Address, StateView, TxBody, TxKind};
 use tokio::sync::{mpsc, watch};
 
+use crate::admission::AdmitError;
 use crate::shared::Shared;
 
 /// Signs `kind` with `key` at the sender's next free nonce (after its
@@ -35,17 +36,14 @@ pub(crate) fn sign_and_submit(
     shared: &Shared,
     key: &SigningKey,
     kind: TxKind,
-) -> Result<sherd_ledger::Hash, crate::api::ApiError> {
+) -> Result<sherd_ledger::Hash, AdmitError> {
     let sender = Address::from(&key.verifying_key());
     // One signer at a time per node: two tasks signing for one key must not
     // pick the same nonce.
     static SIGNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = SIGNING.lock().unwrap_or_else(|p| p.into_inner());
     let state = shared.db.state();
-    let mut nonce = StateView::new(&state)
-        .account(&sender)
-        .map_err(crate::api::ApiError::internal)?
-        .nonce;
+    let mut nonce = StateView::new(&state).account(&sender)?.nonce;
     {
         let pool = shared.mempool();
         while pool.has_nonce(&sender, nonce) {
@@ -59,13 +57,8 @@ pub(crate) fn sign_and_submit(
         fee: shared.params.min_fee,
         kind,
     }
-    .sign(key)
-    .map_err(crate::api::ApiError::internal)?;
-    crate::api::admit(shared, tx)
-}
-
-fn submit(shared: &Shared, key: &SigningKey, kind: TxKind) -> Result<sherd_ledger::Hash, String> {
-    sign_and_submit(shared, key, kind).map_err(|e| e.to_string())
+    .sign(key)?;
+    crate::admission::admit(shared, tx)
 }
 
 /// Starts the duties task.
@@ -93,7 +86,7 @@ pub fn spawn(
                     }
                 }
                 Some(bytes) = evidence.recv() => {
-                    match submit(&shared, &key, TxKind::Evidence(Evidence { bytes })) {
+                    match sign_and_submit(&shared, &key, TxKind::Evidence(Evidence { bytes })) {
                         Ok(hash) => tracing::warn!(tx = %hash, "duties.evidence: submitted evidence of equivocation"),
                         Err(e) => tracing::warn!(error = %e, "duties.evidence: evidence not submitted"),
                     }
@@ -111,7 +104,7 @@ pub fn spawn(
                         e.role == wanted.role && e.peer_id == wanted.peer_id && e.multiaddrs == wanted.multiaddrs
                     });
                     if !current && funded {
-                        match submit(&shared, &key, TxKind::RegisterEndpoint(wanted.clone())) {
+                        match sign_and_submit(&shared, &key, TxKind::RegisterEndpoint(wanted.clone())) {
                             Ok(hash) => tracing::info!(tx = %hash, "duties.endpoint: registering this node's endpoint"),
                             Err(e) => tracing::debug!(error = %e, "duties.endpoint: not submitted"),
                         }

@@ -14,6 +14,7 @@
 //! their files; DESIGN §2 drew no `node ──► wallet` edge).
 
 pub mod actor;
+pub mod admission;
 pub mod api;
 pub mod browse;
 pub mod dev;

@@ -37,7 +37,10 @@ use std::{
 use futures::{AsyncWriteExt, StreamExt};
 use libp2p::{
     allow_block_list, gossipsub, identify, identity, kad, noise, ping, request_response,
-    swarm::{NetworkBehaviour, SwarmEvent},
+    swarm::{
+        dial_opts::{DialOpts, PeerCondition},
+        NetworkBehaviour, SwarmEvent,
+    },
     tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -57,6 +60,14 @@ pub const MAX_GOSSIP: usize = 4 << 20;
 pub const AGENT_VERSION: &str = concat!("sherd/", env!("CARGO_PKG_VERSION"));
 /// Penalties after which a peer is blocked.
 pub const BAN_STRIKES: u32 = 5;
+/// How often each connection is pinged.
+pub const PING_INTERVAL: Duration = Duration::from_secs(5);
+/// A ping unanswered this long closes its connection.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the bootnodes this node is not connected to are dialed
+/// again: a link that dropped (a partition, a peer's restart) comes back
+/// within this, whether or not anything else is connected.
+pub const REDIAL_INTERVAL: Duration = Duration::from_secs(5);
 /// The sync protocol id.
 pub const SYNC_PROTOCOL: &str = "/sherd/sync/1";
 /// The identify protocol version string.
@@ -531,7 +542,11 @@ fn build_swarm(
                     identify::Config::new(PROTOCOL_VERSION.to_owned(), key.public())
                         .with_agent_version(AGENT_VERSION.to_owned()),
                 ),
-                ping: ping::Behaviour::new(ping::Config::new()),
+                ping: ping::Behaviour::new(
+                    ping::Config::new()
+                        .with_interval(PING_INTERVAL)
+                        .with_timeout(PING_TIMEOUT),
+                ),
                 kad,
                 gossipsub,
                 sync: request_response::Behaviour::with_codec(
@@ -636,6 +651,7 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
             _ => {}
         }
     }
+    let mut bootnodes = Vec::with_capacity(config.bootnodes.len());
     for addr in &config.bootnodes {
         let Some(libp2p::multiaddr::Protocol::P2p(boot_peer)) = addr.iter().last() else {
             return Err(NetError::Bootnode {
@@ -654,6 +670,7 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
             addr: addr.clone(),
             reason: e.to_string(),
         })?;
+        bootnodes.push((boot_peer, addr.clone()));
     }
     let (commands, command_rx) = mpsc::channel(1024);
     let (event_tx, events) = mpsc::channel(4096);
@@ -669,6 +686,7 @@ pub async fn start(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEv
         pending: HashMap::new(),
         strikes: HashMap::new(),
         connected: HashSet::new(),
+        bootnodes,
         sync_limit: limits::PeerLimit::new(limits::SYNC),
         deal_limit: limits::PeerLimit::new(limits::DEALS),
     };
@@ -693,6 +711,8 @@ struct Task {
         HashMap<request_response::OutboundRequestId, oneshot::Sender<Result<Vec<u8>, NetError>>>,
     strikes: HashMap<PeerId, u32>,
     connected: HashSet<PeerId>,
+    /// The bootnodes, dialed again while not connected.
+    bootnodes: Vec<(PeerId, Multiaddr)>,
     /// Per-peer request rates ([`limits`]).
     sync_limit: limits::PeerLimit,
     deal_limit: limits::PeerLimit,
@@ -701,6 +721,8 @@ struct Task {
 impl Task {
     async fn run(mut self) {
         let mut discovery = tokio::time::interval(Duration::from_secs(30));
+        let mut redial = tokio::time::interval(REDIAL_INTERVAL);
+        redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 command = self.commands.recv() => match command {
@@ -717,6 +739,23 @@ impl Task {
                         let _ = self.swarm.behaviour_mut().kad.bootstrap();
                     }
                 }
+                _ = redial.tick() => self.redial(),
+            }
+        }
+    }
+
+    /// Dials every bootnode not connected and not being dialed.
+    fn redial(&mut self) {
+        for (peer, addr) in &self.bootnodes {
+            if self.connected.contains(peer) {
+                continue;
+            }
+            let opts = DialOpts::peer_id(*peer)
+                .addresses(vec![addr.clone()])
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, %addr, error = %e, "redial failed");
             }
         }
     }
@@ -902,6 +941,19 @@ impl Task {
                         reason: error.to_string(),
                     }));
                 }
+                None
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result: Err(error),
+            })) => {
+                // A link that stopped carrying anything (a partition, a
+                // peer frozen or gone without a FIN) is closed, so the
+                // redial brings a fresh one when the path is back, instead
+                // of TCP's retransmission backoff holding a dead one.
+                tracing::debug!(%peer, %error, "ping failed: closing the connection");
+                self.swarm.close_connection(connection);
                 None
             }
             _ => None,

@@ -362,7 +362,7 @@ async fn admit_batch(handle: &net::NetHandle, shared: &Shared, batch: Received) 
             let admitted = mine
                 .into_iter()
                 .flatten()
-                .map(|vtx| crate::api::admit_verified(shared, vtx, false).is_ok())
+                .map(|vtx| crate::admission::admit_verified(shared, vtx, false).is_ok())
                 .filter(|admitted| *admitted)
                 .count();
             if admitted > 0 {

@@ -6,6 +6,11 @@
 //! `error`), or the node answered something that is not the documented
 //! shape. [`NodeClient::wait_for_finality`] polls `GET /v1/txs/{hash}` until
 //! the transaction is finalized.
+//!
+//! A node that is restarting, or shedding load (429, 503), is not a reason
+//! to give up on a transaction: [`NodeClient::submit`] tries again for up
+//! to [`SUBMIT_PATIENCE`], and [`NodeClient::wait_for_finality`] keeps
+//! polling through such failures until its timeout.
 
 pub mod browse;
 pub mod types;
@@ -44,6 +49,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Polling interval of [`NodeClient::wait_for_finality`].
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// How long [`NodeClient::submit`] tries again while the node is
+/// unreachable or busy.
+pub const SUBMIT_PATIENCE: Duration = Duration::from_secs(20);
+/// The longest pause between two tries.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Longest body read from the node.
 const MAX_BODY: u64 = 16 << 20;
 
@@ -105,6 +115,19 @@ impl ClientError {
             Self::Api { code, .. } => Some(code),
             _ => None,
         }
+    }
+
+    /// Whether the same request may succeed later: the node was not
+    /// reached, or it is over its limits (429) or not ready (503).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreachable { .. }
+                | Self::Api {
+                    status: 429 | 503,
+                    ..
+                }
+        )
     }
 }
 
@@ -227,7 +250,41 @@ impl NodeClient {
     }
 
     /// `POST /v1/txs`: answers the id, checked against the local one.
+    ///
+    /// Tried again for up to [`SUBMIT_PATIENCE`] while the failure
+    /// [`is_transient`](ClientError::is_transient). After such a failure
+    /// the first try may have reached the node, so a refusal of a later
+    /// try is checked against `GET /v1/txs/{id}`: a transaction the node
+    /// knows is submitted.
     pub fn submit(&self, tx: &Transaction) -> Result<Hash, ClientError> {
+        self.submit_within(tx, SUBMIT_PATIENCE)
+    }
+
+    /// [`Self::submit`], trying again for up to `patience`.
+    pub fn submit_within(&self, tx: &Transaction, patience: Duration) -> Result<Hash, ClientError> {
+        let started = Instant::now();
+        let mut pause = POLL_INTERVAL;
+        let mut retried = false;
+        loop {
+            match self.submit_once(tx) {
+                Err(e) if e.is_transient() && started.elapsed() + pause <= patience => {
+                    thread::sleep(pause);
+                    pause = (pause * 2).min(MAX_BACKOFF);
+                    retried = true;
+                }
+                Err(e @ ClientError::Api { .. }) if retried => {
+                    let id = tx.id()?;
+                    return match self.tx(&id) {
+                        Ok(Some(_)) => Ok(id),
+                        _ => Err(e),
+                    };
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn submit_once(&self, tx: &Transaction) -> Result<Hash, ClientError> {
         let bytes = tx.to_bytes()?;
         let id = tx.id()?;
         let request = SubmitRequest {
@@ -408,7 +465,8 @@ impl NodeClient {
 
     /// Polls `GET /v1/txs/{hash}` every [`POLL_INTERVAL`] until it is
     /// finalized, for at most `timeout`. Unknown (404) counts as not yet
-    /// visible and is polled again.
+    /// visible and is polled again, and so does a transient failure (the
+    /// node restarting or busy); another error ends the wait.
     pub fn wait_for_finality(&self, hash: &Hash, timeout: Duration) -> Result<TxInfo, ClientError> {
         self.wait_for_finality_every(hash, timeout, POLL_INTERVAL)
     }
@@ -422,17 +480,20 @@ impl NodeClient {
     ) -> Result<TxInfo, ClientError> {
         let started = Instant::now();
         loop {
-            if let Some(tx) = self.tx(hash)? {
-                if tx.status == TxStatus::Finalized {
-                    return Ok(tx);
-                }
-            }
+            let last = match self.tx(hash) {
+                Ok(Some(tx)) if tx.status == TxStatus::Finalized => return Ok(tx),
+                Ok(_) => None,
+                Err(e) if e.is_transient() => Some(e),
+                Err(e) => return Err(e),
+            };
             let waited = started.elapsed();
             if waited >= timeout {
-                return Err(ClientError::NotFinalized {
+                // Still unreachable at the end: that is the answer, not
+                // "not finalized".
+                return Err(last.unwrap_or(ClientError::NotFinalized {
                     hash: *hash,
                     waited,
-                });
+                }));
             }
             thread::sleep(every.min(timeout.saturating_sub(waited)));
         }
@@ -508,6 +569,18 @@ mod tests {
         format!(
             r#"{{"hash":"00","status":"{status}","height":{height},"index":null,"sender":"s","nonce":0,"fee":"0","fee_base":0,"kind":"transfer","outcome":{outcome},"reason":null}}"#
         )
+    }
+
+    /// A signed `Withdraw` from the wallet of entropy `[seed; 32]`.
+    fn withdrawal(seed: u8) -> Transaction {
+        use crate::{build, keys::WalletKey, mnemonic::Mnemonic};
+        let key = WalletKey::from_mnemonic(&Mnemonic::from_entropy(&[seed; 32]).unwrap(), 0);
+        let params = build::TxParams {
+            chain_id: "sherd-dev".parse().unwrap(),
+            nonce: 0,
+            fee: build::DEFAULT_FEE,
+        };
+        build::withdraw(&key, &params).unwrap()
     }
 
     #[test]
@@ -633,14 +706,7 @@ mod tests {
 
     #[test]
     fn submit_posts_hex_and_checks_the_hash_then_waits_for_finality() {
-        use crate::{build, keys::WalletKey, mnemonic::Mnemonic};
-        let key = WalletKey::from_mnemonic(&Mnemonic::from_entropy(&[5; 32]).unwrap(), 0);
-        let params = build::TxParams {
-            chain_id: "sherd-dev".parse().unwrap(),
-            nonce: 0,
-            fee: build::DEFAULT_FEE,
-        };
-        let tx = build::withdraw(&key, &params).unwrap();
+        let tx = withdrawal(5);
         let id = tx.id().unwrap();
         let (url, server) = serve(vec![
             (202, format!(r#"{{"hash":"{id}"}}"#)),
@@ -662,5 +728,65 @@ mod tests {
         assert!(seen[0].starts_with("POST /v1/txs "), "{}", seen[0]);
         assert!(seen[0].contains(&hex::encode(tx.to_bytes().unwrap())));
         assert!(seen[1].starts_with(&format!("GET /v1/txs/{id} ")));
+    }
+
+    #[test]
+    fn a_busy_or_restarting_node_is_tried_again_and_a_landed_retry_counts() {
+        let tx = withdrawal(6);
+        let id = tx.id().unwrap();
+        let busy = r#"{"error":"over the limit","code":"rate_limited"}"#.to_string();
+        let (url, server) = serve(vec![
+            // Busy, then accepted.
+            (503, busy.clone()),
+            (202, format!(r#"{{"hash":"{id}"}}"#)),
+            // Busy, then refused as a replay: the first try had landed.
+            (429, busy.clone()),
+            (
+                422,
+                r#"{"error":"already final (a replay)","code":"rejected"}"#.into(),
+            ),
+            (200, tx_json("finalized")),
+            // Refused at once: no retry, no lookup.
+            (422, r#"{"error":"bad nonce","code":"rejected"}"#.into()),
+            // Polling goes on through a busy answer.
+            (503, busy),
+            (200, tx_json("finalized")),
+        ]);
+        let client = NodeClient::new(&url).unwrap();
+        assert_eq!(client.submit(&tx).unwrap(), id);
+        assert_eq!(client.submit(&tx).unwrap(), id);
+        let err = client.submit(&tx).unwrap_err();
+        assert_eq!(err.code(), Some("rejected"), "{err}");
+        let done = client
+            .wait_for_finality_every(&id, Duration::from_secs(10), Duration::from_millis(1))
+            .unwrap();
+        assert_eq!(done.height, Some(5));
+        let seen = server.join().unwrap();
+        assert!(
+            seen[4].starts_with(&format!("GET /v1/txs/{id} ")),
+            "{}",
+            seen[4]
+        );
+        assert!(seen[5].starts_with("POST /v1/txs "), "{}", seen[5]);
+    }
+
+    #[test]
+    fn patience_runs_out_with_the_transient_error() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = NodeClient::new(&format!("http://127.0.0.1:{port}")).unwrap();
+        let started = Instant::now();
+        let err = client
+            .wait_for_finality_every(
+                &Hash([1; 32]),
+                Duration::from_millis(300),
+                Duration::from_millis(50),
+            )
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Unreachable { .. }), "{err}");
+        assert!(started.elapsed() >= Duration::from_millis(300));
     }
 }

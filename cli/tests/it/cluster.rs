@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use super::node::get;
 
 pub(super) const WAIT: Duration = Duration::from_secs(90);
@@ -17,6 +19,9 @@ pub(super) struct Node {
     pub(super) child: Option<Child>,
     /// Extra environment for the process.
     pub(super) env: Vec<(&'static str, &'static str)>,
+    /// The network namespace the process runs in (`ip netns exec`), if
+    /// not the test's own.
+    pub(super) netns: Option<String>,
 }
 
 impl Node {
@@ -26,7 +31,17 @@ impl Node {
             .append(true)
             .open(self.home.join("stderr.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_sherd"))
+        let sherd = env!("CARGO_BIN_EXE_sherd");
+        let mut command = match &self.netns {
+            // `ip netns exec` execs the node: the child is the node itself.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, sherd]);
+                c
+            }
+            None => Command::new(sherd),
+        };
+        let child = command
             .args(["node", "run", "--home"])
             .arg(&self.home)
             .env_remove("SHERD_HOME")
@@ -64,6 +79,7 @@ pub(super) fn homes(net: &Path, api: u16, count: u16) -> Vec<Node> {
             api: SocketAddr::from(([127, 0, 0, 1], api + i)),
             child: None,
             env: Vec::new(),
+            netns: None,
         })
         .collect()
 }
@@ -124,4 +140,39 @@ pub(super) fn wait_until(nodes: &[Node], what: &str, mut f: impl FnMut() -> bool
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Every node has the same block at every height from `from` to the
+/// lowest finalized height; answers that height.
+pub(super) fn same_chain(nodes: &[Node], from: u64) -> u64 {
+    let top = nodes
+        .iter()
+        .map(|n| n.finalized().expect("every node answers"))
+        .min()
+        .unwrap();
+    for height in from.max(1)..=top {
+        let ids: Vec<Value> = nodes
+            .iter()
+            .map(|n| {
+                get(n.api, &format!("/v1/blocks/{height}")).expect("a finalized block")["id"]
+                    .clone()
+            })
+            .collect();
+        assert!(
+            ids.windows(2).all(|w| w[0] == w[1]),
+            "a fork at height {height}: {ids:?}"
+        );
+    }
+    top
+}
+
+/// The number in the environment variable `name`, else `default`.
+pub(super) fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v} is not a number"))
+        })
+        .unwrap_or(default)
 }

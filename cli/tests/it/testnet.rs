@@ -217,6 +217,7 @@ fn a_fifth_node_joins_syncs_stakes_and_proposes() {
         api: new_api,
         child: None,
         env: Vec::new(),
+        netns: None,
     });
     nodes[4].start();
     let tip = nodes[0].finalized().unwrap();

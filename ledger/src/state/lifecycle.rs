@@ -32,7 +32,7 @@
 
 use super::{
     records::{self, Contract, Empty, FragmentStatus, ProviderAd},
-    BlockExecutor, FailReason, KindResult, StateError,
+    BlockExecutor, ChangeFault, FailReason, KindResult, StateError, TermsFault,
 };
 use crate::{
     address::Address,
@@ -66,28 +66,28 @@ impl Extension {
         contract: &Contract,
         epochs: u64,
         height: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ChangeFault> {
         if epochs == 0 {
-            return Err("an extension of 0 epochs".into());
+            return Err(ChangeFault::ZeroEpochs);
         }
         let period = params.period_of(height);
         if period > contract.last_period {
-            return Err(format!(
-                "contract {} is past its last period {} and settles now",
-                contract.id, contract.last_period
-            ));
+            return Err(ChangeFault::PastLastPeriod {
+                id: contract.id,
+                last_period: contract.last_period,
+            });
         }
         let per_epoch = params.periods_per_epoch().max(1);
         let last_period = epochs
             .checked_mul(per_epoch)
             .and_then(|more| contract.last_period.checked_add(more))
-            .ok_or("the extension is too long")?;
+            .ok_or(ChangeFault::TooLong)?;
         let escrow_each = super::market::per_gib_cost(
             contract.price_per_gib_epoch,
             contract.fragment_size,
             epochs,
         )
-        .ok_or("the escrow overflows")?;
+        .ok_or(ChangeFault::EscrowOverflow)?;
         let epochs_left = last_period
             .saturating_sub(period.max(contract.first_period))
             .saturating_add(1)
@@ -104,24 +104,24 @@ impl Extension {
     /// extension: a price at most the contract's, a longest duration that
     /// covers what is left. A provider's advertisement is its standing,
     /// signed offer.
-    pub fn covered_by(&self, ad: &ProviderAd) -> Result<(), String> {
+    pub fn covered_by(&self, ad: &ProviderAd) -> Result<(), TermsFault> {
         if ad.price_per_gib_epoch > self.price_per_gib_epoch {
-            return Err(format!(
-                "it asks {} per GiB-epoch now, the contract pays {}",
-                ad.price_per_gib_epoch, self.price_per_gib_epoch
-            ));
+            return Err(TermsFault::PriceRaised {
+                asks: ad.price_per_gib_epoch,
+                pays: self.price_per_gib_epoch,
+            });
         }
         if ad.max_duration_epochs < self.epochs_left {
-            return Err(format!(
-                "it stores for at most {} epochs, the extended contract has {} left",
-                ad.max_duration_epochs, self.epochs_left
-            ));
+            return Err(TermsFault::TooShort {
+                max: ad.max_duration_epochs,
+                left: self.epochs_left,
+            });
         }
         Ok(())
     }
 }
 
-fn refuse(reason: String) -> KindResult {
+fn refuse(reason: ChangeFault) -> KindResult {
     Ok(Err(FailReason::BadContractChange { reason }))
 }
 
@@ -137,7 +137,10 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         };
         if contract.client != *sender {
             return Ok(Err(FailReason::BadContractChange {
-                reason: format!("contract {id} belongs to {}", contract.client),
+                reason: ChangeFault::NotYours {
+                    id: *id,
+                    client: contract.client,
+                },
             }));
         }
         if contract
@@ -146,7 +149,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             .all(|f| f.status == FragmentStatus::Ended)
         {
             return Ok(Err(FailReason::BadContractChange {
-                reason: format!("contract {id} has ended"),
+                reason: ChangeFault::Ended(*id),
             }));
         }
         Ok(Ok(contract))
@@ -233,7 +236,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             .ok()
             .and_then(|n| extra_each.0.checked_mul(n))
         else {
-            return refuse("the escrow overflows".into());
+            return refuse(ChangeFault::EscrowOverflow);
         };
         if let Err(reason) = self.overlay.debit(sender, Amount(extra))? {
             return Ok(Err(reason));

@@ -120,7 +120,8 @@ use super::{
         self, Contract, ContractFragment, Empty, Endpoint, FragmentStatus, ProviderAd, Record,
     },
     staking::share,
-    BlockExecutor, FailReason, KindResult, Overlay, StateError,
+    AdFault, BlockExecutor, ContractFault, FailReason, KindResult, Overlay, RepairFault,
+    StateError, TermsFault,
 };
 use crate::verify::signed_by;
 use crate::{
@@ -385,10 +386,8 @@ pub enum ProofRejection {
     },
 }
 
-fn invalid_contract(reason: impl Into<String>) -> KindResult {
-    Ok(Err(FailReason::InvalidContract {
-        reason: reason.into(),
-    }))
+fn invalid_contract(reason: ContractFault) -> KindResult {
+    Ok(Err(FailReason::InvalidContract { reason }))
 }
 
 /// The current proof period as a `SubmitProofs` sees it.
@@ -707,24 +706,19 @@ impl<S: StateStore> BlockExecutor<'_, S> {
     }
 
     pub(super) fn advertise(&mut self, sender: &Address, a: &AdvertiseCapacity) -> KindResult {
-        let refuse = |reason: String| Ok(Err(FailReason::InvalidAdvertisement { reason }));
+        let refuse = |reason: AdFault| Ok(Err(FailReason::InvalidAdvertisement { reason }));
         match self
             .overlay
             .get::<Endpoint>(&records::endpoint_key(sender))?
         {
             Some(endpoint) if endpoint.role == Role::Provider => {}
-            _ => {
-                return refuse(
-                    "register a provider endpoint first (RegisterEndpoint with role provider)"
-                        .into(),
-                )
-            }
+            _ => return refuse(AdFault::NoProviderEndpoint),
         }
         if a.min_duration_epochs == 0 || a.min_duration_epochs > a.max_duration_epochs {
-            return refuse(format!(
-                "duration range {}..={} epochs is empty or starts at 0",
-                a.min_duration_epochs, a.max_duration_epochs
-            ));
+            return refuse(AdFault::DurationRange {
+                min: a.min_duration_epochs,
+                max: a.max_duration_epochs,
+            });
         }
         let key = records::provider_key(sender);
         let used = self
@@ -733,10 +727,10 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             .map(|ad| ad.used_bytes)
             .unwrap_or(0);
         if a.capacity_bytes < used {
-            return refuse(format!(
-                "capacity {} bytes is less than the {used} bytes under contract",
-                a.capacity_bytes
-            ));
+            return refuse(AdFault::BelowUsed {
+                capacity: a.capacity_bytes,
+                used,
+            });
         }
         let ad = ProviderAd {
             capacity_bytes: a.capacity_bytes,
@@ -759,39 +753,39 @@ impl<S: StateStore> BlockExecutor<'_, S> {
     ) -> KindResult {
         let n = usize::from(c.k).saturating_add(usize::from(c.m));
         if c.k < 2 || c.m < 1 {
-            return invalid_contract(format!("k = {}, m = {}: need k ≥ 2 and m ≥ 1", c.k, c.m));
+            return invalid_contract(ContractFault::Geometry { k: c.k, m: c.m });
         }
         if c.fragments.len() != n {
-            return invalid_contract(format!(
-                "{} fragments listed, k + m = {n}",
-                c.fragments.len()
-            ));
+            return invalid_contract(ContractFault::FragmentCount {
+                listed: c.fragments.len(),
+                n,
+            });
         }
         let chunk = sherd_fragments::CHUNK_SIZE as u64;
         if c.fragment_size == 0 || c.fragment_size.checked_rem(chunk) != Some(0) {
-            return invalid_contract(format!(
-                "fragment size {} is not a positive multiple of {chunk}",
-                c.fragment_size
-            ));
+            return invalid_contract(ContractFault::FragmentSize {
+                size: c.fragment_size,
+                chunk,
+            });
         }
         if c.duration_epochs == 0 {
-            return invalid_contract("duration is 0 epochs");
+            return invalid_contract(ContractFault::ZeroDuration);
         }
         let Some(periods) = c
             .duration_epochs
             .checked_mul(self.params.periods_per_epoch())
         else {
-            return invalid_contract("duration is too long");
+            return invalid_contract(ContractFault::TooLong);
         };
         let Some(escrow_each) =
             per_gib_cost(c.price_per_gib_epoch, c.fragment_size, c.duration_epochs)
         else {
-            return invalid_contract("escrow overflows");
+            return invalid_contract(ContractFault::EscrowOverflow);
         };
         let id = contract_id(client, nonce);
         let ckey = records::contract_key(&id);
         if self.overlay.get::<Contract>(&ckey)?.is_some() {
-            return invalid_contract(format!("contract {id} exists"));
+            return invalid_contract(ContractFault::Exists(id));
         }
         let mut fragments = Vec::with_capacity(n);
         for (deal, index) in c.fragments.iter().zip(0u32..) {
@@ -817,10 +811,11 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             if !(ad.min_duration_epochs..=ad.max_duration_epochs).contains(&c.duration_epochs) {
                 return Ok(Err(FailReason::TermsRefused {
                     provider,
-                    reason: format!(
-                        "duration {} epochs is outside its {}..={}",
-                        c.duration_epochs, ad.min_duration_epochs, ad.max_duration_epochs
-                    ),
+                    reason: TermsFault::Duration {
+                        duration: c.duration_epochs,
+                        min: ad.min_duration_epochs,
+                        max: ad.max_duration_epochs,
+                    },
                 }));
             }
             let message =
@@ -849,7 +844,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             .ok()
             .and_then(|n| escrow_each.0.checked_mul(n))
         else {
-            return invalid_contract("escrow overflows");
+            return invalid_contract(ContractFault::EscrowOverflow);
         };
         if let Err(reason) = self.overlay.debit(client, Amount(escrow))? {
             return Ok(Err(reason));
@@ -1081,37 +1076,33 @@ impl<S: StateStore> BlockExecutor<'_, S> {
     }
 
     pub(super) fn repair(&mut self, sender: &Address, r: &RepairFragment) -> KindResult {
-        let refuse = |reason: String| Ok(Err(FailReason::BadRepair { reason }));
+        let refuse = |reason: RepairFault| Ok(Err(FailReason::BadRepair { reason }));
         let ckey = records::contract_key(&r.contract_id);
         let Some(mut contract) = self.overlay.get::<Contract>(&ckey)? else {
             return Ok(Err(FailReason::UnknownContract { id: r.contract_id }));
         };
         if self.params.period_of(self.ctx.height) >= contract.last_period {
-            return refuse("the contract is in its last period".into());
+            return refuse(RepairFault::LastPeriod);
         }
         if contract
             .fragments
             .iter()
             .any(|f| f.provider == r.new_provider)
         {
-            return refuse(format!(
-                "{} already stores a fragment of this contract",
-                r.new_provider
-            ));
+            return refuse(RepairFault::AlreadyHolds(r.new_provider));
         }
         let Some(fragment) = usize::try_from(r.fragment_index)
             .ok()
             .and_then(|i| contract.fragments.get(i))
             .copied()
         else {
-            return refuse(format!("no fragment {}", r.fragment_index));
+            return refuse(RepairFault::NoFragment(r.fragment_index));
         };
         if fragment.status != FragmentStatus::Lost {
-            return refuse(format!(
-                "fragment {} is {}, not lost",
-                r.fragment_index,
-                fragment.status.name()
-            ));
+            return refuse(RepairFault::NotLost {
+                index: r.fragment_index,
+                status: fragment.status.name(),
+            });
         }
         let provider = r.new_provider;
         let ad = match self.provider_terms(
@@ -1123,7 +1114,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
             Err(reason) => return Ok(Err(reason)),
         };
         let Some(repaired) = RepairedFragment::of(&contract, r.fragment_index) else {
-            return refuse(format!("no fragment {}", r.fragment_index));
+            return refuse(RepairFault::NoFragment(r.fragment_index));
         };
         let message = repair_message(&self.params.chain_id, &repaired, sender)?;
         if !signed_by(&provider, &message, &r.acceptance) {
@@ -1342,10 +1333,10 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         if price < ad.price_per_gib_epoch {
             return Ok(Err(FailReason::TermsRefused {
                 provider,
-                reason: format!(
-                    "price {price} per GiB-epoch is below its {}",
-                    ad.price_per_gib_epoch
-                ),
+                reason: TermsFault::Price {
+                    price,
+                    min: ad.price_per_gib_epoch,
+                },
             }));
         }
         Ok(Ok(ad))
@@ -1361,7 +1352,7 @@ impl<S: StateStore> BlockExecutor<'_, S> {
     ) -> Result<Result<Amount, FailReason>, StateError> {
         let Some(collateral) = per_gib_cost(ad.collateral_per_gib, size, 1) else {
             return Ok(Err(FailReason::InvalidContract {
-                reason: "collateral overflows".into(),
+                reason: ContractFault::CollateralOverflow,
             }));
         };
         if let Err(FailReason::InsufficientBalance { balance, needed }) =

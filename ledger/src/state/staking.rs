@@ -21,7 +21,7 @@ use sherd_consensus::{bls, codec::Wire, ValidatorSet};
 use super::{
     delegations,
     records::{self, Empty, Unbonding, Unbondings, Validator},
-    BlockExecutor, FailReason, KindResult, StateError,
+    BlockExecutor, EvidenceFault, FailReason, KindResult, StateError,
 };
 use crate::{
     address::Address,
@@ -215,16 +215,20 @@ impl<S: StateStore> BlockExecutor<'_, S> {
     }
 
     pub(super) fn evidence(&mut self, e: &Evidence) -> KindResult {
-        let bad = |reason: String| Ok(Err(FailReason::BadEvidence { reason }));
+        let bad = |reason: EvidenceFault| {
+            Ok(Err(FailReason::BadEvidence {
+                reason: Box::new(reason),
+            }))
+        };
         let evidence = match sherd_consensus::Evidence::decode(&e.bytes) {
             Ok(evidence) => evidence,
-            Err(err) => return bad(format!("does not decode: {err}")),
+            Err(err) => return bad(EvidenceFault::Undecodable(err)),
         };
         let Some(set) = self
             .overlay
             .get::<records::EpochSet>(&records::epoch_set_key(evidence.epoch()))?
         else {
-            return bad(format!("epoch {} has no validator set", evidence.epoch()));
+            return bad(EvidenceFault::NoSet(evidence.epoch()));
         };
         let mut keys = Vec::with_capacity(set.members.len());
         for member in &set.members {
@@ -241,20 +245,21 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         }
         let consensus_set = match ValidatorSet::new(set.epoch, keys) {
             Ok(s) => s,
-            Err(err) => return bad(format!("validator set of epoch {}: {err}", set.epoch)),
+            Err(error) => {
+                return bad(EvidenceFault::BadSet {
+                    epoch: set.epoch,
+                    error,
+                })
+            }
         };
-        let chain_id = match sherd_consensus::ChainId::new(self.params.chain_id.as_str()) {
-            Ok(id) => id,
-            Err(err) => return bad(format!("chain id: {err}")),
-        };
-        if let Err(err) = evidence.verify_in(&chain_id, &consensus_set) {
-            return bad(err.to_string());
+        if let Err(err) = evidence.verify_in(&self.params.chain_id, &consensus_set) {
+            return bad(EvidenceFault::Invalid(err));
         }
         let Some(member) = usize::try_from(evidence.signer())
             .ok()
             .and_then(|i| set.members.get(i))
         else {
-            return bad(format!("signer {} is not in the set", evidence.signer()));
+            return bad(EvidenceFault::UnknownSigner(evidence.signer()));
         };
         let operator = member.operator;
         let mut id_bytes = Vec::with_capacity(48);
@@ -263,11 +268,11 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         id_bytes.extend_from_slice(&evidence.view().to_le_bytes());
         let fault = records::evidence_key(&Hash::digest(&id_bytes));
         if self.overlay.get::<Empty>(&fault)?.is_some() {
-            return bad(format!(
-                "validator {operator} was already slashed for view {} of epoch {}",
-                evidence.view(),
-                evidence.epoch()
-            ));
+            return bad(EvidenceFault::AlreadySlashed {
+                operator,
+                view: evidence.view(),
+                epoch: evidence.epoch(),
+            });
         }
         self.overlay.put(fault, &Empty)?;
         self.slash_validator(&operator)?;
@@ -316,9 +321,8 @@ impl<S: StateStore> BlockExecutor<'_, S> {
 
 /// KeyValidate and PopVerify of a new validator's BLS key.
 pub(crate) fn check_bls_key(bls_pubkey: &[u8; 48], pop: &[u8; 96]) -> Result<(), FailReason> {
-    let key = bls::PublicKey::from_bytes(bls_pubkey).map_err(|e| FailReason::InvalidBlsKey {
-        reason: e.to_string(),
-    })?;
+    let key = bls::PublicKey::from_bytes(bls_pubkey)
+        .map_err(|reason| FailReason::InvalidBlsKey { reason })?;
     let pop = bls::ProofOfPossession::from_bytes(pop)
         .map_err(|_| FailReason::InvalidProofOfPossession)?;
     key.verify_possession(&pop)

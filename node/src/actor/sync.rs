@@ -20,7 +20,7 @@ use sherd_consensus::{sync::verify_finalized, Certificate, Wire};
 use sherd_ledger::{Block, StateView};
 
 use super::{validator_set, Actor};
-use crate::exec::{self, ExecError};
+use crate::exec::{self, ExecError, InvalidBlock, SyncFailure};
 use crate::gossip::{decode_blocks, SyncRequest, MAX_SYNC_BLOCKS};
 use crate::store::{col, StoredBlock};
 
@@ -139,8 +139,8 @@ impl Actor {
         };
         let answer = tokio::time::timeout(BLOCKS_TIMEOUT, handle.request(peer, request.encode()))
             .await
-            .map_err(|_| ExecError::Internal(format!("{peer} did not send blocks in time")))?
-            .map_err(|e| ExecError::Internal(e.to_string()))?;
+            .map_err(|_| ExecError::sync(peer, SyncFailure::Timeout))?
+            .map_err(|e| ExecError::sync(peer, e))?;
         let blocks = match decode_blocks(&answer).map(|b| self.decode_synced(&b)) {
             Some(Ok(blocks)) => blocks,
             Some(Err(e)) => {
@@ -150,7 +150,7 @@ impl Actor {
             }
             None => {
                 let _ = handle.penalize(peer).await;
-                return Err(ExecError::Invalid("malformed sync answer".into()));
+                return Err(InvalidBlock::MalformedSyncAnswer.into());
             }
         };
         let accepted = self.accepted_prefix(&blocks);
@@ -164,8 +164,7 @@ impl Actor {
             let id = synced.proposal.id();
             self.shared
                 .db
-                .commit(vec![(col::PROPOSED, id.0.to_vec(), Some(synced.proposed))])
-                .map_err(|e| ExecError::Internal(e.to_string()))?;
+                .commit(vec![(col::PROPOSED, id.0.to_vec(), Some(synced.proposed))])?;
             if let Err(e) = self.on_finalized(&synced.proposal, &synced.certificate, synced.beacon)
             {
                 tracing::warn!(%peer, height = synced.proposal.height, error = %e, "sync: block refused");
@@ -183,22 +182,20 @@ impl Actor {
     }
 
     fn decode_synced(&self, blocks: &[Vec<u8>]) -> Result<Vec<Synced>, ExecError> {
-        let bad =
-            |what: &str, e: &dyn std::fmt::Display| ExecError::Invalid(format!("{what}: {e}"));
+        let consensus = |what| move |error| InvalidBlock::Consensus { what, error };
         blocks
             .iter()
             .map(|bytes| {
-                let stored = StoredBlock::from_bytes(bytes)
-                    .ok_or_else(|| ExecError::Invalid("stored block does not decode".into()))?;
-                let block = Block::from_bytes(&stored.block).map_err(|e| bad("block", &e))?;
-                let proposal = Proposal::decode(&stored.proposal).map_err(|e| bad("header", &e))?;
+                let stored = StoredBlock::from_bytes(bytes).ok_or(InvalidBlock::StoredBlock)?;
+                let block = Block::from_bytes(&stored.block).map_err(InvalidBlock::from)?;
+                let proposal = Proposal::decode(&stored.proposal).map_err(consensus("header"))?;
                 let certificate =
-                    Certificate::decode(&stored.certificate).map_err(|e| bad("certificate", &e))?;
-                if block.header.id().map_err(|e| bad("block id", &e))?.0 != proposal.payload {
-                    return Err(ExecError::Invalid(format!(
-                        "block {} is not the payload of its header",
-                        proposal.height
-                    )));
+                    Certificate::decode(&stored.certificate).map_err(consensus("certificate"))?;
+                if block.header.id()?.0 != proposal.payload {
+                    return Err(InvalidBlock::NotPayload {
+                        height: proposal.height,
+                    }
+                    .into());
                 }
                 Ok(Synced {
                     proposed: exec::proposed_value(&proposal.parent, &block)?,

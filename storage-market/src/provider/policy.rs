@@ -15,8 +15,13 @@
 //!   (the ledger locks it when the contract is created).
 //!
 //! A reservation lasts [`PolicyConfig::reservation_blocks`] blocks. The
-//! same proposal again answers the same reservation; the same fragment
-//! with other terms is refused. Everything here is pure: the node reads the
+//! same proposal again answers the same reservation. The same fragment
+//! with other terms replaces a reservation that holds nothing yet (no
+//! upload under way, nothing stored, so no acceptance signed): that is a
+//! client whose put failed before its upload trying again with the same
+//! nonce, and only one of the two can ever be on chain. Once stored (and
+//! its acceptance signed) a fragment is kept until its contract arrives
+//! or it expires, and other terms are refused. Everything here is pure: the node reads the
 //! chain into [`ChainFacts`] and calls in.
 
 use std::collections::BTreeMap;
@@ -170,13 +175,25 @@ impl DealPolicy {
             index: p.index,
         };
         if let Some(existing) = self.pending.get(&key) {
-            return if existing.proposal == *p {
-                Ok(existing.expires_height)
-            } else {
-                Err(Refusal::invalid(format!(
-                    "{key} is already reserved with other terms"
-                )))
-            };
+            if existing.proposal == *p {
+                return Ok(existing.expires_height);
+            }
+            match existing.stage {
+                Stage::Reserved => {}
+                Stage::Uploading => {
+                    return Err(Refusal::busy(format!(
+                        "{key} is being uploaded with other terms"
+                    )))
+                }
+                Stage::Stored => {
+                    return Err(Refusal::invalid(format!(
+                        "{key} is stored with other terms, waiting for its contract until \
+                         height {} (an earlier put with the same nonce whose contract is not \
+                         on chain yet)",
+                        existing.expires_height
+                    )))
+                }
+            }
         }
         match (&p.repair, &chain.contract) {
             (None, Some(_)) => {
@@ -194,6 +211,25 @@ impl DealPolicy {
             (Some(_), Some(contract)) => check_repair(p, contract)?,
             (None, None) => {}
         }
+        // A reservation of the same key with other terms (checked above)
+        // neither counts against the new one nor stays.
+        let replaced = self.pending.remove(&key);
+        let decided = self.decide(chain, p, key);
+        if decided.is_err() {
+            if let Some(old) = replaced {
+                self.pending.insert(key, old);
+            }
+        }
+        decided
+    }
+
+    /// The checks of a proposal whose key holds no reservation.
+    fn decide(
+        &mut self,
+        chain: &ChainFacts,
+        p: &Proposal,
+        key: FragmentKey,
+    ) -> Result<u64, Refusal> {
         if self.pending.len() >= self.config.max_pending {
             return Err(Refusal::busy(format!(
                 "{} reservations are waiting for their contracts",
@@ -572,12 +608,42 @@ mod tests {
         let mut later = chain();
         later.height = 55;
         assert_eq!(policy.propose(&later, &p), Ok(60), "idempotent");
+    }
+
+    #[test]
+    fn other_terms_replace_a_bare_reservation_but_not_an_upload_or_a_stored_fragment() {
+        let mut policy = policy();
+        let p = proposal(0, 0, 1 << 20);
+        let key = FragmentKey {
+            contract_id: p.contract_id(),
+            index: p.index,
+        };
+        assert_eq!(policy.propose(&chain(), &p), Ok(60));
+        // The client's put failed before uploading; its next put has the
+        // same nonce, so the same key, and another object.
         let mut other = p.clone();
         other.fragment_root = Hash([9; 32]);
+        let mut later = chain();
+        later.height = 53;
+        assert_eq!(policy.propose(&later, &other), Ok(63));
+        assert_eq!(policy.pending_count(), 1);
+        assert_eq!(policy.pending_bytes(), 1 << 20, "the old one holds nothing");
+        // A refused replacement leaves the reservation as it was.
+        let mut cheap = p.clone();
+        cheap.price_per_gib_epoch = Amount(1);
+        assert!(policy.propose(&chain(), &cheap).is_err());
+        assert_eq!(policy.start_upload(&key).unwrap().0, other);
+
+        // Being uploaded: busy; stored (its acceptance signed): refused.
         assert!(matches!(
-            policy.propose(&chain(), &other),
-            Err(Refusal::Invalid { .. })
+            policy.propose(&chain(), &p),
+            Err(Refusal::Busy { .. })
         ));
+        policy.end_upload(&key, true);
+        let refused = policy.propose(&chain(), &p).unwrap_err();
+        assert!(matches!(refused, Refusal::Invalid { .. }), "{refused:?}");
+        assert!(refused.to_string().contains("until height 63"), "{refused}");
+        assert_eq!(policy.stored(&key), Some(&other));
     }
 
     type Change = Box<dyn Fn(&mut ChainFacts, &mut Proposal)>;
