@@ -224,7 +224,7 @@ fn advertise(args: AdvertiseArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.api));
     let client = NodeClient::new(&url)?;
-    let status = client.status()?;
+    let status = client.current_status()?;
     let chain_id: ChainId = status
         .chain_id
         .parse()

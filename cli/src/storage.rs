@@ -703,7 +703,7 @@ impl Ctx {
             Wallet::Key { name, key } => (name.to_string(), None, key.address()),
         };
         let client = self.client()?;
-        let status = client.status()?;
+        let status = client.current_status()?;
         let chain_id: ChainId = status
             .chain_id
             .parse()
@@ -1358,7 +1358,7 @@ impl Ctx {
         timeout: Duration,
     ) -> Result<RepairDone> {
         let started = Instant::now();
-        let status = client.status()?;
+        let status = client.current_status()?;
         let params = status.params.ok_or_else(|| {
             anyhow!("the node does not serve the chain parameters (a newer node is needed)")
         })?;
@@ -1484,7 +1484,7 @@ impl Ctx {
         let entry = self.catalog.find(id)?;
         let client = self.client()?;
         let contract = self.contract_of(&client, &entry)?.to_contract();
-        let status = client.status()?;
+        let status = client.current_status()?;
         let params = status.params.as_ref().ok_or_else(|| {
             anyhow!(
                 "the node at {} does not say its chain parameters: it is older than this sherd",
@@ -1672,7 +1672,7 @@ impl Ctx {
         let client = self.client()?;
         let contract = self.contract_of(&client, entry)?;
         let record = contract.to_contract();
-        let status = client.status()?;
+        let status = client.current_status()?;
         let chain_id: ChainId = status
             .chain_id
             .parse()

@@ -589,7 +589,7 @@ impl Ctx {
     ) -> Result<ExitCode> {
         let keystore = self.dir.load(from)?;
         let client = self.client()?;
-        let status = client.status()?;
+        let status = client.current_status()?;
         let chain_id: ChainId = status.chain_id.parse().map_err(|e| {
             anyhow!(
                 "the node at {} reports chain id `{}`: {e}",

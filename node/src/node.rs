@@ -299,6 +299,8 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
         height: head.height,
         epoch: epoch.epoch,
         view: head.view,
+        // A networked node is behind until it has asked its peers.
+        catching_up: net.is_some(),
     };
     let mut mempool = Mempool::new(config.mempool_capacity);
     if let Some(key) = &faucet_key {

@@ -23,6 +23,9 @@ pub struct ChainStatus {
     pub epoch: u64,
     /// The engine's view.
     pub view: u64,
+    /// Catching up with its peers (started and not yet checked with them,
+    /// or fetching blocks a peer has): its state may be behind the chain's.
+    pub catching_up: bool,
 }
 
 /// The dev faucet.

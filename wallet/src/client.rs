@@ -52,6 +52,9 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How long [`NodeClient::submit`] tries again while the node is
 /// unreachable or busy.
 pub const SUBMIT_PATIENCE: Duration = Duration::from_secs(20);
+/// How long [`NodeClient::current_status`] waits for a node that is
+/// catching up.
+pub const SYNC_PATIENCE: Duration = Duration::from_secs(30);
 /// The longest pause between two tries.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Longest body read from the node.
@@ -102,6 +105,15 @@ pub enum ClientError {
         hash: Hash,
         /// How long we waited.
         waited: Duration,
+    },
+    /// The node is still catching up with its peers: its state may be
+    /// old, so nothing is built from it.
+    #[error("the node at {url} is catching up with its peers (final height {height}); its accounts may be behind the chain: try again shortly, or use another node (--node URL)")]
+    Syncing {
+        /// The node.
+        url: String,
+        /// Its final height.
+        height: u64,
     },
     /// The transaction could not be encoded.
     #[error(transparent)]
@@ -227,6 +239,36 @@ impl NodeClient {
     /// `GET /v1/status`.
     pub fn status(&self) -> Result<Status, ClientError> {
         self.call("/v1/status", NO_BODY)
+    }
+
+    /// `GET /v1/status` of a node that is not catching up with its peers:
+    /// what a transaction is built from (its nonce, the chain id). Waits
+    /// up to [`SYNC_PATIENCE`] while the node says it is syncing (a node
+    /// just restarted), then answers [`ClientError::Syncing`].
+    pub fn current_status(&self) -> Result<Status, ClientError> {
+        self.current_status_within(SYNC_PATIENCE, POLL_INTERVAL)
+    }
+
+    /// [`Self::current_status`], waiting up to `patience`, asking `every`.
+    pub fn current_status_within(
+        &self,
+        patience: Duration,
+        every: Duration,
+    ) -> Result<Status, ClientError> {
+        let started = Instant::now();
+        loop {
+            let status = self.status()?;
+            if !status.syncing {
+                return Ok(status);
+            }
+            if started.elapsed() >= patience {
+                return Err(ClientError::Syncing {
+                    url: self.base.clone(),
+                    height: status.finalized_height,
+                });
+            }
+            thread::sleep(every);
+        }
     }
 
     /// `GET /v1/accounts/{addr}` (an unknown account answers zeros).
@@ -788,5 +830,45 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, ClientError::Unreachable { .. }), "{err}");
         assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    fn status_json(syncing: bool, height: u64) -> String {
+        format!(
+            r#"{{"chain_id":"sherd-dev","height":{height},"finalized_height":{height},"latest_block_id":"00","state_root":"00","epoch":0,"view":1,"mempool_size":0,"dev":false,"syncing":{syncing},"faucet":false,"version":"0.1.0"}}"#
+        )
+    }
+
+    #[test]
+    fn nothing_is_built_from_a_node_that_is_catching_up() {
+        let (url, server) = serve(vec![
+            // Catching up, then current: waited for.
+            (200, status_json(true, 3)),
+            (200, status_json(false, 40)),
+            // Catching up for longer than the patience: refused, naming it.
+            (200, status_json(true, 5)),
+            (200, status_json(true, 6)),
+            (200, status_json(true, 7)),
+        ]);
+        let client = NodeClient::new(&url).unwrap();
+        let every = Duration::from_millis(20);
+        let status = client
+            .current_status_within(Duration::from_secs(5), every)
+            .unwrap();
+        assert_eq!(status.finalized_height, 40);
+        let err = client
+            .current_status_within(Duration::from_millis(30), every)
+            .unwrap_err();
+        assert!(
+            matches!(err, ClientError::Syncing { height: 6 | 7, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("catching up"), "{err}");
+        drop(client);
+        // An old node's status (no `syncing`) reads as current.
+        let old: Status =
+            serde_json::from_str(&status_json(false, 1).replace(r#""syncing":false,"#, ""))
+                .unwrap();
+        assert!(!old.syncing);
+        let _ = server;
     }
 }

@@ -72,6 +72,7 @@ impl Actor {
             if target <= self.head.height {
                 break;
             }
+            self.shared.update_status(|s| s.catching_up = true);
             tracing::info!(%peer, from = self.head.height, to = target, "sync: fetching finalized blocks");
             match self.fetch_and_apply(&handle, peer).await {
                 Ok(0) | Err(_) => {
@@ -80,6 +81,7 @@ impl Actor {
                 Ok(_) => {}
             }
         }
+        self.shared.update_status(|s| s.catching_up = false);
         if self.head.height > before {
             tracing::info!(from = before, to = self.head.height, "sync: caught up");
             self.restart_engine();

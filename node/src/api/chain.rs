@@ -37,6 +37,7 @@ pub(super) async fn status(State(shared): State<Arc<Shared>>) -> ApiResult<Statu
         view: s.view,
         mempool_size: pool as u64,
         dev: shared.dev,
+        syncing: s.catching_up,
         faucet: shared.faucet.is_some(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         params: Some(shared.params.clone()),

@@ -47,6 +47,12 @@ pub struct Status {
     pub mempool_size: u64,
     /// Whether this is a dev chain.
     pub dev: bool,
+    /// The node is catching up with its peers (it started and has not
+    /// asked them yet, or it is fetching blocks one of them has): its
+    /// accounts and nonces may be behind the chain's, so a client builds
+    /// no transaction from them (`NodeClient::current_status` waits).
+    #[serde(default)]
+    pub syncing: bool,
     /// Whether `POST /v1/faucet` is served.
     pub faucet: bool,
     /// The node's version.
