@@ -292,8 +292,13 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
                 }
                 // Each transfer's outcome: sent, or the error code it met.
                 let code = |e: &ClientError| e.code().unwrap_or("unreachable").to_string();
+                // Not tried again: a load generator counts a refusal (429,
+                // 503) as what it is, it does not wait it out.
                 let results: Vec<Result<(), String>> = if txs.len() == 1 {
-                    vec![client.submit(&txs[0]).map(|_| ()).map_err(|e| code(&e))]
+                    vec![client
+                        .submit_within(&txs[0], Duration::ZERO)
+                        .map(|_| ())
+                        .map_err(|e| code(&e))]
                 } else {
                     match client.submit_batch(txs) {
                         Ok(results) => results

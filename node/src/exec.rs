@@ -166,7 +166,7 @@ pub enum InvalidBlock {
     #[error("the block does not match its proposal's parent or height")]
     NotItsProposal,
     /// The block's data is not known here.
-    #[error("unknown block {0:?}")]
+    #[error("unknown block {}", hex::encode(.0 .0))]
     Unknown(BlockId),
     /// A block was finalized whose data never arrived.
     #[error("the data of finalized block {height} never arrived")]

@@ -943,10 +943,11 @@ impl Task {
                 }
                 None
             }
+            // A peer without ping (a light client) keeps its connection.
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
                 peer,
                 connection,
-                result: Err(error),
+                result: Err(error @ (ping::Failure::Timeout | ping::Failure::Other { .. })),
             })) => {
                 // A link that stopped carrying anything (a partition, a
                 // peer frozen or gone without a FIN) is closed, so the

@@ -111,6 +111,15 @@ impl Ledger {
     }
 }
 
+/// Sets its flag when dropped: the client threads end with the test.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 #[test]
 fn kill_9_under_load_loses_no_final_block_transfer_or_fragment() {
     let kills = env_number("SHERD_KILLS", 12);
@@ -134,6 +143,8 @@ fn kill_9_under_load_loses_no_final_block_transfer_or_fragment() {
     let apis: Vec<SocketAddr> = net.nodes[..VALIDATORS].iter().map(|n| n.api).collect();
     let up = Up(Arc::new(Mutex::new(vec![true; VALIDATORS])));
     let stop = Arc::new(AtomicBool::new(false));
+    // If the test fails, the clients stop too (and start no more processes).
+    let _stop_on_panic = StopOnDrop(Arc::clone(&stop));
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let home = net.client.clone();
 
@@ -341,13 +352,20 @@ fn kill_9_under_load_loses_no_final_block_transfer_or_fragment() {
         "the load did not get through: nothing was tested"
     );
 
-    // All up: every node reaches the highest block seen and agrees on the
-    // whole chain, and on every block seen final.
-    let top = ledger.seen.keys().last().copied().unwrap_or(0);
+    // All up: every node reaches the highest block any of them has final
+    // now (every acknowledged transfer and put is at or below it) and
+    // agrees on the whole chain, and on every block seen final.
+    let top = net
+        .nodes
+        .iter()
+        .filter_map(|n| n.finalized())
+        .chain(ledger.seen.keys().last().copied())
+        .max()
+        .unwrap_or(0);
     wait_until(&net.nodes, "every node past the blocks seen final", || {
         net.nodes
             .iter()
-            .all(|n| n.finalized().is_some_and(|h| h > top))
+            .all(|n| n.finalized().is_some_and(|h| h >= top))
     });
     same_chain(&net.nodes, 1);
     for (height, id) in &ledger.seen {

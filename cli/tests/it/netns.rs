@@ -79,6 +79,7 @@ struct Lab {
 impl Lab {
     /// A bridge at `.254` and `count` namespaces at `.1`, `.2`, ….
     fn new(count: usize) -> Result<Self, String> {
+        remove_stale_labs();
         let pid = std::process::id();
         let mut lab = Self {
             bridge: format!("shb{pid}"),
@@ -151,7 +152,7 @@ impl Lab {
             rules += "}\nchain input { type filter hook input priority 0; policy accept;\n";
         }
         if lossy {
-            rules += &format!("tcp dport != {API} numgen random mod 100 < 20 drop\n");
+            rules += &format!("tcp dport != {API} numgen random mod 100 < 20 counter drop\n");
         }
         rules += "}\n}\n";
         let mut child = Command::new("ip")
@@ -177,6 +178,21 @@ impl Lab {
         }
     }
 
+    /// Packets namespace `i`'s loss rule dropped since its rules were set.
+    fn dropped(&self, i: usize) -> u64 {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.namespaces[i]])
+            .args(["nft", "list", "chain", "inet", "sherd", "input"])
+            .output()
+            .expect("nft runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.split_whitespace()
+            .skip_while(|w| *w != "packets")
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Cuts every link between the nodes of `a` and those of `b`.
     fn split(&self, a: &[usize], b: &[usize]) {
         for i in a {
@@ -191,6 +207,30 @@ impl Lab {
     fn heal(&self, lossy: bool) {
         for i in 0..self.namespaces.len() {
             self.firewall(i, &[], lossy).unwrap();
+        }
+    }
+}
+
+/// Removes the namespaces and bridge of earlier runs whose process is gone
+/// (killed before its `Drop` ran), so that their subnet is free again.
+fn remove_stale_labs() {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    for name in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+    {
+        let Some(pid) = name
+            .strip_prefix("sherd")
+            .and_then(|rest| rest.split('n').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = run("ip", &["netns", "delete", name]);
+            let _ = run("ip", &["link", "delete", &format!("shb{pid}")]);
         }
     }
 }
@@ -445,11 +485,18 @@ fn partitions_halt_finality_without_a_fork_and_loss_and_delay_only_slow_it() {
             .expect("the proposer is a validator");
         let rest: Vec<usize> = all.iter().copied().filter(|j| *j != leader).collect();
         lab.split(&[leader], &rest);
+        let cut_at = nodes[leader].finalized().unwrap_or(0);
         let rate = progress(
             &nodes,
             &rest,
             4,
             "the three others to finalize without the leader",
+        );
+        // Alone it finalizes nothing new (at most what was in flight).
+        let alone = nodes[leader].finalized().unwrap_or(0);
+        assert!(
+            alone <= cut_at + 1,
+            "round {round}: node {leader}, cut off at height {cut_at}, reached {alone} alone"
         );
         lab.heal(false);
         let top = highest(&nodes);
@@ -467,6 +514,8 @@ fn partitions_halt_finality_without_a_fork_and_loss_and_delay_only_slow_it() {
         delay_ms.store(100, Ordering::Relaxed);
         lab.heal(true);
         let rate = progress(&nodes, &all, 4, "finality with 20 % loss and 100 ms delay");
+        let dropped = lab.dropped(0);
+        assert!(dropped > 0, "round {round}: the loss rule dropped nothing");
         delay_ms.store(0, Ordering::Relaxed);
         lab.heal(false);
         checked = same_chain(&nodes, checked);

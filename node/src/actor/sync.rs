@@ -193,7 +193,11 @@ impl Actor {
                 let proposal = Proposal::decode(&stored.proposal).map_err(consensus("header"))?;
                 let certificate =
                     Certificate::decode(&stored.certificate).map_err(consensus("certificate"))?;
-                if block.header.id()?.0 != proposal.payload {
+                let id = block
+                    .header
+                    .id()
+                    .map_err(|error| InvalidBlock::Unencodable { index: 0, error })?;
+                if id.0 != proposal.payload {
                     return Err(InvalidBlock::NotPayload {
                         height: proposal.height,
                     }
