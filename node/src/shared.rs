@@ -115,14 +115,15 @@ impl Shared {
         *self.status.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The chain status, with the finalized head read from the database:
-    /// whatever a reader saw committed (a transaction, a block) is at or
-    /// below this head.
+    /// The chain status, with the finalized head read from the database
+    /// as its last durable commit left it: whatever a reader saw final (a
+    /// transaction, a block) is at or below this head, and survives a
+    /// crash.
     pub fn committed_status(&self) -> ChainStatus {
         let mut status = self.status();
         if let Some(head) = self
             .db
-            .get(crate::store::col::META, crate::store::meta::HEAD)
+            .get_durable(crate::store::col::META, crate::store::meta::HEAD)
             .ok()
             .flatten()
             .and_then(|b| Head::from_bytes(&b))

@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use parity_db::{ColumnOptions, Db, Options};
@@ -99,8 +99,11 @@ pub struct NodeDb {
 struct Inner {
     db: Db,
     path: String,
-    /// Serializes writing to the log (commit, process, flush, reindex).
-    log_lock: Mutex<()>,
+    /// Serializes writing to the log (commit, process, flush, reindex),
+    /// held for writing from a commit's queueing to its fsync; readers
+    /// that must see only durable commits ([`NodeDb::get_durable`]) hold
+    /// it for reading.
+    log_lock: RwLock<()>,
     /// Writes that ride along with the next commit.
     staged: Mutex<Vec<Op>>,
     /// Recently read and written `STATE` entries.
@@ -178,7 +181,7 @@ impl NodeDb {
         let inner = Arc::new(Inner {
             db,
             path: path_text,
-            log_lock: Mutex::new(()),
+            log_lock: RwLock::new(()),
             staged: Mutex::new(Vec::new()),
             cache: Mutex::new(StateCache::default()),
             work: Mutex::new(FlushWork::default()),
@@ -227,7 +230,11 @@ impl NodeDb {
     /// sees it. Applying it to the tables happens on the flusher thread.
     pub fn commit(&self, ops: Vec<Op>) -> Result<(), DbError> {
         {
-            let _log = lock(&self.inner.log_lock);
+            let _log = self
+                .inner
+                .log_lock
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
             if let Some(reason) = &lock(&self.inner.work).failed {
                 return Err(self.inner.failed(reason));
             }
@@ -275,6 +282,24 @@ impl NodeDb {
     /// that are worth keeping but need not be durable on their own.
     pub fn stage(&self, ops: Vec<Op>) {
         lock(&self.inner.staged).extend(ops);
+    }
+
+    /// The value under `key` in `column` as the last durable commit left
+    /// it: no staged write, and no commit that is queued but not yet
+    /// fsynced ([`commit`](Self::commit) holds the log lock from queueing
+    /// to fsync; this waits for it). What the API answers as final (the
+    /// head, a transaction's block, a block) is read this way, so a
+    /// `kill -9` right after an answer cannot take it back.
+    pub fn get_durable(&self, column: u8, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+        let _log = self
+            .inner
+            .log_lock
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        self.inner
+            .db
+            .get(column, key)
+            .map_err(|e| self.inner.err(e))
     }
 
     /// The value under `key` in `column`, staged writes included.
@@ -479,7 +504,7 @@ impl Inner {
     fn flush_pass(&self) -> Result<(), parity_db::Error> {
         self.db.enact_logs()?;
         {
-            let _log = lock(&self.log_lock);
+            let _log = self.log_lock.write().unwrap_or_else(|p| p.into_inner());
             for _ in 0..REINDEX_STEPS_PER_PASS {
                 self.db.process_reindex()?;
             }

@@ -116,6 +116,50 @@ pub(super) fn get(api: SocketAddr, path: &str) -> Option<Value> {
     }
 }
 
+/// The API answers a block final only once its commit is durable: a node
+/// killed the moment `/v1/status` shows a new height has that block after
+/// its restart, with the same id.
+#[test]
+fn a_height_answered_final_survives_kill_9_right_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let api = free_port();
+    let log = dir.path().join("node.log");
+    let mut node = NodeProcess::start(&home, api, log.clone());
+    let mut last = wait_for(&node, "/v1/status", || get(api, "/v1/status"))["finalized_height"]
+        .as_u64()
+        .unwrap();
+    for round in 0..8 {
+        // Asked as fast as it answers; killed at the first new height.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let (height, id) = loop {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: no new block\n{}",
+                node.log()
+            );
+            if let Some(s) = get(api, "/v1/status") {
+                let h = s["finalized_height"].as_u64().unwrap();
+                if h > last {
+                    break (h, s["latest_block_id"].clone());
+                }
+            }
+        };
+        node.kill_9();
+        node = NodeProcess::start(&home, api, log.clone());
+        let after = wait_for(&node, "/v1/status after the kill", || {
+            get(api, "/v1/status")
+        });
+        assert!(
+            after["finalized_height"].as_u64().unwrap() >= height,
+            "round {round}: answered final at {height}, after the restart {after}"
+        );
+        let block = get(api, &format!("/v1/blocks/{height}")).expect("the block is there");
+        assert_eq!(block["id"], id, "round {round}: height {height}");
+        last = after["finalized_height"].as_u64().unwrap();
+    }
+}
+
 #[test]
 fn dev_node_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();

@@ -48,7 +48,7 @@ pub(super) async fn status(State(shared): State<Arc<Shared>>) -> ApiResult<Statu
 pub(crate) fn stored_block(shared: &Shared, height: u64) -> Result<Option<Block>, ApiError> {
     let Some(bytes) = shared
         .db
-        .get(col::BLOCKS, &height.to_be_bytes())
+        .get_durable(col::BLOCKS, &height.to_be_bytes())
         .map_err(ApiError::internal)?
     else {
         return Ok(None);

@@ -27,7 +27,7 @@ use super::{
 pub(crate) fn tx_location(shared: &Shared, hash: &Hash) -> Result<Option<TxLocation>, ApiError> {
     let Some(bytes) = shared
         .db
-        .get(col::TXS, &hash.0)
+        .get_durable(col::TXS, &hash.0)
         .map_err(ApiError::internal)?
     else {
         return Ok(None);
