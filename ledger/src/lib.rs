@@ -36,9 +36,9 @@ pub use codec::{DecodeError, EncodeError};
 pub use genesis::{Genesis, GenesisError, GenesisState};
 pub use hash::Hash;
 pub use state::{
-    apply_block, apply_block_with, audit, Account, ApplyError, BlockContext, BlockError,
-    BlockExecutor, BlockOutput, BlockResult, FailReason, Outcome, ProofChecks, ProofPayment,
-    ProofRejection, ProofVerdict, Receipt, Rejection, StateError, StateView,
+    apply_block, apply_block_with, audit, check_chain_and_fee, Account, ApplyError, BlockContext,
+    BlockError, BlockExecutor, BlockOutput, BlockResult, FailReason, Outcome, ProofChecks,
+    ProofPayment, ProofRejection, ProofVerdict, Receipt, Rejection, StateError, StateView,
 };
 pub use store::{ChangeSet, MemoryStore, StateStore, StoreError};
 pub use tx::{SignError, Transaction, TxBody, TxKind};

@@ -66,7 +66,7 @@ use crate::{
     codec::{DecodeError, EncodeError},
     hash::Hash,
     store::{ChangeSet, StateStore, StoreError},
-    tx::{kind::Transfer, TxKind},
+    tx::{kind::Transfer, TxBody, TxKind},
     verify::VerifiedTx,
 };
 
@@ -102,6 +102,25 @@ pub enum StateError {
     /// tree node is corrupt).
     #[error("state commitment: {0}")]
     Commitment(#[from] crate::commitment::CommitmentError),
+}
+
+/// The checks of a transaction that need no state: the chain it names and
+/// its fee against the minimum. A block's executor makes them first, and a
+/// node's mempool makes the same ones on admission.
+pub fn check_chain_and_fee(body: &TxBody, params: &ChainParams) -> Result<(), Rejection> {
+    if body.chain_id != params.chain_id {
+        return Err(Rejection::WrongChain {
+            expected: params.chain_id.clone(),
+            found: body.chain_id.clone(),
+        });
+    }
+    if body.fee < params.min_fee {
+        return Err(Rejection::FeeTooLow {
+            min: params.min_fee,
+            offered: body.fee,
+        });
+    }
+    Ok(())
 }
 
 /// Why a transaction cannot be included at all (see the module docs).
@@ -902,20 +921,7 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
     fn apply_inner(&mut self, vtx: &VerifiedTx) -> Result<Receipt, ApplyError> {
         let body = &vtx.tx().body;
         let params = &self.params;
-        if body.chain_id != params.chain_id {
-            return Err(Rejection::WrongChain {
-                expected: params.chain_id.clone(),
-                found: body.chain_id.clone(),
-            }
-            .into());
-        }
-        if body.fee < params.min_fee {
-            return Err(Rejection::FeeTooLow {
-                min: params.min_fee,
-                offered: body.fee,
-            }
-            .into());
-        }
+        check_chain_and_fee(body, params)?;
         let sender = body.sender;
         let mut account: Account = self
             .overlay

@@ -45,7 +45,7 @@ mod node;
 mod storage;
 mod txs;
 
-pub(crate) use chain::stored_block;
+pub(crate) use chain::{block_info, stored_block};
 pub(crate) use txs::tx_location;
 
 /// Largest request body.

@@ -37,7 +37,7 @@ use sherd_wallet::client::browse::{
 use sherd_wallet::client::{kind_name, ApiErrorBody, BlockInfo, TxOutcome};
 
 use crate::api::{
-    parse_address, parse_hash, path_param, shorten, stored_block, tx_location, ApiError,
+    block_info, parse_address, parse_hash, path_param, shorten, stored_block, tx_location, ApiError,
 };
 use crate::net::NetHandle;
 use crate::shared::Shared;
@@ -392,24 +392,7 @@ pub(crate) async fn block_by_id(
         .ok_or_else(|| ApiError::not_found(format!("no finalized block has id {id}")))?;
     let block = stored_block(&shared, height)?
         .ok_or_else(|| ApiError::internal(format!("finalized block {height} is missing")))?;
-    let h = &block.header;
-    Ok(Json(BlockInfo {
-        height: h.height,
-        id: id.to_string(),
-        view: h.view,
-        epoch: h.epoch,
-        parent: h.parent.to_string(),
-        proposer: h.proposer.to_string(),
-        timestamp_ms: h.timestamp_ms,
-        tx_root: h.tx_root.to_string(),
-        state_root: h.state_root.to_string(),
-        txs: block
-            .tx_ids()
-            .map_err(ApiError::internal)?
-            .iter()
-            .map(Hash::to_string)
-            .collect(),
-    }))
+    Ok(Json(block_info(&block, &id)?))
 }
 
 fn block_height(shared: &Shared, id: &Hash) -> Result<Option<u64>, ApiError> {

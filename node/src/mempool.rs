@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
-use sherd_ledger::{Account, Address, Amount, ChainId, ChainParams, Hash, VerifiedTx};
+use sherd_ledger::{Account, Address, Amount, ChainParams, Hash, Rejection, VerifiedTx};
 
 /// How far ahead of the sender's next nonce a transaction may be.
 pub const MAX_FUTURE_NONCES: u64 = 16;
@@ -32,28 +32,11 @@ pub const MAX_AGE: Duration = Duration::from_secs(600);
 /// Why the mempool refused a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MempoolError {
-    /// Signed for another chain.
-    #[error("wrong chain: the transaction is for `{found}`, this node runs `{expected}`")]
-    WrongChain {
-        /// This node's chain.
-        expected: ChainId,
-        /// The transaction's.
-        found: ChainId,
-    },
-    /// The fee is under the chain's minimum.
-    #[error("fee {offered} is below the minimum fee {min}")]
-    FeeTooLow {
-        /// The minimum.
-        min: Amount,
-        /// The fee offered.
-        offered: Amount,
-    },
-    /// The sender has no account, so it cannot pay a fee.
-    #[error("cannot pay the fee: sender {sender} has no account (fund it first)")]
-    UnknownSender {
-        /// The sender.
-        sender: Address,
-    },
+    /// What a block would reject it for, before any state: another chain,
+    /// a fee under the minimum ([`sherd_ledger::check_chain_and_fee`], the
+    /// ledger's own check), or a sender without an account.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
     /// The nonce is used already.
     #[error(
         "nonce {found} is too low: the sender's next nonce is {next} (already used: a replay?)"
@@ -180,21 +163,10 @@ impl Mempool {
             return Ok(id);
         }
         let body = &vtx.tx().body;
-        if body.chain_id != params.chain_id {
-            return Err(MempoolError::WrongChain {
-                expected: params.chain_id.clone(),
-                found: body.chain_id.clone(),
-            });
-        }
-        if body.fee < params.min_fee {
-            return Err(MempoolError::FeeTooLow {
-                min: params.min_fee,
-                offered: body.fee,
-            });
-        }
+        sherd_ledger::check_chain_and_fee(body, params)?;
         let sender = body.sender;
         let Some(account) = account else {
-            return Err(MempoolError::UnknownSender { sender });
+            return Err(Rejection::UnknownSender { sender }.into());
         };
         if body.nonce < account.nonce {
             return Err(MempoolError::NonceTooLow {
@@ -496,7 +468,7 @@ mod tests {
         let low_fee = tx(&a, 0, 1);
         assert!(matches!(
             pool.insert(low_fee, &p, rich()),
-            Err(MempoolError::FeeTooLow { .. })
+            Err(MempoolError::Rejected(Rejection::FeeTooLow { .. }))
         ));
         let replay = tx(&a, 0, 2_000);
         let used = Some(Account {
@@ -509,7 +481,7 @@ mod tests {
         ));
         assert!(matches!(
             pool.insert(replay.clone(), &p, None),
-            Err(MempoolError::UnknownSender { .. })
+            Err(MempoolError::Rejected(Rejection::UnknownSender { .. }))
         ));
         let poor = Some(Account {
             balance: Amount(10),

@@ -94,15 +94,20 @@ pub(super) async fn block(
     }
     let block = stored_block(&shared, height)?
         .ok_or_else(|| ApiError::not_found(format!("no finalized block at height {height}")))?;
+    let id = block.header.id().map_err(ApiError::internal)?;
+    Ok(Json(block_info(&block, &id)?))
+}
+
+/// The API's view of a finalized block whose id is `id`.
+pub(crate) fn block_info(block: &Block, id: &Hash) -> Result<BlockInfo, ApiError> {
     let h = &block.header;
-    let id = h.id().map_err(ApiError::internal)?;
     let txs = block
         .tx_ids()
         .map_err(ApiError::internal)?
         .iter()
         .map(Hash::to_string)
         .collect();
-    Ok(Json(BlockInfo {
+    Ok(BlockInfo {
         height: h.height,
         id: id.to_string(),
         view: h.view,
@@ -113,7 +118,7 @@ pub(super) async fn block(
         tx_root: h.tx_root.to_string(),
         state_root: h.state_root.to_string(),
         txs,
-    }))
+    })
 }
 
 pub(super) fn validator_info(v: &Validator, power: u64, epoch: u64) -> ValidatorInfo {
