@@ -1,7 +1,11 @@
 //! `sherd bench load`: drive a running node or testnet with signed
 //! transfers at a target rate and measure finalized transactions per
 //! second and finality latency (submission → the block holding the
-//! transaction is seen final through the API).
+//! transaction is seen final through the API), and the CPU each node
+//! spent per finalized transfer (its `process_cpu_seconds_total`, read
+//! before and after). It keeps going when a node goes down: senders and
+//! the observer fail over to the other nodes, and what could not be
+//! submitted anywhere is counted.
 //!
 //! `sherd bench storage` ([`storage`]): put and get one random file
 //! through the real client path, next to the local encode and decode of
@@ -37,7 +41,8 @@ pub enum Command {
 /// `sherd bench load`.
 #[derive(Debug, ClapArgs)]
 pub struct LoadArgs {
-    /// A node's API (repeatable: transactions are spread over them).
+    /// A node's API (repeatable: transactions are spread over them, and a
+    /// sender whose node does not answer moves on to the next).
     #[arg(long = "node", default_value = "http://127.0.0.1:8545")]
     pub nodes: Vec<String>,
     /// A funded key file (the testnet's faucet.key) that pays the load accounts.
@@ -172,8 +177,17 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         bail!("--batch must be 1 to {}", sherd_node::api::MAX_SUBMIT_BATCH);
     }
     let faucet = sherd_wallet::keyfile::read_ed25519(&args.faucet_key)?;
-    let client = NodeClient::with_timeout(&args.nodes[0], Duration::from_secs(10))?;
-    let status = client.status()?;
+    let clients = args
+        .nodes
+        .iter()
+        .map(|url| NodeClient::with_timeout(url, Duration::from_secs(10)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some((client, status)) = clients
+        .iter()
+        .find_map(|c| c.status().ok().map(|status| (c, status)))
+    else {
+        bail!("none of the nodes answers: {}", args.nodes.join(", "));
+    };
     let chain = ChainId::new(&status.chain_id).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Fresh accounts, funded from the faucet key.
     let seed = blake3::hash(&format!("{:?}", Instant::now()).into_bytes());
@@ -191,7 +205,7 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let per_account = args.rate * args.duration / accounts as u64 + 10;
     let funding = per_account * 20_000;
     eprintln!("funding {accounts} accounts with {funding} base units each");
-    fund(&client, &chain, &faucet, &addresses, funding)?;
+    fund(client, &chain, &faucet, &addresses, funding)?;
 
     // Every transfer is signed before the clock starts: the run measures
     // the chain, not the signing of the load generator.
@@ -224,20 +238,30 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let observing = Arc::new(AtomicBool::new(true));
     let start_height = client.status()?.finalized_height;
 
-    // The observer: new final blocks, matched against submissions.
+    // The observer: new final blocks, matched against submissions, from
+    // whichever node answers.
     let observer = {
         let (submitted, latencies, observing) =
             (submitted.clone(), latencies.clone(), observing.clone());
-        let url = args.nodes[0].clone();
+        let clients = clients.clone();
         std::thread::spawn(move || -> anyhow::Result<(u64, Instant)> {
-            let client = NodeClient::with_timeout(&url, Duration::from_secs(10))?;
+            let mut at = 0;
             let mut next = start_height + 1;
             let mut finalized = 0u64;
             let mut last_final = Instant::now();
             while observing.load(Ordering::Relaxed) {
-                let top = client.status()?.finalized_height;
+                let client = &clients[at % clients.len()];
+                let Ok(status) = client.status() else {
+                    at += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                };
+                let top = status.finalized_height;
                 while next <= top {
-                    let block = client.block(BlockRef::Height(next))?;
+                    let Ok(block) = client.block(BlockRef::Height(next)) else {
+                        at += 1;
+                        break;
+                    };
                     let now = Instant::now();
                     let mut sent = submitted.lock().unwrap_or_else(|p| p.into_inner());
                     let mut lat = latencies.lock().unwrap_or_else(|p| p.into_inner());
@@ -245,8 +269,8 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
                         let Ok(hash) = hash.parse::<Hash>() else {
                             continue;
                         };
-                        if let Some(at) = sent.remove(&hash) {
-                            lat.push(now.duration_since(at).as_secs_f64() * 1e3);
+                        if let Some(sent_at) = sent.remove(&hash) {
+                            lat.push(now.duration_since(sent_at).as_secs_f64() * 1e3);
                             finalized += 1;
                             last_final = now;
                         }
@@ -259,17 +283,19 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         })
     };
 
+    let cpu_before: Vec<Option<f64>> = clients.iter().map(node_cpu_seconds).collect();
     // The senders: each posts its next `batch` transfers every
     // `batch × threads / rate` seconds.
     let interval = Duration::from_secs_f64((batch * threads) as f64 / args.rate as f64);
     let began = Instant::now();
     let mut senders = Vec::new();
+    let failovers = Arc::new(AtomicU64::new(0));
     for (t, schedule) in schedules.into_iter().enumerate() {
-        let url = args.nodes[t % args.nodes.len()].clone();
+        let clients = clients.clone();
         let (submitted, errors) = (submitted.clone(), errors.clone());
-        let error_codes = error_codes.clone();
+        let (error_codes, failovers) = (error_codes.clone(), failovers.clone());
         senders.push(std::thread::spawn(move || -> anyhow::Result<u64> {
-            let client = NodeClient::with_timeout(&url, Duration::from_secs(10))?;
+            let mut node = t % clients.len();
             let ids = schedule
                 .iter()
                 .map(|tx| tx.id())
@@ -291,23 +317,18 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
                 // Each transfer's outcome: sent, or the error code it met.
-                let code = |e: &ClientError| e.code().unwrap_or("unreachable").to_string();
-                // Not tried again: a load generator counts a refusal (429,
-                // 503) as what it is, it does not wait it out.
-                let results: Vec<Result<(), String>> = if txs.len() == 1 {
-                    vec![client
-                        .submit_within(&txs[0], Duration::ZERO)
-                        .map(|_| ())
-                        .map_err(|e| code(&e))]
-                } else {
-                    match client.submit_batch(txs) {
-                        Ok(results) => results
-                            .into_iter()
-                            .map(|r| r.map(|_| ()).map_err(|e| code(&e)))
-                            .collect(),
-                        Err(e) => vec![Err(code(&e)); txs.len()],
-                    }
-                };
+                // A refusal (429, 503) is not tried again: a load
+                // generator counts it as what it is. A node that does not
+                // answer is: once, on the next node, which then takes
+                // this sender's load.
+                let mut results = submit(&clients[node % clients.len()], txs);
+                if results.is_err() && clients.len() > 1 {
+                    node += 1;
+                    failovers.fetch_add(1, Ordering::Relaxed);
+                    results = submit(&clients[node % clients.len()], txs);
+                }
+                let results =
+                    results.unwrap_or_else(|_| vec![Err("unreachable".into()); txs.len()]);
                 for (id, result) in ids.iter().zip(results) {
                     match result {
                         Ok(_) => sent += 1,
@@ -350,7 +371,31 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let (finalized, last_final) = observer
         .join()
         .map_err(|_| anyhow::anyhow!("the observer panicked"))??;
+    let cpu_after: Vec<Option<f64>> = clients.iter().map(node_cpu_seconds).collect();
     let window = last_final.max(load_end).duration_since(began).as_secs_f64();
+    // Each node's CPU per finalized transfer, µs (unknown for a node that
+    // did not answer before or after the run).
+    let cpu: Vec<serde_json::Value> = args
+        .nodes
+        .iter()
+        .zip(cpu_before.iter().zip(&cpu_after))
+        .map(|(node, (before, after))| {
+            let seconds = before.zip(*after).map(|(b, a)| (a - b).max(0.0));
+            serde_json::json!({
+                "node": node,
+                "cpu_s": seconds,
+                "us_per_transfer": seconds
+                    .filter(|_| finalized > 0)
+                    .map(|s| s * 1e6 / finalized as f64),
+            })
+        })
+        .collect();
+    let per_transfer: Vec<f64> = cpu
+        .iter()
+        .filter_map(|c| c["us_per_transfer"].as_f64())
+        .collect();
+    let mean_per_transfer = (!per_transfer.is_empty())
+        .then(|| per_transfer.iter().sum::<f64>() / per_transfer.len() as f64);
     let mut lat = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
     lat.sort_by(|a, b| a.total_cmp(b));
     let report = serde_json::json!({
@@ -362,6 +407,7 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         "submitted": sent,
         "submit_errors": errors.load(Ordering::Relaxed),
         "submit_error_codes": *error_codes.lock().unwrap_or_else(|p| p.into_inner()),
+        "failovers": failovers.load(Ordering::Relaxed),
         "finalized": finalized,
         "not_finalized": sent.saturating_sub(finalized),
         "finalized_per_s": finalized as f64 / window,
@@ -372,6 +418,8 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
             "p99": percentile(&lat, 99.0),
             "max": lat.last().copied().unwrap_or(f64::NAN),
         },
+        "cpu_per_node": cpu,
+        "cpu_us_per_transfer_per_node": mean_per_transfer,
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -385,9 +433,10 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
             batch
         );
         println!(
-            "submitted        {sent} ({:.0}/s offered), {} refused",
+            "submitted        {sent} ({:.0}/s offered), {} refused, {} failovers",
             report["offered_per_s"].as_f64().unwrap_or(0.0),
-            report["submit_errors"]
+            report["submit_errors"],
+            report["failovers"]
         );
         println!(
             "finalized        {finalized} ({:.0}/s)",
@@ -400,6 +449,58 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
             percentile(&lat, 99.0),
             lat.last().copied().unwrap_or(f64::NAN)
         );
+        let shown: Vec<String> = cpu
+            .iter()
+            .map(|c| match c["us_per_transfer"].as_f64() {
+                Some(us) => format!("{us:.0}"),
+                None => "?".into(),
+            })
+            .collect();
+        match mean_per_transfer {
+            Some(mean) => println!(
+                "CPU per transfer {mean:.0} µs per node (each: {})",
+                shown.join(" ")
+            ),
+            None => {
+                println!("CPU per transfer unknown (no node answered /metrics before and after)")
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Submits `txs` (one alone, more as a batch) and answers each one's
+/// outcome, or the error if the node could not be reached at all.
+fn submit(
+    client: &NodeClient,
+    txs: &[sherd_ledger::Transaction],
+) -> Result<Vec<Result<(), String>>, ClientError> {
+    let code = |e: &ClientError| e.code().unwrap_or("unreachable").to_string();
+    let whole = |e: ClientError| match e {
+        ClientError::Unreachable { .. } => Err(e),
+        other => Ok(vec![Err(code(&other)); txs.len()]),
+    };
+    match txs {
+        [tx] => match client.submit_within(tx, Duration::ZERO) {
+            Ok(_) => Ok(vec![Ok(())]),
+            Err(e) => whole(e),
+        },
+        _ => match client.submit_batch(txs) {
+            Ok(results) => Ok(results
+                .into_iter()
+                .map(|r| r.map(|_| ()).map_err(|e| code(&e)))
+                .collect()),
+            Err(e) => whole(e),
+        },
+    }
+}
+
+/// A node's `process_cpu_seconds_total`, or `None` if it does not answer.
+fn node_cpu_seconds(client: &NodeClient) -> Option<f64> {
+    client.metrics().ok()?.lines().find_map(|line| {
+        line.strip_prefix("process_cpu_seconds_total ")?
+            .trim()
+            .parse()
+            .ok()
+    })
 }

@@ -256,6 +256,9 @@ pub struct Metrics {
 
     /// Requests and connections refused by the API's limits.
     pub api_refused: ApiRefusals,
+
+    /// CPU time of the whole process (all threads), read at scrape time.
+    process_cpu_seconds: Counter<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -328,6 +331,12 @@ impl Metrics {
         );
         let build_seconds = execution.get_or_create(&Phase { phase: "build" }).clone();
         let verify_seconds = execution.get_or_create(&Phase { phase: "verify" }).clone();
+        let process_cpu_seconds = Counter::<f64, AtomicU64>::default();
+        r.register(
+            "process_cpu_seconds",
+            "User and system CPU time of the node process, all threads, seconds",
+            process_cpu_seconds.clone(),
+        );
         let build_last_seconds = Gauge::<f64, AtomicU64>::default();
         r.register(
             "sherd_block_execution_last_seconds",
@@ -503,6 +512,7 @@ impl Metrics {
             build_seconds,
             verify_seconds,
             build_last_seconds,
+            process_cpu_seconds,
             finality_seconds,
             notarization_seconds,
             finalization_seconds,
@@ -657,6 +667,11 @@ impl Metrics {
         if let Some(provider) = shared.provider.get() {
             self.provider(provider.held());
         }
+        if let Some(seconds) = process_cpu_seconds() {
+            self.process_cpu_seconds
+                .inner()
+                .store(seconds.to_bits(), Ordering::Relaxed);
+        }
     }
 
     /// The exposition, Prometheus text format 0.0.4.
@@ -665,6 +680,20 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut open, &self.registry)?;
         Ok(prometheus_text(&open))
     }
+}
+
+/// User plus system CPU time of this process, all threads, from
+/// `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s: Linux's
+/// `USER_HZ` is 100 on every architecture it reports to user space with);
+/// `None` where there is no procfs.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let after_name = stat.get(stat.rfind(')')?.saturating_add(2)..)?;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user.saturating_add(system) as f64 / 100.0)
 }
 
 /// What a storage provider holds, read at scrape time.

@@ -236,6 +236,36 @@ impl NodeClient {
         })
     }
 
+    /// `GET /metrics`: the node's Prometheus exposition, as text.
+    pub fn metrics(&self) -> Result<String, ClientError> {
+        let url = format!("{}/metrics", self.base);
+        let unreachable = |reason: String| ClientError::Unreachable {
+            url: url.clone(),
+            reason,
+        };
+        let response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| unreachable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response
+            .into_body()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_string()
+            .map_err(|e| unreachable(format!("reading the answer failed: {e}")))?;
+        if !(200..300).contains(&status) {
+            return Err(ClientError::Api {
+                url,
+                status,
+                code: format!("http_{status}"),
+                message: snippet(&text),
+            });
+        }
+        Ok(text)
+    }
+
     /// `GET /v1/status`.
     pub fn status(&self) -> Result<Status, ClientError> {
         self.call("/v1/status", NO_BODY)
