@@ -965,14 +965,49 @@ impl Actor {
         if self.hooks.crash_before_commit(height) {
             return Err(ExecError::SimulatedCrash { height });
         }
-        self.shared.db.commit(ops)?;
-        // Committed: the block is final on disk.
-        if let Some((_, seen)) = self.first_seen.remove(&id) {
-            self.shared
-                .metrics
-                .finality_seconds
-                .observe(seen.elapsed().as_secs_f64());
-        }
+        // Queued: from here every read of the state sees the block, and this
+        // node goes on with the next view while the committer logs it. The
+        // block is announced final (status head, metrics) once it is
+        // durable, from the committer thread.
+        let seen = self.first_seen.remove(&id).map(|(_, seen)| seen);
+        let count = u64::try_from(ex.block.txs.len()).unwrap_or(u64::MAX);
+        let (accepted, refused) =
+            ex.receipts
+                .iter()
+                .flat_map(|r| &r.proofs)
+                .fold((0, 0), |(a, r), p| match p.result {
+                    Ok(_) => (a + 1, r),
+                    Err(_) => (a, r + 1),
+                });
+        let view = proposal.view;
+        let timestamp_ms = ex.block.header.timestamp_ms;
+        // Weak: the node may be shutting down when the callback runs, and
+        // the database is not to be dropped from its own committer thread.
+        let shared = Arc::downgrade(&self.shared);
+        self.shared.db.commit_then(ops, move || {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            if let Some(seen) = seen {
+                shared
+                    .metrics
+                    .finality_seconds
+                    .observe(seen.elapsed().as_secs_f64());
+            }
+            shared.metrics.finalized(count, accepted, refused);
+            shared.update_status(|s| {
+                if head.height > s.head.height {
+                    s.head = head;
+                }
+                s.height = s.height.max(head.height);
+            });
+            shared.observed.record_final(height, timestamp_ms, count);
+            if count > 0 {
+                tracing::info!(height, view, txs = count, root = %head.state_root, "chain.finalize: block final");
+            } else {
+                tracing::debug!(height, view, txs = count, root = %head.state_root, "chain.finalize: block final");
+            }
+        })?;
         self.first_seen.retain(|_, (h, _)| *h > height);
         self.head = head;
         self.last_progress = Instant::now();
@@ -994,28 +1029,6 @@ impl Actor {
                     pool.drop_used(&sender, account.nonce);
                 }
             }
-        }
-        let count = u64::try_from(ex.block.txs.len()).unwrap_or(u64::MAX);
-        let (accepted, refused) =
-            ex.receipts
-                .iter()
-                .flat_map(|r| &r.proofs)
-                .fold((0, 0), |(a, r), p| match p.result {
-                    Ok(_) => (a + 1, r),
-                    Err(_) => (a, r + 1),
-                });
-        self.shared.metrics.finalized(count, accepted, refused);
-        self.shared.update_status(|s| {
-            s.head = head;
-            s.height = s.height.max(head.height);
-        });
-        self.shared
-            .observed
-            .record_final(height, ex.block.header.timestamp_ms, count);
-        if count > 0 {
-            tracing::info!(height, view = proposal.view, txs = count, root = %head.state_root, "chain.finalize: block final");
-        } else {
-            tracing::debug!(height, view = proposal.view, txs = count, root = %head.state_root, "chain.finalize: block final");
         }
         Ok(())
     }

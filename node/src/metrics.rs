@@ -807,6 +807,7 @@ mod tests {
         ("sherd_provider_fragment_transfers_total", "counter"),
         ("sherd_repairs_total", "counter"),
         ("sherd_api_refused_total", "counter"),
+        ("process_cpu_seconds_total", "counter"),
     ];
 
     fn types(text: &str) -> Vec<(String, String)> {
@@ -838,6 +839,10 @@ mod tests {
         }
         assert!(!text.contains("..\n"), "a HELP text ends in two periods");
         assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
+        assert!(
+            process_cpu_seconds().is_some_and(|s| s >= 0.0),
+            "the CPU time is read from /proc/self/stat"
+        );
     }
 
     #[test]

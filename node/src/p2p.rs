@@ -305,11 +305,13 @@ async fn route(
     }
 }
 
-/// Stored finalized blocks from `from`, within the answer's limits.
+/// Stored finalized blocks from `from`, within the answer's limits, up to
+/// the durable head.
 fn blocks_from(shared: &Shared, from: u64, max: u32) -> Vec<u8> {
     let mut blocks = Vec::new();
     let mut bytes = 0usize;
-    for height in (from..).take(max.min(MAX_SYNC_BLOCKS) as usize) {
+    let head = shared.committed_status().head.height;
+    for height in (from..=head).take(max.min(MAX_SYNC_BLOCKS) as usize) {
         match shared.db.get(col::BLOCKS, &height.to_be_bytes()) {
             Ok(Some(block)) => {
                 bytes = bytes.saturating_add(block.len());

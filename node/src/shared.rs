@@ -115,25 +115,13 @@ impl Shared {
         *self.status.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The chain status, with the finalized head read from the database
-    /// as its last durable commit left it: whatever a reader saw final (a
-    /// transaction, a block) is at or below this head, and survives a
-    /// crash.
+    /// The chain status. Its head is durable: the consensus actor moves it
+    /// only once the block's commit is in the fsynced log
+    /// ([`NodeDb::commit_then`](crate::store::NodeDb::commit_then)), so
+    /// whatever a reader saw final (a transaction, a block) is at or below
+    /// it, and survives a crash.
     pub fn committed_status(&self) -> ChainStatus {
-        let mut status = self.status();
-        if let Some(head) = self
-            .db
-            .get_durable(crate::store::col::META, crate::store::meta::HEAD)
-            .ok()
-            .flatten()
-            .and_then(|b| Head::from_bytes(&b))
-        {
-            if head.height > status.head.height {
-                status.head = head;
-                status.height = status.height.max(head.height);
-            }
-        }
-        status
+        self.status()
     }
 
     /// Changes the chain status.

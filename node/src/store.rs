@@ -15,15 +15,27 @@
 //! A database made before `FRAGMENTS` existed gets the column added when it
 //! is opened.
 //!
-//! Every write goes through [`NodeDb::commit`], which returns only once the
-//! commit is a record of the fsynced write-ahead log: parity-db is opened
-//! without its background threads and the node drives its commit pipeline
-//! itself, logging on the caller's thread and applying the log to the
-//! tables on a flusher thread (see the crate README, "Durability").
+//! parity-db is opened without its background threads; the node drives the
+//! commit pipeline itself, in three steps:
+//!
+//! 1. **Queue** (caller's thread): the commit enters parity-db's commit
+//!    overlay, and every reader sees it.
+//! 2. **Log** (committer thread): every queued commit is written to the
+//!    write-ahead log as one record, then the log is fsynced once for all
+//!    of them. From here a crash replays the commit.
+//! 3. **Apply** (flusher thread): logged commits are written to the
+//!    tables, which are fsynced, and old logs recycled.
+//!
+//! [`NodeDb::commit`] returns after step 2. [`NodeDb::commit_then`] returns
+//! after step 1 and runs a callback after step 2: the consensus actor
+//! commits finalized blocks this way, so it goes on with the next view
+//! while the block is logged, and the block is announced final (the
+//! status head, which bounds every final answer of the API) only from that
+//! callback. See the crate README, "Durability".
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use parity_db::{ColumnOptions, Db, Options};
@@ -92,34 +104,48 @@ pub type Op = (u8, Vec<u8>, Option<Vec<u8>>);
 /// The node's parity-db.
 pub struct NodeDb {
     inner: Arc<Inner>,
+    /// Writes queued commits to the log and fsyncs it.
+    committer: Option<std::thread::JoinHandle<()>>,
     /// Applies logged commits to the tables and recycles the logs.
     flusher: Option<std::thread::JoinHandle<()>>,
 }
 
+/// What runs once a commit is durable (on the committer thread).
+type Then = Box<dyn FnOnce() + Send>;
+
 struct Inner {
     db: Db,
     path: String,
-    /// Serializes writing to the log (commit, process, flush, reindex),
-    /// held for writing from a commit's queueing to its fsync; readers
-    /// that must see only durable commits ([`NodeDb::get_durable`]) hold
-    /// it for reading.
-    log_lock: RwLock<()>,
-    /// Writes that ride along with the next commit.
+    /// Serializes writing to the log: the committer's logging and fsync,
+    /// and the flusher's reindexing.
+    log_lock: Mutex<()>,
+    /// Writes that ride along with the next commit. Its lock is also held
+    /// while a commit is queued, so commits are numbered in the order
+    /// parity-db queues them.
     staged: Mutex<Vec<Op>>,
     /// Recently read and written `STATE` entries.
     cache: Mutex<StateCache>,
-    /// What the flusher has to do.
-    work: Mutex<FlushWork>,
-    /// Signalled when work is added, done, or the flusher fails.
+    /// The pipeline's counters and what waits on them.
+    work: Mutex<Pipeline>,
+    /// Signalled whenever [`Pipeline`] changes.
     changed: Condvar,
 }
 
 #[derive(Default)]
-struct FlushWork {
+struct Pipeline {
+    /// Commits queued so far (the last one's number).
+    queued: u64,
+    /// Commits in the fsynced log so far (the last one's number).
+    durable: u64,
+    /// What runs when a commit is durable, by commit number, oldest first.
+    then: std::collections::VecDeque<(u64, Then)>,
     /// Commits in the log and fsynced, not yet applied to the tables.
     logged: u64,
-    stop: bool,
-    /// The flusher failed; every later commit reports it.
+    /// The committer is to stop once the queue is empty.
+    stop_committer: bool,
+    /// The flusher is to stop once the log is applied.
+    stop_flusher: bool,
+    /// Logging or applying failed; every later commit reports it.
     failed: Option<String>,
 }
 
@@ -140,6 +166,10 @@ const MAX_LOGGED: u64 = 256;
 /// Least time between flusher passes, so that one pass (which fsyncs every
 /// table) covers the commits of a busy stretch.
 const FLUSH_PAUSE: Duration = Duration::from_millis(250);
+/// Commits queued but not yet durable before [`NodeDb::commit_then`]
+/// waits for the committer (each holds its writes in parity-db's commit
+/// overlay until logged).
+const MAX_PENDING: u64 = 8;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -181,24 +211,27 @@ impl NodeDb {
         let inner = Arc::new(Inner {
             db,
             path: path_text,
-            log_lock: RwLock::new(()),
+            log_lock: Mutex::new(()),
             staged: Mutex::new(Vec::new()),
             cache: Mutex::new(StateCache::default()),
-            work: Mutex::new(FlushWork::default()),
+            work: Mutex::new(Pipeline::default()),
             changed: Condvar::new(),
         });
-        let flusher = {
+        let spawn = |name: &str, run: fn(&Inner)| {
             let inner = inner.clone();
             std::thread::Builder::new()
-                .name("db-flusher".into())
-                .spawn(move || inner.flusher())
+                .name(name.into())
+                .spawn(move || run(&inner))
                 .map_err(|e| DbError::Db {
                     path: path.display().to_string(),
                     source: parity_db::Error::Io(e),
-                })?
+                })
         };
+        let committer = spawn("db-committer", Inner::committer)?;
+        let flusher = spawn("db-flusher", Inner::flusher)?;
         Ok(Self {
             inner,
+            committer: Some(committer),
             flusher: Some(flusher),
         })
     }
@@ -229,51 +262,95 @@ impl NodeDb {
     /// write-ahead log (a crash after this replays it) and every reader
     /// sees it. Applying it to the tables happens on the flusher thread.
     pub fn commit(&self, ops: Vec<Op>) -> Result<(), DbError> {
+        let number = self.queue(ops, None)?;
+        self.wait_durable(number)
+    }
+
+    /// Queues `ops`, with every staged write before them, as one atomic
+    /// commit and returns at once: every reader sees the commit from now
+    /// on, and the committer thread makes it durable (one fsync for all
+    /// the commits queued meanwhile), then runs `then`. Commits become
+    /// durable in the order they are queued, so a later [`commit`](Self::commit)
+    /// returning means this one is durable too. If logging fails, `then`
+    /// never runs and every later commit reports the failure.
+    pub fn commit_then(
+        &self,
+        ops: Vec<Op>,
+        then: impl FnOnce() + Send + 'static,
+    ) -> Result<(), DbError> {
+        self.queue(ops, Some(Box::new(then))).map(|_| ())
+    }
+
+    /// Queues a commit; returns its number (or, when there is nothing to
+    /// write, the number of the last commit queued).
+    fn queue(&self, ops: Vec<Op>, then: Option<Then>) -> Result<u64, DbError> {
         {
-            let _log = self
-                .inner
-                .log_lock
-                .write()
-                .unwrap_or_else(|p| p.into_inner());
-            if let Some(reason) = &lock(&self.inner.work).failed {
+            // Backpressure: never let the log fall far behind the queue,
+            // nor the tables far behind the log.
+            let mut work = lock(&self.inner.work);
+            while (work.queued.saturating_sub(work.durable) >= MAX_PENDING
+                || work.logged > MAX_LOGGED)
+                && work.failed.is_none()
+                && !work.stop_committer
+            {
+                work = self
+                    .inner
+                    .changed
+                    .wait(work)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            if let Some(reason) = &work.failed {
                 return Err(self.inner.failed(reason));
             }
-            let db = &self.inner.db;
-            {
-                // Staged writes leave the staging area, and the state cache
-                // takes the new values, in the same moment that readers
-                // start to see the commit in the database.
-                let mut staged = lock(&self.inner.staged);
-                let mut all = std::mem::take(&mut *staged);
-                all.extend(ops);
-                if all.is_empty() {
-                    return Ok(());
-                }
-                let mut cache = lock(&self.inner.cache);
-                cache.wrote(&all);
-                if let Err(e) = db.commit(all) {
-                    // The cache must not hold what the database refused.
-                    cache.clear();
-                    return Err(self.inner.err(e));
-                }
+        }
+        // Staged writes leave the staging area, and the state cache takes
+        // the new values, in the same moment that readers start to see the
+        // commit in the database.
+        let mut staged = lock(&self.inner.staged);
+        let mut all = std::mem::take(&mut *staged);
+        all.extend(ops);
+        let empty = all.is_empty();
+        if !empty {
+            let mut cache = lock(&self.inner.cache);
+            cache.wrote(&all);
+            if let Err(e) = self.inner.db.commit(all) {
+                // The cache must not hold what the database refused.
+                cache.clear();
+                return Err(self.inner.err(e));
             }
-            // Write the queued commit to the log as one record and fsync
-            // the log file (sync_wal).
-            db.process_commits().map_err(|e| self.inner.err(e))?;
-            db.flush_logs().map_err(|e| self.inner.err(e))?;
         }
         let mut work = lock(&self.inner.work);
-        work.logged = work.logged.saturating_add(1);
+        if !empty {
+            work.queued = work.queued.saturating_add(1);
+        }
+        let number = work.queued;
+        drop(staged);
+        if let Some(then) = then {
+            if work.durable >= number {
+                drop(work);
+                then();
+                return Ok(number);
+            }
+            work.then.push_back((number, then));
+        }
         self.inner.changed.notify_all();
-        // Backpressure: never let the tables fall far behind the log.
-        while work.logged > MAX_LOGGED && work.failed.is_none() && !work.stop {
+        Ok(number)
+    }
+
+    /// Waits until commit `number` is durable.
+    fn wait_durable(&self, number: u64) -> Result<(), DbError> {
+        let mut work = lock(&self.inner.work);
+        while work.durable < number && work.failed.is_none() {
             work = self
                 .inner
                 .changed
                 .wait(work)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
-        Ok(())
+        match &work.failed {
+            Some(reason) if work.durable < number => Err(self.inner.failed(reason)),
+            _ => Ok(()),
+        }
     }
 
     /// Stages `ops` to be written with the next [`commit`](Self::commit)
@@ -282,24 +359,6 @@ impl NodeDb {
     /// that are worth keeping but need not be durable on their own.
     pub fn stage(&self, ops: Vec<Op>) {
         lock(&self.inner.staged).extend(ops);
-    }
-
-    /// The value under `key` in `column` as the last durable commit left
-    /// it: no staged write, and no commit that is queued but not yet
-    /// fsynced ([`commit`](Self::commit) holds the log lock from queueing
-    /// to fsync; this waits for it). What the API answers as final (the
-    /// head, a transaction's block, a block) is read this way, so a
-    /// `kill -9` right after an answer cannot take it back.
-    pub fn get_durable(&self, column: u8, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
-        let _log = self
-            .inner
-            .log_lock
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        self.inner
-            .db
-            .get(column, key)
-            .map_err(|e| self.inner.err(e))
     }
 
     /// The value under `key` in `column`, staged writes included.
@@ -431,19 +490,49 @@ impl StateCache {
 
 impl Drop for NodeDb {
     fn drop(&mut self) {
-        // Staged writes go out with a last commit; the flusher then applies
-        // everything logged before it stops.
+        let current = std::thread::current().id();
+        if self
+            .committer
+            .as_ref()
+            .is_some_and(|committer| committer.thread().id() == current)
+        {
+            // Dropped by a callback on the committer thread, which cannot
+            // wait for itself: both threads finish what is queued and
+            // logged on their own. Staged writes are lost, as in a crash.
+            let mut work = lock(&self.inner.work);
+            work.stop_committer = true;
+            work.stop_flusher = true;
+            self.inner.changed.notify_all();
+            return;
+        }
+        // Staged writes go out with a last commit; the committer logs
+        // everything queued, then the flusher applies everything logged.
         if let Err(e) = self.commit(Vec::new()) {
             tracing::warn!(error = %e, "db.close: staged writes not committed");
         }
-        {
-            let mut work = lock(&self.inner.work);
-            work.stop = true;
+        for (stop, thread) in [
+            (
+                Self::stop_committer as fn(&mut Pipeline),
+                self.committer.take(),
+            ),
+            (Self::stop_flusher, self.flusher.take()),
+        ] {
+            stop(&mut lock(&self.inner.work));
             self.inner.changed.notify_all();
+            if let Some(thread) = thread {
+                let _ = thread.join();
+            }
         }
-        if let Some(flusher) = self.flusher.take() {
-            let _ = flusher.join();
-        }
+    }
+}
+
+impl NodeDb {
+    fn stop_committer(work: &mut Pipeline) {
+        work.stop_committer = true;
+    }
+
+    fn stop_flusher(work: &mut Pipeline) {
+        work.stop_flusher = true;
     }
 }
 
@@ -464,21 +553,80 @@ impl Inner {
         }
     }
 
-    /// The flusher thread: applies logged commits to the tables (fsynced,
-    /// `sync_data`), drives pending reindexing, and recycles log files.
-    /// Readers see a commit from the moment it is logged, so nothing waits
-    /// for this but memory, which [`MAX_LOGGED`] bounds.
-    fn flusher(&self) {
+    /// The committer thread: writes every queued commit to the log as one
+    /// record each, fsyncs the log once for all of them (`sync_wal`), runs
+    /// what waited for them, in commit order, and then counts them durable
+    /// (which wakes [`NodeDb::commit`]).
+    fn committer(&self) {
         loop {
-            let taken = {
+            let (from, to) = {
                 let mut work = lock(&self.work);
-                while work.logged == 0 && !work.stop {
+                while work.queued == work.durable && !work.stop_committer {
                     work = self
                         .changed
                         .wait(work)
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
                 }
-                if work.logged == 0 && work.stop {
+                if work.queued == work.durable {
+                    return;
+                }
+                (work.durable, work.queued)
+            };
+            let logged = {
+                let _log = lock(&self.log_lock);
+                (from..to)
+                    .try_for_each(|_| self.db.process_commits())
+                    .and_then(|()| self.db.flush_logs())
+            };
+            let mut work = lock(&self.work);
+            if let Err(e) = logged {
+                tracing::error!(path = %self.path, error = %e, "db.commit: cannot write the log");
+                work.failed = Some(e.to_string());
+                work.then.clear();
+                self.changed.notify_all();
+                return;
+            }
+            work.logged = work.logged.saturating_add(to.saturating_sub(from));
+            self.changed.notify_all();
+            // What waited for these commits runs before they count as
+            // durable, so that once a commit returns, everything announced
+            // for the commits before it has been.
+            loop {
+                let mut ready = Vec::new();
+                while work.then.front().is_some_and(|(number, _)| *number <= to) {
+                    if let Some((_, then)) = work.then.pop_front() {
+                        ready.push(then);
+                    }
+                }
+                if ready.is_empty() {
+                    break;
+                }
+                drop(work);
+                for then in ready {
+                    then();
+                }
+                work = lock(&self.work);
+            }
+            work.durable = to;
+            self.changed.notify_all();
+        }
+    }
+
+    /// The flusher thread: applies logged commits to the tables (fsynced,
+    /// `sync_data`), drives pending reindexing, and recycles log files.
+    /// Readers see a commit from the moment it is queued, so nothing waits
+    /// for this but memory, which [`MAX_LOGGED`] bounds.
+    fn flusher(&self) {
+        loop {
+            let taken = {
+                let mut work = lock(&self.work);
+                while work.logged == 0 && !work.stop_flusher {
+                    work = self
+                        .changed
+                        .wait(work)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+                if work.logged == 0 {
                     return;
                 }
                 work.logged
@@ -496,7 +644,9 @@ impl Inner {
             // Pause, unless stopping or the log is piling up.
             let _ = self
                 .changed
-                .wait_timeout_while(work, FLUSH_PAUSE, |w| !w.stop && w.logged < MAX_LOGGED / 2)
+                .wait_timeout_while(work, FLUSH_PAUSE, |w| {
+                    !w.stop_flusher && w.logged < MAX_LOGGED / 2
+                })
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
     }
@@ -504,7 +654,7 @@ impl Inner {
     fn flush_pass(&self) -> Result<(), parity_db::Error> {
         self.db.enact_logs()?;
         {
-            let _log = self.log_lock.write().unwrap_or_else(|p| p.into_inner());
+            let _log = lock(&self.log_lock);
             for _ in 0..REINDEX_STEPS_PER_PASS {
                 self.db.process_reindex()?;
             }

@@ -292,7 +292,27 @@ fn bench_load_reports_what_it_sent_and_saw_final() {
         );
         assert!(p50 > 0.0 && p99 >= p50, "{report}");
         assert!(report["finalized_per_s"].as_f64().unwrap() > 0.0);
+        // The node's CPU over the run, per finalized transfer.
+        assert!(
+            report["cpu_per_node"][0]["us_per_transfer"]
+                .as_f64()
+                .unwrap()
+                > 0.0,
+            "{report}"
+        );
+        assert_eq!(report["failovers"], 0, "{report}");
     }
+    // A second node that does not answer: the sender that starts on it
+    // moves to the live one, and nothing is lost.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let report = run(&["--node", &dead, "--batch", "10"]);
+    assert!(report["failovers"].as_u64().unwrap() >= 1, "{report}");
+    assert_eq!(report["submitted"], 120, "{report}");
+    assert_eq!(report["finalized"], 120, "{report}");
+    assert!(
+        report["cpu_per_node"][1]["us_per_transfer"].is_null(),
+        "{report}"
+    );
     let bad = Command::new(env!("CARGO_BIN_EXE_sherd"))
         .args(["bench", "load", "--node", &url, "--faucet-key"])
         .arg(home.join("faucet.key"))

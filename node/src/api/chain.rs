@@ -44,11 +44,15 @@ pub(super) async fn status(State(shared): State<Arc<Shared>>) -> ApiResult<Statu
     }))
 }
 
-/// A finalized block read from the database.
+/// A finalized block read from the database, if it is at or below the
+/// durable head.
 pub(crate) fn stored_block(shared: &Shared, height: u64) -> Result<Option<Block>, ApiError> {
+    if height > shared.committed_status().head.height {
+        return Ok(None);
+    }
     let Some(bytes) = shared
         .db
-        .get_durable(col::BLOCKS, &height.to_be_bytes())
+        .get(col::BLOCKS, &height.to_be_bytes())
         .map_err(ApiError::internal)?
     else {
         return Ok(None);

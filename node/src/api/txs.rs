@@ -23,18 +23,20 @@ use super::{
     json_body, parse_hash, path_param, stored_block, ApiError, ApiResult, MAX_SUBMIT_BATCH,
 };
 
-/// Where the finalized transaction `hash` is, if it is.
+/// Where the finalized transaction `hash` is, if it is: only in a block at
+/// or below the durable head (the block's commit may be queued and not yet
+/// logged; until it is, the transaction is not answered final).
 pub(crate) fn tx_location(shared: &Shared, hash: &Hash) -> Result<Option<TxLocation>, ApiError> {
     let Some(bytes) = shared
         .db
-        .get_durable(col::TXS, &hash.0)
+        .get(col::TXS, &hash.0)
         .map_err(ApiError::internal)?
     else {
         return Ok(None);
     };
-    TxLocation::from_bytes(&bytes)
-        .map(Some)
-        .ok_or_else(|| ApiError::internal(format!("stored location of {hash} is corrupt")))
+    let location = TxLocation::from_bytes(&bytes)
+        .ok_or_else(|| ApiError::internal(format!("stored location of {hash} is corrupt")))?;
+    Ok((location.height <= shared.committed_status().head.height).then_some(location))
 }
 
 pub(super) fn tx_info(tx: &Transaction, hash: &Hash, location: Option<&TxLocation>) -> TxInfo {

@@ -234,3 +234,80 @@ fn cached_state_reads_follow_every_commit_and_the_tables() {
         vec![(key, b"last".to_vec())]
     );
 }
+
+#[test]
+fn queued_commits_are_read_at_once_and_announced_in_order_once_durable() {
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    let announced: Arc<Mutex<Vec<u32>>> = Arc::default();
+    {
+        let db = Arc::new(NodeDb::open(dir.path()).unwrap());
+        for i in 0u32..40 {
+            let ops = (0u32..200)
+                .map(|k| {
+                    let key = [i.to_be_bytes(), k.to_be_bytes()].concat();
+                    (col::STATE, key, Some(vec![7; 64]))
+                })
+                .chain([(col::META, b"head".to_vec(), Some(i.to_be_bytes().to_vec()))])
+                .collect();
+            let announced = announced.clone();
+            db.commit_then(ops, move || announced.lock().unwrap().push(i))
+                .unwrap();
+            // Every reader sees a queued commit at once: a point read, a
+            // btree scan.
+            assert_eq!(
+                db.get(col::META, b"head").unwrap(),
+                Some(i.to_be_bytes().to_vec())
+            );
+            assert_eq!(
+                db.scan(col::STATE, &i.to_be_bytes(), usize::MAX)
+                    .unwrap()
+                    .len(),
+                200
+            );
+        }
+        // A commit returns once it is durable, and the ones queued before
+        // it are durable with it: every callback has run, in order.
+        db.commit(vec![(col::META, b"last".to_vec(), Some(vec![1]))])
+            .unwrap();
+        assert_eq!(*announced.lock().unwrap(), (0..40).collect::<Vec<_>>());
+
+        // The last handle dropped inside a callback, on the committer
+        // thread: no self-join, no deadlock.
+        let held = db.clone();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        db.commit_then(
+            vec![(col::META, b"late".to_vec(), Some(vec![2]))],
+            move || {
+                wait.recv().unwrap();
+                drop(held);
+            },
+        )
+        .unwrap();
+        drop(db);
+        go.send(()).unwrap();
+    }
+    // The threads of the database dropped on its committer finish on their
+    // own; then it opens again with every commit there.
+    let started = std::time::Instant::now();
+    let db = loop {
+        match NodeDb::open(dir.path()) {
+            Ok(db) => break db,
+            Err(e) if started.elapsed() < std::time::Duration::from_secs(10) => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("the database does not open again: {e}"),
+        }
+    };
+    assert_eq!(db.get(col::META, b"late").unwrap(), Some(vec![2]));
+    assert_eq!(
+        db.get(col::META, b"head").unwrap(),
+        Some(39u32.to_be_bytes().to_vec())
+    );
+    assert_eq!(
+        db.scan(col::STATE, &[], usize::MAX).unwrap().len(),
+        40 * 200
+    );
+}
