@@ -148,6 +148,7 @@ use crate::bls::{
 use crate::certificate::{Certificate, SignerBitmap};
 use crate::engine::{placeholder_signature, Entry, Message, Proposal};
 use crate::evidence::Evidence;
+use crate::validators::Epoch;
 use crate::vote::{BlockId, SignedVote, Vote, VoteKind};
 
 /// The version byte at the start of every encoding.
@@ -280,6 +281,34 @@ pub trait Wire: Sized {
         // Pass 2: the same grammar, now decoding the points.
         decode_pass::<Self>(bytes, true)
     }
+}
+
+/// The epoch and vote of the certificate a [`Message`]'s bytes carry (a
+/// notarization, nullification or finalization), read without decoding
+/// anything else: no curve point is touched. `None` for any other message,
+/// and for bytes too short or malformed where it looks (the full decode
+/// then judges them). A receiver that already holds this certificate can
+/// drop a re-broadcast copy before paying for its points (two
+/// decompressions and subgroup checks for a notarization or finalization:
+/// the proposal's reveal and the aggregate).
+pub fn certified_vote(bytes: &[u8]) -> Option<(Epoch, Vote)> {
+    let mut reader = Reader {
+        rest: bytes,
+        check_points: false,
+    };
+    if reader.u8("version").ok()? != WIRE_VERSION {
+        return None;
+    }
+    match reader.u8("Message.tag").ok()? {
+        TAG_NOTARIZATION | TAG_FINALIZATION => {
+            reader.take(PROPOSAL_BYTES, "Message.proposal").ok()?;
+        }
+        TAG_NULLIFICATION => {}
+        _ => return None,
+    }
+    let epoch = reader.u64("Certificate.epoch").ok()?;
+    let vote = get_vote(&mut reader).ok()?;
+    Some((epoch, vote))
 }
 
 fn decode_pass<T: Wire>(bytes: &[u8], check_points: bool) -> Result<T, CodecError> {

@@ -596,6 +596,14 @@ impl Actor {
     fn on_output(&mut self, output: Output) {
         if let Output::Broadcast(message) = &output {
             self.time_certificate(message);
+            if let sherd_consensus::Message::Notarization { certificate, .. }
+            | sherd_consensus::Message::Finalization { certificate, .. }
+            | sherd_consensus::Message::Nullification(certificate) = message
+            {
+                self.shared
+                    .held_certificates
+                    .insert(certificate.epoch, certificate.vote);
+            }
         }
         match output {
             Output::Broadcast(message) | Output::Send { message, .. } => {

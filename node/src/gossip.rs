@@ -38,7 +38,10 @@
 //! about [`MAX_SYNC_BYTES`]; the asker checks every certificate against the
 //! validator sets it derived itself and re-executes every block.
 
-use sherd_consensus::{Message, Wire};
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+
+use sherd_consensus::{Message, Vote, Wire};
 
 /// Largest consensus gossip message, in bytes.
 pub const MAX_CONSENSUS_GOSSIP: usize = 32 << 20;
@@ -95,6 +98,15 @@ impl ConsensusGossip {
         }
     }
 
+    /// The consensus message's wire bytes, if `bytes` are a message (not
+    /// checked beyond its framing).
+    pub fn message_body(bytes: &[u8]) -> Option<&[u8]> {
+        match bytes.split_first() {
+            Some((0x01, rest)) => rest.get(4..),
+            _ => None,
+        }
+    }
+
     /// Reads published bytes. A block's contents are checked when it is
     /// used, not here.
     pub fn decode(bytes: &[u8]) -> Result<Self, GossipError> {
@@ -114,6 +126,47 @@ impl ConsensusGossip {
             Some((tag, _)) => Err(GossipError::Tag(Some(*tag))),
             None => Err(GossipError::Tag(None)),
         }
+    }
+}
+
+/// How many certificates [`HeldCertificates`] remembers (a few per view).
+const HELD_CERTIFICATES: usize = 256;
+
+/// The certificates this node's engine holds (it broadcast each once, on
+/// first having it), by epoch and vote, so that the network task drops a
+/// peer's re-broadcast copy before decoding its curve points
+/// ([`sherd_consensus::codec::certified_vote`]). The engine would ignore
+/// the copy anyway: it keeps the first certificate of each kind per view.
+#[derive(Debug, Default)]
+pub struct HeldCertificates {
+    inner: Mutex<(VecDeque<(u64, Vote)>, HashSet<(u64, Vote)>)>,
+}
+
+impl HeldCertificates {
+    /// Remembers a certificate the engine holds, forgetting the oldest
+    /// beyond [`HELD_CERTIFICATES`].
+    pub fn insert(&self, epoch: u64, vote: Vote) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (order, set) = &mut *inner;
+        if !set.insert((epoch, vote)) {
+            return;
+        }
+        order.push_back((epoch, vote));
+        if order.len() > HELD_CERTIFICATES {
+            if let Some(oldest) = order.pop_front() {
+                set.remove(&oldest);
+            }
+        }
+    }
+
+    /// Whether `body` (a consensus message's wire bytes) carries a
+    /// certificate the engine already holds.
+    pub fn holds(&self, body: &[u8]) -> bool {
+        let Some(key) = sherd_consensus::codec::certified_vote(body) else {
+            return false;
+        };
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.1.contains(&key)
     }
 }
 

@@ -222,6 +222,8 @@ pub struct Metrics {
     pub txs_rejected: Counter,
     /// Finalized blocks applied by block sync.
     pub sync_blocks_applied: Counter,
+    /// Re-broadcast certificates dropped before decoding (already held).
+    pub certificates_skipped: Counter,
     build_seconds: Histogram,
     verify_seconds: Histogram,
     /// The last build's execution time, seconds (kept from the old route).
@@ -315,6 +317,11 @@ impl Metrics {
             &mut r,
             "sherd_txs_rejected",
             "Transactions refused on admission to the mempool (API or gossip): replays, bad nonces, fees, a full mempool",
+        );
+        let certificates_skipped = counter(
+            &mut r,
+            "sherd_certificates_skipped",
+            "Consensus certificates received that the engine already held, dropped before their points were decoded",
         );
         let sync_blocks_applied = counter(
             &mut r,
@@ -509,6 +516,7 @@ impl Metrics {
             txs_finalized,
             txs_rejected,
             sync_blocks_applied,
+            certificates_skipped,
             build_seconds,
             verify_seconds,
             build_last_seconds,
@@ -785,6 +793,7 @@ mod tests {
         ("sherd_txs_finalized_total", "counter"),
         ("sherd_txs_rejected_total", "counter"),
         ("sherd_sync_blocks_applied_total", "counter"),
+        ("sherd_certificates_skipped_total", "counter"),
         ("sherd_block_execution_seconds", "histogram"),
         ("sherd_block_execution_last_seconds", "gauge"),
         ("sherd_finality_latency_seconds", "histogram"),

@@ -208,6 +208,16 @@ async fn route(
             source,
             id,
         } => {
+            // A copy of a certificate the engine holds is dropped before
+            // its points are decoded (not relayed either: this node
+            // broadcast its own copy).
+            if ConsensusGossip::message_body(&data)
+                .is_some_and(|body| shared.held_certificates.holds(body))
+            {
+                shared.metrics.certificates_skipped.inc();
+                let _ = handle.validate(id, source, Verdict::Ignore).await;
+                return;
+            }
             // The actor gives the verdict of what decodes, once the
             // engine checked it; a full queue drops the message quietly.
             let verdict = match ConsensusGossip::decode(&data) {

@@ -75,6 +75,8 @@ pub struct Shared {
     pub provider: std::sync::OnceLock<Arc<crate::provider::ProviderRuntime>>,
     /// What the browsing routes show of this node's run.
     pub observed: crate::browse::Observed,
+    /// Certificates the consensus engine holds, for the network task.
+    pub held_certificates: crate::gossip::HeldCertificates,
 }
 
 impl Shared {
@@ -102,6 +104,7 @@ impl Shared {
             deals: std::sync::OnceLock::new(),
             provider: std::sync::OnceLock::new(),
             observed: crate::browse::Observed::default(),
+            held_certificates: crate::gossip::HeldCertificates::default(),
         }
     }
 

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use sherd_consensus::bls::{PublicKey, SecretKey, Signature};
-use sherd_consensus::codec::{CodecError, Wire, WIRE_VERSION};
+use sherd_consensus::codec::{certified_vote, CodecError, Wire, WIRE_VERSION};
 use sherd_consensus::engine::{beacon_message, placeholder_signature, Entry};
 use sherd_consensus::{
     BlockId, Certificate, ChainId, Evidence, Message, Proposal, SignedVote, SignerBitmap, Vote,
@@ -417,6 +417,27 @@ proptest! {
     fn messages_round_trip(message in message()) {
         let bytes = message.encode();
         prop_assert_eq!(Message::decode(&bytes), Ok(message));
+    }
+
+    /// The certificate a message carries is read from its bytes alone,
+    /// the same as its full decode gives; any other message gives none.
+    #[test]
+    fn certified_vote_matches_the_full_decode(message in message()) {
+        let bytes = message.encode();
+        let expected = match &message {
+            Message::Notarization { certificate, .. }
+            | Message::Finalization { certificate, .. }
+            | Message::Nullification(certificate) => {
+                Some((certificate.epoch, certificate.vote))
+            }
+            _ => None,
+        };
+        prop_assert_eq!(certified_vote(&bytes), expected);
+        // Truncated where it looks: no answer, no panic.
+        for len in 0..bytes.len().min(260) {
+            let peeked = certified_vote(&bytes[..len]);
+            prop_assert!(peeked.is_none() || peeked == expected);
+        }
     }
 
     #[test]
