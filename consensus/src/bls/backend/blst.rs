@@ -46,8 +46,10 @@ use super::{
 };
 use crate::bls::error::PointError;
 
-/// A secret scalar in `[1, r)`.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+/// A secret scalar in `[1, r)`. `Copy` because `zeroize`'s
+/// `DefaultIsZeroes` needs it (`bls12_381::Scalar` is `Copy` too); no
+/// `PartialEq`, so that nothing compares secrets.
+#[derive(Clone, Copy, Default)]
 pub struct SecretScalar(Scalar);
 
 /// `Default` is the zero scalar, all zero bytes (Montgomery form of 0), so

@@ -228,6 +228,25 @@ fn every_rejection_is_reached_and_shared() {
     }
 }
 
+/// The identity on either side of a pairing check (a term that is 1): the
+/// zero key signs the identity, and the identity signature against a real
+/// key, alone, aggregated and in a batch.
+#[test]
+fn identities_agree() {
+    agree!(signing(&[0; 32], b"zero key"));
+    let [pk, _, _] = encodings(&[3; 48], b"identity");
+    let mut identity = [0u8; 96];
+    identity[0] = 0xc0;
+    let transcript = agree!(verify(&pk, b"identity", &identity));
+    assert_eq!(
+        transcript.verdicts("pairing_check").collect::<Vec<_>>(),
+        vec![false]
+    );
+    agree!(fast_aggregate_verify(&[&pk, &pk], b"identity", &identity));
+    agree!(aggregate_verify(&[&pk], &[b"identity"], &identity));
+    agree!(batch_verify(&[&pk], &[b"identity"], &[&identity], &[1]));
+}
+
 /// A key from `okm`, then [`sign_and_verify`].
 fn derived_signing<B: Backend>(okm: &[u8; 48], message: &[u8], t: &mut Transcript) {
     let sk = B::scalar_from_okm(okm);
