@@ -14,7 +14,9 @@
 //!   limbs, Horner's rule with `2^64`.
 //! * `blstrs::Scalar` does not implement `Zeroize`; [`SecretScalar`] wraps
 //!   it so that `zeroize` can overwrite it (its `Default` is all zero
-//!   bytes).
+//!   bytes). The intermediate scalars of that reduction are not
+//!   overwritten, nor are the copies either library makes inside its
+//!   arithmetic (the reference zeroes only its byte buffers too).
 //! * `blst_p1_uncompress` refuses the G1 points with `x = 0` (`(0, ±2)`,
 //!   on the curve, of order 3) as outside the group, where `bls12_381`
 //!   decompresses them and its subgroup check refuses them; `blstrs`
