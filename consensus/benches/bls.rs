@@ -1,17 +1,25 @@
 //! BLS and certificate benchmarks of sherd-consensus.
 //!
-//! `cargo bench -p sherd-consensus -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p sherd-consensus --bench bls -- --warm-up-time 1 --measurement-time 3`
 //!
-//! Each wrapper benchmark of a single operation sits next to the same
-//! operation done with the raw `bls12_381` crate (`…/raw`), so the wrapper's
-//! overhead reads as a ratio. Keys are derived from fixed seeds.
+//! `consensus::bls::backend/…/{reference,blst}`: the two BLS backends side
+//! by side, each operation through the seam's functions (`bls/backend/`),
+//! reference first, on the same inputs. The other groups use the crate's
+//! types, so they measure the active backend (blst unless the feature
+//! `reference-bls` is on). Each wrapper benchmark of a single operation
+//! sits next to the same operation done with the raw `bls12_381` crate
+//! (`…/raw`). Keys are derived from fixed seeds.
 
 use std::hint::black_box;
 use std::sync::Arc;
 
 use bls12_381::hash_to_curve::{ExpandMsgXmd, HashToCurve};
 use bls12_381::{multi_miller_loop, G1Affine, G2Affine, G2Prepared, G2Projective, Gt};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
+use sherd_consensus::bls::differential::{Backend, Blst, Reference};
 use sherd_consensus::bls::{
     AggregateSignature, PublicKey, SecretKey, Signature, UncheckedSignature, SIGNATURE_DST,
 };
@@ -253,5 +261,147 @@ fn aggregates(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single, aggregates);
+/// Keys, signatures and aggregates as bytes, made once (with blst, the
+/// faster) and decoded by each backend.
+struct Encoded {
+    public_keys: Vec<[u8; 48]>,
+    signature: [u8; 96],
+    /// The aggregate signature of the first n keys, for each n of
+    /// `SIGNER_COUNTS`.
+    aggregates: Vec<[u8; 96]>,
+}
+
+fn okm(i: usize) -> [u8; 48] {
+    let mut okm = [0x5a; 48];
+    okm[..8].copy_from_slice(&(i as u64).to_be_bytes());
+    okm
+}
+
+fn encoded() -> Encoded {
+    let largest = SIGNER_COUNTS.iter().copied().max().unwrap_or(0);
+    let keys: Vec<_> = (0..largest)
+        .map(|i| Blst::scalar_from_okm(&okm(i)))
+        .collect();
+    let public_keys = keys
+        .iter()
+        .map(|sk| Blst::encode_g1(&Blst::sk_to_pk(sk)))
+        .collect();
+    let signatures: Vec<_> = keys
+        .iter()
+        .map(|sk| Blst::sign(sk, MESSAGE, SIGNATURE_DST))
+        .collect();
+    let aggregates = SIGNER_COUNTS
+        .iter()
+        .map(|&n| {
+            let mut sum = Blst::g2_sum_identity();
+            for sig in &signatures[..n] {
+                Blst::g2_sum_add(&mut sum, sig);
+            }
+            Blst::encode_g2(&Blst::g2_sum_to_point(&sum))
+        })
+        .collect();
+    Encoded {
+        public_keys,
+        signature: Blst::encode_g2(&signatures[0]),
+        aggregates,
+    }
+}
+
+fn backend_sign<B: Backend>(group: &mut BenchmarkGroup<'_, WallTime>) {
+    let sk = B::scalar_from_okm(&okm(0));
+    group.bench_function(format!("sign/{}", B::NAME), |b| {
+        b.iter(|| B::sign(&sk, black_box(MESSAGE), SIGNATURE_DST))
+    });
+}
+
+/// `Verify`: hash the message, then the pairing check.
+fn backend_verify<B: Backend>(group: &mut BenchmarkGroup<'_, WallTime>, encoded: &Encoded) {
+    let pk = B::decode_g1(&encoded.public_keys[0]).unwrap();
+    let sig = B::decode_g2(&encoded.signature).unwrap();
+    group.bench_function(format!("verify/{}", B::NAME), |b| {
+        b.iter(|| {
+            let hashed = B::prepare_hash(black_box(MESSAGE), SIGNATURE_DST);
+            assert!(B::pairing_check(&pk, &hashed, &sig));
+        })
+    });
+}
+
+/// `FastAggregateVerify` of n decoded keys: sum the keys, hash the
+/// message, one pairing check.
+fn backend_fast_aggregate_verify<B: Backend>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    encoded: &Encoded,
+) {
+    let public_keys: Vec<_> = encoded
+        .public_keys
+        .iter()
+        .map(|pk| B::decode_g1(pk).unwrap())
+        .collect();
+    for (&n, aggregate) in SIGNER_COUNTS.iter().zip(&encoded.aggregates) {
+        let sig = B::decode_g2(aggregate).unwrap();
+        let keys = &public_keys[..n];
+        group.bench_function(
+            BenchmarkId::new("fast_aggregate_verify", format!("n={n}/{}", B::NAME)),
+            |b| {
+                b.iter(|| {
+                    let mut sum = B::g1_sum_identity();
+                    for pk in keys {
+                        B::g1_sum_add(&mut sum, pk);
+                    }
+                    let aggregate = B::g1_sum_to_point(&sum);
+                    let hashed = B::prepare_hash(black_box(MESSAGE), SIGNATURE_DST);
+                    assert!(B::pairing_check(&aggregate, &hashed, &sig));
+                })
+            },
+        );
+    }
+}
+
+/// A certificate's signature from the wire: compressed with the subgroup
+/// check; a vote's: uncompressed, on the curve only; the subgroup check
+/// alone; and a public key (KeyValidate's decoding).
+fn backend_decode<B: Backend>(group: &mut BenchmarkGroup<'_, WallTime>, encoded: &Encoded) {
+    let compressed = encoded.signature;
+    let point = B::decode_g2(&compressed).unwrap();
+    let uncompressed = B::encode_g2_uncompressed(&point);
+    group.bench_function(format!("decode_g2/{}", B::NAME), |b| {
+        b.iter(|| B::decode_g2(black_box(&compressed)).unwrap())
+    });
+    group.bench_function(format!("decode_g2_uncompressed/{}", B::NAME), |b| {
+        b.iter(|| B::decode_g2_uncompressed_on_curve(black_box(&uncompressed)).unwrap())
+    });
+    group.bench_function(format!("g2_subgroup_check/{}", B::NAME), |b| {
+        b.iter(|| assert!(B::g2_in_subgroup(black_box(&point))))
+    });
+    let public_key = encoded.public_keys[0];
+    group.bench_function(format!("decode_g1/{}", B::NAME), |b| {
+        b.iter(|| B::decode_g1(black_box(&public_key)).unwrap())
+    });
+}
+
+fn backend_hash<B: Backend>(group: &mut BenchmarkGroup<'_, WallTime>) {
+    group.bench_function(format!("hash_to_g2/{}", B::NAME), |b| {
+        b.iter(|| B::hash_to_g2(black_box(MESSAGE), SIGNATURE_DST))
+    });
+}
+
+/// Both backends, one operation at a time, so that each pair is measured
+/// close together.
+fn backends(c: &mut Criterion) {
+    let encoded = encoded();
+    let mut group = c.benchmark_group("consensus::bls::backend");
+    backend_sign::<Reference>(&mut group);
+    backend_sign::<Blst>(&mut group);
+    backend_verify::<Reference>(&mut group, &encoded);
+    backend_verify::<Blst>(&mut group, &encoded);
+    backend_fast_aggregate_verify::<Reference>(&mut group, &encoded);
+    backend_fast_aggregate_verify::<Blst>(&mut group, &encoded);
+    backend_decode::<Reference>(&mut group, &encoded);
+    backend_decode::<Blst>(&mut group, &encoded);
+    backend_hash::<Reference>(&mut group);
+    backend_hash::<Blst>(&mut group);
+    group.finish();
+}
+
+criterion_group!(benches, backends, single, aggregates);
 criterion_main!(benches);
