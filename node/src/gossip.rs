@@ -139,7 +139,17 @@ const HELD_CERTIFICATES: usize = 256;
 /// the copy anyway: it keeps the first certificate of each kind per view.
 #[derive(Debug, Default)]
 pub struct HeldCertificates {
-    inner: Mutex<(VecDeque<(u64, Vote)>, HashSet<(u64, Vote)>)>,
+    inner: Mutex<Held>,
+}
+
+/// A certificate by its epoch and vote.
+type CertificateKey = (u64, Vote);
+
+/// The certificates held: in arrival order, and as a set.
+#[derive(Debug, Default)]
+struct Held {
+    order: VecDeque<CertificateKey>,
+    set: HashSet<CertificateKey>,
 }
 
 impl HeldCertificates {
@@ -147,7 +157,7 @@ impl HeldCertificates {
     /// beyond [`HELD_CERTIFICATES`].
     pub fn insert(&self, epoch: u64, vote: Vote) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let (order, set) = &mut *inner;
+        let Held { order, set } = &mut *inner;
         if !set.insert((epoch, vote)) {
             return;
         }
@@ -166,7 +176,7 @@ impl HeldCertificates {
             return false;
         };
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.1.contains(&key)
+        inner.set.contains(&key)
     }
 }
 
@@ -290,6 +300,45 @@ pub fn decode_blocks(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bytes of a nullification message as far as `certified_vote`
+    /// reads them (version, tag, epoch, vote), then filler.
+    fn nullification(epoch: u64, view: u64) -> Vec<u8> {
+        let mut bytes = vec![sherd_consensus::codec::WIRE_VERSION, 0x04];
+        bytes.extend_from_slice(&epoch.to_le_bytes());
+        bytes.push(0x02);
+        bytes.extend_from_slice(&view.to_le_bytes());
+        bytes.extend_from_slice(&[0; 100]);
+        bytes
+    }
+
+    #[test]
+    fn held_certificates_are_recognized_from_bytes_and_bounded() {
+        let held = HeldCertificates::default();
+        assert!(!held.holds(&nullification(1, 5)));
+        held.insert(1, Vote::Nullify { view: 5 });
+        assert!(held.holds(&nullification(1, 5)));
+        // Another view, another epoch, another kind: not held.
+        assert!(!held.holds(&nullification(1, 6)));
+        assert!(!held.holds(&nullification(2, 5)));
+        let mut notarize_kind = nullification(1, 5);
+        notarize_kind[10] = 0x01;
+        assert!(!held.holds(&notarize_kind));
+        // Not a certificate message, or cut short: not held.
+        assert!(!held.holds(&nullification(1, 5)[..12]));
+        assert!(!held.holds(&[]));
+        // The oldest are forgotten beyond the bound.
+        for view in 100..100 + HELD_CERTIFICATES as u64 {
+            held.insert(1, Vote::Nullify { view });
+        }
+        assert!(!held.holds(&nullification(1, 5)));
+        assert!(held.holds(&nullification(1, 100)));
+        // A consensus gossip message's body is found after its framing.
+        let mut gossip = vec![0x01, 0, 0, 0, 0];
+        gossip.extend_from_slice(&nullification(1, 100));
+        assert!(ConsensusGossip::message_body(&gossip).is_some_and(|b| held.holds(b)));
+        assert_eq!(ConsensusGossip::message_body(&[0x02, 1, 2]), None);
+    }
 
     #[test]
     fn sync_messages_round_trip_and_refuse_garbage() {
