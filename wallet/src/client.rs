@@ -194,6 +194,20 @@ impl NodeClient {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T, ClientError> {
+        let (url, text) = self.fetch(path, body)?;
+        serde_json::from_str(&text).map_err(|e| ClientError::Malformed {
+            url,
+            reason: format!("{e} in {}", snippet(&text)),
+        })
+    }
+
+    /// The body of a 2xx answer to `GET path` (or `POST path` with a JSON
+    /// `body`), with the URL asked; the node's JSON error otherwise.
+    fn fetch(
+        &self,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<(String, String), ClientError> {
         let url = format!("{}{path}", self.base);
         let unreachable = |e: ureq::Error| ClientError::Unreachable {
             url: url.clone(),
@@ -230,40 +244,12 @@ impl NodeClient {
                 },
             });
         }
-        serde_json::from_str(&text).map_err(|e| ClientError::Malformed {
-            url,
-            reason: format!("{e} in {}", snippet(&text)),
-        })
+        Ok((url, text))
     }
 
     /// `GET /metrics`: the node's Prometheus exposition, as text.
     pub fn metrics(&self) -> Result<String, ClientError> {
-        let url = format!("{}/metrics", self.base);
-        let unreachable = |reason: String| ClientError::Unreachable {
-            url: url.clone(),
-            reason,
-        };
-        let response = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| unreachable(e.to_string()))?;
-        let status = response.status().as_u16();
-        let text = response
-            .into_body()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_string()
-            .map_err(|e| unreachable(format!("reading the answer failed: {e}")))?;
-        if !(200..300).contains(&status) {
-            return Err(ClientError::Api {
-                url,
-                status,
-                code: format!("http_{status}"),
-                message: snippet(&text),
-            });
-        }
-        Ok(text)
+        self.fetch("/metrics", NO_BODY).map(|(_, text)| text)
     }
 
     /// `GET /v1/status`.
