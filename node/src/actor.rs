@@ -27,14 +27,8 @@ use crate::net::Verdict;
 use crate::shared::Shared;
 use crate::store::{col, meta, EpochInfo, Head, Layered, Op};
 
-/// Least time between blocks when there are transactions. Set by
-/// measurement (BENCHMARKS.md, "The network path on the Intel Xeon"): on
-/// a 4-validator testnet, 100 tx/s finalize at p50 67–76 ms with 0 ms,
-/// 68–71 ms with 25 ms, 72–73 ms with 50 ms and 82–85 ms with 100 ms,
-/// while 4,500 tx/s finalize the same (4,390–4,420/s, p99 0.77–0.99 s)
-/// with any of them; below 25 ms only the idle CPU grows (more, smaller
-/// blocks).
-pub const BUSY_INTERVAL: Duration = Duration::from_millis(25);
+/// Least time between blocks when there are transactions.
+pub const BUSY_INTERVAL: Duration = Duration::from_millis(100);
 /// Time between empty heartbeat blocks.
 pub const IDLE_INTERVAL: Duration = Duration::from_secs(2);
 /// How often the mempool is searched for expired transactions.
