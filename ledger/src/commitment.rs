@@ -80,6 +80,9 @@
 //! keys costs about `c · (log2(n / c) + 2)` node reads, hashes and writes
 //! (the top `log2(c)` levels are shared): 9 per change for 10,000 changes
 //! in 1,000,000 keys. The state's size enters only through that logarithm.
+//! The keys and values are hashed on every core, and where both halves of
+//! a node hold many changes the two are walked on two threads; the result
+//! is the same as walking them in turn.
 //! A proof is about `log2(n) + 1` siblings of 32 bytes.
 
 //! # Proofs
@@ -568,8 +571,26 @@ impl<S: StateStore> Updater<'_, S> {
         let split = changes.partition_point(|c| bit(&c.path, depth) == Some(false));
         let (left_changes, right_changes) =
             changes.split_at_checked(split).unwrap_or((changes, &[]));
-        let left = self.descend(child, prefix, &old.0, left_changes)?;
-        let right = self.descend(child, &right_prefix, &old.1, right_changes)?;
+        let (left, right) = if left_changes.len().min(right_changes.len()) >= PARALLEL_MIN_HALF {
+            // The halves' writes are at positions under each half's own
+            // prefix, so they cannot meet: the right half writes apart and
+            // joins the left's after.
+            let mut other = Updater {
+                store: self.store,
+                writes: ChangeSet::new(),
+            };
+            let (left, right) = rayon::join(
+                || self.descend(child, prefix, &old.0, left_changes),
+                || other.descend(child, &right_prefix, &old.1, right_changes),
+            );
+            self.writes.append(&mut other.writes);
+            (left?, right?)
+        } else {
+            (
+                self.descend(child, prefix, &old.0, left_changes)?,
+                self.descend(child, &right_prefix, &old.1, right_changes)?,
+            )
+        };
         // An untouched half next to an empty one moves up if it is a leaf.
         let left = self.resolve(child, prefix, left, right)?;
         let right = self.resolve(child, &right_prefix, right, left)?;
@@ -661,6 +682,11 @@ impl<S: StateStore> Updater<'_, S> {
 
 /// Updates of at least this many keys hash them on every core.
 const PARALLEL_MIN_CHANGES: usize = 256;
+
+/// A node whose two halves each have at least this many changes walks them
+/// on two threads (rayon; nested, so the top levels of a large update fill
+/// every core).
+const PARALLEL_MIN_HALF: usize = 64;
 
 /// Applies a block's state writes to the tree in `store`: answers the new
 /// root and the tree's own writes, which the caller merges into the block's

@@ -23,8 +23,9 @@ pub struct StoreError {
     pub message: String,
 }
 
-/// A key-value store of the ledger state.
-pub trait StateStore {
+/// A key-value store of the ledger state. `Sync`: the state root's walk
+/// reads the two halves of a large update on two threads.
+pub trait StateStore: Sync {
     /// The value under `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 

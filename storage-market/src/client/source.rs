@@ -128,6 +128,8 @@ pub struct Streamed<'a, S: ReadAt + ?Sized> {
     /// The same for single data shards coded for a lagging upload (kept
     /// apart: a shard-sized buffer would have to grow into a stripe).
     spare_shards: Mutex<Vec<Vec<u8>>>,
+    /// Stripe buffers allocated because no spare was at hand.
+    fresh: std::sync::atomic::AtomicUsize,
 }
 
 impl<S: ReadAt + ?Sized> std::fmt::Debug for Streamed<'_, S> {
@@ -164,6 +166,7 @@ impl<'a, S: ReadAt + ?Sized> Streamed<'a, S> {
             capacity: (WINDOW_BYTES / stripe_bytes.max(1)).clamp(2, 64),
             spare: Mutex::new(Vec::new()),
             spare_shards: Mutex::new(Vec::new()),
+            fresh: Default::default(),
         })
     }
 
@@ -264,6 +267,10 @@ impl<'a, S: ReadAt + ?Sized> Streamed<'a, S> {
     /// Codes stripe `index`, checked, into a buffer of its own.
     fn code(&self, index: u64) -> Result<Vec<u8>, String> {
         let mut shards = take(&self.spare);
+        if shards.capacity() == 0 {
+            self.fresh
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         match self.code_into(index, &mut shards) {
             Ok(()) => Ok(shards),
             Err(e) => {
@@ -466,6 +473,41 @@ mod tests {
                 turn += 1;
             }
         }
+    }
+
+    #[test]
+    fn uploads_side_by_side_reuse_the_window_buffers() {
+        // 48 stripes of 4 + 2 shards of 16 KiB, read as six uploads read:
+        // a piece of each fragment in turn.
+        let params = Params::with_shard_size(4, 2, 16384).unwrap();
+        let size = 48 * 4 * (16384 - 16);
+        let data = bytes(size, 3);
+        let (object, key, trailers) = plan(&data[..], size as u64, params, &mut |_| {}).unwrap();
+        let streamed = Streamed::new(&object, &key, &data[..], trailers)
+            .unwrap()
+            .with_window(8 * 6 * 16384);
+        let fragments = streamed.fragments();
+        let mut piece = vec![0u8; 16384];
+        let end = object.layout.fragment_size;
+        let mut at = vec![0u64; fragments.len()];
+        let mut turn = 0u64;
+        while at.iter().any(|&a| a < end) {
+            for (i, fragment) in fragments.iter().enumerate() {
+                // Some uploads run ahead of others, by up to the window and beyond.
+                if at[i] < end && (i < 3 || turn % (i as u64 - 1) == 0) {
+                    fragment.read_exact_at(&mut piece, at[i]).unwrap();
+                    at[i] += piece.len() as u64;
+                }
+            }
+            turn += 1;
+        }
+        // A fresh buffer costs page faults (on a VM, more than coding the
+        // stripe): only the window's first fill may allocate.
+        let fresh = streamed.fresh.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            fresh <= 8,
+            "{fresh} stripe buffers allocated for a window of 8"
+        );
     }
 
     #[test]
