@@ -773,14 +773,8 @@ impl<S: StateStore> Overlay<'_, S> {
     }
 
     fn keep_tx(&mut self) {
-        let mut tx = std::mem::take(&mut self.tx);
-        if tx.len() >= self.block.len() / 2 {
-            // Many writes at once (a batch's contracts written back): one
-            // bulk merge instead of an insert each.
-            self.block.append(&mut tx);
-        } else {
-            self.block.extend(tx);
-        }
+        let tx = std::mem::take(&mut self.tx);
+        self.block.extend(tx);
     }
 
     fn drop_tx(&mut self) {
