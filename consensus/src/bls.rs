@@ -72,6 +72,27 @@ mod signature;
 
 use sha2::{Digest, Sha256};
 
+/// Counts messages hashed to G2 on this thread, so that tests can hold the
+/// consensus engine to hashing each vote message once.
+#[cfg(test)]
+pub(crate) mod hash_count {
+    use std::cell::Cell;
+
+    thread_local! {
+        static HASHED: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// One more message hashed.
+    pub(crate) fn add() {
+        HASHED.with(|n| n.set(n.get() + 1));
+    }
+
+    /// Messages hashed on this thread so far.
+    pub(crate) fn get() -> u64 {
+        HASHED.with(Cell::get)
+    }
+}
+
 pub use error::{BlsError, PointError};
 pub use keys::{ProofOfPossession, PublicKey, SecretKey};
 pub use signature::{
@@ -161,6 +182,40 @@ pub fn batch_verify(
     messages: &[&[u8]],
     signatures: &[Signature],
 ) -> Result<(), BlsError> {
+    let prepared = messages.iter().map(|message| {
+        #[cfg(test)]
+        hash_count::add();
+        backend::prepare_hash(message, SIGNATURE_DST)
+    });
+    weighted_check(public_keys, messages, signatures, prepared)
+}
+
+/// [`batch_verify`] of messages already hashed: `messages[i]` is the message
+/// (it goes into the weights' transcript) and `hashed[i]` its
+/// [`HashedMessage::new`], which must be of that same message.
+pub fn batch_verify_hashed(
+    public_keys: &[PublicKey],
+    messages: &[&[u8]],
+    hashed: &[&HashedMessage],
+    signatures: &[Signature],
+) -> Result<(), BlsError> {
+    if hashed.len() != messages.len() {
+        return Err(BlsError::LengthMismatch {
+            public_keys: public_keys.len(),
+            messages: hashed.len(),
+            signatures: signatures.len(),
+        });
+    }
+    let prepared = hashed.iter().map(|hashed| hashed.prepared.clone());
+    weighted_check(public_keys, messages, signatures, prepared)
+}
+
+fn weighted_check(
+    public_keys: &[PublicKey],
+    messages: &[&[u8]],
+    signatures: &[Signature],
+    prepared: impl Iterator<Item = backend::PreparedHash>,
+) -> Result<(), BlsError> {
     let n = public_keys.len();
     if messages.len() != n || signatures.len() != n {
         return Err(BlsError::LengthMismatch {
@@ -184,10 +239,10 @@ pub fn batch_verify(
     let transcript = transcript.finalize();
     let items: Vec<_> = public_keys
         .iter()
-        .zip(messages)
         .zip(signatures)
+        .zip(prepared)
         .zip(0u64..)
-        .map(|(((key, message), signature), index)| {
+        .map(|(((key, signature), prepared), index)| {
             let digest = Sha256::new()
                 .chain_update(transcript)
                 .chain_update(index.to_be_bytes())
@@ -197,12 +252,7 @@ pub fn batch_verify(
                 *dst = *src;
             }
             let weight = u128::from_le_bytes(low) | 1;
-            (
-                key.0,
-                backend::prepare_hash(message, SIGNATURE_DST),
-                signature.0,
-                weight,
-            )
+            (key.0, prepared, signature.0, weight)
         })
         .collect();
     if backend::weighted_batch_check(&items) {
@@ -234,6 +284,33 @@ mod tests {
         let decoded = Signature::from_bytes(&sig.to_bytes()).unwrap();
         assert_eq!(decoded, sig);
         assert_eq!(PublicKey::from_bytes(&pk.to_bytes()).unwrap(), pk);
+    }
+
+    #[test]
+    fn a_message_hashed_once_signs_and_verifies_as_the_message_does() {
+        for (seed, message) in [(1, &b"hello"[..]), (2, b""), (3, &[7u8; 300][..])] {
+            let sk = key(seed);
+            let hashed = HashedMessage::new(message);
+            let signature = sk.sign_hashed(&hashed);
+            assert_eq!(signature.to_bytes(), sk.sign(message).to_bytes());
+            sk.public_key().verify_hashed(&hashed, &signature).unwrap();
+        }
+        let keys: Vec<_> = (1..=2).map(key).collect();
+        let pks: Vec<_> = keys.iter().map(SecretKey::public_key).collect();
+        let messages: Vec<&[u8]> = vec![b"reveal", b"vote"];
+        let hashed: Vec<_> = messages.iter().map(|m| HashedMessage::new(m)).collect();
+        let hashed: Vec<_> = hashed.iter().collect();
+        let sigs: Vec<_> = keys.iter().zip(&messages).map(|(k, m)| k.sign(m)).collect();
+        batch_verify_hashed(&pks, &messages, &hashed, &sigs).unwrap();
+        let swapped = [hashed[1], hashed[0]];
+        assert_eq!(
+            batch_verify_hashed(&pks, &messages, &swapped, &sigs),
+            Err(BlsError::InvalidSignature)
+        );
+        assert!(matches!(
+            batch_verify_hashed(&pks, &messages, &hashed[..1], &sigs),
+            Err(BlsError::LengthMismatch { .. })
+        ));
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub struct VoteCollector {
     validators: Arc<ValidatorSet>,
     vote: Vote,
     message: Vec<u8>,
-    hashed: Option<HashedMessage>,
+    hashed: Option<Arc<HashedMessage>>,
     /// Signers with a pending or verified vote.
     seen: SignerBitmap,
     verified: SignerBitmap,
@@ -130,6 +130,22 @@ impl VoteCollector {
             pending_power: 0,
             suspects: BTreeSet::new(),
             pairing_checks: 0,
+        }
+    }
+
+    /// [`new`](Self::new), with the vote message already hashed: `hashed`
+    /// must be [`HashedMessage::new`] of `vote`'s signing message in the
+    /// epoch of `validators` on `chain_id` (the engine hashes each vote
+    /// message once for all its uses).
+    pub fn with_hashed(
+        chain_id: &ChainId,
+        validators: Arc<ValidatorSet>,
+        vote: Vote,
+        hashed: Arc<HashedMessage>,
+    ) -> Self {
+        Self {
+            hashed: Some(hashed),
+            ..Self::new(chain_id, validators, vote)
         }
     }
 
@@ -292,7 +308,7 @@ impl VoteCollector {
         self.pairing_checks = self.pairing_checks.saturating_add(1);
         let hashed = self
             .hashed
-            .get_or_insert_with(|| HashedMessage::new(&self.message));
+            .get_or_insert_with(|| Arc::new(HashedMessage::new(&self.message)));
         let mut keys = AggregatePublicKey::new();
         let mut signature = UncheckedAggregate::new();
         for vote in group {

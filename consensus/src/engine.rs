@@ -104,6 +104,10 @@
 //!   invalid votes or certificates); it changes no protocol state.
 //!
 //! Votes are verified by aggregate through [`VoteCollector`](crate::VoteCollector).
+//! Each vote message is hashed to G2 once per view (about 215 µs with blst,
+//! a third of a verification): the hash is kept with the view and serves
+//! this validator's signature, the check of the leader's vote, the vote's
+//! tally and the certificates of that vote.
 //! [`SignatureMode::Trusted`] replaces all signatures by a placeholder and
 //! verifies none: it exists only so the simulator can run thousands of
 //! views per second; a node must use [`SignatureMode::Verify`].
@@ -131,7 +135,7 @@ pub use message::{
 };
 pub use output::{Output, Relay};
 
-use crate::bls::SecretKey;
+use crate::bls::{HashedMessage, SecretKey};
 use crate::certificate::{Certificate, CertificateError};
 use crate::evidence::{conflicts, Evidence};
 use crate::validators::{Epoch, ValidatorSet};
@@ -699,7 +703,7 @@ impl<J: Journal> Engine<J> {
     /// to cancel it. If the batch fails, each is checked alone for the
     /// error that names the culprit.
     fn check_reveal_and_vote(
-        &self,
+        &mut self,
         proposal: &Proposal,
         notarize: &SignedVote,
     ) -> Result<(), EngineError> {
@@ -719,9 +723,16 @@ impl<J: Journal> Engine<J> {
             let vote_message = notarize
                 .vote
                 .signing_message(&self.config.chain_id, notarize.epoch);
-            crate::bls::batch_verify(
+            let vote_hashed = self
+                .views
+                .entry(proposal.view)
+                .or_default()
+                .hashes
+                .get_or_hash(&self.config.chain_id, notarize.epoch, notarize.vote);
+            crate::bls::batch_verify_hashed(
                 &[key, key],
                 &[&reveal_message, &vote_message],
+                &[&HashedMessage::new(&reveal_message), &vote_hashed],
                 &[proposal.reveal, signature],
             )
             .ok()
@@ -930,27 +941,25 @@ impl<J: Journal> Engine<J> {
                 if state.notarization.is_some() {
                     return;
                 }
-                state
-                    .notarizes
-                    .entry(block_id)
-                    .or_insert_with(|| Tally::new(mode, chain_id, validators, vote.vote))
+                state.notarizes.entry(block_id).or_insert_with(|| {
+                    Tally::new(mode, chain_id, validators, vote.vote, &mut state.hashes)
+                })
             }
             Vote::Nullify { .. } => {
                 if state.nullification.is_some() {
                     return;
                 }
-                state
-                    .nullifies
-                    .get_or_insert_with(|| Tally::new(mode, chain_id, validators, vote.vote))
+                state.nullifies.get_or_insert_with(|| {
+                    Tally::new(mode, chain_id, validators, vote.vote, &mut state.hashes)
+                })
             }
             Vote::Finalize { block_id, .. } => {
                 if state.finalization.is_some() {
                     return;
                 }
-                state
-                    .finalizes
-                    .entry(block_id)
-                    .or_insert_with(|| Tally::new(mode, chain_id, validators, vote.vote))
+                state.finalizes.entry(block_id).or_insert_with(|| {
+                    Tally::new(mode, chain_id, validators, vote.vote, &mut state.hashes)
+                })
             }
         };
         tally.add(vote);
@@ -1028,7 +1037,16 @@ impl<J: Journal> Engine<J> {
     fn verify_certificate(&self, certificate: &Certificate) -> Result<(), EngineError> {
         let validators = &self.config.validators;
         if self.verifying() {
-            certificate.verify(&self.config.chain_id, validators)?;
+            let hashed = self
+                .views
+                .get(&certificate.view())
+                .and_then(|state| state.hashes.get(certificate.epoch, certificate.vote));
+            match hashed {
+                Some(hashed) => {
+                    certificate.verify_hashed(&self.config.chain_id, validators, &hashed)?
+                }
+                None => certificate.verify(&self.config.chain_id, validators)?,
+            };
             return Ok(());
         }
         if certificate.signers.len() != validators.len() {
@@ -1142,7 +1160,14 @@ impl<J: Journal> Engine<J> {
         };
         let epoch = self.config.validators.epoch();
         let signed = match self.config.signatures {
-            SignatureMode::Verify => SignedVote::sign(&self.config.chain_id, epoch, me, vote, key),
+            SignatureMode::Verify => {
+                let hashed = self.views.entry(view).or_default().hashes.get_or_hash(
+                    &self.config.chain_id,
+                    epoch,
+                    vote,
+                );
+                SignedVote::sign_hashed(epoch, me, vote, key, &hashed)
+            }
             SignatureMode::Trusted => SignedVote {
                 epoch,
                 signer: me,

@@ -24,7 +24,7 @@
 
 use std::fmt;
 
-use crate::bls::{BlsError, SecretKey, UncheckedSignature};
+use crate::bls::{BlsError, HashedMessage, SecretKey, UncheckedSignature};
 use crate::validators::{Epoch, ValidatorSet};
 
 /// A view number.
@@ -299,6 +299,24 @@ impl SignedVote {
             signer,
             vote,
             signature,
+        }
+    }
+
+    /// [`sign`](Self::sign) with the vote message already hashed: `hashed`
+    /// must be [`HashedMessage::new`] of `vote`'s signing message in `epoch`.
+    /// The same signature.
+    pub fn sign_hashed(
+        epoch: Epoch,
+        signer: u32,
+        vote: Vote,
+        key: &SecretKey,
+        hashed: &HashedMessage,
+    ) -> Self {
+        Self {
+            epoch,
+            signer,
+            vote,
+            signature: key.sign_hashed(hashed).into(),
         }
     }
 

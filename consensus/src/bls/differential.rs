@@ -54,6 +54,8 @@ pub trait Backend {
     fn hash_to_g2(message: &[u8], dst: &[u8]) -> Self::SignaturePoint;
     fn prepare_hash(message: &[u8], dst: &[u8]) -> Self::PreparedHash;
     fn sign(sk: &Self::SecretScalar, message: &[u8], dst: &[u8]) -> Self::SignaturePoint;
+    fn prepare_point(point: &Self::SignaturePoint) -> Self::PreparedHash;
+    fn sign_point(sk: &Self::SecretScalar, point: &Self::SignaturePoint) -> Self::SignaturePoint;
     fn g1_is_identity(point: &Self::PublicPoint) -> bool;
     fn g1_sum_identity() -> Self::PublicSum;
     fn g1_sum_add(sum: &mut Self::PublicSum, point: &Self::PublicPoint);
@@ -135,6 +137,15 @@ macro_rules! forward {
             }
             fn sign(sk: &Self::SecretScalar, message: &[u8], dst: &[u8]) -> Self::SignaturePoint {
                 $module::sign(sk, message, dst)
+            }
+            fn prepare_point(point: &Self::SignaturePoint) -> Self::PreparedHash {
+                $module::prepare_point(point)
+            }
+            fn sign_point(
+                sk: &Self::SecretScalar,
+                point: &Self::SignaturePoint,
+            ) -> Self::SignaturePoint {
+                $module::sign_point(sk, point)
             }
             fn g1_is_identity(point: &Self::PublicPoint) -> bool {
                 $module::g1_is_identity(point)
@@ -439,8 +450,21 @@ pub fn sign_and_verify<B: Backend>(sk: &B::SecretScalar, message: &[u8], t: &mut
     t.bytes("hash_to_g2", &B::encode_g2_uncompressed(&hashed));
     let sig = B::sign(sk, message, SIGNATURE_DST);
     t.bytes("sign", &B::encode_g2(&sig));
+    // Signing the hashed point is signing the message.
+    let signed_point = B::sign_point(sk, &hashed);
+    assert_eq!(
+        B::encode_g2(&signed_point),
+        B::encode_g2(&sig),
+        "{}",
+        B::NAME
+    );
+    t.bytes("sign_point", &B::encode_g2(&signed_point));
     let prepared = B::prepare_hash(message, SIGNATURE_DST);
     t.verdict("pairing_check", B::pairing_check(&pk, &prepared, &sig));
+    t.verdict(
+        "pairing_check",
+        B::pairing_check(&pk, &B::prepare_point(&hashed), &sig),
+    );
     let mut other = message.to_vec();
     other.push(b'!');
     let other = B::prepare_hash(&other, SIGNATURE_DST);

@@ -99,7 +99,15 @@ impl SecretKey {
 
     /// `Sign(SK, message)` with the signature DST.
     pub fn sign(&self, message: &[u8]) -> Signature {
+        #[cfg(test)]
+        super::hash_count::add();
         Signature(backend::sign(&self.0, message, SIGNATURE_DST))
+    }
+
+    /// [`sign`](Self::sign) of a message hashed once with
+    /// [`HashedMessage::new`]: the same signature.
+    pub fn sign_hashed(&self, message: &HashedMessage) -> Signature {
+        Signature(backend::sign_point(&self.0, &message.point))
     }
 
     /// `PopProve(SK)`: a signature, under the PoP DST, over the 48-byte
@@ -153,7 +161,7 @@ impl PublicKey {
         message: &HashedMessage,
         signature: &Signature,
     ) -> Result<(), BlsError> {
-        if backend::pairing_check(&self.0, &message.0, &signature.0) {
+        if backend::pairing_check(&self.0, &message.prepared, &signature.0) {
             Ok(())
         } else {
             Err(BlsError::InvalidSignature)

@@ -155,18 +155,29 @@ impl fmt::Debug for UncheckedAggregate {
     }
 }
 
-/// A message hashed to G2 under the signature DST, ready for pairing.
+/// A message hashed to G2 under the signature DST, ready for signing and
+/// for pairing.
 ///
 /// Hashing costs about as much as half a verification; hash once when the
-/// same message is checked many times (a vote collector bisecting a bad
-/// aggregate).
+/// same message is signed and checked more than once (the consensus engine
+/// signs, collects and certifies each vote message, and a vote collector
+/// bisecting a bad aggregate checks it many times).
 #[derive(Clone)]
-pub struct HashedMessage(pub(super) PreparedHash);
+pub struct HashedMessage {
+    pub(super) point: SignaturePoint,
+    pub(super) prepared: PreparedHash,
+}
 
 impl HashedMessage {
     /// `hash_to_point(message)` with the signature DST.
     pub fn new(message: &[u8]) -> Self {
-        Self(backend::prepare_hash(message, SIGNATURE_DST))
+        #[cfg(test)]
+        super::hash_count::add();
+        let point = backend::hash_to_g2(message, SIGNATURE_DST);
+        Self {
+            prepared: backend::prepare_point(&point),
+            point,
+        }
     }
 }
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use super::message::{placeholder_signature, Proposal};
 use super::SignatureMode;
+use crate::bls::HashedMessage;
 use crate::certificate::{Certificate, SignerBitmap};
 use crate::collector::{Certification, VoteCollector};
-use crate::validators::ValidatorSet;
+use crate::validators::{Epoch, ValidatorSet};
 use crate::vote::{BlockId, ChainId, SignedVote, Vote};
 
 /// Votes for one vote message, verified by aggregate ([`VoteCollector`]) or
@@ -25,17 +26,21 @@ pub(super) enum Tally {
 }
 
 impl Tally {
+    /// A tally of `vote`; a checked one takes the vote message's hash from
+    /// `hashes` (or hashes it there).
     pub(super) fn new(
         mode: SignatureMode,
         chain_id: &ChainId,
         validators: &Arc<ValidatorSet>,
         vote: Vote,
+        hashes: &mut Hashes,
     ) -> Self {
         match mode {
-            SignatureMode::Verify => Self::Checked(Box::new(VoteCollector::new(
+            SignatureMode::Verify => Self::Checked(Box::new(VoteCollector::with_hashed(
                 chain_id,
                 validators.clone(),
                 vote,
+                hashes.get_or_hash(chain_id, validators.epoch(), vote),
             ))),
             SignatureMode::Trusted => Self::Trusted {
                 vote,
@@ -126,6 +131,47 @@ pub(super) struct ViewState {
     pub(super) my_votes: Vec<SignedVote>,
     /// Votes seen, by signer.
     pub(super) seen: BTreeMap<u32, Seen>,
+    /// This view's vote messages hashed to G2.
+    pub(super) hashes: Hashes,
+}
+
+/// Most vote messages whose hashes one view keeps: its notarize (one block,
+/// or a few from an equivocating leader), nullify and finalize messages.
+const MAX_HASHES: usize = 8;
+
+/// A view's vote messages hashed to G2 once, for all their uses: this
+/// validator's signature, the leader's vote, the vote tally and the
+/// certificates of that vote. Hashing a message costs about as much as a
+/// third of a verification, and each message has three or four uses.
+#[derive(Debug, Default)]
+pub(super) struct Hashes(Vec<(Epoch, Vote, Arc<HashedMessage>)>);
+
+impl Hashes {
+    /// The hash of `vote`'s message in `epoch`, if it is held.
+    pub(super) fn get(&self, epoch: Epoch, vote: Vote) -> Option<Arc<HashedMessage>> {
+        self.0
+            .iter()
+            .find(|(e, v, _)| *e == epoch && *v == vote)
+            .map(|(_, _, hashed)| hashed.clone())
+    }
+
+    /// The hash of `vote`'s message in `epoch` on `chain_id`, hashed now and
+    /// kept (up to [`MAX_HASHES`]) if it is not held.
+    pub(super) fn get_or_hash(
+        &mut self,
+        chain_id: &ChainId,
+        epoch: Epoch,
+        vote: Vote,
+    ) -> Arc<HashedMessage> {
+        if let Some(hashed) = self.get(epoch, vote) {
+            return hashed;
+        }
+        let hashed = Arc::new(HashedMessage::new(&vote.signing_message(chain_id, epoch)));
+        if self.0.len() < MAX_HASHES {
+            self.0.push((epoch, vote, hashed.clone()));
+        }
+        hashed
+    }
 }
 
 impl ViewState {
@@ -137,6 +183,7 @@ impl ViewState {
         self.nullifies = None;
         self.finalizes.clear();
         self.seen.clear();
+        self.hashes = Hashes::default();
     }
 
     /// Whether any vote state is held.

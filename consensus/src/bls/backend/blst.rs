@@ -127,6 +127,17 @@ pub fn prepare_hash(message: &[u8], dst: &[u8]) -> PreparedHash {
     G2Prepared::from(hash_to_g2(message, dst))
 }
 
+/// The Miller-loop precomputation of a point hashed with [`hash_to_g2`].
+pub fn prepare_point(point: &SignaturePoint) -> PreparedHash {
+    G2Prepared::from(*point)
+}
+
+/// `CoreSign` of a message already hashed with [`hash_to_g2`]:
+/// `sk · point`, the same point as [`sign`] of the message.
+pub fn sign_point(sk: &SecretScalar, point: &SignaturePoint) -> SignaturePoint {
+    G2Affine::from(G2Projective::from(*point) * sk.0)
+}
+
 /// `CoreSign`: `sk · hash_to_point(message)`.
 pub fn sign(sk: &SecretScalar, message: &[u8], dst: &[u8]) -> SignaturePoint {
     G2Affine::from(G2Projective::hash_to_curve(message, dst, &[]) * sk.0)

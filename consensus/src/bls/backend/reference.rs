@@ -92,6 +92,17 @@ pub fn prepare_hash(message: &[u8], dst: &[u8]) -> PreparedHash {
     G2Prepared::from(hash_to_g2(message, dst))
 }
 
+/// The Miller-loop precomputation of a point hashed with [`hash_to_g2`].
+pub fn prepare_point(point: &SignaturePoint) -> PreparedHash {
+    G2Prepared::from(*point)
+}
+
+/// `CoreSign` of a message already hashed with [`hash_to_g2`]:
+/// `sk · point`, the same point as [`sign`] of the message.
+pub fn sign_point(sk: &SecretScalar, point: &SignaturePoint) -> SignaturePoint {
+    G2Affine::from(G2Projective::from(*point) * sk)
+}
+
 /// `CoreSign`: `sk · hash_to_point(message)`.
 pub fn sign(sk: &SecretScalar, message: &[u8], dst: &[u8]) -> SignaturePoint {
     let hashed = <G2Projective as HashToCurve<ExpandMsgXmd<Sha256>>>::hash_to_curve([message], dst);
