@@ -113,6 +113,8 @@ pub struct Actor {
     /// For the vote collection time: when the engine entered recent views
     /// (epoch, view).
     view_started: VecDeque<((u64, u64), Instant)>,
+    /// Writes each final block's account index rows after its commit.
+    indexer: crate::indexer::Indexer,
 }
 
 impl std::fmt::Debug for Actor {
@@ -157,6 +159,8 @@ impl Actor {
         let (engine, role) =
             Self::engine_for(&shared, bls, &consensus_chain, head, epoch, journal.clone())?;
         let (me, operator) = role.unwrap_or((FOLLOWER, operator));
+        let indexer = crate::indexer::Indexer::spawn(shared.db.clone(), shared.indexed.clone())
+            .map_err(|e| anyhow::anyhow!("cannot start the account indexer: {e}"))?;
         let mut actor = Self {
             shared,
             engine: None,
@@ -183,6 +187,7 @@ impl Actor {
             last_progress: Instant::now(),
             first_seen: HashMap::new(),
             view_started: VecDeque::new(),
+            indexer,
         };
         actor.engine = Some(engine);
         Ok(actor)
@@ -1016,6 +1021,15 @@ impl Actor {
                 tracing::debug!(height, view, txs = count, root = %head.state_root, "chain.finalize: block final");
             }
         })?;
+        // The account index follows in a commit of its own, queued after
+        // this one (so never durable before it).
+        self.indexer.index(
+            height,
+            crate::indexer::rows(
+                height,
+                ex.block.txs.iter().zip(ex.receipts.iter().map(|r| r.tx_id)),
+            ),
+        );
         self.first_seen.retain(|_, (h, _)| *h > height);
         self.head = head;
         self.last_progress = Instant::now();

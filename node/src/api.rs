@@ -58,6 +58,9 @@ pub const FAUCET_MAX_TOKENS: u64 = 1_000_000;
 pub const FAUCET_INTERVAL: Duration = Duration::from_secs(10);
 /// Most transactions `/v1/accounts/{addr}/txs` answers.
 pub const ACCOUNT_TXS_LIMIT: usize = 100;
+/// How long a history route waits for the account index to reach the
+/// status head before it answers `index_behind`.
+pub const INDEX_WAIT: Duration = Duration::from_secs(2);
 /// Most transactions in one `POST /v1/txs/batch`.
 pub const MAX_SUBMIT_BATCH: usize = 1_024;
 /// The `error` of the answer to a route that does not exist.
@@ -123,6 +126,28 @@ impl ApiError {
             error.to_string(),
         )
     }
+}
+
+/// Waits until the account index covers every block the status head
+/// reports final (it is written just after each block's commit), so that
+/// a history lists every transaction answered final. `index_behind` (503)
+/// when it does not within [`INDEX_WAIT`].
+pub(crate) async fn index_caught_up(shared: &Shared) -> Result<(), ApiError> {
+    let head = shared.committed_status().head.height;
+    shared
+        .indexed
+        .wait_for(head, INDEX_WAIT)
+        .await
+        .map_err(|indexed| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "index_behind",
+                format!(
+                    "the account index is complete through block {indexed}, behind the final head {head}; try again"
+                ),
+            )
+            .with_retry_after(1)
+        })
 }
 
 impl std::fmt::Display for ApiError {

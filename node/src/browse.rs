@@ -675,6 +675,8 @@ fn fields_of(tx: &Transaction) -> (Vec<TxField>, bool) {
         (status = 400, description = "`bad_address`: not a sherd address; `bad_request`: a \
             parameter that is not a whole number in its range, or one this route does not take",
             body = ApiErrorBody),
+        (status = 503, description = "`index_behind`: the account index (written just after \
+            each block) did not reach the final head within 2 s; try again", body = ApiErrorBody),
     )
 )]
 pub(crate) async fn account_history(
@@ -685,6 +687,7 @@ pub(crate) async fn account_history(
     let address = parse_address(&path_param(addr)?)?;
     let map = params(query, &["limit"])?;
     let limit = number(&map, "limit", DEFAULT_PAGE, 1, MAX_PAGE)?;
+    crate::api::index_caught_up(&shared).await?;
     let entries = shared
         .db
         .scan(

@@ -13,7 +13,7 @@ use sherd_ledger::{
     BlockOutput, DecodeError, EncodeError, Hash, Rejection, StateStore, TxKind, VerifiedTx,
 };
 
-use crate::store::{account_tx_key, col, meta, DbError, Head, NodeDb, Op, StoredBlock, TxLocation};
+use crate::store::{col, meta, DbError, Head, NodeDb, Op, StoredBlock, TxLocation};
 
 /// A block executed on its parent, not yet final.
 #[derive(Debug)]
@@ -402,9 +402,10 @@ pub fn parties(tx: &sherd_ledger::Transaction) -> Vec<[u8; 32]> {
     out
 }
 
-/// Every write of a final block: state changes, block, indexes, head,
-/// and the removal of its proposal record. `extra` is appended (journal
-/// pruning, epoch info).
+/// Every write of a final block: state changes, block, id and transaction
+/// indexes, head, and the removal of its proposal record. `extra` is
+/// appended (journal pruning, epoch info). The account index follows in a
+/// commit of its own ([`crate::indexer`]).
 pub fn finalize_ops(
     executed: &Executed,
     proposal: &Proposal,
@@ -432,7 +433,7 @@ pub fn finalize_ops(
         executed.id.0.to_vec(),
         Some(height.to_be_bytes().to_vec()),
     ));
-    for ((tx, receipt), index) in block.txs.iter().zip(&executed.receipts).zip(0u32..) {
+    for (receipt, index) in executed.receipts.iter().zip(0u32..) {
         let location = TxLocation {
             height,
             index,
@@ -457,13 +458,6 @@ pub fn finalize_ops(
             receipt.tx_id.0.to_vec(),
             Some(location.to_bytes()),
         ));
-        for party in parties(tx) {
-            ops.push((
-                col::ACCOUNT_TXS,
-                account_tx_key(&party, height, index),
-                Some(receipt.tx_id.0.to_vec()),
-            ));
-        }
     }
     let head = Head {
         height,

@@ -24,6 +24,7 @@ pub mod exec;
 pub mod gossip;
 pub mod home;
 pub mod hooks;
+pub mod indexer;
 pub mod journal;
 pub mod limits;
 pub mod mempool;

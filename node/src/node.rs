@@ -120,6 +120,7 @@ fn open_chain(db: &NodeDb, genesis: &Genesis) -> anyhow::Result<(Head, EpochInfo
             let mut ops: Vec<_> = NodeDb::state_ops(state.changes).collect();
             ops.push((col::META, meta::HEAD.to_vec(), Some(head.to_bytes())));
             ops.push((col::META, meta::EPOCH.to_vec(), Some(epoch.to_bytes())));
+            ops.push(crate::indexer::genesis_mark());
             // Last key of the same commit; its presence means genesis is written.
             ops.push((
                 col::META,
@@ -282,6 +283,8 @@ async fn start(start: Start) -> anyhow::Result<DevNode> {
     );
     let (head, epoch) = open_chain(&db, &genesis)?;
     drop_stale_proposals(&db, head.height)?;
+    crate::indexer::catch_up(&db, head.height)
+        .context("cannot bring the account index up to the head")?;
     let params = StateView::new(&db.state())
         .params()
         .map_err(|e| anyhow::anyhow!("chain parameters: {e}"))?;

@@ -77,10 +77,13 @@ pub struct Shared {
     pub observed: crate::browse::Observed,
     /// Certificates the consensus engine holds, for the network task.
     pub held_certificates: crate::gossip::HeldCertificates,
+    /// How far the account index is visible ([`crate::indexer`]).
+    pub indexed: Arc<crate::indexer::Indexed>,
 }
 
 impl Shared {
-    /// New shared state.
+    /// New shared state. The account index must be complete through the
+    /// status head ([`crate::indexer::catch_up`]).
     pub fn new(
         db: Arc<NodeDb>,
         params: ChainParams,
@@ -105,6 +108,7 @@ impl Shared {
             provider: std::sync::OnceLock::new(),
             observed: crate::browse::Observed::default(),
             held_certificates: crate::gossip::HeldCertificates::default(),
+            indexed: Arc::new(crate::indexer::Indexed::new(status.head.height)),
         }
     }
 

@@ -6,8 +6,8 @@
 //! | `BLOCKS` (1) | hash | height `u64_be` | [`StoredBlock`]: block wire bytes, consensus header, finalization certificate, beacon |
 //! | `BLOCK_IDS` (2) | hash | ledger block id | height `u64_be` |
 //! | `TXS` (3) | hash | tx id | [`TxLocation`]: height, index, outcome, reason |
-//! | `ACCOUNT_TXS` (4) | btree | address ‖ `!height` ‖ `!index` (big-endian, inverted: newest first) | tx id |
-//! | `META` (5) | hash | `head`, `genesis`, `epoch` | [`Head`], genesis id, [`EpochInfo`] |
+//! | `ACCOUNT_TXS` (4) | btree | address ‖ `!height` ‖ `!index` (big-endian, inverted: newest first) | tx id; written after the block's commit ([`crate::indexer`]) |
+//! | `META` (5) | hash | `head`, `genesis`, `epoch`, `indexed` | [`Head`], genesis id, [`EpochInfo`], height `u64_be` the account index is complete through |
 //! | `JOURNAL` (6) | btree | sequence `u64_be` | consensus journal entry (`Wire` encoding) |
 //! | `PROPOSED` (7) | btree | consensus block id | parent consensus id ‖ wire bytes of a block this validator proposed, not yet final |
 //! | `FRAGMENTS` (8) | btree | contract id ‖ `u32_be(index)` (and the provider's own `0xff`-prefixed keys) | a stored fragment's index entry (`sherd_market::store::FragmentRecord`); the provider's counters |
@@ -74,6 +74,8 @@ pub mod meta {
     pub const GENESIS: &[u8] = b"genesis";
     /// The current epoch and its leader seed.
     pub const EPOCH: &[u8] = b"epoch";
+    /// The height the account index (`ACCOUNT_TXS`) is complete through.
+    pub const INDEXED: &[u8] = b"indexed";
 }
 
 /// The database failed.

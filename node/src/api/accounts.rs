@@ -13,7 +13,7 @@ use crate::shared::Shared;
 use crate::store::col;
 
 use super::txs::finalized_tx;
-use super::{parse_address, path_param, ApiError, ApiResult, ACCOUNT_TXS_LIMIT};
+use super::{index_caught_up, parse_address, path_param, ApiError, ApiResult, ACCOUNT_TXS_LIMIT};
 
 pub(super) fn staked_by(
     view: &StateView<'_, crate::store::StateDb<'_>>,
@@ -84,6 +84,8 @@ pub(super) async fn account(
         (status = 200, description = "The transactions the address sent and the transfers it \
             received, finalized, newest first, at most 100", body = TxList),
         (status = 400, description = "`bad_address`: not a sherd address", body = ApiErrorBody),
+        (status = 503, description = "`index_behind`: the account index (written just after \
+            each block) did not reach the final head within 2 s; try again", body = ApiErrorBody),
     )
 )]
 pub(super) async fn account_txs(
@@ -91,6 +93,7 @@ pub(super) async fn account_txs(
     addr: Result<Path<String>, PathRejection>,
 ) -> ApiResult<TxList> {
     let address = parse_address(&path_param(addr)?)?;
+    index_caught_up(&shared).await?;
     let entries = shared
         .db
         .scan(col::ACCOUNT_TXS, &address.0, ACCOUNT_TXS_LIMIT)

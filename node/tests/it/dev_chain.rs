@@ -205,6 +205,29 @@ fn dev_chain_finalizes_transfers_and_restarts_where_it_stopped() {
     let (_, before_block) = get(api, &format!("/v1/blocks/{before_height}"));
     stop(&rt, node);
 
+    // A crash after the blocks' commits and before their account index
+    // commits (written after each block's): no index rows, the mark at
+    // genesis. The restarted node writes them again from the blocks.
+    {
+        use sherd_node::store::{col, meta, NodeDb};
+        let db = NodeDb::open(&dir.path().join("db")).unwrap();
+        let mut ops = Vec::new();
+        for who in [alice_address, bob] {
+            let rows = db.scan(col::ACCOUNT_TXS, &who.0, usize::MAX).unwrap();
+            assert!(!rows.is_empty(), "{who} has no index rows to lose");
+            ops.extend(
+                rows.into_iter()
+                    .map(|(key, _)| (col::ACCOUNT_TXS, key, None)),
+            );
+        }
+        ops.push((
+            col::META,
+            meta::INDEXED.to_vec(),
+            Some(0u64.to_be_bytes().to_vec()),
+        ));
+        db.commit(ops).unwrap();
+    }
+
     let node = start(&rt, dir.path());
     let api = node.api;
     let (code, after) = get(api, "/v1/status");
@@ -215,6 +238,13 @@ fn dev_chain_finalizes_transfers_and_restarts_where_it_stopped() {
     assert_eq!(before_block["state_root"], before["state_root"]);
     assert_eq!(balance(api, &bob), 7_500_000_000);
     assert_eq!(wait_finalized(api, &hash)["height"], height);
+    let (_, rebuilt) = get(api, &format!("/v1/accounts/{alice_address}/txs"));
+    assert_eq!(
+        rebuilt, history,
+        "alice's history after the index is rebuilt"
+    );
+    let (_, bobs) = get(api, &format!("/v1/accounts/{bob}/txs"));
+    assert_eq!(bobs["txs"][0]["hash"], hash.as_str(), "{bobs}");
     // The chain goes on after the restart: alice's next nonce is 1.
     let tx = transfer(&alice, "sherd-dev", 1, bob, 500_000_000);
     let (code, submitted) = post(api, "/v1/txs", &format!(r#"{{"tx":"{tx}"}}"#));
