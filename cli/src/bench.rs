@@ -236,7 +236,12 @@ fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let errors = Arc::new(AtomicU64::new(0));
     let error_codes: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
     let observing = Arc::new(AtomicBool::new(true));
-    let start_height = client.status()?.finalized_height;
+    // From any node that answers: the first may have gone down meanwhile.
+    let start_height = clients
+        .iter()
+        .find_map(|c| c.status().ok())
+        .ok_or_else(|| anyhow::anyhow!("none of the nodes answers: {}", args.nodes.join(", ")))?
+        .finalized_height;
 
     // The observer: new final blocks, matched against submissions, from
     // whichever node answers.

@@ -1,8 +1,10 @@
 //! A kill loop: `kill -9` at random moments across the validators and the
 //! providers of a real testnet (4 validators, 6 providers on 127.0.0.1)
 //! while clients send transfers and put files through whichever node is
-//! up, failing over when theirs dies. One node is down at a time, for a
-//! random 0–1 s, with a random 0.2–1.5 s between kills.
+//! up, failing over when theirs dies, and `sherd bench load` sends its
+//! steady load over the four validators (it fails over too, and counts
+//! what it could not submit). One node is down at a time, for a random
+//! 0–1 s, with a random 0.2–1.5 s between kills.
 //!
 //! What must hold afterwards:
 //! * no finalized block lost or changed: every block seen final during
@@ -23,7 +25,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -108,6 +110,40 @@ impl Ledger {
         let text = String::from_utf8_lossy(&out.stderr);
         let line = text.lines().next().unwrap_or("(nothing on stderr)");
         *self.reasons.entry(line.to_string()).or_default() += 1;
+    }
+}
+
+/// `sherd bench load`, killed if the test ends before it does.
+struct Load(Option<Child>);
+
+impl Load {
+    /// Its JSON report, once it ends (within `limit`).
+    fn report(&mut self, limit: Duration) -> Value {
+        let mut child = self.0.take().expect("the load runs");
+        let deadline = Instant::now() + limit;
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("sherd bench load did not end within {limit:?}");
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "sherd bench load failed under the kills: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("a JSON report")
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -291,6 +327,36 @@ fn kill_9_under_load_loses_no_final_block_transfer_or_fragment() {
         })
     };
 
+    // The load generator, over the four validators, for about as long as
+    // the kills take. Its accounts are funded before the first kill.
+    let load_seconds = (kills * 2).max(10);
+    let load_log = home.join("load.err");
+    let mut load = Load(Some(
+        Command::new(env!("CARGO_BIN_EXE_sherd"))
+            .args([
+                "bench",
+                "load",
+                "--json",
+                "--rate",
+                "40",
+                "--accounts",
+                "40",
+            ])
+            .args(["--duration", &load_seconds.to_string(), "--faucet-key"])
+            .arg(&net.faucet_key)
+            .args(
+                apis.iter()
+                    .flat_map(|a| ["--node".to_string(), format!("http://{a}")]),
+            )
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&load_log).unwrap())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_until(&net.nodes, "the load generator's accounts funded", || {
+        std::fs::read_to_string(&load_log).is_ok_and(|t| t.contains("signing"))
+    });
+
     // The kills.
     let started = Instant::now();
     let mut rng = Rng(seed);
@@ -326,6 +392,20 @@ fn kill_9_under_load_loses_no_final_block_transfer_or_fragment() {
     for worker in [transfers, puts, watcher] {
         worker.join().expect("a client thread panicked");
     }
+    let report = load.report(Duration::from_secs(load_seconds + 90));
+    eprintln!(
+        "sherd bench load under the kills: {} submitted, {} final, {} not, {} refused ({}), {} failovers",
+        report["submitted"],
+        report["finalized"],
+        report["not_finalized"],
+        report["submit_errors"],
+        report["submit_error_codes"],
+        report["failovers"]
+    );
+    assert!(
+        report["finalized"].as_u64() > Some(0),
+        "the load generator saw nothing final: {report}"
+    );
     let ledger = Arc::try_unwrap(ledger)
         .ok()
         .expect("the clients are done")

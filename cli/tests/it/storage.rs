@@ -40,6 +40,8 @@ pub(super) struct Net {
     pub(super) providers: Vec<(usize, String)>,
     pub(super) client: PathBuf,
     pub(super) node_url: String,
+    /// The testnet's faucet key (`sherd bench load --faucet-key`).
+    pub(super) faucet_key: PathBuf,
 }
 
 impl Net {
@@ -89,6 +91,7 @@ impl Net {
         std::fs::create_dir_all(&client).unwrap();
         let net = Self {
             node_url: format!("http://{}", nodes[0].api),
+            faucet_key: net.join("faucet.key"),
             _dir: dir,
             nodes,
             providers,
