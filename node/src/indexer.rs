@@ -5,15 +5,16 @@
 //! block's commit (the one its finality waits for) carries what must be
 //! durable with the block: the state, the block, its id and the
 //! per-transaction `TXS` rows that answer "is my transaction final". The
-//! index rows follow, from this module's thread (`db-indexer`), one commit
-//! for every block that finished meanwhile. So a busy chain's block commits
-//! carry two rows a transfer fewer, and the consensus thread never inserts
-//! them into the database's commit overlay.
+//! index rows follow, from this module's thread (`db-indexer`), in a lazy
+//! commit ([`NodeDb::commit_lazily`]) for every block that finished
+//! meanwhile: it is logged with the next commit that is logged anyway, so
+//! it costs no fsync of its own, and the consensus thread never inserts
+//! the rows into the database's commit overlay.
 //!
 //! **Ordering.** The actor hands a block's rows over only after it has
 //! queued the block's commit, and commits become durable in the order they
-//! are queued: the index never runs ahead of the chain. The `META` key
-//! `indexed` records the height the index is complete through; it is
+//! are queued: the index never runs ahead of the chain on disk. The `META`
+//! key `indexed` records the height the index is complete through; it is
 //! written in the same commit as the rows.
 //!
 //! **After a crash** the index may be behind the head by the blocks whose
@@ -21,9 +22,12 @@
 //! blocks before the node starts (the rows are a function of the block, so
 //! writing one twice is harmless).
 //!
-//! **Readers.** [`Indexed`] says how far the index is visible. The history
-//! routes wait (briefly) until it covers the status head they answer
-//! against, so a transaction reported final is in its accounts' histories.
+//! **Readers.** [`Indexed`] says how far the index is visible (readers see
+//! a commit once it is queued). The history routes wait until it covers
+//! the status head they answer against, so a transaction reported final is
+//! in its accounts' histories. As the rows are queued right after the
+//! block's commit, and the head moves only once that commit is durable,
+//! the index is nearly always there first.
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
@@ -41,7 +45,7 @@ use crate::store::{account_tx_key, col, meta, DbError, NodeDb, Op, StoredBlock};
 const QUEUE: usize = 1_024;
 /// Most rows in one index commit.
 const MAX_ROWS: usize = 200_000;
-/// Blocks without rows the durable `indexed` mark may fall behind before it
+/// Blocks without rows the stored `indexed` mark may fall behind before it
 /// is written on its own (what a restart reads again).
 const MARK_EVERY: u64 = 1_024;
 /// Blocks read and indexed per commit by [`catch_up`].
@@ -229,7 +233,8 @@ impl Drop for Indexer {
     }
 }
 
-/// The indexer's loop: every block handed over meanwhile in one commit.
+/// The indexer's loop: every block handed over meanwhile in one lazy
+/// commit, visible at once.
 fn run(db: &NodeDb, indexed: &Indexed, jobs: &Receiver<Job>) {
     let mut marked = indexed.height();
     while let Ok(first) = jobs.recv() {
@@ -249,7 +254,7 @@ fn run(db: &NodeDb, indexed: &Indexed, jobs: &Receiver<Job>) {
         // to bound what a restart reads again).
         if !ops.is_empty() || height.saturating_sub(marked) >= MARK_EVERY {
             ops.push(mark(height));
-            if let Err(error) = db.commit(ops) {
+            if let Err(error) = db.commit_lazily(ops) {
                 tracing::error!(%error, height, "index.commit: failed; account histories stop here");
                 return;
             }

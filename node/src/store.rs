@@ -31,7 +31,10 @@
 //! commits finalized blocks this way, so it goes on with the next view
 //! while the block is logged, and the block is announced final (the
 //! status head, which bounds every final answer of the API) only from that
-//! callback. See the crate README, "Durability".
+//! callback. [`NodeDb::commit_lazily`] returns after step 1 and does not
+//! start step 2: its commit is logged with the next one that does (the
+//! account index, which a restart can write again). See the crate README,
+//! "Durability".
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -137,6 +140,9 @@ struct Inner {
 struct Pipeline {
     /// Commits queued so far (the last one's number).
     queued: u64,
+    /// The last commit queued that is to be logged at once; the lazy
+    /// commits after it ([`NodeDb::commit_lazily`]) wait for the next one.
+    eager: u64,
     /// Commits in the fsynced log so far (the last one's number).
     durable: u64,
     /// What runs when a commit is durable, by commit number, oldest first.
@@ -264,7 +270,7 @@ impl NodeDb {
     /// write-ahead log (a crash after this replays it) and every reader
     /// sees it. Applying it to the tables happens on the flusher thread.
     pub fn commit(&self, ops: Vec<Op>) -> Result<(), DbError> {
-        let number = self.queue(ops, None)?;
+        let number = self.queue(ops, None, false)?;
         self.wait_durable(number)
     }
 
@@ -280,12 +286,23 @@ impl NodeDb {
         ops: Vec<Op>,
         then: impl FnOnce() + Send + 'static,
     ) -> Result<(), DbError> {
-        self.queue(ops, Some(Box::new(then))).map(|_| ())
+        self.queue(ops, Some(Box::new(then)), false).map(|_| ())
+    }
+
+    /// Queues `ops`, with every staged write before them, as one atomic
+    /// commit, like [`commit_then`](Self::commit_then), but does not have
+    /// the log written for it: it is logged, and durable, with the next
+    /// commit that is (in queue order, so never before the commits queued
+    /// ahead of it). For writes that can be made again after a crash and
+    /// should not cost a log write and fsync of their own.
+    pub fn commit_lazily(&self, ops: Vec<Op>) -> Result<(), DbError> {
+        self.queue(ops, None, true).map(|_| ())
     }
 
     /// Queues a commit; returns its number (or, when there is nothing to
-    /// write, the number of the last commit queued).
-    fn queue(&self, ops: Vec<Op>, then: Option<Then>) -> Result<u64, DbError> {
+    /// write, the number of the last commit queued). Unless `lazy`, the
+    /// committer logs it, and every lazy commit before it, at once.
+    fn queue(&self, ops: Vec<Op>, then: Option<Then>, lazy: bool) -> Result<u64, DbError> {
         {
             // Backpressure: never let the log fall far behind the queue,
             // nor the tables far behind the log.
@@ -295,6 +312,12 @@ impl NodeDb {
                 && work.failed.is_none()
                 && !work.stop_committer
             {
+                // Lazy commits count too: have them logged, or nothing
+                // would.
+                if work.eager < work.queued {
+                    work.eager = work.queued;
+                    self.inner.changed.notify_all();
+                }
                 work = self
                     .inner
                     .changed
@@ -326,6 +349,11 @@ impl NodeDb {
             work.queued = work.queued.saturating_add(1);
         }
         let number = work.queued;
+        if !lazy {
+            // Even with nothing of its own to write: a commit waits for the
+            // lazy ones before it.
+            work.eager = number;
+        }
         drop(staged);
         if let Some(then) = then {
             if work.durable >= number {
@@ -563,7 +591,7 @@ impl Inner {
         loop {
             let (from, to) = {
                 let mut work = lock(&self.work);
-                while work.queued == work.durable && !work.stop_committer {
+                while work.eager <= work.durable && !work.stop_committer {
                     work = self
                         .changed
                         .wait(work)
@@ -1149,5 +1177,44 @@ mod tests {
         assert_eq!(keys[1], account_tx_key(&a, 2, 1));
         assert_eq!(keys[3], account_tx_key(&a, 1, 0));
         assert!(keys.iter().all(|k| k.starts_with(&a)));
+    }
+
+    fn counters(db: &NodeDb) -> (u64, u64) {
+        let work = lock(&db.inner.work);
+        (work.queued, work.durable)
+    }
+
+    #[test]
+    fn a_lazy_commit_is_seen_at_once_and_logged_with_the_next_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let key = |i: u32| i.to_be_bytes().to_vec();
+        {
+            let db = NodeDb::open(&path).unwrap();
+            db.commit(vec![(col::TXS, key(0), Some(vec![0]))]).unwrap();
+            db.commit_lazily(vec![(col::TXS, key(1), Some(vec![1]))])
+                .unwrap();
+            assert_eq!(db.get(col::TXS, &key(1)).unwrap(), Some(vec![1]));
+            // Nothing asks for the log: the lazy commit waits.
+            std::thread::sleep(Duration::from_millis(50));
+            assert_eq!(counters(&db), (2, 1));
+            db.commit(vec![(col::TXS, key(2), Some(vec![2]))]).unwrap();
+            assert_eq!(counters(&db), (3, 3));
+            // More lazy commits in a row than may wait for the log: they
+            // have themselves logged rather than wait for ever.
+            for i in 3..3 + 3 * u32::try_from(MAX_PENDING).unwrap() {
+                db.commit_lazily(vec![(col::TXS, key(i), Some(vec![3]))])
+                    .unwrap();
+            }
+            let (queued, durable) = counters(&db);
+            assert!(queued - durable <= MAX_PENDING, "{queued} {durable}");
+            // The last ones are logged when the database closes.
+            db.commit_lazily(vec![(col::TXS, key(99), Some(vec![99]))])
+                .unwrap();
+        }
+        let db = NodeDb::open(&path).unwrap();
+        for i in [0, 1, 2, 3, 10, 26, 99] {
+            assert!(db.get(col::TXS, &key(i)).unwrap().is_some(), "{i}");
+        }
     }
 }
