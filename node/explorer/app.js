@@ -666,17 +666,20 @@ async function searchPage(q) {
 
 // ---- routing ----
 
+// A page of one thing also answers to the plural, as the API spells its
+// paths (#/blocks/12 as /v1/blocks/12); the explorer's own links use the
+// singular.
 const routes = [
   [/^$/, "overview", overview],
   [/^blocks$/, "blocks", blocksPage],
-  [/^block\/(.+)$/, "blocks", blockPage],
+  [/^blocks?\/(.+)$/, "blocks", blockPage],
   [/^txs$/, "txs", txsPage],
-  [/^tx\/(.+)$/, "txs", txPage],
-  [/^account\/(.+)$/, null, accountPage],
+  [/^txs?\/(.+)$/, "txs", txPage],
+  [/^accounts?\/(.+)$/, null, accountPage],
   [/^validators$/, "validators", validatorsPage],
   [/^providers$/, "providers", providersPage],
   [/^contracts$/, "contracts", contractsPage],
-  [/^contract\/(.+)$/, "contracts", contractPage],
+  [/^contracts?\/(.+)$/, "contracts", contractPage],
   [/^search\/(.*)$/, null, searchPage],
 ];
 
@@ -690,7 +693,7 @@ function parseRoute() {
     const m = decoded.match(pattern);
     if (m) return { tab, render: () => render(...m.slice(1), query), key: raw };
   }
-  return { tab: null, render: async () => [h("h1", null, "No such page"), notice("No such page", `“#/${decoded}” is not a page of the explorer.`)], key: raw };
+  return { tab: null, render: async () => [h("h1", null, "No such page"), notice("No such page", `“#/${decoded}” is not a page of the explorer. The search box above takes an address, a transaction hash, a block height or id, or a contract id.`)], key: raw };
 }
 
 let generation = 0;

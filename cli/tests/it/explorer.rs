@@ -587,7 +587,24 @@ async fn pages(b: &Browser, ids: &Ids<'_>, api: SocketAddr) {
     let bad = b.text(".notice.error").await;
     assert!(bad.contains("is not a contract id"), "{bad}");
     b.open("no/such/page").await;
-    assert!(b.text(".notice.error").await.contains("No such page"));
+    let lost = b.text(".notice.error").await;
+    assert!(lost.contains("No such page"), "{lost}");
+    assert!(lost.contains("search box"), "{lost}");
+    // A page of one thing also answers to the plural of the API's paths
+    // (#/accounts/… as /v1/accounts/…), and shows the same.
+    let height = ids.height.to_string();
+    for (singular, plural, id) in [
+        ("account", "accounts", ids.alice),
+        ("tx", "txs", ids.transfer),
+        ("block", "blocks", height.as_str()),
+        ("contract", "contracts", ids.contract),
+    ] {
+        b.open(&format!("{singular}/{id}")).await;
+        let title = b.text("h1").await;
+        b.open(&format!("{plural}/{id}")).await;
+        assert_eq!(b.count(".notice.error").await, 0, "#/{plural}/{id}");
+        assert_eq!(b.text("h1").await, title, "#/{plural}/{id}");
+    }
 
     // Dark theme: toggled, remembered across a reload.
     b.open("").await;
