@@ -643,6 +643,9 @@ async function contractPage(id) {
   ];
 }
 
+// What the search box understands, said where a search or a route fails.
+const SEARCH_TAKES = "Search takes an address (sherd1…), a transaction hash, a block height or block id, or a contract id.";
+
 // The search route: resolve, then go to the page (replacing this entry).
 async function searchPage(q) {
   const text = q.trim();
@@ -657,7 +660,7 @@ async function searchPage(q) {
     return [
       h("h1", null, "Search"),
       notice(hit.error.status === 404 ? "Nothing found" : "Not a valid search", hit.error.message),
-      h("p.muted", null, "Search takes an address (sherd1…), a transaction hash, a block height or block id, or a contract id."),
+      h("p.muted", null, SEARCH_TAKES),
     ];
   }
   location.replace("#/" + hit.kind + "/" + hit.key);
@@ -693,7 +696,7 @@ function parseRoute() {
     const m = decoded.match(pattern);
     if (m) return { tab, render: () => render(...m.slice(1), query), key: raw };
   }
-  return { tab: null, render: async () => [h("h1", null, "No such page"), notice("No such page", `“#/${decoded}” is not a page of the explorer. The search box above takes an address, a transaction hash, a block height or id, or a contract id.`)], key: raw };
+  return { tab: null, render: async () => [h("h1", null, "No such page"), notice("No such page", `“#/${decoded}” is not a page of the explorer; try the search box above. ${SEARCH_TAKES}`)], key: raw };
 }
 
 let generation = 0;
